@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: MIT
+# Thin wrapper over meson/ninja. `make run` and `make test` are the two commands a fresh
+# Debian 12 machine needs: both install what is missing first.
+BUILD      ?= build
+SANBUILD   ?= build-sanitize
+CONFIG     ?= contrib/examples/gafferd.ini
+MESON_OPTS ?=
+JOBS       ?= $(shell nproc)
+
+.PHONY: help deps build run test sanitize fuzz bench install format clean
+
+help:
+	@echo "make deps      install the Debian and npm packages the build and the tests need"
+	@echo "make build     configure and build into $(BUILD)/"
+	@echo "make run       build, then run gafferd in the foreground on $(CONFIG)"
+	@echo "make test      build, then run every test suite (unit, system, integration, fuzz, lint)"
+	@echo "make sanitize  the same suites under ASan+UBSan, in $(SANBUILD)/"
+	@echo "make fuzz      build the libFuzzer targets with clang and fuzz each for a while"
+	@echo "make bench     run the benchmarks (bench/)"
+	@echo "make install   install binaries, man pages and systemd units (meson install)"
+	@echo "make clean     remove the build directories"
+
+deps:
+	@./contrib/install-deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+run: build
+	$(BUILD)/daemon/gafferd -v $(CONFIG)
+
+test: build
+	@./tests/run-tests.sh $(BUILD)
+
+sanitize: deps
+	@[ -f $(SANBUILD)/build.ninja ] || meson setup $(SANBUILD) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug $(MESON_OPTS)
+	ninja -C $(SANBUILD)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ./tests/run-tests.sh $(SANBUILD)
+
+fuzz: deps
+	@./tests/fuzz/build_fuzzers.sh build-fuzz
+
+bench: build
+	@./bench/run.sh $(BUILD)
+
+install: build
+	meson install -C $(BUILD)
+
+format:
+	git clang-format
+
+clean:
+	rm -rf $(BUILD) $(SANBUILD) build-fuzz

@@ -1,0 +1,1525 @@
+// SPDX-License-Identifier: MIT
+// gafferctl commands (see commands.h). Routes and bodies follow gaffer-reference.md:
+// §1.1/§3 for the HEAD API, §1.2/§4.3 for the 0.4 API, §9 for keys and users.
+#include "ctl/gafferctl/commands.h"
+
+#include <signal.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "ctl/gafferctl/format.h"
+#include "lib/base/strutil.h"
+#include "lib/json/json.h"
+#include "lib/model/job_spec.h"
+#include "lib/model/values.h"
+
+namespace gaffer::ctl {
+
+using client::path_segment;
+using client::Response;
+using json::JsonPtr;
+
+// ---------------------------------------------------------------------------------------
+// Invocation
+
+bool Invocation::has(std::string_view name) const {
+    for (const auto& [k, v] : options)
+        if (k == name)
+            return true;
+    return false;
+}
+
+std::optional<std::string> Invocation::get(std::string_view name) const {
+    std::optional<std::string> r;
+    for (const auto& [k, v] : options)
+        if (k == name)
+            r = v;
+    return r;
+}
+
+std::vector<std::string> Invocation::all(std::string_view name) const {
+    std::vector<std::string> r;
+    for (const auto& [k, v] : options)
+        if (k == name)
+            r.push_back(v);
+    return r;
+}
+
+// ---------------------------------------------------------------------------------------
+// Shared helpers
+
+bool is_pid(std::string_view s) {
+    return !s.empty() && s.size() <= 10 && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+bool is_qualified(std::string_view s) {
+    return s.find_first_of("./") != std::string_view::npos;
+}
+
+std::string http_error_text(const Response& r) {
+    std::string error, reason;
+    if (auto j = json::parse(r.body); j && json_is_object(j->get())) {
+        json_t* e = json_object_get(j->get(), "error");
+        if (json_is_string(e))
+            error = json_string_value(e);
+        json_t* why = json_object_get(j->get(), "reason");
+        if (json_is_string(why))
+            reason = json_string_value(why);
+    }
+    if (r.status == 401)
+        return "Unauthorized access. You need an API key";
+    if (r.status == 403) {
+        std::string s = "Forbidden access. API key permissions aren't enough";
+        if (!reason.empty() && reason != "forbidden")
+            s += " (" + reason + ")";
+        return s;
+    }
+    std::string s = std::to_string(r.status);
+    if (!error.empty()) {
+        s += " " + error;
+        if (!reason.empty() && reason != error)
+            s += " (" + reason + ")";
+    } else if (!reason.empty()) {
+        s += " " + reason;
+    } else if (*client::reason_phrase(r.status)) {
+        s += " ";
+        s += client::reason_phrase(r.status);
+    }
+    return s;
+}
+
+std::string usage_line(const Command& cmd) {
+    std::string s = std::string("gafferctl ") + cmd.name;
+    if (*cmd.usage)
+        s += std::string(" ") + cmd.usage;
+    return s;
+}
+
+int usage_error(Context& ctx, const Command& cmd, const std::string& message) {
+    fprintf(ctx.err, "gafferctl: %s: %s\nUsage: %s\n", cmd.name, message.c_str(), usage_line(cmd).c_str());
+    return kExitUsage;
+}
+
+namespace {
+
+// A successful answer: the response and its body parsed as JSON when it is JSON.
+struct Answer {
+    Response resp;
+    JsonPtr body;  // null if the answer is not JSON (text routes such as /ping)
+};
+
+int report(Context& ctx, const Error& e) {
+    fprintf(ctx.err, "gafferctl: %s\n", e.message().c_str());
+    return kExitFailure;
+}
+
+Error failure(const std::string& what, const std::string& why) {
+    return Error{0, what + ": " + why};
+}
+
+// Hint appended to 404s of routes that exist only when the key API is on (§9.4).
+constexpr const char* kKeyApiHint = " (is the key API enabled? see gafferd --require-key)";
+
+// Sends one request. A transport failure is returned as the client reported it (it names
+// the endpoint); an HTTP error status becomes "<what>: <status text>".
+Result<Answer> call(Context& ctx, const std::string& what, const char* method, const std::string& path,
+                    std::optional<std::string_view> body = std::nullopt, const client::Headers& headers = {},
+                    const char* hint_404 = nullptr) {
+    GAFFER_TRY(Response r, ctx.http->request(method, path, body, headers));
+    if (!r.ok()) {
+        std::string why = http_error_text(r);
+        if (r.status == 404 && hint_404)
+            why += hint_404;
+        return fail(failure(what, why));
+    }
+    Answer a;
+    std::string_view t = trim(r.body);
+    bool looks_json = !t.empty() && (t[0] == '{' || t[0] == '[');
+    if (r.is_json() || looks_json) {
+        auto j = json::parse(r.body);
+        if (j) {
+            a.body = std::move(*j);
+        } else if (r.is_json()) {
+            return fail(failure(what, "the daemon sent invalid JSON: " + j.error().context));
+        }
+    }
+    a.resp = std::move(r);
+    return a;
+}
+
+std::string body_text(const JsonPtr& j) {
+    return json::dump(j.get());
+}
+
+void print_raw(Context& ctx, const Answer& a) {
+    const std::string& b = a.resp.body;
+    fwrite(b.data(), 1, b.size(), ctx.out);
+    if (b.empty() || b.back() != '\n')
+        fputc('\n', ctx.out);
+}
+
+void print_line(Context& ctx, const std::string& s) {
+    fwrite(s.data(), 1, s.size(), ctx.out);
+    fputc('\n', ctx.out);
+}
+
+// 0.4 rule: an action that succeeded prints "ok".
+int print_ok(Context& ctx, const Answer& a) {
+    if (ctx.json)
+        print_raw(ctx, a);
+    else
+        print_line(ctx, "ok");
+    return kExitOk;
+}
+
+// The member `key` of the answer's object, or an error naming what was expected.
+Result<const json_t*> member(const Answer& a, const std::string& what, const char* key) {
+    json_t* v = json_is_object(a.body.get()) ? json_object_get(a.body.get(), key) : nullptr;
+    if (!v)
+        return fail(failure(what, std::string("unexpected answer from the daemon (no '") + key + "' member)"));
+    return static_cast<const json_t*>(v);
+}
+
+// Prints the array `key` of the answer (or the answer itself if key is null), one item
+// per line.
+int print_list(Context& ctx, const Answer& a, const std::string& what, const char* key) {
+    if (ctx.json) {
+        print_raw(ctx, a);
+        return kExitOk;
+    }
+    const json_t* arr = a.body.get();
+    if (key) {
+        auto m = member(a, what, key);
+        if (!m)
+            return report(ctx, m.error());
+        arr = *m;
+    }
+    if (!json_is_array(arr))
+        return report(ctx, failure(what, "unexpected answer from the daemon (not a list)"));
+    size_t i;
+    json_t* e;
+    json_array_foreach(arr, i, e) {
+        if (json_is_object(e)) {
+            // Listings of keys/users may carry objects: prefer their identifying member.
+            json_t* id = json_object_get(e, "username");
+            if (!id)
+                id = json_object_get(e, "key");
+            if (!id)
+                id = json_object_get(e, "id");
+            print_line(ctx, id ? scalar_text(id) : json::dump(e));
+        } else {
+            print_line(ctx, scalar_text(e));
+        }
+    }
+    return kExitOk;
+}
+
+// Prints one member of the answer as a scalar (a count, a pid).
+int print_member(Context& ctx, const Answer& a, const std::string& what, const char* key) {
+    if (ctx.json) {
+        print_raw(ctx, a);
+        return kExitOk;
+    }
+    auto m = member(a, what, key);
+    if (!m)
+        return report(ctx, m.error());
+    print_line(ctx, scalar_text(*m));
+    return kExitOk;
+}
+
+int print_object(Context& ctx, const Answer& a, const std::string& what) {
+    if (ctx.json) {
+        print_raw(ctx, a);
+        return kExitOk;
+    }
+    if (!json_is_object(a.body.get()))
+        return report(ctx, failure(what, "unexpected answer from the daemon (not an object)"));
+    std::string s = object_lines(a.body.get());
+    fwrite(s.data(), 1, s.size(), ctx.out);
+    return kExitOk;
+}
+
+double now_seconds() {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// Reads a whole file, or stdin for "-", up to 16 MiB.
+Result<std::string> read_input(const std::string& path) {
+    constexpr size_t kMax = 16u << 20;
+    FILE* f = path == "-" ? stdin : fopen(path.c_str(), "rbe");
+    if (!f)
+        return fail(Error::from_errno("cannot open '%s'", path.c_str()));
+    std::string data;
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        data.append(buf, n);
+        if (data.size() > kMax) {
+            if (f != stdin)
+                fclose(f);
+            return fail(Error::make(EFBIG, "cannot read '%s'", path.c_str()));
+        }
+    }
+    bool bad = ferror(f);
+    int saved = errno;
+    if (f != stdin)
+        fclose(f);
+    if (bad) {
+        errno = saved;
+        return fail(Error::from_errno("cannot read '%s'", path.c_str()));
+    }
+    return data;
+}
+
+Result<JsonPtr> read_json(const std::string& path) {
+    GAFFER_TRY(std::string text, read_input(path));
+    auto j = json::parse(text);
+    if (!j)
+        return fail(
+            Error{0, "'" + (path == "-" ? std::string("<stdin>") : path) + "': invalid JSON: " + j.error().context});
+    return std::move(*j);
+}
+
+// A job argument: "sid.job", "sid/job" or a bare name (session "default").
+std::optional<model::JobName> job_arg(std::string_view text) {
+    model::JobName n = model::JobName::parse(text);
+    if (n.session.empty() || n.job.empty())
+        return std::nullopt;
+    return n;
+}
+
+std::string job_path(const model::JobName& n) {
+    return "/jobs/" + path_segment(n.session) + "/" + path_segment(n.job);
+}
+
+std::string pid_path(std::string_view pid) {
+    return "/" + std::string(pid);
+}
+
+std::string proc_path(std::string_view name) {
+    return "/processes/" + path_segment(name);
+}
+
+std::string what(const Command& cmd, std::string_view target) {
+    return std::string(cmd.name) + " " + std::string(target);
+}
+
+// Turns a signal argument into its number, or nullopt.
+std::optional<int> signal_arg(std::string_view s) {
+    return model::parse_signal(s);
+}
+
+// A strictly positive count ("add web 2").
+std::optional<int> count_arg(std::string_view s) {
+    if (s.empty() || s.size() > 7 || s.find_first_not_of("0123456789") != std::string_view::npos)
+        return std::nullopt;
+    auto n = parse_int(s);
+    if (!n || *n < 1)
+        return std::nullopt;
+    return static_cast<int>(*n);
+}
+
+// --- password input -----------------------------------------------------------------
+
+struct termios g_saved_termios;
+volatile sig_atomic_t g_echo_off = 0;
+
+void restore_echo_and_die(int sig) {
+    if (g_echo_off)
+        (void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &g_saved_termios);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+// One line from stdin with terminal echo off (a prompt on stderr) when stdin is a terminal.
+Result<std::string> read_secret_line(const char* prompt) {
+    bool tty = isatty(STDIN_FILENO);
+    if (tty) {
+        if (tcgetattr(STDIN_FILENO, &g_saved_termios) != 0)
+            return fail(Error::from_errno("cannot read the terminal settings"));
+        struct termios quiet = g_saved_termios;
+        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+        signal(SIGINT, restore_echo_and_die);
+        signal(SIGTERM, restore_echo_and_die);
+        signal(SIGHUP, restore_echo_and_die);
+        fputs(prompt, stderr);
+        fflush(stderr);
+        g_echo_off = 1;
+        if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) != 0) {
+            g_echo_off = 0;
+            return fail(Error::from_errno("cannot turn the terminal echo off"));
+        }
+    }
+    char* line = nullptr;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, stdin);
+    int saved = errno;
+    if (tty) {
+        (void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &g_saved_termios);
+        g_echo_off = 0;
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        fputc('\n', stderr);
+    }
+    if (n < 0) {
+        free(line);
+        if (ferror(stdin)) {
+            errno = saved;
+            return fail(Error::from_errno("cannot read the password"));
+        }
+        return fail(Error{0, "no password given (end of input)"});
+    }
+    std::string s(line, static_cast<size_t>(n));
+    free(line);
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    return s;
+}
+
+// --password, else a prompt (twice when `confirm`), else a line of stdin.
+Result<std::string> password_arg(const Invocation& inv, bool confirm) {
+    if (auto p = inv.get("password"))
+        return *p;
+    GAFFER_TRY(std::string first, read_secret_line("Password: "));
+    if (first.empty())
+        return fail(Error{0, "empty password"});
+    if (confirm && isatty(STDIN_FILENO)) {
+        GAFFER_TRY(std::string second, read_secret_line("Confirm password: "));
+        if (second != first)
+            return fail(Error{0, "the passwords do not match"});
+    }
+    return first;
+}
+
+// ---------------------------------------------------------------------------------------
+// 0.4 commands (§4.3, §11.3)
+
+int cmd_processes(Context& ctx, const Command& cmd, const Invocation& inv) {
+    bool running = inv.has("running");
+    auto a = call(ctx, cmd.name, "GET", running ? "/processes?running=true" : "/processes");
+    if (!a)
+        return report(ctx, a.error());
+    if (!ctx.json && json_is_object(a->body.get()) && json_object_get(a->body.get(), "processes"))
+        return print_list(ctx, *a, cmd.name, "processes");
+    return print_list(ctx, *a, cmd.name, nullptr);
+}
+
+// Builds {"name", "cmd"[, "args"]} from "<name> <cmd> [<arg>...]"; one <cmd> word with
+// spaces is left to the daemon's command-line splitting (§7.3).
+JsonPtr process_body(const std::string& name, const std::vector<std::string>& rest, bool with_name) {
+    JsonPtr body(json_object());
+    if (with_name)
+        json::set(body.get(), "name", json::str(name));
+    json::set(body.get(), "cmd", json::str(rest[0]));
+    if (rest.size() > 1)
+        json::set(body.get(), "args", json::strings({rest.begin() + 1, rest.end()}));
+    return body;
+}
+
+int cmd_add_process(Context& ctx, const Command& cmd, const Invocation& inv) {
+    const std::string& name = inv.args[0];
+    JsonPtr body = process_body(name, {inv.args.begin() + 1, inv.args.end()}, true);
+    // gafferctl 0.4 started the process only with --start.
+    json::set(body.get(), "start", JsonPtr(json_boolean(inv.has("start"))));
+    auto a = call(ctx, what(cmd, name), "POST", "/processes", body_text(body));
+    if (!a)
+        return report(ctx, a.error());
+    return print_ok(ctx, *a);
+}
+
+int cmd_load_process(Context& ctx, const Command& cmd, const Invocation& inv) {
+    const std::string& file = inv.args[0];
+    auto j = read_json(file);
+    if (!j)
+        return report(ctx, j.error());
+    json_t* obj = j->get();
+    if (!json_is_object(obj))
+        return report(ctx, failure(what(cmd, file), "the file must hold a JSON object"));
+    json_t* name = json_object_get(obj, "name");
+    json_t* c = json_object_get(obj, "cmd");
+    if (!json_is_string(name) || !json_is_string(c))
+        return report(ctx, failure(what(cmd, file), "'name' or 'cmd' is missing"));
+    json::set(obj, "start", JsonPtr(json_boolean(inv.has("start"))));
+    auto a = call(ctx, what(cmd, json_string_value(name)), "POST", "/processes", body_text(*j));
+    if (!a)
+        return report(ctx, a.error());
+    return print_ok(ctx, *a);
+}
+
+int cmd_update_process(Context& ctx, const Command& cmd, const Invocation& inv) {
+    const std::string& name = inv.args[0];
+    std::vector<std::string> rest(inv.args.begin() + 1, inv.args.end());
+    if (is_qualified(name)) {
+        auto n = job_arg(name);
+        if (!n)
+            return usage_error(ctx, cmd, "invalid job name '" + name + "'");
+        JsonPtr body = process_body(n->job, rest, false);
+        auto a = call(ctx, what(cmd, n->qualified()), "PUT", job_path(*n), body_text(body));
+        if (!a)
+            return report(ctx, a.error());
+        return print_ok(ctx, *a);
+    }
+    // The 0.4 gafferctl POSTed here (and got 409); the route is PUT (§14 item 37).
+    JsonPtr body = process_body(name, rest, true);
+    auto a = call(ctx, what(cmd, name), "PUT", proc_path(name), body_text(body));
+    if (!a)
+        return report(ctx, a.error());
+    return print_ok(ctx, *a);
+}
+
+int cmd_get_process(Context& ctx, const Command& cmd, const Invocation& inv) {
+    const std::string& name = inv.args[0];
+    if (is_qualified(name)) {
+        auto n = job_arg(name);
+        if (!n)
+            return usage_error(ctx, cmd, "invalid job name '" + name + "'");
+        auto a = call(ctx, what(cmd, n->qualified()), "GET", job_path(*n));
+        if (!a)
+            return report(ctx, a.error());
+        if (ctx.json) {
+            print_raw(ctx, *a);
+            return kExitOk;
+        }
+        auto config = member(*a, what(cmd, n->qualified()), "config");
+        if (!config)
+            return report(ctx, config.error());
+        fputs(pretty_json(*config).c_str(), ctx.out);
+        return kExitOk;
+    }
+    auto a = call(ctx, what(cmd, name), "GET", proc_path(name));
+    if (!a)
+        return report(ctx, a.error());
+    if (ctx.json || !a->body) {
+        print_raw(ctx, *a);
+        return kExitOk;
+    }
+    // Printed once, indented (0.4 printed a JSON string holding the JSON: §14 item 37).
+    fputs(pretty_json(a->body.get()).c_str(), ctx.out);
+    return kExitOk;
+}
+
+int cmd_del_process(Context& ctx, const Command& cmd, const Invocation& inv) {
+    const std::string& name = inv.args[0];
+    if (is_qualified(name)) {
+        auto n = job_arg(name);
+        if (!n)
+            return usage_error(ctx, cmd, "invalid job name '" + name + "'");
+        auto a = call(ctx, what(cmd, n->qualified()), "DELETE", job_path(*n));
+        if (!a)
+            return report(ctx, a.error());
+        return print_ok(ctx, *a);
+    }
+    auto a = call(ctx, what(cmd, name), "DELETE", proc_path(name));
+    if (!a)
+        return report(ctx, a.error());
+    return print_ok(ctx, *a);
+}
+
+// POST .../state with 1 (start), 0 (stop) or 2 (reload), §3.6.
+int post_state(Context& ctx, const Command& cmd, const model::JobName& n, const char* value) {
+    auto a = call(ctx, what(cmd, n.qualified()), "POST", job_path(n) + "/state", std::string_view(value),
+                  {{"Content-Type", "text/plain"}});
+    if (!a)
+        return report(ctx, a.error());
+    return print_ok(ctx, *a);
+}
+
+int cmd_start(Context& ctx, const Command& cmd, const Invocation& inv) {
+    const std::string& x = inv.args[0];
+    if (is_pid(x))
+        return usage_error(ctx, cmd, "'" + x + "' is a process id; start takes a job name");
+    if (is_qualified(x)) {
+        auto n = job_arg(x);
+        if (!n)
+            return usage_error(ctx, cmd, "invalid job name '" + x + "'");
+        return post_state(ctx, cmd, *n, "1");
+    }
+    auto a = call(ctx, what(cmd, x), "POST", proc_path(x) + "/_start");
+    if (!a)
+        return report(ctx, a.error());
+    return print_ok(ctx, *a);
+}
+
+int cmd_stop(Context& ctx, const Command& cmd, const Invocation& inv) {
+    const std::string& x = inv.args[0];
+    if (is_pid(x)) {
+        auto a = call(ctx, what(cmd, x), "DELETE", pid_path(x));
+        if (!a)
+            return report(ctx, a.error());
+        return print_ok(ctx, *a);
+    }
+    if (is_qualified(x)) {
+        auto n = job_arg(x);
+        if (!n)
+            return usage_error(ctx, cmd, "invalid job name '" + x + "'");
+        return post_state(ctx, cmd, *n, "0");
+    }
+    auto a = call(ctx, what(cmd, x), "POST", proc_path(x) + "/_stop");
+    if (!a)
+        return report(ctx, a.error());
+    return print_ok(ctx, *a);
+}
+
+// add/sub: 0.4 `_add/<n>` / `_sub/<n>`, or a HEAD scale for sid.job.
+int add_or_sub(Context& ctx, const Command& cmd, const Invocation& inv, bool add) {
+    const std::string& x = inv.args[0];
+    if (is_pid(x))
+        return usage_error(ctx, cmd, "'" + x + "' is a process id; give a job name");
+    auto count = count_arg(inv.args[1]);
+    if (!count)
+        return usage_error(ctx, cmd, "'" + inv.args[1] + "' is not a positive number");
+    if (is_qualified(x)) {
+        auto n = job_arg(x);
+        if (!n)
+            return usage_error(ctx, cmd, "invalid job name '" + x + "'");
+        JsonPtr body(json_object());
+        json::set(body.get(), "scale", json::str((add ? "+" : "-") + std::to_string(*count)));
+        auto a = call(ctx, what(cmd, n->qualified()), "POST", job_path(*n) + "/numprocesses", body_text(body));
+        if (!a)
+            return report(ctx, a.error());
+        return print_member(ctx, *a, what(cmd, n->qualified()), "numprocesses");
+    }
+    auto a = call(ctx, what(cmd, x), "POST", proc_path(x) + (add ? "/_add/" : "/_sub/") + std::to_string(*count));
+    if (!a)
+        return report(ctx, a.error());
+    return print_member(ctx, *a, what(cmd, x), "numprocesses");
+}
+
+int cmd_add(Context& ctx, const Command& cmd, const Invocation& inv) {
+    return add_or_sub(ctx, cmd, inv, true);
+}
+int cmd_sub(Context& ctx, const Command& cmd, const Invocation& inv) {
+    return add_or_sub(ctx, cmd, inv, false);
+}
+
+// The job's info (HEAD) or 0.4 status object, whichever the argument selects.
+// `head_key`/`old_key` name the member to print; `as_state` prints active/stopped.
+int status_like(Context& ctx, const Command& cmd, const Invocation& inv, const char* head_key, const char* old_key,
+                bool as_state) {
+    const std::string& x = inv.args[0];
+    std::string w;
+    Result<Answer> a = fail(Error{});
+    const char* key = old_key;
+    if (is_pid(x))
+        return usage_error(ctx, cmd, "'" + x + "' is a process id; give a job name");
+    if (is_qualified(x)) {
+        auto n = job_arg(x);
+        if (!n)
+            return usage_error(ctx, cmd, "invalid job name '" + x + "'");
+        w = what(cmd, n->qualified());
+        key = head_key;
+        if (std::string_view(head_key) == "numprocesses")
+            a = call(ctx, w, "GET", job_path(*n) + "/numprocesses");
+        else
+            a = call(ctx, w, "GET", job_path(*n));
+    } else {
+        w = what(cmd, x);
+        a = call(ctx, w, "GET", "/status/" + path_segment(x));
+    }
+    if (!a)
+        return report(ctx, a.error());
+    if (ctx.json) {
+        print_raw(ctx, *a);
+        return kExitOk;
+    }
+    auto m = member(*a, w, key);
+    if (!m)
+        return report(ctx, m.error());
+    if (as_state)
+        print_line(ctx, json_is_true(*m) ? "active" : "stopped");
+    else
+        print_line(ctx, scalar_text(*m));
+    return kExitOk;
+}
+
+int cmd_status(Context& ctx, const Command& cmd, const Invocation& inv) {
+    return status_like(ctx, cmd, inv, "active", "active", true);
+}
+int cmd_running(Context& ctx, const Command& cmd, const Invocation& inv) {
+    return status_like(ctx, cmd, inv, "running", "running", false);
+}
+int cmd_numprocesses(Context& ctx, const Command& cmd, const Invocation& inv) {
+    return status_like(ctx, cmd, inv, "numprocesses", "max_processes", false);
+}
+
+int cmd_pids(Context& ctx, const Command& cmd, const Invocation& inv) {
+    if (inv.args.empty()) {
+        auto a = call(ctx, cmd.name, "GET", "/pids");
+        if (!a)
+            return report(ctx, a.error());
+        return print_list(ctx, *a, cmd.name, "pids");
+    }
+    const std::string& x = inv.args[0];
+    if (is_pid(x))
+        return usage_error(ctx, cmd, "'" + x + "' is a process id; give a job name");
+    if (is_qualified(x)) {
+        auto n = job_arg(x);
+        if (!n)
+            return usage_error(ctx, cmd, "invalid job name '" + x + "'");
+        auto a = call(ctx, what(cmd, n->qualified()), "GET", job_path(*n) + "/pids");
+        if (!a)
+            return report(ctx, a.error());
+        return print_list(ctx, *a, what(cmd, n->qualified()), "pids");
+    }
+    auto a = call(ctx, what(cmd, x), "GET", proc_path(x) + "/_pids");
+    if (!a)
+        return report(ctx, a.error());
+    return print_list(ctx, *a, what(cmd, x), "pids");
+}
+
+// {"signal": N} to a job (HEAD, row 15) or a pid (row 24).
+int signal_head(Context& ctx, const Command& cmd, const std::string& target, int sig) {
+    JsonPtr body(json_object());
+    json::set(body.get(), "signal", JsonPtr(json_integer(sig)));
+    std::string path, w;
+    if (is_pid(target)) {
+        path = pid_path(target) + "/signal";
+        w = what(cmd, target);
+    } else {
+        auto n = job_arg(target);
+        if (!n)
+            return usage_error(ctx, cmd, "invalid job name '" + target + "'");
+        path = job_path(*n) + "/signal";
+        w = what(cmd, n->qualified());
+    }
+    auto a = call(ctx, w, "POST", path, body_text(body));
+    if (!a)
+        return report(ctx, a.error());
+    return print_ok(ctx, *a);
+}
+
+int cmd_kill(Context& ctx, const Command& cmd, const Invocation& inv) {
+    const std::string& x = inv.args[0];
+    auto sig = signal_arg(inv.args[1]);
+    if (!sig)
+        return usage_error(ctx, cmd, "unknown signal '" + inv.args[1] + "'");
+    if (is_pid(x) || is_qualified(x))
+        return signal_head(ctx, cmd, x, *sig);
+    auto a = call(ctx, what(cmd, x), "POST", proc_path(x) + "/_signal/" + std::to_string(*sig));
+    if (!a)
+        return report(ctx, a.error());
+    return print_ok(ctx, *a);
+}
+
+int cmd_version(Context& ctx, const Command& cmd, const Invocation&) {
+    auto a = call(ctx, cmd.name, "GET", "/version");
+    if (!a)
+        return report(ctx, a.error());
+    if (ctx.json) {
+        print_raw(ctx, *a);
+        return kExitOk;
+    }
+    auto v = member(*a, cmd.name, "version");
+    if (!v)
+        return report(ctx, v.error());
+    print_line(ctx, "gaffer (version " + scalar_text(*v) + ")");
+    return kExitOk;
+}
+
+int cmd_ping(Context& ctx, const Command& cmd, const Invocation&) {
+    auto a = call(ctx, cmd.name, "GET", "/ping");
+    if (!a)
+        return report(ctx, a.error());
+    print_line(ctx, std::string(trim(a->resp.body)));
+    return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------------
+// HEAD commands (§3, §9)
+
+int cmd_sessions(Context& ctx, const Command& cmd, const Invocation&) {
+    auto a = call(ctx, cmd.name, "GET", "/sessions");
+    if (!a)
+        return report(ctx, a.error());
+    return print_list(ctx, *a, cmd.name, "sessions");
+}
+
+int cmd_jobs(Context& ctx, const Command& cmd, const Invocation& inv) {
+    std::string path = "/jobs", w = cmd.name;
+    if (!inv.args.empty()) {
+        if (inv.args[0].empty())
+            return usage_error(ctx, cmd, "empty session name");
+        path += "/" + path_segment(inv.args[0]);
+        w = what(cmd, inv.args[0]);
+    }
+    auto a = call(ctx, w, "GET", path);
+    if (!a)
+        return report(ctx, a.error());
+    return print_list(ctx, *a, w, "jobs");
+}
+
+int cmd_load(Context& ctx, const Command& cmd, const Invocation& inv) {
+    const std::string& file = inv.args[0];
+    std::string session = inv.get("session").value_or("default");
+    if (session.empty() || is_qualified(session))
+        return usage_error(ctx, cmd, "invalid session '" + session + "'");
+    auto j = read_json(file);
+    if (!j)
+        return report(ctx, j.error());
+
+    // A job object, {"jobs": [...]} or a plain array of jobs.
+    std::vector<json_t*> jobs;
+    json_t* root = j->get();
+    json_t* list = json_is_object(root) ? json_object_get(root, "jobs") : nullptr;
+    if (json_is_array(root))
+        list = root;
+    if (list) {
+        if (!json_is_array(list))
+            return report(ctx, failure(what(cmd, file), "'jobs' must be a list"));
+        size_t i;
+        json_t* e;
+        json_array_foreach(list, i, e) jobs.push_back(e);
+    } else if (json_is_object(root)) {
+        jobs.push_back(root);
+    } else {
+        return report(ctx, failure(what(cmd, file), "expected a job object or {\"jobs\": [...]}"));
+    }
+    if (jobs.empty())
+        return report(ctx, failure(what(cmd, file), "no job to load"));
+
+    // Check every entry before loading any.
+    for (json_t* job : jobs) {
+        json_t* name = json_object_get(job, "name");
+        if (!json_is_object(job) || !json_is_string(name) || !job_arg(json_string_value(name)))
+            return report(ctx, failure(what(cmd, file), "every job needs a 'name'"));
+    }
+
+    int rc = kExitOk;
+    for (json_t* job : jobs) {
+        std::string name = json_string_value(json_object_get(job, "name"));
+        model::JobName n = is_qualified(name) ? *job_arg(name) : model::JobName{session, name};
+        JsonPtr body(json_deep_copy(job));
+        json::set(body.get(), "name", json::str(n.job));
+        if (inv.has("nostart") && !json_object_get(body.get(), "start"))
+            json::set(body.get(), "start", JsonPtr(json_false()));
+        auto a = call(ctx, what(cmd, n.qualified()), "POST", "/jobs/" + path_segment(n.session), body_text(body));
+        if (!a) {
+            rc = report(ctx, a.error());
+            continue;
+        }
+        if (ctx.json)
+            print_raw(ctx, *a);
+        else
+            print_line(ctx, n.qualified() + ": loaded");
+    }
+    return rc;
+}
+
+int cmd_unload(Context& ctx, const Command& cmd, const Invocation& inv) {
+    std::vector<model::JobName> names;
+    for (const auto& x : inv.args) {
+        auto n = job_arg(x);
+        if (!n)
+            return usage_error(ctx, cmd, "invalid job name '" + x + "'");
+        names.push_back(*n);
+    }
+    int rc = kExitOk;
+    for (const auto& n : names) {
+        auto a = call(ctx, what(cmd, n.qualified()), "DELETE", job_path(n));
+        if (!a) {
+            rc = report(ctx, a.error());
+            continue;
+        }
+        if (ctx.json)
+            print_raw(ctx, *a);
+        else
+            print_line(ctx, n.qualified() + ": unloaded");
+    }
+    return rc;
+}
+
+int cmd_update(Context& ctx, const Command& cmd, const Invocation& inv) {
+    auto n = job_arg(inv.args[0]);
+    if (!n)
+        return usage_error(ctx, cmd, "invalid job name '" + inv.args[0] + "'");
+    auto j = read_json(inv.args[1]);
+    if (!j)
+        return report(ctx, j.error());
+    if (!json_is_object(j->get()))
+        return report(ctx, failure(what(cmd, inv.args[1]), "the file must hold a job object"));
+    // A qualified name equal to the target is accepted and sent short, as the API wants.
+    json_t* name = json_object_get(j->get(), "name");
+    if (json_is_string(name) && json_string_value(name) == n->qualified())
+        json::set(j->get(), "name", json::str(n->job));
+    auto a = call(ctx, what(cmd, n->qualified()), "PUT", job_path(*n), body_text(*j));
+    if (!a)
+        return report(ctx, a.error());
+    return print_ok(ctx, *a);
+}
+
+int cmd_info(Context& ctx, const Command& cmd, const Invocation& inv) {
+    const std::string& x = inv.args[0];
+    std::string path, w;
+    if (is_pid(x)) {
+        path = pid_path(x);
+        w = what(cmd, x);
+    } else {
+        auto n = job_arg(x);
+        if (!n)
+            return usage_error(ctx, cmd, "invalid job name '" + x + "'");
+        path = job_path(*n);
+        w = what(cmd, n->qualified());
+    }
+    auto a = call(ctx, w, "GET", path);
+    if (!a)
+        return report(ctx, a.error());
+    return print_object(ctx, *a, w);
+}
+
+int cmd_reload(Context& ctx, const Command& cmd, const Invocation& inv) {
+    auto n = job_arg(inv.args[0]);
+    if (!n || is_pid(inv.args[0]))
+        return usage_error(ctx, cmd, "invalid job name '" + inv.args[0] + "'");
+    return post_state(ctx, cmd, *n, "2");
+}
+
+int cmd_scale(Context& ctx, const Command& cmd, const Invocation& inv) {
+    auto n = job_arg(inv.args[0]);
+    if (!n || is_pid(inv.args[0]))
+        return usage_error(ctx, cmd, "invalid job name '" + inv.args[0] + "'");
+    const std::string& v = inv.args[1];
+    if (!model::parse_scale(v))
+        return usage_error(ctx, cmd, "invalid scale '" + v + "' (expected +N, -N, =N or N)");
+    JsonPtr body(json_object());
+    json::set(body.get(), "scale", json::str(v));
+    auto a = call(ctx, what(cmd, n->qualified()), "POST", job_path(*n) + "/numprocesses", body_text(body));
+    if (!a)
+        return report(ctx, a.error());
+    return print_member(ctx, *a, what(cmd, n->qualified()), "numprocesses");
+}
+
+int cmd_commit(Context& ctx, const Command& cmd, const Invocation& inv) {
+    auto n = job_arg(inv.args[0]);
+    if (!n || is_pid(inv.args[0]))
+        return usage_error(ctx, cmd, "invalid job name '" + inv.args[0] + "'");
+    JsonPtr body(json_object());
+    if (auto t = inv.get("graceful-timeout")) {
+        auto d = parse_double(*t);
+        if (!d || *d < 0)
+            return usage_error(ctx, cmd, "invalid graceful timeout '" + *t + "'");
+        json::set(body.get(), "graceful_timeout", JsonPtr(json_real(*d)));
+    }
+    auto envs = inv.all("env");
+    if (!envs.empty()) {
+        JsonPtr env(json_object());
+        for (const auto& kv : envs) {
+            size_t eq = kv.find('=');
+            if (eq == std::string::npos || eq == 0)
+                return usage_error(ctx, cmd, "invalid environment '" + kv + "' (expected K=V)");
+            json::set(env.get(), kv.substr(0, eq).c_str(), json::str(kv.substr(eq + 1)));
+        }
+        json::set(body.get(), "env", std::move(env));
+    }
+    auto a = call(ctx, what(cmd, n->qualified()), "POST", job_path(*n) + "/commit", body_text(body));
+    if (!a)
+        return report(ctx, a.error());
+    return print_member(ctx, *a, what(cmd, n->qualified()), "pid");
+}
+
+int cmd_signal(Context& ctx, const Command& cmd, const Invocation& inv) {
+    auto sig = signal_arg(inv.args[1]);
+    if (!sig)
+        return usage_error(ctx, cmd, "unknown signal '" + inv.args[1] + "'");
+    return signal_head(ctx, cmd, inv.args[0], *sig);
+}
+
+int cmd_stop_process(Context& ctx, const Command& cmd, const Invocation& inv) {
+    const std::string& x = inv.args[0];
+    if (!is_pid(x))
+        return usage_error(ctx, cmd, "'" + x + "' is not a process id");
+    auto a = call(ctx, what(cmd, x), "DELETE", pid_path(x));
+    if (!a)
+        return report(ctx, a.error());
+    return print_ok(ctx, *a);
+}
+
+void add_process_rows(Table& t, const json_t* processes, double now) {
+    size_t i;
+    json_t* p;
+    json_array_foreach(processes, i, p) {
+        if (!json_is_object(p))
+            continue;
+        json_t* state = json_object_get(p, "state");
+        json_t* restarts = json_object_get(p, "restarts");
+        std::string job = scalar_text(json_object_get(p, "name"));
+        // Committed ("once") processes are never restarted; mark them.
+        if (json_is_true(json_object_get(p, "commited")))
+            job += " (once)";
+        t.add_row({scalar_text(json_object_get(p, "pid")), scalar_text(json_object_get(p, "os_pid")), job,
+                   state ? scalar_text(state) : "running", uptime_since(json_object_get(p, "create_time"), now),
+                   restarts ? scalar_text(restarts) : "-"});
+    }
+}
+
+int cmd_ps(Context& ctx, const Command& cmd, const Invocation& inv) {
+    Table table({"PID", "OSPID", "JOB", "STATE", "UPTIME", "RESTARTS"});
+    double now = now_seconds();
+    if (!inv.args.empty()) {
+        auto n = job_arg(inv.args[0]);
+        if (!n || is_pid(inv.args[0]))
+            return usage_error(ctx, cmd, "invalid job name '" + inv.args[0] + "'");
+        std::string w = what(cmd, n->qualified());
+        auto a = call(ctx, w, "GET", job_path(*n) + "/processes");
+        if (!a)
+            return report(ctx, a.error());
+        if (ctx.json) {
+            print_raw(ctx, *a);
+            return kExitOk;
+        }
+        auto procs = member(*a, w, "processes");
+        if (!procs)
+            return report(ctx, procs.error());
+        add_process_rows(table, *procs, now);
+        fputs(table.render().c_str(), ctx.out);
+        return kExitOk;
+    }
+
+    auto a = call(ctx, cmd.name, "GET", "/processes?full=1");
+    if (!a)
+        return report(ctx, a.error());
+    json_t* procs = json_is_object(a->body.get()) ? json_object_get(a->body.get(), "processes") : nullptr;
+    if (json_is_array(procs)) {
+        if (ctx.json) {
+            print_raw(ctx, *a);
+            return kExitOk;
+        }
+        add_process_rows(table, procs, now);
+        fputs(table.render().c_str(), ctx.out);
+        return kExitOk;
+    }
+
+    // A daemon without the ?full=1 extension answers the 0.4 list of names: walk the jobs.
+    auto jobs = call(ctx, cmd.name, "GET", "/jobs");
+    if (!jobs)
+        return report(ctx, jobs.error());
+    auto list = member(*jobs, cmd.name, "jobs");
+    if (!list || !json_is_array(*list))
+        return report(ctx, failure(cmd.name, "unexpected answer from the daemon to GET /jobs"));
+    JsonPtr all(json_array());
+    size_t i;
+    json_t* e;
+    json_array_foreach(*list, i, e) {
+        if (!json_is_string(e))
+            continue;
+        auto n = job_arg(json_string_value(e));
+        if (!n)
+            continue;
+        auto r = ctx.http->request("GET", job_path(*n) + "/processes");
+        if (!r)
+            return report(ctx, r.error());
+        if (r->status == 404)
+            continue;  // unloaded meanwhile
+        if (!r->ok())
+            return report(ctx, failure(what(cmd, n->qualified()), http_error_text(*r)));
+        auto body = json::parse(r->body);
+        json_t* p = body && json_is_object(body->get()) ? json_object_get(body->get(), "processes") : nullptr;
+        if (!json_is_array(p))
+            return report(ctx, failure(what(cmd, n->qualified()), "unexpected answer from the daemon"));
+        json_array_extend(all.get(), p);
+    }
+    if (ctx.json) {
+        JsonPtr out(json_object());
+        json::set(out.get(), "processes", std::move(all));
+        print_line(ctx, body_text(out));
+        return kExitOk;
+    }
+    add_process_rows(table, all.get(), now);
+    fputs(table.render().c_str(), ctx.out);
+    return kExitOk;
+}
+
+int cmd_stats(Context& ctx, const Command& cmd, const Invocation& inv) {
+    const std::string& x = inv.args[0];
+    if (is_pid(x)) {
+        std::string w = what(cmd, x);
+        auto a = call(ctx, w, "GET", pid_path(x) + "/stats");
+        if (!a)
+            return report(ctx, a.error());
+        if (ctx.json) {
+            print_raw(ctx, *a);
+            return kExitOk;
+        }
+        auto s = member(*a, w, "stats");
+        if (!s)
+            return report(ctx, s.error());
+        fputs(object_lines(*s).c_str(), ctx.out);
+        return kExitOk;
+    }
+    auto n = job_arg(x);
+    if (!n)
+        return usage_error(ctx, cmd, "invalid job name '" + x + "'");
+    std::string w = what(cmd, n->qualified());
+    auto a = call(ctx, w, "GET", job_path(*n) + "/stats");
+    if (!a)
+        return report(ctx, a.error());
+    if (ctx.json) {
+        print_raw(ctx, *a);
+        return kExitOk;
+    }
+    auto stats = member(*a, w, "stats");
+    if (!stats)
+        return report(ctx, stats.error());
+    Table t({"PID", "OSPID", "CPU", "MEM", "RSS", "VSZ", "CTIME"});
+    size_t i;
+    json_t* p;
+    json_array_foreach(*stats, i, p) {
+        auto f = [&](const char* k) { return scalar_text(json_object_get(p, k)); };
+        t.add_row({f("pid"), f("os_pid"), f("cpu"), f("mem"), f("mem_info1"), f("mem_info2"), f("ctime")});
+    }
+    fputs(t.render().c_str(), ctx.out);
+    // Aggregates may be "N/A" (§3.5); scalar_text prints whatever came.
+    json_t* body = a->body.get();
+    auto g = [&](const char* k) { return scalar_text(json_object_get(body, k)); };
+    print_line(ctx, "Total CPU: " + g("cpu") + " (min " + g("min_cpu") + ", max " + g("max_cpu") +
+                        ")  Total MEM: " + g("mem") + " (min " + g("min_mem") + ", max " + g("max_mem") + ")");
+    return kExitOk;
+}
+
+int cmd_state(Context& ctx, const Command& cmd, const Invocation& inv) {
+    auto n = job_arg(inv.args[0]);
+    if (!n || is_pid(inv.args[0]))
+        return usage_error(ctx, cmd, "invalid job name '" + inv.args[0] + "'");
+    auto a = call(ctx, what(cmd, n->qualified()), "GET", job_path(*n) + "/state");
+    if (!a)
+        return report(ctx, a.error());
+    if (ctx.json) {
+        print_raw(ctx, *a);
+        return kExitOk;
+    }
+    print_line(ctx, std::string(trim(a->resp.body)));
+    return kExitOk;
+}
+
+// --- keys ------------------------------------------------------------------------------
+
+int cmd_keys(Context& ctx, const Command& cmd, const Invocation&) {
+    auto a = call(ctx, cmd.name, "GET", "/keys", std::nullopt, {}, kKeyApiHint);
+    if (!a)
+        return report(ctx, a.error());
+    if (ctx.json) {
+        print_raw(ctx, *a);
+        return kExitOk;
+    }
+    auto keys = member(*a, cmd.name, "keys");
+    if (!keys)
+        return report(ctx, keys.error());
+    if (!json_is_array(*keys))
+        return report(ctx, failure(cmd.name, "unexpected answer from the daemon (not a list)"));
+    // Plain ids, or objects (id, label, permissions) from daemons that list metadata.
+    Table t({"KEY", "LABEL", "PERMISSIONS"});
+    bool objects = false;
+    size_t i;
+    json_t* k;
+    json_array_foreach(*keys, i, k) {
+        if (!json_is_object(k)) {
+            print_line(ctx, scalar_text(k));
+            continue;
+        }
+        objects = true;
+        json_t* id = json_object_get(k, "key");
+        if (!id)
+            id = json_object_get(k, "id");
+        std::string perms;
+        if (json_t* p = json_object_get(k, "permissions"); json_is_object(p)) {
+            std::vector<std::string> parts;
+            for (const char* flag : {"admin", "create_key", "create_user"})
+                if (json_is_true(json_object_get(p, flag)))
+                    parts.push_back(flag);
+            for (const char* list : {"manage", "write", "read"}) {
+                json_t* l = json_object_get(p, list);
+                if (json_is_array(l) && json_array_size(l) > 0)
+                    parts.push_back(std::string(list) + "=" + scalar_text(l));
+            }
+            perms = join(parts, " ");
+        }
+        t.add_row({scalar_text(id), scalar_text(json_object_get(k, "label")), perms.empty() ? "-" : perms});
+    }
+    if (objects)
+        fputs(t.render().c_str(), ctx.out);
+    return kExitOk;
+}
+
+int cmd_key(Context& ctx, const Command& cmd, const Invocation& inv) {
+    std::string w = cmd.name;  // the key is a secret: keep it out of messages
+    auto a = call(ctx, w, "GET", "/keys/" + path_segment(inv.args[0]));
+    if (!a)
+        return report(ctx, a.error());
+    return print_object(ctx, *a, w);
+}
+
+int cmd_key_create(Context& ctx, const Command& cmd, const Invocation& inv) {
+    JsonPtr perms(json_object());
+    bool admin = false, create_key = false, create_user = false;
+    JsonPtr manage(json_array()), write(json_array()), read(json_array());
+    auto add_unique = [](json_t* arr, const std::string& v) {
+        size_t i;
+        json_t* e;
+        json_array_foreach(arr, i, e) if (json_is_string(e) && v == json_string_value(e)) return;
+        json_array_append_new(arr, json::str(v).release());
+    };
+    for (const auto& arg : inv.args) {
+        if (arg == "+a") {
+            admin = create_key = create_user = true;
+        } else if (arg == "+u") {
+            create_user = true;
+        } else if (arg == "+k") {
+            create_key = true;
+        } else if (arg == "+m") {
+            add_unique(manage.get(), "*");
+        } else {
+            size_t plus = arg.rfind('+');
+            std::string target = plus == std::string::npos ? "" : arg.substr(0, plus);
+            std::string rights = plus == std::string::npos ? "" : arg.substr(plus + 1);
+            if (target.empty() || rights.empty() || rights.find_first_not_of("rwm") != std::string::npos)
+                return usage_error(ctx, cmd,
+                                   "invalid permission '" + arg + "' (expected +a, +u, +k, +m or TARGET+rwm)");
+            for (char c : rights) add_unique(c == 'm' ? manage.get() : c == 'w' ? write.get() : read.get(), target);
+        }
+    }
+    json::set(perms.get(), "admin", JsonPtr(json_boolean(admin)));
+    json::set(perms.get(), "create_key", JsonPtr(json_boolean(create_key)));
+    json::set(perms.get(), "create_user", JsonPtr(json_boolean(create_user)));
+    json::set(perms.get(), "manage", std::move(manage));
+    json::set(perms.get(), "write", std::move(write));
+    json::set(perms.get(), "read", std::move(read));
+    JsonPtr body(json_object());
+    json::set(body.get(), "permissions", std::move(perms));
+    if (auto l = inv.get("label"))
+        json::set(body.get(), "label", json::str(*l));
+    if (auto p = inv.get("parent"))
+        json::set(body.get(), "parent", json::str(*p));
+    auto a = call(ctx, cmd.name, "POST", "/keys", body_text(body), {}, kKeyApiHint);
+    if (!a)
+        return report(ctx, a.error());
+    if (ctx.json) {
+        print_raw(ctx, *a);
+        return kExitOk;
+    }
+    // The secret is shown once (security-defaults.md): print it alone, for scripts.
+    json_t* k = json_is_object(a->body.get()) ? json_object_get(a->body.get(), "api_key") : nullptr;
+    if (!json_is_string(k)) {
+        if (const std::string* h = a->resp.header("x-api-key")) {
+            print_line(ctx, *h);
+            return kExitOk;
+        }
+        return report(ctx, failure(cmd.name, "unexpected answer from the daemon (no 'api_key' member)"));
+    }
+    print_line(ctx, json_string_value(k));
+    return kExitOk;
+}
+
+int cmd_key_delete(Context& ctx, const Command& cmd, const Invocation& inv) {
+    auto a = call(ctx, cmd.name, "DELETE", "/keys/" + path_segment(inv.args[0]));
+    if (!a)
+        return report(ctx, a.error());
+    return print_ok(ctx, *a);
+}
+
+// --- users -----------------------------------------------------------------------------
+
+int cmd_users(Context& ctx, const Command& cmd, const Invocation&) {
+    auto a = call(ctx, cmd.name, "GET", "/users", std::nullopt, {}, kKeyApiHint);
+    if (!a)
+        return report(ctx, a.error());
+    return print_list(ctx, *a, cmd.name, "users");
+}
+
+int cmd_user(Context& ctx, const Command& cmd, const Invocation& inv) {
+    std::string w = what(cmd, inv.args[0]);
+    auto a = call(ctx, w, "GET", "/users/" + path_segment(inv.args[0]));
+    if (!a)
+        return report(ctx, a.error());
+    return print_object(ctx, *a, w);
+}
+
+int cmd_user_add(Context& ctx, const Command& cmd, const Invocation& inv) {
+    const std::string& user = inv.args[0];
+    int type = 1;
+    if (auto t = inv.get("type")) {
+        if (*t != "0" && *t != "1")
+            return usage_error(ctx, cmd, "invalid user type '" + *t + "' (0 = user, 1 = application)");
+        type = *t == "0" ? 0 : 1;
+    }
+    auto pw = password_arg(inv, true);
+    if (!pw)
+        return report(ctx, Error{pw.error().code, what(cmd, user) + ": " + pw.error().context});
+    JsonPtr body(json_object());
+    json::set(body.get(), "username", json::str(user));
+    json::set(body.get(), "password", json::str(*pw));
+    json::set(body.get(), "user_type", JsonPtr(json_integer(type)));
+    if (auto k = inv.get("key"))
+        json::set(body.get(), "key", json::str(*k));
+    auto a = call(ctx, what(cmd, user), "POST", "/users", body_text(body), {}, kKeyApiHint);
+    if (!a)
+        return report(ctx, a.error());
+    return print_ok(ctx, *a);
+}
+
+int cmd_user_del(Context& ctx, const Command& cmd, const Invocation& inv) {
+    auto a = call(ctx, what(cmd, inv.args[0]), "DELETE", "/users/" + path_segment(inv.args[0]));
+    if (!a)
+        return report(ctx, a.error());
+    return print_ok(ctx, *a);
+}
+
+int cmd_user_password(Context& ctx, const Command& cmd, const Invocation& inv) {
+    const std::string& user = inv.args[0];
+    auto pw = password_arg(inv, true);
+    if (!pw)
+        return report(ctx, Error{pw.error().code, what(cmd, user) + ": " + pw.error().context});
+    JsonPtr body(json_object());
+    json::set(body.get(), "password", json::str(*pw));
+    auto a = call(ctx, what(cmd, user), "PUT", "/users/" + path_segment(user) + "/password", body_text(body));
+    if (!a)
+        return report(ctx, a.error());
+    return print_ok(ctx, *a);
+}
+
+int cmd_user_key(Context& ctx, const Command& cmd, const Invocation& inv) {
+    const std::string& user = inv.args[0];
+    JsonPtr body(json_object());
+    json::set(body.get(), "key", json::str(inv.args[1]));
+    auto a = call(ctx, what(cmd, user), "PUT", "/users/" + path_segment(user) + "/key", body_text(body));
+    if (!a)
+        return report(ctx, a.error());
+    // A daemon that mints the key (security-defaults.md) shows it once.
+    json_t* k = json_is_object(a->body.get()) ? json_object_get(a->body.get(), "api_key") : nullptr;
+    if (!ctx.json && json_is_string(k)) {
+        print_line(ctx, json_string_value(k));
+        return kExitOk;
+    }
+    return print_ok(ctx, *a);
+}
+
+int cmd_auth(Context& ctx, const Command& cmd, const Invocation& inv) {
+    const std::string& user = inv.args[0];
+    if (user.find(':') != std::string::npos)
+        return usage_error(ctx, cmd, "a user name cannot contain ':'");
+    auto pw = password_arg(inv, false);
+    if (!pw)
+        return report(ctx, Error{pw.error().code, what(cmd, user) + ": " + pw.error().context});
+    // Basic credentials only: no X-Api-Key on this route.
+    auto r = ctx.http->request("GET", "/auth", std::nullopt,
+                               {{"Authorization", client::basic_authorization(user, *pw)}, {"X-Api-Key", ""}});
+    if (!r)
+        return report(ctx, r.error());
+    if (r->status == 401)
+        return report(ctx, failure(what(cmd, user), "wrong user name or password"));
+    if (!r->ok()) {
+        std::string why = http_error_text(*r);
+        if (r->status == 404)
+            why += kKeyApiHint;
+        return report(ctx, failure(what(cmd, user), why));
+    }
+    Answer a;
+    a.resp = std::move(*r);
+    if (ctx.json) {
+        print_raw(ctx, a);
+        return kExitOk;
+    }
+    auto j = json::parse(a.resp.body);
+    json_t* k = j && json_is_object(j->get()) ? json_object_get(j->get(), "api_key") : nullptr;
+    if (json_is_string(k)) {
+        print_line(ctx, json_string_value(k));
+        return kExitOk;
+    }
+    if (const std::string* h = a.resp.header("x-api-key")) {
+        print_line(ctx, *h);
+        return kExitOk;
+    }
+    return report(ctx, failure(what(cmd, user), "unexpected answer from the daemon (no 'api_key' member)"));
+}
+
+// ---------------------------------------------------------------------------------------
+// The table
+
+constexpr std::span<const OptionSpec> kNoOptions;
+constexpr OptionSpec kRunningOpt[] = {{"running", 0, nullptr, "list the internal pids of running processes instead"}};
+constexpr OptionSpec kStartOpt[] = {{"start", 0, nullptr, "start the processes right away (default: loaded stopped)"}};
+constexpr OptionSpec kLoadOpts[] = {
+    {"session", 's', "SID", "session for jobs whose name is not qualified (default: default)"},
+    {"nostart", 0, nullptr, "do not start the jobs (a job's own \"start\" member wins)"},
+};
+constexpr OptionSpec kCommitOpts[] = {
+    {"graceful-timeout", 'g', "SECS", "seconds between SIGTERM and SIGKILL when it is stopped"},
+    {"env", 'e', "K=V", "environment variable for this process only (repeatable)", true},
+};
+constexpr OptionSpec kKeyCreateOpts[] = {
+    {"label", 'l', "LABEL", "a label for the key"},
+    {"parent", 0, "KEY", "make it a sub-key of KEY (deleted with it)"},
+};
+constexpr OptionSpec kUserAddOpts[] = {
+    {"password", 'p', "PASSWORD", "the password (else prompted, or read from stdin)"},
+    {"type", 't', "TYPE", "0 = user (admin account), 1 = application (default)"},
+    {"key", 'k', "KEY", "the API key to attach to the user"},
+};
+constexpr OptionSpec kPasswordOpt[] = {
+    {"password", 'p', "PASSWORD", "the password (else prompted, or read from stdin)"},
+};
+
+const Command kCommands[] = {
+    // 0.4 set (§11.3)
+    {"processes", "[--running]", "list the jobs (0.4 names), or the running pids",
+     "Lists the job names known to the 0.4 API (GET /processes), one per line; with --running, the "
+     "internal pids of the running processes instead.",
+     kRunningOpt, 0, 0, cmd_processes},
+    {"add_process", "[--start] <name> <cmd> [<arg>...]", "add a job (0.4)",
+     "Adds a job through the 0.4 API (POST /processes). <cmd> is the command line; extra words are "
+     "sent as its arguments. Without --start the job is loaded but not started.",
+     kStartOpt, 2, -1, cmd_add_process},
+    {"load_process", "[--start] <file|->", "add a job from a JSON file (0.4)",
+     "Adds a job described by a JSON object (\"name\" and \"cmd\" required, other members as in "
+     "gaffer-job(5)) read from <file> or stdin (-), through POST /processes.",
+     kStartOpt, 1, 1, cmd_load_process},
+    {"update_process", "<name> <cmd> [<arg>...]", "replace a job's command",
+     "Replaces the job's configuration with the given command line (PUT /processes/<name>, or PUT "
+     "/jobs/<sid>/<job> for sid.job). Its processes are restarted with the new command.",
+     kNoOptions, 2, -1, cmd_update_process},
+    {"get_process", "<name|pid>", "show a job's configuration as JSON",
+     "Prints the job's configuration as indented JSON (GET /processes/<name>; for sid.job the "
+     "\"config\" member of GET /jobs/<sid>/<job>).",
+     kNoOptions, 1, 1, cmd_get_process},
+    {"del_process", "<name>", "unload a job",
+     "Stops the job's processes and removes it (DELETE /processes/<name>, or DELETE "
+     "/jobs/<sid>/<job> for sid.job).",
+     kNoOptions, 1, 1, cmd_del_process},
+    {"start", "<name|sid.job>", "start a job",
+     "Starts a job: its processes are spawned up to its configured numprocesses. A bare name uses "
+     "POST /processes/<name>/_start; sid.job uses POST /jobs/<sid>/<job>/state with 1.",
+     kNoOptions, 1, 1, cmd_start},
+    {"stop", "<name|sid.job|pid>", "stop a job, or one process",
+     "Stops a job (POST /processes/<name>/_stop for a bare name, POST /jobs/<sid>/<job>/state with 0 "
+     "for sid.job) or, given a number, one process (DELETE /<pid>; it is replaced unless its job "
+     "is stopped).",
+     kNoOptions, 1, 1, cmd_stop},
+    {"add", "<name|sid.job> <n>", "start n more processes",
+     "Adds n processes to the job's target count and prints the new count (POST "
+     "/processes/<name>/_add/<n>, or a +n scale for sid.job).",
+     kNoOptions, 2, 2, cmd_add},
+    {"sub", "<name|sid.job> <n>", "stop n processes",
+     "Removes n processes from the job's target count, oldest first, and prints the new count "
+     "(POST /processes/<name>/_sub/<n>, or a -n scale for sid.job).",
+     kNoOptions, 2, 2, cmd_sub},
+    {"status", "<name|sid.job>", "print active or stopped",
+     "Prints \"active\" if the job has processes, else \"stopped\" (GET /status/<name>, or GET "
+     "/jobs/<sid>/<job> for sid.job).",
+     kNoOptions, 1, 1, cmd_status},
+    {"running", "<name|sid.job>", "print the number of running processes",
+     "Prints how many processes of the job run, committed ones included.", kNoOptions, 1, 1, cmd_running},
+    {"numprocesses", "<name|sid.job>", "print the target number of processes",
+     "Prints the job's target process count (max_processes; GET /jobs/<sid>/<job>/numprocesses for "
+     "sid.job).",
+     kNoOptions, 1, 1, cmd_numprocesses},
+    {"pids", "[<name|sid.job>]", "list internal pids",
+     "Lists the internal pids of a job's processes (committed ones excluded) or, without argument, "
+     "of every process (GET /pids).",
+     kNoOptions, 0, 1, cmd_pids},
+    {"kill", "<name|sid.job|pid> <signal>", "send a signal",
+     "Sends a signal, by number or name (HUP, SIGhup, 1), to every process of a job or to one "
+     "process (a bare name uses POST /processes/<name>/_signal/<num>; sid.job and pids use the HEAD "
+     "signal routes).",
+     kNoOptions, 2, 2, cmd_kill},
+    {"version", "", "print the daemon's version",
+     "Prints \"gaffer (version V)\" with the daemon's version (GET /version).", kNoOptions, 0, 0, cmd_version},
+    {"ping", "", "check that the daemon answers", "Prints the answer of GET /ping (\"OK\").", kNoOptions, 0, 0,
+     cmd_ping},
+
+    // HEAD set (§3, §9)
+    {"sessions", "", "list sessions", "Lists the session ids, one per line (GET /sessions).", kNoOptions, 0, 0,
+     cmd_sessions},
+    {"jobs", "[<sid>]", "list jobs", "Lists the qualified job names of every session, or of one (GET /jobs[/<sid>]).",
+     kNoOptions, 0, 1, cmd_jobs},
+    {"load", "[--session SID] [--nostart] <file|->", "load jobs from a JSON file",
+     "Loads a job object, a list of them, or {\"jobs\": [...]} from <file> or stdin (-): POST "
+     "/jobs/<sid> per job. A job named sid.job goes to that session, others to --session. Prints "
+     "\"<sid.job>: loaded\" per job; a job that fails is reported and the others are still loaded.",
+     kLoadOpts, 1, 1, cmd_load},
+    {"unload", "<sid.job>...", "unload jobs",
+     "Stops and removes each job (DELETE /jobs/<sid>/<job>) and prints \"<sid.job>: unloaded\".", kNoOptions, 1, -1,
+     cmd_unload},
+    {"update", "<sid.job> <file|->", "replace a job's configuration",
+     "Replaces the job's configuration with the JSON object in <file> (PUT /jobs/<sid>/<job>); its "
+     "processes are replaced and a stopped job is started unless the object says \"start\": false.",
+     kNoOptions, 2, 2, cmd_update},
+    {"info", "<sid.job|pid>", "show a job or a process",
+     "Prints the job's info (GET /jobs/<sid>/<job>) or, given a number, the process's info (GET "
+     "/<pid>), one \"key: value\" line per member.",
+     kNoOptions, 1, 1, cmd_info},
+    {"reload", "<sid.job>", "restart every process of a job",
+     "Restarts the job's processes with a fresh flapping history (POST .../state with 2).", kNoOptions, 1, 1,
+     cmd_reload},
+    {"scale", "<sid.job> <+N|-N|=N|N>", "change the number of processes",
+     "Changes the job's target count and prints the new count (POST .../numprocesses). +N adds, "
+     "-N removes, =N sets; a bare N adds N, as the API does.",
+     kNoOptions, 2, 2, cmd_scale, true},
+    {"commit", "[--graceful-timeout SECS] [-e K=V]... <sid.job>", "run one extra process of a job",
+     "Starts one extra process from the job's configuration that is never restarted nor counted in "
+     "numprocesses (POST .../commit) and prints its pid.",
+     kCommitOpts, 1, 1, cmd_commit},
+    {"signal", "<sid.job|pid> <signal>", "send a signal",
+     "Sends a signal, by number or name, to every process of a job or to one process (HEAD routes).", kNoOptions, 2, 2,
+     cmd_signal},
+    {"stop-process", "<pid>", "stop one process",
+     "Stops one process (DELETE /<pid>); unless its job is stopped, a replacement is spawned when it "
+     "exits.",
+     kNoOptions, 1, 1, cmd_stop_process},
+    {"ps", "[<sid.job>]", "list processes",
+     "Prints a table of processes (PID OSPID JOB STATE UPTIME RESTARTS): of one job (GET "
+     "/jobs/<sid>/<job>/processes) or of all (GET /processes?full=1). Committed processes are marked "
+     "\"(once)\".",
+     kNoOptions, 0, 1, cmd_ps},
+    {"stats", "<sid.job|pid>", "show CPU and memory use",
+     "Prints a table of per-process statistics and the totals of a job, or the statistics of one "
+     "process.",
+     kNoOptions, 1, 1, cmd_stats},
+    {"state", "<sid.job>", "print 1 if the job is active, else 0",
+     "Prints the body of GET /jobs/<sid>/<job>/state: 1 when the job has processes, 0 otherwise.", kNoOptions, 1, 1,
+     cmd_state},
+    {"keys", "", "list API keys", "Lists the API keys (GET /keys; admin only).", kNoOptions, 0, 0, cmd_keys},
+    {"key", "<key>", "show an API key", "Prints a key's label and permissions (GET /keys/<key>).", kNoOptions, 1, 1,
+     cmd_key},
+    {"key-create", "[--label LABEL] [--parent KEY] <permission>...", "create an API key",
+     "Creates a key and prints it (it is shown only once). Permissions: +a admin (implies +k and "
+     "+u), +k create keys, +u create users, +m manage everything, TARGET+rwm read/write/manage a "
+     "session or sid.job (any subset of r, w, m).",
+     kKeyCreateOpts, 0, -1, cmd_key_create},
+    {"key-delete", "<key>", "delete an API key", "Deletes a key and its sub-keys (DELETE /keys/<key>).", kNoOptions, 1,
+     1, cmd_key_delete},
+    {"users", "", "list users", "Lists the user names (GET /users; admin only).", kNoOptions, 0, 0, cmd_users},
+    {"user", "<user>", "show a user", "Prints a user's type, key and extra members (GET /users/<user>).", kNoOptions, 1,
+     1, cmd_user},
+    {"user-add", "[--password P] [--type 0|1] [--key KEY] <user>", "create a user",
+     "Creates a user (POST /users). Without --password the password is prompted for twice on a "
+     "terminal, or read as one line from stdin.",
+     kUserAddOpts, 1, 1, cmd_user_add},
+    {"user-del", "<user>", "delete a user", "Deletes a user (DELETE /users/<user>).", kNoOptions, 1, 1, cmd_user_del},
+    {"user-password", "[--password P] <user>", "change a user's password",
+     "Sets a user's password (PUT /users/<user>/password), prompted for when not given.", kPasswordOpt, 1, 1,
+     cmd_user_password},
+    {"user-key", "<user> <key>", "set a user's API key", "Sets the key of a user (PUT /users/<user>/key).", kNoOptions,
+     2, 2, cmd_user_key},
+    {"auth", "[--password P] <user>", "get an API key for a user",
+     "Authenticates with HTTP Basic credentials (GET /auth) and prints the API key the daemon returns.", kPasswordOpt,
+     1, 1, cmd_auth},
+};
+
+}  // namespace
+
+std::span<const Command> command_table() {
+    return kCommands;
+}
+
+const Command* find_command(std::string_view name) {
+    for (const auto& c : kCommands)
+        if (name == c.name)
+            return &c;
+    return nullptr;
+}
+
+}  // namespace gaffer::ctl

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+// gafferctl commands: the table the dispatcher in main.cc walks, and what each command
+// needs to run.
+//
+// Each command sends one or a few requests through the HttpClient and prints either a
+// human-readable answer (0.4 rule: an action prints `ok`, a count prints the number, a
+// list prints one item per line) or, with --json, the raw JSON body. A command reports
+// its own failures, once, as one `gafferctl: <what>: <why>` line on stderr, and returns
+// the exit status: 0 success, 1 failure (transport, HTTP error status, bad input file),
+// 2 usage error.
+//
+// Names shared by the 0.4 and HEAD command sets (start, stop, kill, pids, status, and the
+// other 0.4 commands taking a name) pick their API from the argument: a name containing
+// '.' or '/' (`sid.job`) or a number (internal pid) goes to the HEAD routes, a bare name
+// to the 0.4 `/processes/<name>` routes (the job `default.<name>`).
+#pragma once
+
+#include <cstdio>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ctl/gafferctl/http_client.h"
+
+namespace gaffer::ctl {
+
+enum ExitCode : int { kExitOk = 0, kExitFailure = 1, kExitUsage = 2 };
+
+struct OptionSpec {
+    const char* name;      // long name, without "--"
+    char short_name;       // 0 if none
+    const char* arg_name;  // nullptr for a flag
+    const char* help;
+    bool repeatable = false;
+};
+
+// One command line after option parsing.
+struct Invocation {
+    std::vector<std::string> args;                             // positionals, in order
+    std::vector<std::pair<std::string, std::string>> options;  // long name -> value ("" for flags)
+
+    bool has(std::string_view name) const;
+    // The last value given for `name`.
+    std::optional<std::string> get(std::string_view name) const;
+    std::vector<std::string> all(std::string_view name) const;
+};
+
+struct Context {
+    client::HttpClient* http = nullptr;
+    bool json = false;  // print raw JSON bodies
+    FILE* out = stdout;
+    FILE* err = stderr;
+};
+
+struct Command {
+    const char* name;
+    const char* usage;    // arguments, after the command name
+    const char* summary;  // one line for the command list
+    const char* help;     // a paragraph for `help <command>`
+    std::span<const OptionSpec> options;
+    int min_args;
+    int max_args;  // -1: no limit
+    int (*run)(Context& ctx, const Command& cmd, const Invocation& inv);
+    // Positionals may look like negative numbers ("-2" for scale); the parser keeps them.
+    bool negative_args = false;
+};
+
+std::span<const Command> command_table();
+const Command* find_command(std::string_view name);
+
+// Prints "gafferctl: <cmd>: <message>" and the command's usage line; returns kExitUsage.
+int usage_error(Context& ctx, const Command& cmd, const std::string& message);
+// The usage line "gafferctl <name> <usage>".
+std::string usage_line(const Command& cmd);
+
+// Exposed for tests and for the future `gaffer` CLI.
+// The one-line reason of a failed HTTP answer: "404 not_found", "400 bad_request (invalid
+// process config)", "405 Method Not Allowed", or the fixed 401/403 sentences.
+std::string http_error_text(const client::Response& r);
+// A decimal internal pid ("12"), as opposed to a job name.
+bool is_pid(std::string_view s);
+// A qualified job name: contains '.' or '/'.
+bool is_qualified(std::string_view s);
+
+}  // namespace gaffer::ctl

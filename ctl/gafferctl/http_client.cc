@@ -1,0 +1,478 @@
+// SPDX-License-Identifier: MIT
+// HttpClient over libcurl's easy API (see http_client.h for the contract).
+#include "ctl/gafferctl/http_client.h"
+
+#include <curl/curl.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "lib/base/strutil.h"
+
+namespace gaffer::client {
+
+namespace {
+
+CURL* as_easy(void* p) {
+    return static_cast<CURL*>(p);
+}
+
+bool has_control_chars(std::string_view s) {
+    for (char c : s)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+            return true;
+    return false;
+}
+
+// Collects the body (bounded) and the headers of one transfer.
+struct Transfer {
+    Response response;
+    size_t max_body = 0;
+    bool too_large = false;
+};
+
+size_t on_body(char* data, size_t size, size_t nmemb, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    size_t n = size * nmemb;
+    if (t->response.body.size() + n > t->max_body) {
+        t->too_large = true;
+        return 0;  // makes curl abort with CURLE_WRITE_ERROR
+    }
+    t->response.body.append(data, n);
+    return n;
+}
+
+size_t on_header(char* data, size_t size, size_t nmemb, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    size_t n = size * nmemb;
+    std::string_view line(data, n);
+    // A new status line (after a 100 Continue, say) starts a fresh header list.
+    if (starts_with(line, "HTTP/")) {
+        t->response.headers.clear();
+        return n;
+    }
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos || t->response.headers.size() >= 200)
+        return n;
+    t->response.headers.emplace_back(to_lower(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
+    return n;
+}
+
+// curl_slist owner.
+struct SlistDeleter {
+    void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
+
+bool slist_append(Slist& list, const std::string& line) {
+    curl_slist* n = curl_slist_append(list.get(), line.c_str());
+    if (!n)
+        return false;
+    (void)list.release();
+    list.reset(n);
+    return true;
+}
+
+std::string seconds_text(std::chrono::milliseconds ms) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%g s", static_cast<double>(ms.count()) / 1000.0);
+    return buf;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// Endpoint
+
+Result<Endpoint> Endpoint::parse(std::string_view text) {
+    Endpoint ep;
+    std::string_view t = trim(text);
+    ep.text = std::string(t);
+    if (t.empty())
+        return fail(Error::make(EINVAL, "empty endpoint"));
+    if (has_control_chars(t))
+        return fail(Error::make(EINVAL, "invalid endpoint '%s'", ep.text.c_str()));
+
+    if (starts_with(t, "unix:")) {
+        std::string_view path = t.substr(5);
+        // unix:///run/x.sock is the URL-like spelling of unix:/run/x.sock.
+        if (starts_with(path, "//"))
+            path = path.substr(2);
+        if (path.empty())
+            return fail(Error::make(EINVAL, "endpoint '%s' has no socket path", ep.text.c_str()));
+        ep.kind = Kind::kUnix;
+        ep.socket_path = std::string(path);
+        ep.base_url = "http://localhost";
+        return ep;
+    }
+
+    std::string_view rest;
+    if (starts_with(t, "http://")) {
+        ep.kind = Kind::kHttp;
+        rest = t.substr(7);
+    } else if (starts_with(t, "https://")) {
+        ep.kind = Kind::kHttps;
+        rest = t.substr(8);
+    } else if (t.find("://") != std::string_view::npos) {
+        return fail(
+            Error::make(EINVAL, "endpoint '%s': unsupported scheme (use http://, https:// or unix:)", ep.text.c_str()));
+    } else {
+        // 0.4 habits: "127.0.0.1:5000".
+        ep.kind = Kind::kHttp;
+        rest = t;
+    }
+    size_t slash = rest.find('/');
+    std::string_view authority = rest.substr(0, slash);
+    std::string_view prefix = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+    if (authority.empty() || authority.find_first_of("?#@ ") != std::string_view::npos ||
+        prefix.find_first_of("?#") != std::string_view::npos)
+        return fail(Error::make(EINVAL,
+                                "invalid endpoint '%s' (expected http://HOST:PORT, https://HOST:PORT or unix:/PATH)",
+                                ep.text.c_str()));
+    // The port, when present, must be a number in range ("[v6]:port" or "host:port").
+    size_t colon = authority.rfind(':');
+    size_t bracket = authority.rfind(']');
+    if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
+        std::string_view port = authority.substr(colon + 1);
+        bool digits =
+            !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string_view::npos;
+        auto n = digits ? parse_int(port) : std::nullopt;
+        if (!n || *n < 1 || *n > 65535)
+            return fail(Error::make(EINVAL, "endpoint '%s': invalid port", ep.text.c_str()));
+    }
+    while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
+    ep.base_url =
+        std::string(ep.kind == Kind::kHttps ? "https://" : "http://") + std::string(authority) + std::string(prefix);
+    return ep;
+}
+
+// ---------------------------------------------------------------------------------------
+// Response
+
+const std::string* Response::header(std::string_view name) const {
+    for (const auto& [k, v] : headers)
+        if (k == name)
+            return &v;
+    return nullptr;
+}
+
+bool Response::is_json() const {
+    std::string ct = to_lower(trim(content_type));
+    return ct == "application/json" || starts_with(ct, "application/json;");
+}
+
+// ---------------------------------------------------------------------------------------
+// CurlGlobal
+
+Result<CurlGlobal> CurlGlobal::init() {
+    CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (rc != CURLE_OK)
+        return fail(Error::make(0, "cannot initialise libcurl: %s", curl_easy_strerror(rc)));
+    CurlGlobal g;
+    g.active_ = true;
+    return g;
+}
+
+CurlGlobal::~CurlGlobal() {
+    if (active_)
+        curl_global_cleanup();
+}
+
+// ---------------------------------------------------------------------------------------
+// HttpClient
+
+void HttpClient::EasyDeleter::operator()(void* easy) const {
+    curl_easy_cleanup(as_easy(easy));
+}
+
+HttpClient::~HttpClient() = default;
+
+Result<HttpClient> HttpClient::create(ClientOptions options) {
+    if (has_control_chars(options.api_key))
+        return fail(Error::make(EINVAL, "the API key contains control characters"));
+    if (options.endpoint.base_url.empty())
+        return fail(Error::make(EINVAL, "no endpoint given"));
+    CURL* easy = curl_easy_init();
+    if (!easy)
+        return fail(Error::make(ENOMEM, "cannot create a curl handle"));
+    return HttpClient(std::move(options), easy);
+}
+
+Result<Response> HttpClient::request(std::string_view method, std::string_view path,
+                                     std::optional<std::string_view> body, const Headers& headers) {
+    CURL* c = as_easy(easy_.get());
+    const Endpoint& ep = options_.endpoint;
+    // Options are set afresh for every request; the connection cache survives the reset.
+    curl_easy_reset(c);
+
+    std::string url = ep.base_url;
+    if (path.empty() || path[0] != '/')
+        url += '/';
+    url += path;
+
+    Transfer t;
+    t.max_body = options_.max_body;
+    char errbuf[CURL_ERROR_SIZE] = {0};
+    std::string method_s(method);
+
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(c, CURLOPT_PROXY, "");
+    curl_easy_setopt(c, CURLOPT_USERAGENT, options_.user_agent.c_str());
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
+    if (options_.timeout.count() > 0)
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
+    if (ep.kind == Endpoint::Kind::kUnix)
+        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, ep.socket_path.c_str());
+    if (ep.kind == Endpoint::Kind::kHttps) {
+        const TlsOptions& tls = options_.tls;
+        if (!tls.certfile.empty())
+            curl_easy_setopt(c, CURLOPT_SSLCERT, tls.certfile.c_str());
+        if (!tls.keyfile.empty())
+            curl_easy_setopt(c, CURLOPT_SSLKEY, tls.keyfile.c_str());
+        if (!tls.cacert.empty())
+            curl_easy_setopt(c, CURLOPT_CAINFO, tls.cacert.c_str());
+        if (tls.insecure) {
+            curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+            curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+        }
+    }
+
+    // POST and PUT always carry a body, empty if none is given, so that a Content-Length
+    // is sent (some servers answer 411 otherwise).
+    std::optional<std::string_view> payload = body;
+    if (!payload && (method_s == "POST" || method_s == "PUT" || method_s == "PATCH"))
+        payload = std::string_view();
+    if (method_s == "GET") {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    } else if (method_s == "HEAD") {
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    } else if (method_s == "POST") {
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+    } else {
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method_s.c_str());
+    }
+    if (payload) {
+        // POSTFIELDS with an explicit size sends the bytes as they are, NULs included,
+        // whatever the method (PUT included).
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(payload->size()));
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload->empty() ? "" : payload->data());
+    }
+
+    Slist list;
+    bool has_type = false, has_accept = false, has_key = false;
+    for (const auto& [k, v] : headers) {
+        if (k.empty() || has_control_chars(k) || has_control_chars(v) || k.find_first_of(": ") != std::string::npos)
+            return fail(Error::make(EINVAL, "invalid request header '%s'", k.c_str()));
+        std::string lk = to_lower(k);
+        has_type = has_type || lk == "content-type";
+        has_accept = has_accept || lk == "accept";
+        has_key = has_key || lk == "x-api-key";
+    }
+    bool okay = true;
+    if (!has_accept)
+        okay = okay && slist_append(list, "Accept: application/json");
+    // An empty POST/PUT gets no Content-Type (curl's form-urlencoded default is removed).
+    if (payload && !has_type)
+        okay = okay && slist_append(list, body ? "Content-Type: application/json" : "Content-Type:");
+    // No "Expect: 100-continue" round trip for large bodies.
+    okay = okay && slist_append(list, "Expect:");
+    if (!options_.api_key.empty() && !has_key)
+        okay = okay && slist_append(list, "X-Api-Key: " + options_.api_key);
+    // "Name:" with nothing after the colon makes curl drop its own header of that name and
+    // send nothing.
+    for (const auto& [k, v] : headers) okay = okay && slist_append(list, v.empty() ? k + ":" : k + ": " + v);
+    if (!okay)
+        return fail(Error::make(ENOMEM, "cannot build the request headers"));
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list.get());
+
+    CURLcode rc = curl_easy_perform(c);
+    // The header list and error buffer must not dangle in the (reused) handle.
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
+
+    if (rc != CURLE_OK) {
+        std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+        long os_errno = 0;
+        (void)curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
+        switch (rc) {
+            case CURLE_COULDNT_CONNECT:
+                if (os_errno > 0)
+                    return fail(Error{static_cast<int>(os_errno), "cannot connect to " + ep.text});
+                return fail(Error{0, "cannot connect to " + ep.text + ": " + detail});
+            case CURLE_COULDNT_RESOLVE_HOST:
+                return fail(Error{0, "cannot connect to " + ep.text + ": " + detail});
+            case CURLE_OPERATION_TIMEDOUT:
+                return fail(Error{
+                    0, "no answer from " + ep.text + " within " +
+                           seconds_text(options_.timeout.count() > 0 ? options_.timeout : options_.connect_timeout)});
+            case CURLE_WRITE_ERROR:
+                if (t.too_large)
+                    return fail(Error{0, "the answer from " + ep.text + " is larger than " +
+                                             std::to_string(options_.max_body) + " bytes"});
+                break;
+            case CURLE_GOT_NOTHING:
+                return fail(Error{0, ep.text + " closed the connection without answering"});
+            case CURLE_SSL_CONNECT_ERROR:
+            case CURLE_PEER_FAILED_VERIFICATION:
+            case CURLE_SSL_CERTPROBLEM:
+            case CURLE_SSL_CIPHER:
+            case CURLE_SSL_CACERT_BADFILE:
+            case CURLE_SSL_ISSUER_ERROR:
+            case CURLE_SSL_CRL_BADFILE:
+            case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+            case CURLE_SSL_INVALIDCERTSTATUS:
+            case CURLE_SSL_ENGINE_INITFAILED:
+            case CURLE_USE_SSL_FAILED:
+                return fail(Error{0, "TLS failure with " + ep.text + ": " + detail});
+            default:
+                break;
+        }
+        if (os_errno > 0 && (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR))
+            return fail(Error{static_cast<int>(os_errno), "connection to " + ep.text + " failed"});
+        return fail(Error{0, "request to " + ep.text + " failed: " + detail});
+    }
+
+    long status = 0;
+    (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    char* ct = nullptr;
+    if (curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+        t.response.content_type = ct;
+    t.response.status = status;
+    return std::move(t.response);
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+namespace {
+const char kHex[] = "0123456789ABCDEF";
+
+std::string percent_encode(std::string_view s, std::string_view keep) {
+    std::string out;
+    out.reserve(s.size());
+    for (char ch : s) {
+        auto c = static_cast<unsigned char>(ch);
+        bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                          c == '.' || c == '_' || c == '~';
+        if (unreserved || (c < 0x80 && keep.find(ch) != std::string_view::npos)) {
+            out.push_back(ch);
+        } else {
+            out.push_back('%');
+            out.push_back(kHex[c >> 4]);
+            out.push_back(kHex[c & 15]);
+        }
+    }
+    return out;
+}
+}  // namespace
+
+std::string path_segment(std::string_view s) {
+    return percent_encode(s, "!$&'()*+,;=:@");
+}
+
+std::string query_value(std::string_view s) {
+    return percent_encode(s, "");
+}
+
+std::string basic_authorization(std::string_view user, std::string_view password) {
+    static const char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string in = std::string(user) + ":" + std::string(password);
+    std::string out = "Basic ";
+    size_t i = 0;
+    for (; i + 2 < in.size(); i += 3) {
+        uint32_t v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                     static_cast<unsigned char>(in[i + 2]);
+        out += kB64[(v >> 18) & 63];
+        out += kB64[(v >> 12) & 63];
+        out += kB64[(v >> 6) & 63];
+        out += kB64[v & 63];
+    }
+    if (i + 1 == in.size()) {
+        uint32_t v = static_cast<unsigned char>(in[i]) << 16;
+        out += kB64[(v >> 18) & 63];
+        out += kB64[(v >> 12) & 63];
+        out += "==";
+    } else if (i + 2 == in.size()) {
+        uint32_t v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+        out += kB64[(v >> 18) & 63];
+        out += kB64[(v >> 12) & 63];
+        out += kB64[(v >> 6) & 63];
+        out += '=';
+    }
+    return out;
+}
+
+const char* reason_phrase(long status) {
+    switch (status) {
+        case 200:
+            return "OK";
+        case 201:
+            return "Created";
+        case 202:
+            return "Accepted";
+        case 204:
+            return "No Content";
+        case 301:
+            return "Moved Permanently";
+        case 302:
+            return "Found";
+        case 304:
+            return "Not Modified";
+        case 307:
+            return "Temporary Redirect";
+        case 308:
+            return "Permanent Redirect";
+        case 400:
+            return "Bad Request";
+        case 401:
+            return "Unauthorized";
+        case 403:
+            return "Forbidden";
+        case 404:
+            return "Not Found";
+        case 405:
+            return "Method Not Allowed";
+        case 406:
+            return "Not Acceptable";
+        case 408:
+            return "Request Timeout";
+        case 409:
+            return "Conflict";
+        case 411:
+            return "Length Required";
+        case 413:
+            return "Content Too Large";
+        case 414:
+            return "URI Too Long";
+        case 415:
+            return "Unsupported Media Type";
+        case 429:
+            return "Too Many Requests";
+        case 431:
+            return "Request Header Fields Too Large";
+        case 500:
+            return "Internal Server Error";
+        case 501:
+            return "Not Implemented";
+        case 502:
+            return "Bad Gateway";
+        case 503:
+            return "Service Unavailable";
+        case 504:
+            return "Gateway Timeout";
+        default:
+            return "";
+    }
+}
+
+}  // namespace gaffer::client

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: MIT
+// HttpClient: a small synchronous HTTP/1.1 client for the command-line tools (gafferctl
+// today, the `gaffer` CLI later), over libcurl's easy API.
+//
+// An endpoint is `http://host:port[/prefix]`, `https://host:port[/prefix]` or `unix:/path`;
+// on a unix endpoint requests go to `http://localhost/<path>` through
+// CURLOPT_UNIX_SOCKET_PATH. One HttpClient owns one curl easy handle and reuses it, so
+// successive requests share a kept-alive connection.
+//
+// Invariants: a CurlGlobal must outlive every HttpClient; a client is used by one thread
+// at a time; nothing throws. A transport failure (cannot connect, timeout, TLS, reply too
+// large) is an Error whose message names the endpoint; every HTTP answer, 4xx and 5xx
+// included, is a Response and the caller decides what its status means. Redirects are
+// never followed and proxy variables are ignored: an admin client talks to its daemon
+// directly.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "lib/base/result.h"
+
+namespace gaffer::client {
+
+struct Endpoint {
+    enum class Kind { kHttp, kHttps, kUnix };
+    Kind kind = Kind::kHttp;
+    // Base URL without a trailing '/': "http://127.0.0.1:5000", or "http://localhost" for
+    // a unix endpoint.
+    std::string base_url;
+    std::string socket_path;  // unix endpoints only
+    std::string text;         // as written by the user, for messages
+
+    // Accepts http://HOST[:PORT][/PREFIX], https://..., unix:/PATH (also unix:///PATH and
+    // a relative unix:PATH) and, as a convenience, a bare HOST:PORT (taken as http://).
+    // EINVAL with a readable context on anything else.
+    static Result<Endpoint> parse(std::string_view text);
+};
+
+struct TlsOptions {
+    std::string certfile;   // client certificate (PEM), optional
+    std::string keyfile;    // its private key (PEM), optional
+    std::string cacert;     // CA bundle used to verify the server, optional
+    bool insecure = false;  // do not verify the server certificate nor its name
+};
+
+struct ClientOptions {
+    Endpoint endpoint;
+    TlsOptions tls;
+    std::string api_key;                   // sent as X-Api-Key when not empty
+    std::chrono::milliseconds timeout{0};  // whole request; 0 = no limit
+    std::chrono::milliseconds connect_timeout{10000};
+    std::string user_agent = "gaffer-client";
+    size_t max_body = 64u << 20;  // a larger answer is an error
+};
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct Response {
+    long status = 0;
+    std::string body;
+    std::string content_type;  // empty if the server sent none
+    Headers headers;           // names lower-cased, in the order received
+
+    // The value of the first header called `name` (lower-case), or nullptr.
+    const std::string* header(std::string_view name) const;
+    // application/json, with or without parameters (§2.2: both forms occur).
+    bool is_json() const;
+    bool ok() const { return status >= 200 && status < 300; }
+};
+
+// Process-wide libcurl initialisation (curl_global_init / curl_global_cleanup). Create
+// one in main() before any HttpClient and keep it alive until the last one is gone.
+class CurlGlobal {
+public:
+    static Result<CurlGlobal> init();
+    CurlGlobal(CurlGlobal&& o) noexcept : active_(std::exchange(o.active_, false)) {}
+    CurlGlobal& operator=(CurlGlobal&&) = delete;
+    CurlGlobal(const CurlGlobal&) = delete;
+    ~CurlGlobal();
+
+private:
+    CurlGlobal() = default;
+    bool active_ = false;
+};
+
+class HttpClient {
+public:
+    // Validates the options (no CR/LF in the key, readable TLS files are left to curl)
+    // and creates the easy handle.
+    static Result<HttpClient> create(ClientOptions options);
+
+    HttpClient(HttpClient&&) noexcept = default;
+    HttpClient& operator=(HttpClient&&) noexcept = default;
+    ~HttpClient();
+
+    // Sends `method` `path` (which starts with '/' and may carry a query string; path
+    // segments built from user input must go through path_segment()). With a body, it is
+    // sent as given with `Content-Type: application/json` unless `headers` names another
+    // type. Headers given here are added to (or override) the defaults (Accept,
+    // Content-Type, X-Api-Key); one given with an empty value suppresses the default of
+    // that name and is not sent.
+    Result<Response> request(std::string_view method, std::string_view path,
+                             std::optional<std::string_view> body = std::nullopt, const Headers& headers = {});
+
+    const ClientOptions& options() const { return options_; }
+
+private:
+    struct EasyDeleter {
+        void operator()(void* easy) const;
+    };
+    HttpClient(ClientOptions options, void* easy) : options_(std::move(options)), easy_(easy) {}
+
+    ClientOptions options_;
+    std::unique_ptr<void, EasyDeleter> easy_;
+};
+
+// Percent-encodes one path segment: RFC 3986 unreserved characters and the sub-delims,
+// ':' and '@' stay; '/', '?', '#', '%', spaces, controls and non-ASCII bytes are encoded.
+std::string path_segment(std::string_view s);
+// Percent-encodes a query-string value.
+std::string query_value(std::string_view s);
+// "Basic <base64(user:password)>", the value of an Authorization header.
+std::string basic_authorization(std::string_view user, std::string_view password);
+// "Not Found" for 404; "" for an unknown status.
+const char* reason_phrase(long status);
+
+}  // namespace gaffer::client

@@ -1,0 +1,596 @@
+// SPDX-License-Identifier: MIT
+// gafferd: wiring only. Parses the command line (reference §10.1/§10.2), reads the INI
+// config, creates the loop, the event bus, the manager and the HTTP server, handles
+// signals (TERM/INT/QUIT: graceful shutdown, exit 0; HUP: apply the config
+// difference) and runs the loop until the last process is gone.
+#include <fcntl.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/console.h"
+#include "daemon/init.h"
+#include "daemon/service.h"
+#include "gaffer_config.h"
+#include "lib/auth/store.h"
+#include "lib/base/log.h"
+#include "lib/base/strutil.h"
+#include "lib/base/unique_fd.h"
+#include "lib/cgroup/cgroup.h"
+#include "lib/config/ini.h"
+#include "lib/events/event_bus.h"
+#include "lib/http/server.h"
+#include "lib/loop/loop.h"
+#include "lib/loop/signals.h"
+#include "lib/manager/config_sync.h"
+#include "lib/manager/manager.h"
+
+extern char** environ;
+
+namespace gaffer::daemon {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+// A critical job gave up: 128+n if its last process died of signal n, else its exit
+// status, else this.
+constexpr int kExitCriticalJob = 3;
+
+struct Args {
+    std::string config;  // file or directory; empty = discover
+    std::vector<std::string> binds;
+    std::vector<std::string> cors_origins;
+    bool daemonize = false;
+    std::string pidfile;
+    int verbosity = 0;
+    std::optional<int> backlog;
+    std::string certfile, keyfile;
+    std::string error_log;
+    std::string log_level;
+    bool require_key = false;
+    std::string state_dir;
+    std::string plugin_dir;
+    bool init = false;
+    bool subreaper = false;
+    bool create_admin = false;
+    bool list_admins = false;
+    std::string username, password;
+};
+
+void usage(FILE* out) {
+    fprintf(out,
+            "Usage: gafferd [OPTIONS] [CONFIG]\n"
+            "\n"
+            "Control, watch and launch applications and jobs over HTTP.\n"
+            "CONFIG is a gafferd.ini file, or a directory holding gafferd.ini.\n"
+            "\n"
+            "Options:\n"
+            "  -c, --config=PATH        configuration file or directory\n"
+            "      --bind=ADDRESS       HTTP endpoint: host:port, [v6]:port, host, unix:/path\n"
+            "                           (repeatable; replaces the defaults: the unix socket\n"
+            "                           /run/gaffer/gafferd.sock as root, else\n"
+            "                           $XDG_RUNTIME_DIR/gaffer/gafferd.sock, and 127.0.0.1:5000)\n"
+            "      --backlog=N          listen backlog (default 128)\n"
+            "      --certfile=FILE      TLS certificate for TCP endpoints\n"
+            "      --keyfile=FILE       TLS private key for TCP endpoints\n"
+            "      --require-key        require API keys on TCP endpoints\n"
+            "      --cors-origin=ORIGIN allow browser requests from ORIGIN (repeatable)\n"
+            "      --state-dir=DIR      where keys and users are kept\n"
+            "  -p, --plugin-dir=DIR     plugin directory\n"
+            "      --daemon             detach and run in the background\n"
+            "      --pidfile=FILE       write the daemon's pid to FILE\n"
+            "      --error-log=FILE     log to FILE ('-' = stderr)\n"
+            "      --log-level=LEVEL    critical, error, warning, info or debug (default info)\n"
+            "  -v, -vv                  print process events (-v), all events and output (-vv)\n"
+            "      --init               act as init: reap orphans, forward SIGUSR1/SIGUSR2\n"
+            "                           (automatic when running as PID 1)\n"
+            "      --subreaper          become a child subreaper and reap orphans\n"
+            "      --create-admin-user  create an admin user and key, print the key, exit\n"
+            "      --username=USER      with --create-admin-user\n"
+            "      --password=PASSWORD  with --create-admin-user\n"
+            "      --list-admins        print the admin users, exit\n"
+            "      --version            print the version, loop backend and cgroup mode\n"
+            "  -h, --help               print this help\n"
+            "\n"
+            "Environment: GAFFERD_CONFIG (config when none is given), GAFFER_LOOP=io_uring|epoll.\n"
+            "Signals: TERM, INT, QUIT stop every job gracefully and exit 0; HUP re-reads the\n"
+            "config and applies only what changed.\n");
+}
+
+int parse_args(int argc, char** argv, Args& a) {
+    enum {
+        kBind = 256, kBacklog, kCert, kKey, kRequireKey, kCors, kStateDir, kDaemon, kPidfile, kErrorLog,
+        kLogLevel, kCreateAdmin, kUsername, kPassword, kListAdmins, kVersion, kInit, kSubreaper,
+    };
+    static const struct option opts[] = {
+        {"config", required_argument, nullptr, 'c'},
+        {"plugin-dir", required_argument, nullptr, 'p'},
+        {"bind", required_argument, nullptr, kBind},
+        {"backlog", required_argument, nullptr, kBacklog},
+        {"certfile", required_argument, nullptr, kCert},
+        {"keyfile", required_argument, nullptr, kKey},
+        {"require-key", no_argument, nullptr, kRequireKey},
+        {"cors-origin", required_argument, nullptr, kCors},
+        {"state-dir", required_argument, nullptr, kStateDir},
+        {"daemon", no_argument, nullptr, kDaemon},
+        {"pidfile", required_argument, nullptr, kPidfile},
+        {"error-log", required_argument, nullptr, kErrorLog},
+        {"log-level", required_argument, nullptr, kLogLevel},
+        {"create-admin-user", no_argument, nullptr, kCreateAdmin},
+        {"username", required_argument, nullptr, kUsername},
+        {"password", required_argument, nullptr, kPassword},
+        {"list-admins", no_argument, nullptr, kListAdmins},
+        {"version", no_argument, nullptr, kVersion},
+        {"init", no_argument, nullptr, kInit},
+        {"subreaper", no_argument, nullptr, kSubreaper},
+        {"help", no_argument, nullptr, 'h'},
+        {nullptr, 0, nullptr, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "c:p:vh", opts, nullptr)) != -1) {
+        switch (c) {
+            case 'c': a.config = optarg; break;
+            case 'p': a.plugin_dir = optarg; break;
+            case 'v': ++a.verbosity; break;
+            case 'h': usage(stdout); return kExitOk;
+            case kBind: a.binds.push_back(optarg); break;
+            case kBacklog: {
+                auto n = parse_int(optarg);
+                if (!n || *n <= 0 || *n > 65535) {
+                    fprintf(stderr, "gafferd: --backlog: '%s' is not a positive integer\n", optarg);
+                    return kExitUsage;
+                }
+                a.backlog = static_cast<int>(*n);
+                break;
+            }
+            case kCert: a.certfile = optarg; break;
+            case kKey: a.keyfile = optarg; break;
+            case kRequireKey: a.require_key = true; break;
+            case kCors: a.cors_origins.push_back(optarg); break;
+            case kStateDir: a.state_dir = optarg; break;
+            case kDaemon: a.daemonize = true; break;
+            case kPidfile: a.pidfile = optarg; break;
+            case kErrorLog: a.error_log = optarg; break;
+            case kLogLevel: a.log_level = optarg; break;
+            case kCreateAdmin: a.create_admin = true; break;
+            case kUsername: a.username = optarg; break;
+            case kPassword: a.password = optarg; break;
+            case kListAdmins: a.list_admins = true; break;
+            case kInit: a.init = true; break;
+            case kSubreaper: a.subreaper = true; break;
+            case kVersion: {
+                auto loop = loop::Loop::create();
+                if (!loop) {
+                    fprintf(stderr, "gafferd: %s\n", loop.error().message().c_str());
+                    return kExitUsage;
+                }
+                printf("gafferd %s (loop: %s, cgroup: %s)\n", GAFFER_VERSION, (*loop)->backend_name(),
+                       cgroup::to_string(cgroup::detect_mode()));
+                return kExitOk;
+            }
+            default: usage(stderr); return kExitUsage;
+        }
+    }
+    if (optind < argc) {
+        if (!a.config.empty() || argc - optind > 1) {
+            fprintf(stderr, "gafferd: only one configuration may be given\n");
+            return kExitUsage;
+        }
+        a.config = argv[optind];
+    }
+    return -1;  // go on
+}
+
+std::string home_dir() {
+    const char* h = getenv("HOME");
+    if (h && *h) return h;
+    struct passwd* pw = getpwuid(getuid());
+    return pw ? pw->pw_dir : "/";
+}
+
+bool is_dir(const std::string& p) {
+    struct stat st;
+    return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+bool is_file(const std::string& p) {
+    struct stat st;
+    return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// §10.1: --config, $GAFFERD_CONFIG, then the usual directories. Returns the INI file to
+// read ("" = none: run without jobs) and the configuration directory.
+std::pair<std::string, std::string> locate_config(const std::string& given) {
+    std::vector<std::string> candidates;
+    if (!given.empty()) {
+        candidates.push_back(given);
+    } else if (const char* env = getenv("GAFFERD_CONFIG"); env && *env) {
+        candidates.push_back(env);
+    } else if (geteuid() == 0) {
+        candidates = {std::string(GAFFER_SYSCONFDIR) + "/gaffer", "/etc/gaffer"};
+    } else {
+        candidates = {home_dir() + "/.gaffer"};
+    }
+    for (const auto& c : candidates) {
+        if (is_file(c)) {
+            size_t slash = c.rfind('/');
+            return {c, slash == std::string::npos ? "." : c.substr(0, slash)};
+        }
+        if (is_dir(c)) {
+            // gaffer.ini was the name the maintainer once gave (§14.27); accept both.
+            for (const char* name : {"gafferd.ini", "gaffer.ini"})
+                if (is_file(c + "/" + name)) return {c + "/" + name, c};
+            return {"", c};
+        }
+    }
+    return {"", ""};
+}
+
+std::string default_state_dir() {
+    // Root: /var/lib/gaffer (the unit's StateDirectory=), whatever the install prefix.
+    if (geteuid() == 0) return "/var/lib/gaffer";
+    if (const char* x = getenv("XDG_STATE_HOME"); x && *x) return std::string(x) + "/gaffer";
+    return home_dir() + "/.local/state/gaffer";
+}
+
+Status mkdir_parents(const std::string& path, mode_t mode) {
+    std::string cur;
+    for (const auto& part : split_any(path, "/")) {
+        cur += "/" + part;
+        if (mkdir(cur.c_str(), mode) < 0 && errno != EEXIST) return fail(Error::from_errno("mkdir '%s'", cur.c_str()));
+    }
+    return ok();
+}
+
+// --pidfile: refuse a live pid, write atomically, remove at exit if still ours.
+class PidFile {
+public:
+    ~PidFile() {
+        if (path_.empty()) return;
+        auto text = read_file(path_, 64);
+        if (text && parse_int(*text) == static_cast<int64_t>(getpid())) (void)unlink(path_.c_str());
+    }
+    Status create(const std::string& path) {
+        auto text = read_file(path, 64);
+        if (text) {
+            auto pid = parse_int(*text);
+            if (pid && *pid > 0 && *pid != getpid() && (kill(static_cast<pid_t>(*pid), 0) == 0 || errno == EPERM))
+                return fail(Error::make(EEXIST, "Already running on PID %lld (or pid file '%s' is stale)",
+                                        static_cast<long long>(*pid), path.c_str()));
+        }
+        std::string tmp = path + ".tmp." + std::to_string(getpid());
+        FILE* f = fopen(tmp.c_str(), "we");
+        if (!f) return fail(Error::from_errno("create pid file '%s'", tmp.c_str()));
+        fprintf(f, "%d\n", static_cast<int>(getpid()));
+        fchmod(fileno(f), 0644);
+        if (fclose(f) != 0 || rename(tmp.c_str(), path.c_str()) < 0) {
+            (void)unlink(tmp.c_str());
+            return fail(Error::from_errno("write pid file '%s'", path.c_str()));
+        }
+        path_ = path;
+        return ok();
+    }
+
+private:
+    std::string path_;
+};
+
+// --daemon: double fork and setsid. The original process waits on a pipe until the
+// daemon has started (endpoints listening, jobs spawned) and exits 0, or exits 1 if the
+// daemon failed before that: its error is still printed on the caller's terminal,
+// because stdio moves to /dev/null only once start-up has succeeded.
+class Daemonizer {
+public:
+    Status detach() {
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) < 0) return fail(Error::from_errno("pipe2"));
+        pid_t pid = fork();
+        if (pid < 0) return fail(Error::from_errno("fork"));
+        if (pid > 0) {
+            close(fds[1]);
+            char c = 1;
+            ssize_t n;
+            do {
+                n = read(fds[0], &c, 1);
+            } while (n < 0 && errno == EINTR);
+            _exit(n == 1 && c == 0 ? 0 : 1);
+        }
+        close(fds[0]);
+        ready_.reset(fds[1]);
+        if (setsid() < 0) return fail(Error::from_errno("setsid"));
+        pid = fork();
+        if (pid < 0) return fail(Error::from_errno("fork"));
+        if (pid > 0) _exit(0);
+        return ok();
+    }
+    bool active() const { return ready_.valid(); }
+    // Start-up succeeded: release the waiting parent and drop the terminal.
+    void started() {
+        if (!ready_) return;
+        char c = 0;
+        (void)!write(ready_.get(), &c, 1);
+        ready_.reset();
+        int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (fd >= 0) {
+            dup2(fd, 0);
+            dup2(fd, 1);
+            dup2(fd, 2);
+            if (fd > 2) close(fd);
+        }
+    }
+
+private:
+    UniqueFd ready_;
+};
+
+model::Env daemon_environment() {
+    model::Env env;
+    for (char** e = environ; e && *e; ++e) {
+        const char* eq = strchr(*e, '=');
+        if (eq) env[std::string(*e, static_cast<size_t>(eq - *e))] = eq + 1;
+    }
+    return env;
+}
+
+std::string current_dir() {
+    char buf[PATH_MAX];
+    if (!getcwd(buf, sizeof buf)) return "/";
+    // §7.1: $PWD when it names the same directory (keeps symlinked paths readable).
+    const char* pwd = getenv("PWD");
+    struct stat a, b;
+    if (pwd && stat(pwd, &a) == 0 && stat(buf, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) return pwd;
+    return buf;
+}
+
+int run(int argc, char** argv) {
+    Args args;
+    int rc = parse_args(argc, argv, args);
+    if (rc >= 0) return rc;
+
+    auto [ini_path, config_dir] = locate_config(args.config);
+    const char* env_config = getenv("GAFFERD_CONFIG");
+    std::string asked = !args.config.empty() ? args.config : env_config && *env_config ? env_config : "";
+    if (!asked.empty() && ini_path.empty() && config_dir.empty()) {
+        fprintf(stderr, "gafferd: %s: no such configuration file or directory\n", asked.c_str());
+        return kExitFailure;
+    }
+    config::DaemonConfig cfg;
+    if (!ini_path.empty()) {
+        auto r = config::load_ini_file(ini_path);
+        if (!r) {
+            fprintf(stderr, "gafferd: %s\n", r.error().context.c_str());
+            return kExitFailure;
+        }
+        cfg = std::move(r).value();
+    }
+
+    // Command line wins over the file.
+    std::string level_text = !args.log_level.empty() ? args.log_level : cfg.log_level;
+    if (!level_text.empty()) {
+        log::Level lv;
+        if (!log::parse_level(level_text, &lv)) {
+            fprintf(stderr, "gafferd: unknown log level '%s'\n", level_text.c_str());
+            return kExitUsage;
+        }
+        log::set_level(lv);
+    }
+    std::string state_dir = !args.state_dir.empty() ? args.state_dir
+                            : !cfg.state_dir.empty() ? cfg.state_dir
+                                                     : default_state_dir();
+
+    if (args.create_admin || args.list_admins) {
+        if (auto r = mkdir_parents(state_dir, 0700); !r) {
+            fprintf(stderr, "gafferd: %s\n", r.error().message().c_str());
+            return kExitFailure;
+        }
+        auto store = auth::Store::open(state_dir + "/auth.json");
+        if (!store) {
+            fprintf(stderr, "gafferd: %s\n", store.error().message().c_str());
+            return kExitFailure;
+        }
+        if (args.list_admins) {
+            for (auto& [user, key] : (*store)->admins()) printf("%s - %s\n", user.c_str(), key.c_str());
+            return kExitOk;
+        }
+        std::string user = args.username, pass = args.password;
+        if (user.empty()) {
+            char buf[256];
+            printf("Username: ");
+            fflush(stdout);
+            if (!fgets(buf, sizeof buf, stdin)) return kExitFailure;
+            user = std::string(trim(buf));
+        }
+        if (pass.empty()) {
+            char* p1 = getpass("Password: ");
+            std::string first = p1 ? p1 : "";
+            char* p2 = getpass("Confirm password: ");
+            if (!p2 || first != p2) {
+                fprintf(stderr, "gafferd: passwords do not match\n");
+                return kExitFailure;
+            }
+            pass = first;
+        }
+        auto key = (*store)->create_admin(user, pass);
+        if (!key) {
+            fprintf(stderr, "gafferd: %s\n", key.error().message().c_str());
+            return kExitFailure;
+        }
+        printf("User '%s' created.\nAPI Key: %s\n", user.c_str(), key->c_str());
+        return kExitOk;
+    }
+
+    std::string error_log = !args.error_log.empty() ? args.error_log : cfg.error_log;
+    if (!error_log.empty()) {
+        if (auto r = log::set_file(error_log); !r) {
+            fprintf(stderr, "gafferd: %s\n", r.error().message().c_str());
+            return kExitFailure;
+        }
+    }
+    for (const auto& w : cfg.warnings) log_warning("%s", w.c_str());
+
+    std::string cwd = current_dir();
+    Daemonizer daemonizer;
+    int child_umask = -1;
+    if (args.daemonize || cfg.daemonize.value_or(false)) {
+        if (auto r = daemonizer.detach(); !r) return (void)log_error(r.error(), "cannot daemonize"), kExitFailure;
+        // §10.1: the daemon runs with umask 0; its jobs keep the caller's umask.
+        child_umask = static_cast<int>(umask(0));
+    }
+    PidFile pidfile;
+    std::string pidpath = !args.pidfile.empty() ? args.pidfile : cfg.pidfile;
+    if (!pidpath.empty()) {
+        if (auto r = pidfile.create(pidpath); !r) {
+            fprintf(stderr, "gafferd: %s\n", r.error().context.c_str());
+            return kExitFailure;
+        }
+    }
+
+    auto loop_r = loop::Loop::create();
+    if (!loop_r) return (void)log_error(loop_r.error(), "cannot create the event loop"), kExitFailure;
+    auto& loop = **loop_r;
+    events::EventBus bus(loop);
+
+    manager::Options mopts;
+    mopts.default_cwd = cwd;
+    mopts.daemon_env = daemon_environment();
+    mopts.child_umask = child_umask;
+    manager::Manager manager(loop, bus, mopts);
+
+    ServiceNotifier notifier(loop);
+    bool pid1 = getpid() == 1;
+    std::unique_ptr<InitDuties> init;
+    if (pid1 || args.init || args.subreaper) init = std::make_unique<InitDuties>(manager, pid1);
+
+    std::unique_ptr<Console> console;
+    if (args.verbosity > 0) console = std::make_unique<Console>(bus, manager, args.verbosity);
+
+    http::ServerOptions hopts;
+    hopts.binds = args.binds;
+    if (hopts.binds.empty()) {
+        hopts.binds = cfg.binds;
+        for (const auto& ep : cfg.endpoints) hopts.binds.insert(hopts.binds.end(), ep.binds.begin(), ep.binds.end());
+    }
+    hopts.backlog = args.backlog.value_or(cfg.backlog.value_or(128));
+    hopts.certfile = !args.certfile.empty() ? args.certfile : cfg.certfile;
+    hopts.keyfile = !args.keyfile.empty() ? args.keyfile : cfg.keyfile;
+    for (const auto& ep : cfg.endpoints) {
+        if (hopts.certfile.empty() && !ep.certfile.empty()) hopts.certfile = ep.certfile;
+        if (hopts.keyfile.empty() && !ep.keyfile.empty()) hopts.keyfile = ep.keyfile;
+    }
+    hopts.cors_origins = args.cors_origins.empty() ? cfg.cors_origins : args.cors_origins;
+    hopts.require_key = args.require_key || cfg.require_key.value_or(false);
+    hopts.state_dir = state_dir;
+    for (auto& [fd, name] : take_listen_fds()) hopts.inherited_fds.push_back(fd);
+    auto server = http::Server::create(loop, manager, bus, hopts);
+    if (!server) {
+        log_error(server.error(), "cannot start the HTTP server");
+        return kExitFailure;
+    }
+
+    manager::ConfigSync sync(manager);
+    auto report = sync.apply(cfg.jobs);
+    for (const auto& e : report.errors) log_warning("%s", e.c_str());
+    log_info("gafferd %s started (loop %s, cgroup %s): %d job(s), listening on %s", GAFFER_VERSION,
+             loop.backend_name(), manager.cgroup_mode(), report.loaded, join((*server)->endpoints(), ", ").c_str());
+
+    auto summary = [&] {
+        return std::to_string(manager.jobs().size()) + " jobs, " + std::to_string(manager.all_pids().size()) +
+               " processes";
+    };
+    notifier.ready(summary());
+    daemonizer.started();
+
+    int exit_code = kExitOk;
+    bool stopping = false;
+    std::function<void(int)> shutdown;
+    manager.set_give_up_handler([&](const model::JobSpec& spec, int status, int sig) {
+        if (!spec.critical || stopping) return;
+        int code = sig ? 128 + sig : status ? status : kExitCriticalJob;
+        log_critical("critical job %s gave up (last exit: status %d, signal %d): stopping everything, exit %d",
+                     spec.name.qualified().c_str(), status, sig, code);
+        // Not from inside the manager's own exit handling: on the next turn.
+        loop.post([&, code] {
+            exit_code = code;
+            shutdown(SIGTERM);
+        });
+    });
+    shutdown = [&](int sig) {
+        if (stopping) {
+            // A second signal while stopping: do not wait for graceful timeouts.
+            log_warning("second %s: killing every process now", strsignal(sig));
+            manager.kill_all_now();
+            return;
+        }
+        stopping = true;
+        log_info("%s: stopping every job", strsignal(sig));
+        notifier.stopping("stopping " + std::to_string(manager.process_count()) + " processes");
+        manager.shutdown([&loop] { loop.stop(); });
+    };
+    auto reload = [&] {
+        if (ini_path.empty()) {
+            log_info("SIGHUP: no configuration file to re-read");
+            return;
+        }
+        notifier.reloading();
+        auto r = config::load_ini_file(ini_path);
+        if (!r) {
+            log_error(r.error(), "SIGHUP: the new configuration is broken, keeping the running one");
+            notifier.ready("configuration error, running the previous one; " + summary());
+            return;
+        }
+        for (const auto& w : r->warnings) log_warning("SIGHUP: %s", w.c_str());
+        auto rep = sync.apply(r->jobs);
+        for (const auto& e : rep.errors) log_warning("SIGHUP: %s", e.c_str());
+        log_info("SIGHUP: %d loaded, %d updated, %d unloaded, %d unchanged", rep.loaded, rep.updated, rep.unloaded,
+                 rep.unchanged);
+        notifier.ready(summary());
+    };
+    auto on_signal = [&](const struct signalfd_siginfo& si) {
+        int sig = static_cast<int>(si.ssi_signo);
+        switch (sig) {
+            case SIGHUP: reload(); break;
+            case SIGCHLD:
+                if (init) init->on_sigchld();
+                break;
+            case SIGUSR1:
+            case SIGUSR2:
+                // Forwarded to every process (always: as PID 1 that is the documented
+                // duty, elsewhere it beats dying of a stray USR1).
+                manager.signal_all(sig);
+                break;
+            case SIGPIPE: break;
+            default: shutdown(sig); break;
+        }
+    };
+    auto signals = init ? loop::SignalSource::create(
+                              loop, {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2}, on_signal)
+                        : loop::SignalSource::create(loop, {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGPIPE, SIGUSR1, SIGUSR2},
+                                                     on_signal);
+    if (!signals) return (void)log_error(signals.error(), "cannot set up signals"), kExitFailure;
+
+    // Children that exited before the signalfd existed (as PID 1: orphans) are reaped now.
+    if (init) init->on_sigchld();
+    auto r = loop.run();
+    if (!r) {
+        log_error(r.error(), "event loop failed");
+        exit_code = kExitFailure;
+    }
+    log_info("gafferd stopped");
+    return exit_code;
+}
+
+}  // namespace
+}  // namespace gaffer::daemon
+
+int main(int argc, char** argv) { return gaffer::daemon::run(argc, argv); }

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: MIT
+// Permissions of an API key (reference §9.2).
+//
+//   {"admin": false, "create_key": false, "create_user": false,
+//    "manage": ["mysession", "other.job"], "write": [], "read": ["*"]}
+//
+// `admin` implies everything, including create_key and create_user. The target lists
+// nest: manage ⊇ write ⊇ read, so a read check looks in all three lists and a write
+// check in write and manage. A list entry is "*" (everything), a session id (covers that
+// session and every job in it) or "sid.job" (that job only). A target is "sid" or
+// "sid.job"; the session is the text before the first '.', as in reference §2.6.
+// Checks are pure functions of the value: no I/O, no allocation.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/base/result.h"
+#include "lib/json/json.h"
+
+namespace gaffer::auth {
+
+struct Permissions {
+    bool admin = false;
+    bool create_key = false;
+    bool create_user = false;
+    std::vector<std::string> manage, write, read;
+
+    // Bounds on what a client may send (a key object can never grow the daemon).
+    static constexpr size_t kMaxEntries = 1024;       // per list
+    static constexpr size_t kMaxEntryBytes = 512;     // per entry
+
+    // admin, or "*" in manage.
+    bool manage_all() const;
+    bool can_read(std::string_view target) const;
+    bool can_write(std::string_view target) const;
+    bool can_manage(std::string_view target) const;
+    // admin implies these.
+    bool can_create_key() const { return admin || create_key; }
+    bool can_create_user() const { return admin || create_user; }
+
+    // True when every right of `other` is also a right of *this (admin covers all; an
+    // "admin" `other` is covered only by an admin). Routes use it to refuse a key that
+    // would give its creator more than the creator has.
+    bool covers(const Permissions& other) const;
+
+    // Parses a permissions object. A null pointer or JSON null is "no rights" (the
+    // original defaulted a missing "permissions" to {}); absent or null members take
+    // their defaults; unknown members are ignored. Anything else of the wrong shape is
+    // EINVAL naming the member ("permissions.manage[2] must be a non-empty string").
+    static Result<Permissions> from_json(const json_t* j);
+    // All six members, always, lists in their stored order.
+    json::JsonPtr to_json() const;
+    // Everything: admin, create_key, create_user, and "*" in every list.
+    static Permissions full();
+
+    bool operator==(const Permissions&) const = default;
+};
+
+}  // namespace gaffer::auth

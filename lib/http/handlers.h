@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: MIT
+// Internal to lib/http: what the route handlers of routes_jobs.cc, routes_compat.cc and
+// routes_auth.cc share with the router. A handler runs after the route matched, the
+// method was allowed and the caller's rights were resolved; it checks the route's own
+// permission first, validates its input next, and only then calls the manager.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/auth/store.h"
+#include "lib/http/cors.h"
+#include "lib/http/request.h"
+#include "lib/http/router.h"
+#include "lib/json/json.h"
+#include "lib/model/job_spec.h"
+
+namespace gaffer::http {
+
+struct Router::Impl {
+    loop::Loop& loop;
+    manager::Manager& manager;
+    auth::Store* store;
+    RouterOptions opts;
+    CorsPolicy cors;
+
+    bool key_api() const { return opts.require_key && store != nullptr; }
+};
+
+// Who is calling and what they may do.
+struct Rights {
+    auth::Permissions perms;
+    // The key that authenticated the request, if one did.
+    std::optional<auth::KeyInfo> key;
+    // uid/gid that a job "of the caller" may run as (security-defaults.md "Jobs created
+    // through the API"): the peer's on the unix socket, the daemon's elsewhere.
+    uid_t caller_uid = 0;
+    gid_t caller_gid = 0;
+};
+
+struct Ctx {
+    Router::Impl& r;
+    const Request& req;
+    const std::vector<std::string>& seg;  // path segments
+    Rights rights;
+
+    bool is_head() const { return req.method == "HEAD"; }
+    // nullopt when allowed, else the 403 answer.
+    std::optional<Response> need_read(const model::JobName& job) const;
+    std::optional<Response> need_manage(const model::JobName& job) const;
+    std::optional<Response> need_manage_session(std::string_view session) const;
+    std::optional<Response> need_manage_all() const;
+    std::optional<Response> need_admin() const;
+    // 403 unless the caller has full rights, when a job asks for what only full rights
+    // may ask for (shell, another uid/gid, capabilities).
+    std::optional<Response> check_privileged_options(const model::JobSpec& spec) const;
+};
+
+// ---- answers ----
+Response json_response(int status, json::JsonPtr body);
+Response text_response(int status, std::string text);
+// {"error": name, "errno": status[, "reason": reason]}
+Response error_response(int status, std::string_view name, std::string_view reason = {});
+// Through manager::map_error (the one table); the reason is the error's message.
+Response manager_error(const Error& e);
+// {"ok": true}
+Response ok_response(int status = 200);
+Response forbidden(std::string_view reason);
+
+// ---- body parsing ----
+// The body as a JSON object; nullopt (and *ret_error set) when it is not one.
+std::optional<json::JsonPtr> parse_object(const std::string& body, std::string* ret_error);
+// A signal given as a JSON integer or string (name or number); nullopt on junk.
+std::optional<int> signal_from_json(const json_t* v);
+bool is_number_segment(std::string_view s);
+std::optional<int> pid_from_segment(std::string_view s);
+
+// ---- route handlers (one per method and route) ----
+namespace routes {
+// rows 1–3
+Response root(Ctx& c);
+Response version(Ctx& c);
+Response ping(Ctx& c);
+// rows 4–20, E1
+Response sessions(Ctx& c);
+Response jobs(Ctx& c);
+Response session_jobs(Ctx& c);
+Response load_job(Ctx& c);
+Response job_exists(Ctx& c);
+Response job_info(Ctx& c);
+Response update_job(Ctx& c);
+Response unload_job(Ctx& c);
+Response job_stats(Ctx& c);
+Response get_numprocesses(Ctx& c);
+Response scale(Ctx& c);
+Response signal_job(Ctx& c);
+Response get_state(Ctx& c);
+Response set_state(Ctx& c);
+Response job_pids(Ctx& c);
+Response job_processes(Ctx& c);
+Response commit(Ctx& c);
+Response all_pids(Ctx& c);
+// rows 21–25
+Response pid_exists(Ctx& c);
+Response pid_info(Ctx& c);
+Response pid_stop(Ctx& c);
+Response pid_signal(Ctx& c);
+Response pid_stats(Ctx& c);
+// 0.4 (§4.3)
+Response compat_list(Ctx& c);
+Response compat_add(Ctx& c);
+Response compat_exists(Ctx& c);
+Response compat_get(Ctx& c);
+Response compat_update(Ctx& c);
+Response compat_delete(Ctx& c);
+Response compat_action(Ctx& c);
+Response compat_status(Ctx& c);
+Response compat_stats_all(Ctx& c);
+Response compat_stats_job(Ctx& c);
+Response compat_stats_pid(Ctx& c);
+Response compat_groups(Ctx& c);
+Response compat_group(Ctx& c);
+Response compat_group_action(Ctx& c);
+Response compat_group_delete(Ctx& c);
+// rows 29–35
+Response auth(Ctx& c);
+Response keys_list(Ctx& c);
+Response keys_create(Ctx& c);
+Response key_get(Ctx& c);
+Response key_delete(Ctx& c);
+Response users_list(Ctx& c);
+Response users_create(Ctx& c);
+Response user_get(Ctx& c);
+Response user_update(Ctx& c);
+Response user_delete(Ctx& c);
+Response user_password(Ctx& c);
+Response user_key(Ctx& c);
+}  // namespace routes
+
+}  // namespace gaffer::http

@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: MIT
+// The route table, rights resolution and the answers shared by every handler; see
+// router.h for the order of the checks.
+#include "lib/http/router.h"
+
+#include <cstring>
+#include <utility>
+
+#include "lib/auth/store.h"
+#include "lib/base/strutil.h"
+#include "lib/http/handlers.h"
+#include "lib/manager/errors.h"
+#include "lib/manager/manager.h"
+#include "lib/model/values.h"
+
+#if __has_include("gaffer_config.h")
+#include "gaffer_config.h"
+#endif
+#ifndef GAFFER_VERSION
+#define GAFFER_VERSION "0.0.0"
+#endif
+
+namespace gaffer::http {
+
+namespace {
+
+// Who may call a route before its own permission check.
+enum class Access {
+    kPublic,  // rows 1–3: never a key
+    kBasic,   // /auth: Basic credentials, checked by the handler
+    kKeyed,   // rows 4–25, E1 and 0.4: rights from the endpoint and X-Api-Key
+    kKeyApi,  // /keys*, /users*: as kKeyed, and 404 when the key API is off (§9.4)
+};
+
+using Handler = Response (*)(Ctx&);
+
+struct MethodHandler {
+    const char* method;
+    Handler fn;
+};
+
+struct Route {
+    // Segments: a literal, "*" (any one segment) or "#" (a decimal pid).
+    const char* pattern;
+    Access access;
+    std::vector<MethodHandler> methods;
+};
+
+const std::vector<Route>& route_table() {
+    using namespace routes;
+    static const std::vector<Route> kRoutes = {
+        // HEAD API, rows 1–25 and E1.
+        {"", Access::kPublic, {{"GET", root}}},
+        {"version", Access::kPublic, {{"GET", version}}},
+        {"ping", Access::kPublic, {{"GET", ping}}},
+        {"sessions", Access::kKeyed, {{"GET", sessions}}},
+        {"jobs", Access::kKeyed, {{"GET", jobs}}},
+        {"jobs/*", Access::kKeyed, {{"GET", session_jobs}, {"POST", load_job}}},
+        {"jobs/*/*",
+         Access::kKeyed,
+         {{"HEAD", job_exists}, {"GET", job_info}, {"PUT", update_job}, {"DELETE", unload_job}}},
+        {"jobs/*/*/stats", Access::kKeyed, {{"GET", job_stats}}},
+        {"jobs/*/*/numprocesses", Access::kKeyed, {{"GET", get_numprocesses}, {"POST", scale}}},
+        {"jobs/*/*/signal", Access::kKeyed, {{"POST", signal_job}}},
+        {"jobs/*/*/state", Access::kKeyed, {{"GET", get_state}, {"POST", set_state}}},
+        {"jobs/*/*/pids", Access::kKeyed, {{"GET", job_pids}}},
+        {"jobs/*/*/processes", Access::kKeyed, {{"GET", job_processes}}},
+        {"jobs/*/*/commit", Access::kKeyed, {{"POST", commit}}},
+        {"pids", Access::kKeyed, {{"GET", all_pids}}},
+        {"#", Access::kKeyed, {{"HEAD", pid_exists}, {"GET", pid_info}, {"DELETE", pid_stop}}},
+        {"#/signal", Access::kKeyed, {{"POST", pid_signal}}},
+        {"#/stats", Access::kKeyed, {{"GET", pid_stats}}},
+        // 0.4 compatibility (§4.3).
+        {"processes", Access::kKeyed, {{"GET", compat_list}, {"POST", compat_add}}},
+        {"processes/*",
+         Access::kKeyed,
+         {{"HEAD", compat_exists}, {"GET", compat_get}, {"PUT", compat_update}, {"DELETE", compat_delete}}},
+        {"processes/*/*", Access::kKeyed, {{"GET", compat_action}, {"POST", compat_action}}},
+        {"processes/*/*/*", Access::kKeyed, {{"GET", compat_action}, {"POST", compat_action}}},
+        {"status/*", Access::kKeyed, {{"GET", compat_status}}},
+        {"stats", Access::kKeyed, {{"GET", compat_stats_all}}},
+        {"stats/*", Access::kKeyed, {{"GET", compat_stats_job}}},
+        {"stats/*/*", Access::kKeyed, {{"GET", compat_stats_pid}}},
+        {"groups", Access::kKeyed, {{"GET", compat_groups}}},
+        {"groups/*", Access::kKeyed, {{"GET", compat_group}, {"DELETE", compat_group_delete}}},
+        {"groups/*/*", Access::kKeyed, {{"POST", compat_group_action}}},
+        // Keys and users, rows 29–35.
+        {"auth", Access::kBasic, {{"HEAD", auth}, {"GET", auth}}},
+        {"keys", Access::kKeyApi, {{"GET", keys_list}, {"POST", keys_create}}},
+        {"keys/*", Access::kKeyApi, {{"HEAD", key_get}, {"GET", key_get}, {"DELETE", key_delete}}},
+        {"users", Access::kKeyApi, {{"GET", users_list}, {"POST", users_create}}},
+        {"users/*",
+         Access::kKeyApi,
+         {{"HEAD", user_get},
+          {"GET", user_get},
+          {"PUT", user_update},
+          {"DELETE", user_delete},
+          {"POST", users_create}}},
+        {"users/*/password", Access::kKeyApi, {{"PUT", user_password}}},
+        {"users/*/key", Access::kKeyApi, {{"PUT", user_key}}},
+    };
+    return kRoutes;
+}
+
+// "/a/b/" → {"a","b"}; "/" → {}. nullopt for an empty segment inside the path.
+std::optional<std::vector<std::string>> split_path(std::string_view path) {
+    std::vector<std::string> segs;
+    if (path.empty() || path[0] != '/') return std::nullopt;
+    path.remove_prefix(1);
+    if (!path.empty() && path.back() == '/') path.remove_suffix(1);
+    if (path.empty()) return segs;
+    size_t start = 0;
+    while (true) {
+        size_t slash = path.find('/', start);
+        std::string_view s = path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+        if (s.empty()) return std::nullopt;
+        segs.emplace_back(s);
+        if (slash == std::string_view::npos) break;
+        start = slash + 1;
+    }
+    return segs;
+}
+
+bool matches(const char* pattern, const std::vector<std::string>& segs) {
+    std::vector<std::string> pat = split_any(pattern, "/");
+    if (pat.size() != segs.size()) return false;
+    for (size_t i = 0; i < pat.size(); ++i) {
+        if (pat[i] == "*") continue;
+        if (pat[i] == "#") {
+            if (!is_number_segment(segs[i])) return false;
+            continue;
+        }
+        if (pat[i] != segs[i]) return false;
+    }
+    return true;
+}
+
+// The original's pid route accepted [0-9^/]+, so "/1/2" reached it and failed to
+// convert: 400 bad_value (§3.7).
+bool is_bad_pid_path(std::string_view path) {
+    if (path.size() < 2) return false;
+    for (char ch : path.substr(1)) {
+        if (!((ch >= '0' && ch <= '9') || ch == '^' || ch == '/')) return false;
+    }
+    return true;
+}
+
+std::string allow_header(const std::vector<MethodHandler>& methods) {
+    std::string allow;
+    for (const auto& m : methods) {
+        allow += m.method;
+        allow += ", ";
+    }
+    return allow + "OPTIONS";
+}
+
+auth::Permissions read_only() {
+    auth::Permissions p;
+    p.read.push_back("*");
+    return p;
+}
+
+// Rights from the endpoint, the peer and X-Api-Key (security-defaults.md "Listening").
+// nullopt when rights were found, else the 401/403 answer.
+std::optional<Response> resolve_rights(const Router::Impl& r, const Request& req, Rights* out) {
+    out->caller_uid = req.peer.uid.value_or(r.opts.daemon_uid);
+    out->caller_gid = req.peer.gid.value_or(r.opts.daemon_gid);
+    auto key_header = req.header("x-api-key");
+    auto find = [&](std::string_view secret) -> std::optional<auth::KeyInfo> {
+        if (!r.store || secret.empty()) return std::nullopt;
+        return r.store->find_key(secret);
+    };
+    switch (req.peer.kind) {
+        case EndpointKind::kUnix: {
+            if (req.peer.uid && (*req.peer.uid == 0 || *req.peer.uid == r.opts.daemon_uid)) {
+                out->perms = auth::Permissions::full();
+                return std::nullopt;
+            }
+            if (!key_header) {
+                out->perms = read_only();
+                return std::nullopt;
+            }
+            auto key = find(trim(*key_header));
+            if (!key) return error_response(403, "forbidden", "unknown API key");
+            // Other users read everything; a key can only add to that.
+            out->perms = key->permissions;
+            out->perms.read.push_back("*");
+            out->key = std::move(key);
+            return std::nullopt;
+        }
+        case EndpointKind::kTcpLoopback:
+            if (!r.opts.require_key) {
+                out->perms = auth::Permissions::full();
+                return std::nullopt;
+            }
+            [[fallthrough]];
+        case EndpointKind::kTcpRemote: {
+            if (!key_header || trim(*key_header).empty()) {
+                Response resp = error_response(401, "unauthorized", "an X-Api-Key header is required");
+                return resp;
+            }
+            auto key = find(trim(*key_header));
+            if (!key) return error_response(403, "forbidden", "unknown API key");
+            out->perms = key->permissions;
+            out->key = std::move(key);
+            return std::nullopt;
+        }
+    }
+    return error_response(403, "forbidden", "unknown endpoint");
+}
+
+}  // namespace
+
+// ---- answers ----
+
+Response json_response(int status, json::JsonPtr body) {
+    Response r;
+    r.status = status;
+    r.body = json::dump(body.get());
+    r.content_type = "application/json";
+    return r;
+}
+
+Response text_response(int status, std::string text) {
+    Response r;
+    r.status = status;
+    r.body = std::move(text);
+    r.content_type = "text/plain; charset=utf-8";
+    return r;
+}
+
+Response error_response(int status, std::string_view name, std::string_view reason) {
+    json::JsonPtr o = json::take(json_object());
+    json::set(o.get(), "error", json::str(name));
+    json::set(o.get(), "errno", json::take(json_integer(status)));
+    if (!reason.empty()) json::set(o.get(), "reason", json::str(reason));
+    return json_response(status, std::move(o));
+}
+
+Response manager_error(const Error& e) {
+    manager::ErrorMapping m = manager::map_error(e);
+    return error_response(m.http_status, m.name, e.context.empty() ? e.message() : e.context);
+}
+
+Response ok_response(int status) {
+    json::JsonPtr o = json::take(json_object());
+    json::set(o.get(), "ok", json::take(json_true()));
+    return json_response(status, std::move(o));
+}
+
+Response forbidden(std::string_view reason) { return error_response(403, "forbidden", reason); }
+
+// ---- parsing helpers ----
+
+std::optional<json::JsonPtr> parse_object(const std::string& body, std::string* ret_error) {
+    auto parsed = json::parse(body);
+    if (!parsed) {
+        if (ret_error) *ret_error = parsed.error().context;
+        return std::nullopt;
+    }
+    if (!json_is_object(parsed->get())) {
+        if (ret_error) *ret_error = "the body must be a JSON object";
+        return std::nullopt;
+    }
+    return std::move(*parsed);
+}
+
+std::optional<int> signal_from_json(const json_t* v) {
+    if (!v) return std::nullopt;
+    if (json_is_integer(v)) return model::signal_from_number(json_integer_value(v));
+    if (json_is_string(v)) {
+        return model::parse_signal(std::string_view(json_string_value(v), json_string_length(v)));
+    }
+    return std::nullopt;
+}
+
+bool is_number_segment(std::string_view s) {
+    if (s.empty() || s.size() > 9) return false;
+    for (char ch : s) {
+        if (ch < '0' || ch > '9') return false;
+    }
+    return true;
+}
+
+std::optional<int> pid_from_segment(std::string_view s) {
+    if (!is_number_segment(s)) return std::nullopt;
+    auto v = parse_int(s);
+    if (!v) return std::nullopt;
+    return static_cast<int>(*v);
+}
+
+// ---- permission checks ----
+
+std::optional<Response> Ctx::need_read(const model::JobName& job) const {
+    if (rights.perms.can_read(job.qualified())) return std::nullopt;
+    return forbidden("read permission on '" + job.qualified() + "' required");
+}
+
+std::optional<Response> Ctx::need_manage(const model::JobName& job) const {
+    if (rights.perms.can_manage(job.qualified())) return std::nullopt;
+    return forbidden("manage permission on '" + job.qualified() + "' required");
+}
+
+std::optional<Response> Ctx::need_manage_session(std::string_view session) const {
+    if (rights.perms.can_manage(session)) return std::nullopt;
+    return forbidden("manage permission on '" + std::string(session) + "' required");
+}
+
+std::optional<Response> Ctx::need_manage_all() const {
+    if (rights.perms.manage_all()) return std::nullopt;
+    return forbidden("manage permission on every job required");
+}
+
+std::optional<Response> Ctx::need_admin() const {
+    if (rights.perms.admin) return std::nullopt;
+    return forbidden("admin permission required");
+}
+
+std::optional<Response> Ctx::check_privileged_options(const model::JobSpec& spec) const {
+    if (rights.perms.admin) return std::nullopt;
+    if (spec.shell) return forbidden("shell = true needs full rights");
+    if (spec.uid && *spec.uid != rights.caller_uid) return forbidden("a uid other than the caller's needs full rights");
+    if (spec.gid && *spec.gid != rights.caller_gid) return forbidden("a gid other than the caller's needs full rights");
+    if (!spec.capabilities.empty()) return forbidden("capabilities need full rights");
+    return std::nullopt;
+}
+
+// ---- rows 1–3 ----
+
+namespace routes {
+
+Response root(Ctx& c) {
+    json::JsonPtr o = json::take(json_object());
+    json::set(o.get(), "welcome", json::str("gaffer"));
+    json::set(o.get(), "version", json::str(c.r.opts.version));
+    return json_response(200, std::move(o));
+}
+
+Response version(Ctx& c) {
+    json::JsonPtr o = json::take(json_object());
+    json::set(o.get(), "name", json::str("gaffer"));
+    json::set(o.get(), "version", json::str(c.r.opts.version));
+    json::set(o.get(), "loop", json::str(c.r.loop.backend_name()));
+    json::set(o.get(), "cgroup", json::str(c.r.manager.cgroup_mode()));
+    return json_response(200, std::move(o));
+}
+
+Response ping(Ctx&) { return text_response(200, "OK"); }
+
+}  // namespace routes
+
+// ---- Router ----
+
+Router::Router(loop::Loop& loop, manager::Manager& manager, auth::Store* store, RouterOptions options)
+    : impl_(std::make_unique<Impl>(Impl{loop, manager, store, std::move(options), CorsPolicy()})) {
+    impl_->cors = CorsPolicy(impl_->opts.cors_origins);
+    if (impl_->opts.version.empty()) impl_->opts.version = GAFFER_VERSION;
+}
+
+Router::~Router() = default;
+
+bool Router::key_api_enabled() const { return impl_->key_api(); }
+
+Response Router::error(const Request& req, int status, const char* name, const std::string& reason) const {
+    Response resp = error_response(status, name, reason);
+    impl_->cors.apply(req, resp);
+    return resp;
+}
+
+namespace {
+
+Response dispatch(Router::Impl& impl, const Request& req) {
+    auto segs = split_path(req.path);
+    const Route* route = nullptr;
+    if (segs) {
+        for (const auto& r : route_table()) {
+            if (matches(r.pattern, *segs)) {
+                route = &r;
+                break;
+            }
+        }
+    }
+    if (!route) {
+        if (segs && is_bad_pid_path(req.path)) {
+            static const std::vector<MethodHandler> kPidMethods = {
+                {"HEAD", nullptr}, {"GET", nullptr}, {"DELETE", nullptr}};
+            if (req.method == "OPTIONS") {
+                Response resp;
+                resp.status = 204;
+                resp.set_header("Allow", allow_header(kPidMethods));
+                return resp;
+            }
+            if (req.method != "GET" && req.method != "HEAD" && req.method != "DELETE") {
+                Response resp = error_response(405, "method_not_allowed", "Method Not Allowed");
+                resp.set_header("Allow", allow_header(kPidMethods));
+                return resp;
+            }
+            Rights rights;
+            if (auto err = resolve_rights(impl, req, &rights)) return *err;
+            return error_response(400, "bad_value", "the pid must be a decimal number");
+        }
+        return error_response(404, "not_found", "no such resource");
+    }
+    if (route->access == Access::kBasic || route->access == Access::kKeyApi) {
+        if (!impl.key_api()) return error_response(404, "not_found", "the key API is disabled (require_key is off)");
+    }
+    if (req.method == "OPTIONS") {
+        Response resp;
+        resp.status = 204;
+        resp.set_header("Allow", allow_header(route->methods));
+        return resp;
+    }
+    Handler fn = nullptr;
+    for (const auto& m : route->methods) {
+        if (req.method == m.method) fn = m.fn;
+    }
+    if (!fn) {
+        Response resp = error_response(405, "method_not_allowed", "Method Not Allowed");
+        resp.set_header("Allow", allow_header(route->methods));
+        return resp;
+    }
+    Ctx ctx{impl, req, *segs, Rights{}};
+    if (route->access == Access::kKeyed || route->access == Access::kKeyApi) {
+        if (auto err = resolve_rights(impl, req, &ctx.rights)) {
+            // HEAD /users/<u>: callers without rights learn nothing, not even that the user
+            // exists (§9.3).
+            if (req.method == "HEAD" && segs->size() == 2 && (*segs)[0] == "users") {
+                return error_response(404, "not_found");
+            }
+            return *err;
+        }
+    }
+    return fn(ctx);
+}
+
+}  // namespace
+
+Response Router::handle(const Request& req) {
+    Response resp = dispatch(*impl_, req);
+    if (resp.status == 204 || resp.status == 304) {
+        resp.body.clear();
+        resp.content_type.clear();
+    }
+    if (resp.status == 401 && (req.path == "/auth" || req.path == "/auth/")) {
+        resp.set_header("WWW-Authenticate", "Basic realm=\"gaffer\"");
+    }
+    if (req.method == "HEAD") resp.body.clear();
+    impl_->cors.apply(req, resp);
+    return resp;
+}
+
+}  // namespace gaffer::http

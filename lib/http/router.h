@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: MIT
+// Router: maps a Request to a Response for every route of the gaffer HTTP API (reference
+// §1.1 rows 1–25, 29–35, E1 and the 0.4 routes of §1.2/§4.3 without streams and watch).
+// It is the adapter layer of architecture.md: parse, check rights, call the Manager,
+// encode. It never touches a process, a socket or a file itself.
+//
+// Order of the checks for every request (each step can answer and stop):
+//   1. route lookup: unknown URL → 404 JSON; a known URL with a wrong method → 405 JSON
+//      with an Allow header;
+//   2. OPTIONS → 204 with Allow (a preflight never needs a key);
+//   3. rights (security-defaults.md): unix-socket peers by uid, loopback TCP without
+//      require_key with full rights, otherwise X-Api-Key (missing → 401, unknown → 403);
+//   4. the route's permission (§9.5) → 403, before anything is changed;
+//   5. body validation → 4xx, before anything is changed;
+//   6. the manager call; its errors go through manager::map_error, the one table.
+// CORS headers are added to every response, errors included, for a listed Origin.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lib/http/request.h"
+
+namespace gaffer::auth {
+class Store;
+}
+namespace gaffer::loop {
+class Loop;
+}
+namespace gaffer::manager {
+class Manager;
+}
+
+namespace gaffer::http {
+
+struct RouterOptions {
+    std::vector<std::string> cors_origins;
+    // Keys on every TCP endpoint, and the key API routes (/auth, /keys*, /users*).
+    // Without it those routes answer 404 (§9.4).
+    bool require_key = false;
+    uid_t daemon_uid = 0;
+    gid_t daemon_gid = 0;
+    // Lifetime of the keys GET /auth mints (security-defaults.md).
+    std::chrono::seconds auth_key_ttl = std::chrono::hours(12);
+    std::string version;  // empty: GAFFER_VERSION
+};
+
+class Router {
+public:
+    // `store` may be null (no state directory): keys are then unknown and the key API is
+    // absent. The referenced objects must outlive the router.
+    Router(loop::Loop& loop, manager::Manager& manager, auth::Store* store, RouterOptions options);
+    ~Router();
+    Router(const Router&) = delete;
+    Router& operator=(const Router&) = delete;
+
+    Response handle(const Request& req);
+
+    // An error answer in the API's shape, with the CORS headers `req` earns: for errors
+    // the server detects itself (413 body too large).
+    Response error(const Request& req, int status, const char* name, const std::string& reason) const;
+
+    bool key_api_enabled() const;
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gaffer::http

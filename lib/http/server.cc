@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: MIT
+// libmicrohttpd glue: endpoints, the loop integration and the two-call request handler;
+// see server.h.
+#include "lib/http/server.h"
+
+#include <microhttpd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <utility>
+
+#include "lib/auth/store.h"
+#include "lib/base/log.h"
+#include "lib/base/strutil.h"
+#include "lib/base/unique_fd.h"
+#include "lib/http/endpoint.h"
+#include "lib/http/router.h"
+#include "lib/loop/loop.h"
+
+namespace gaffer::http {
+
+namespace {
+
+// Per-connection memory of MHD (request line, headers, read buffer): the cap on what a
+// client can send before the body.
+constexpr size_t kConnectionMemory = 32 * 1024;
+// A chunked body past the cap is read and dropped up to this multiple of the cap before
+// the connection is simply closed.
+constexpr size_t kDrainFactor = 4;
+
+struct MhdDaemonDeleter {
+    void operator()(MHD_Daemon* d) const { MHD_stop_daemon(d); }
+};
+using MhdDaemonPtr = std::unique_ptr<MHD_Daemon, MhdDaemonDeleter>;
+
+struct MhdResponseDeleter {
+    void operator()(MHD_Response* r) const { MHD_destroy_response(r); }
+};
+using MhdResponsePtr = std::unique_ptr<MHD_Response, MhdResponseDeleter>;
+
+// What the access handler accumulates for one request between its calls.
+struct PendingRequest {
+    std::string body;
+    size_t received = 0;
+    bool too_large = false;
+};
+
+void mhd_log(void*, const char* fmt, va_list ap) {
+    char buf[512];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    size_t n = strlen(buf);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = '\0';
+    log_debug("http: %s", buf);
+}
+
+}  // namespace
+
+std::string auth_state_file(const std::string& state_dir) { return state_dir + "/auth.json"; }
+
+// One endpoint: its MHD daemon, its epoll-fd watch and its one timer.
+class Endpoint {
+public:
+    Endpoint(Server::Impl& server, Listener listener, bool tls)
+        : server_(server), listener_(std::move(listener)), tls_(tls) {}
+    ~Endpoint();
+    Endpoint(const Endpoint&) = delete;
+    Endpoint& operator=(const Endpoint&) = delete;
+
+    Status start(const ServerOptions& opts, const std::string& cert, const std::string& key);
+    const std::string& name() const { return name_; }
+
+private:
+    static MHD_Result on_request(void* cls, MHD_Connection* conn, const char* url, const char* method,
+                                 const char* version, const char* upload_data, size_t* upload_data_size,
+                                 void** req_cls);
+    static void on_completed(void* cls, MHD_Connection* conn, void** req_cls, MHD_RequestTerminationCode toe);
+    MHD_Result handle(MHD_Connection* conn, const char* url, const char* method, const char* upload_data,
+                      size_t* upload_data_size, void** req_cls);
+    Request build_request(MHD_Connection* conn, const char* url, const char* method, std::string body) const;
+    MHD_Result send(MHD_Connection* conn, const Response& resp);
+    void run();
+    void rearm();
+    unsigned connections() const;
+
+    Server::Impl& server_;
+    Listener listener_;
+    bool tls_;
+    std::string name_;
+    EndpointKind kind_ = EndpointKind::kTcpLoopback;
+    MhdDaemonPtr daemon_;
+    loop::Loop::WatchId watch_ = 0;
+    loop::Loop::TimerId timer_ = 0;
+    unsigned limit_ = 0;     // MHD_OPTION_CONNECTION_LIMIT
+    bool at_limit_ = false;  // the last run ended at the limit
+};
+
+struct Server::Impl {
+    loop::Loop& loop;
+    manager::Manager& manager;
+    events::EventBus& bus;
+    ServerOptions opts;
+    std::unique_ptr<auth::Store> store;
+    std::unique_ptr<Router> router;
+    // PEM text handed to MHD; kept for the daemons' lifetime.
+    std::string cert, key;
+    std::vector<std::unique_ptr<Endpoint>> endpoints;
+};
+
+Endpoint::~Endpoint() {
+    if (watch_) server_.loop.unwatch(watch_);
+    if (timer_) server_.loop.cancel_timer(timer_);
+    daemon_.reset();
+}
+
+Status Endpoint::start(const ServerOptions& opts, const std::string& cert, const std::string& key) {
+    name_ = listener_.name();
+    kind_ = listener_.kind();
+    limit_ = opts.max_connections;
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (tls_) flags |= MHD_USE_TLS;
+    int listen_fd = listener_.fd();
+    std::vector<MHD_OptionItem> options = {
+        {MHD_OPTION_LISTEN_SOCKET, listen_fd, nullptr},
+        {MHD_OPTION_CONNECTION_LIMIT, static_cast<intptr_t>(opts.max_connections), nullptr},
+        {MHD_OPTION_CONNECTION_TIMEOUT, static_cast<intptr_t>(opts.idle_timeout_s), nullptr},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<intptr_t>(kConnectionMemory), nullptr},
+        {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&Endpoint::on_completed), this},
+        {MHD_OPTION_EXTERNAL_LOGGER, reinterpret_cast<intptr_t>(&mhd_log), nullptr},
+    };
+    if (tls_) {
+        options.push_back({MHD_OPTION_HTTPS_MEM_CERT, 0, const_cast<char*>(cert.c_str())});
+        options.push_back({MHD_OPTION_HTTPS_MEM_KEY, 0, const_cast<char*>(key.c_str())});
+    }
+    options.push_back({MHD_OPTION_END, 0, nullptr});
+    MHD_Daemon* d = MHD_start_daemon(flags, 0, nullptr, nullptr, &Endpoint::on_request, this, MHD_OPTION_ARRAY,
+                                     options.data(), MHD_OPTION_END);
+    if (!d) return fail(Error::make(EIO, "cannot start the HTTP server on %s", name_.c_str()));
+    // MHD_stop_daemon closes the listen socket from now on.
+    (void)listener_.release_fd();
+    daemon_.reset(d);
+    const MHD_DaemonInfo* info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
+    if (!info) return fail(Error::make(EIO, "%s: MHD has no epoll fd", name_.c_str()));
+    auto w = server_.loop.watch(info->epoll_fd, POLLIN, [this](uint32_t) { run(); });
+    if (!w) return fail(w.error());
+    watch_ = *w;
+    rearm();
+    return ok();
+}
+
+void Endpoint::run() {
+    (void)MHD_run(daemon_.get());
+    // At the connection limit MHD takes its listen socket out of its epoll set, and puts
+    // it back only at the start of a later MHD_run(). When a connection has just been
+    // freed, nothing else would wake us for that, so run once more right away.
+    unsigned n = connections();
+    if (at_limit_ && n < limit_) {
+        (void)MHD_run(daemon_.get());
+        n = connections();
+    }
+    at_limit_ = n >= limit_;
+    rearm();
+}
+
+unsigned Endpoint::connections() const {
+    const MHD_DaemonInfo* info = MHD_get_daemon_info(daemon_.get(), MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return info ? info->num_connections : 0;
+}
+
+void Endpoint::rearm() {
+    if (timer_) {
+        server_.loop.cancel_timer(timer_);
+        timer_ = 0;
+    }
+    MHD_UNSIGNED_LONG_LONG ms = 0;
+    if (MHD_get_timeout(daemon_.get(), &ms) != MHD_YES) return;
+    timer_ = server_.loop.add_timer(std::chrono::milliseconds(ms), [this] {
+        timer_ = 0;
+        run();
+    });
+}
+
+MHD_Result Endpoint::on_request(void* cls, MHD_Connection* conn, const char* url, const char* method,
+                                const char*, const char* upload_data, size_t* upload_data_size, void** req_cls) {
+    return static_cast<Endpoint*>(cls)->handle(conn, url, method, upload_data, upload_data_size, req_cls);
+}
+
+void Endpoint::on_completed(void*, MHD_Connection*, void** req_cls, MHD_RequestTerminationCode) {
+    // Adopt and free what the handler left behind.
+    std::unique_ptr<PendingRequest> pending(static_cast<PendingRequest*>(*req_cls));
+    *req_cls = nullptr;
+}
+
+MHD_Result Endpoint::handle(MHD_Connection* conn, const char* url, const char* method, const char* upload_data,
+                            size_t* upload_data_size, void** req_cls) {
+    const size_t max_body = server_.opts.max_body;
+    auto* pending = static_cast<PendingRequest*>(*req_cls);
+    if (!pending) {
+        // First call: headers only. Answering now would make MHD 0.9.75 close the
+        // connection after the response, so only oversized bodies are refused here (and
+        // then the connection is closed anyway, with the body unread).
+        *req_cls = std::make_unique<PendingRequest>().release();
+        const char* cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl) {
+            auto n = parse_int(cl);
+            if (n && static_cast<uint64_t>(*n) > max_body) {
+                Request req = build_request(conn, url, method, {});
+                return send(conn, server_.router->error(req, 413, "request_too_large",
+                                                        "the body is larger than " + std::to_string(max_body) +
+                                                            " bytes"));
+            }
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        pending->received += *upload_data_size;
+        if (pending->received > max_body) {
+            pending->too_large = true;
+            pending->body.clear();
+            pending->body.shrink_to_fit();
+            // A client that keeps sending is cut off rather than read forever.
+            if (pending->received > kDrainFactor * max_body + kConnectionMemory) return MHD_NO;
+        } else {
+            pending->body.append(upload_data, *upload_data_size);
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (pending->too_large) {
+        Request req = build_request(conn, url, method, {});
+        return send(conn, server_.router->error(req, 413, "request_too_large",
+                                                "the body is larger than " + std::to_string(max_body) + " bytes"));
+    }
+    Request req = build_request(conn, url, method, std::move(pending->body));
+    return send(conn, server_.router->handle(req));
+}
+
+Request Endpoint::build_request(MHD_Connection* conn, const char* url, const char* method, std::string body) const {
+    Request req;
+    req.method = method ? method : "";
+    req.path = url ? url : "/";
+    req.body = std::move(body);
+    req.peer.kind = kind_;
+    req.peer.tls = tls_;
+    MHD_get_connection_values(
+        conn, MHD_HEADER_KIND,
+        [](void* cls, MHD_ValueKind, const char* key, const char* value) -> MHD_Result {
+            auto* r = static_cast<Request*>(cls);
+            std::string k = to_lower(key ? key : "");
+            std::string v = value ? value : "";
+            auto [it, inserted] = r->headers.emplace(k, v);
+            if (!inserted) it->second += ", " + v;
+            return MHD_YES;
+        },
+        &req);
+    MHD_get_connection_values(
+        conn, MHD_GET_ARGUMENT_KIND,
+        [](void* cls, MHD_ValueKind, const char* key, const char* value) -> MHD_Result {
+            static_cast<Request*>(cls)->query.emplace_back(key ? key : "", value ? value : "");
+            return MHD_YES;
+        },
+        &req);
+    if (kind_ == EndpointKind::kUnix) {
+        const MHD_ConnectionInfo* ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct ucred cred {};
+        socklen_t len = sizeof cred;
+        if (ci && getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+            req.peer.uid = cred.uid;
+            req.peer.gid = cred.gid;
+        }
+    }
+    return req;
+}
+
+MHD_Result Endpoint::send(MHD_Connection* conn, const Response& resp) {
+    MhdResponsePtr r(MHD_create_response_from_buffer(resp.body.size(), const_cast<char*>(resp.body.data()),
+                                                     MHD_RESPMEM_MUST_COPY));
+    if (!r) return MHD_NO;
+    for (const auto& [k, v] : resp.headers) {
+        if (MHD_add_response_header(r.get(), k.c_str(), v.c_str()) != MHD_YES) {
+            log_debug("http: dropped response header '%s'", k.c_str());
+        }
+    }
+    if (!resp.content_type.empty()) {
+        (void)MHD_add_response_header(r.get(), MHD_HTTP_HEADER_CONTENT_TYPE, resp.content_type.c_str());
+    }
+    return MHD_queue_response(conn, static_cast<unsigned>(resp.status), r.get());
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() {
+    // Endpoints first (they reference the router), then the router and the store.
+    if (impl_) impl_->endpoints.clear();
+}
+
+std::vector<std::string> Server::endpoints() const {
+    std::vector<std::string> names;
+    for (const auto& e : impl_->endpoints) names.push_back(e->name());
+    return names;
+}
+
+Result<std::unique_ptr<Server>> Server::create(loop::Loop& loop, manager::Manager& manager, events::EventBus& bus,
+                                               ServerOptions options) {
+    auto impl = std::make_unique<Impl>(Impl{loop, manager, bus, std::move(options), nullptr, nullptr, {}, {}, {}});
+    const ServerOptions& opts = impl->opts;
+
+    if (opts.certfile.empty() != opts.keyfile.empty()) {
+        return fail(Error::make(EINVAL, "TLS needs both certfile and keyfile"));
+    }
+    bool tls = !opts.certfile.empty();
+    if (tls) {
+        auto c = read_file(opts.certfile, 1 << 20);
+        if (!c) return fail(c.error());
+        auto k = read_file(opts.keyfile, 1 << 20);
+        if (!k) return fail(k.error());
+        impl->cert = std::move(*c);
+        impl->key = std::move(*k);
+    }
+
+    if (!opts.state_dir.empty()) {
+        auto store = auth::Store::open(auth_state_file(opts.state_dir));
+        if (!store) return fail(store.error());
+        impl->store = std::move(*store);
+    } else if (opts.require_key) {
+        return fail(Error::make(EINVAL, "require_key needs a state directory for the key store"));
+    }
+
+    RouterOptions ropts;
+    ropts.cors_origins = opts.cors_origins;
+    ropts.require_key = opts.require_key;
+    ropts.daemon_uid = geteuid();
+    ropts.daemon_gid = getegid();
+    impl->router = std::make_unique<Router>(loop, manager, impl->store.get(), std::move(ropts));
+
+    // Listeners first, all of them, so that a refused endpoint starts nothing.
+    std::vector<Listener> listeners;
+    if (!opts.inherited_fds.empty()) {
+        for (int fd : opts.inherited_fds) {
+            auto l = Listener::adopt(fd);
+            if (!l) return fail(l.error());
+            listeners.push_back(std::move(*l));
+        }
+    } else {
+        bool defaults = opts.binds.empty();
+        std::vector<std::string> binds = defaults ? default_binds(geteuid(), getenv("XDG_RUNTIME_DIR")) : opts.binds;
+        if (defaults && geteuid() != 0 && !getenv("XDG_RUNTIME_DIR")) {
+            log_warning("XDG_RUNTIME_DIR is not set: no default unix socket");
+        }
+        for (const auto& b : binds) {
+            auto addr = parse_bind(b);
+            if (!addr) return fail(addr.error());
+            auto l = Listener::open(*addr, opts.backlog, defaults && addr->unix_socket);
+            if (!l) return fail(l.error());
+            listeners.push_back(std::move(*l));
+        }
+    }
+    for (const auto& l : listeners) {
+        if (l.kind() != EndpointKind::kTcpRemote) continue;
+        if (!opts.require_key) {
+            return fail(Error::make(EPERM,
+                                    "refusing to listen on %s: a non-loopback address needs require_key = true "
+                                    "(--require-key)",
+                                    l.name().c_str()));
+        }
+        if (!tls) {
+            log_warning("HTTP API on %s without TLS: API keys and passwords cross the network in clear text",
+                        l.name().c_str());
+        }
+    }
+    for (auto& l : listeners) {
+        bool ep_tls = tls && l.kind() != EndpointKind::kUnix;
+        auto ep = std::make_unique<Endpoint>(*impl, std::move(l), ep_tls);
+        GAFFER_RETURN_IF_ERROR(ep->start(impl->opts, impl->cert, impl->key));
+        log_info("HTTP API listening on %s%s", ep->name().c_str(), ep_tls ? " (TLS)" : "");
+        impl->endpoints.push_back(std::move(ep));
+    }
+    return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+}  // namespace gaffer::http

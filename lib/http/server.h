@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+// Server: the gaffer HTTP API on libmicrohttpd, driven by the gafferd loop (no threads).
+// One MHD daemon per endpoint, each started with MHD_USE_EPOLL: its epoll fd is watched
+// by the loop, MHD_run() is called when it is readable, and after every run the daemon's
+// MHD_get_timeout() re-arms the ONE loop timer kept per daemon (none when MHD has no
+// deadline, so an idle daemon never wakes up).
+//
+// Invariants:
+// - Requests use the two-call pattern (the first call only records the request), which
+//   keeps HTTP/1.1 keep-alive working in MHD 0.9.75.
+// - Bodies are capped (max_body, 413 JSON); connections are capped (max_connections per
+//   endpoint) and time out when idle (idle_timeout_s); the request line and headers are
+//   capped by MHD's per-connection memory limit.
+// - A TCP endpoint on a non-loopback address refuses to start without require_key
+//   (EPERM) and warns without TLS.
+// - Destroying the Server stops every MHD daemon and unlinks the unix sockets it created.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lib/base/result.h"
+
+namespace gaffer::events {
+class EventBus;
+}
+namespace gaffer::loop {
+class Loop;
+}
+namespace gaffer::manager {
+class Manager;
+}
+
+namespace gaffer::http {
+
+struct ServerOptions {
+    // "host:port", "[v6]:port", "host" (port 5000), "unix:/path"; empty = the defaults of
+    // security-defaults.md (the unix socket, then 127.0.0.1:5000).
+    std::vector<std::string> binds;
+    int backlog = 128;
+    std::string certfile, keyfile;  // TLS for TCP endpoints when both are set
+    std::vector<std::string> cors_origins;
+    bool require_key = false;
+    std::string state_dir;  // where lib/auth keeps its state file (auth_state_file())
+    size_t max_body = 1 << 20;
+    unsigned max_connections = 1024;
+    unsigned idle_timeout_s = 60;
+    // Already listening sockets (systemd socket activation), used instead of binds when
+    // non-empty. The server adopts them.
+    std::vector<int> inherited_fds;
+};
+
+// The key/user state file inside a state directory.
+std::string auth_state_file(const std::string& state_dir);
+
+class Server {
+public:
+    static Result<std::unique_ptr<Server>> create(loop::Loop& loop, manager::Manager& manager,
+                                                  events::EventBus& bus, ServerOptions options);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // What is listening: "unix:/x", "127.0.0.1:5000", "[::1]:5000".
+    std::vector<std::string> endpoints() const;
+
+    struct Impl;
+
+private:
+    explicit Server(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gaffer::http

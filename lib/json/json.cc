@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: MIT
+#include "lib/json/json.h"
+
+#include <cstdlib>
+
+namespace gaffer::json {
+
+Result<JsonPtr> parse(std::string_view text) {
+    json_error_t err;
+    json_t* j = json_loadb(text.data(), text.size(), JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+    if (!j) return fail(Error::make(EINVAL, "%s (line %d, column %d)", err.text, err.line, err.column));
+    return JsonPtr(j);
+}
+
+std::string dump(const json_t* j) {
+    char* s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+    if (!s) return "null";
+    std::string r(s);
+    free(s);
+    return r;
+}
+
+std::string sanitize_utf8(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    size_t i = 0;
+    auto cont = [&](size_t k) { return k < s.size() && (static_cast<unsigned char>(s[k]) & 0xC0) == 0x80; };
+    while (i < s.size()) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+        bool good = len > 0 && c != 0xC0 && c != 0xC1 && c < 0xF5;
+        for (size_t k = 1; good && k < len; ++k) good = cont(i + k);
+        if (good && len == 1 && c == 0) good = true;
+        if (good) {
+            out.append(s.substr(i, len));
+            i += len;
+        } else {
+            out += "\xEF\xBF\xBD";  // U+FFFD
+            ++i;
+        }
+    }
+    return out;
+}
+
+JsonPtr str(std::string_view s) {
+    json_t* j = json_stringn(s.data(), s.size());
+    if (!j) {
+        // Invalid UTF-8 (process output, odd file names): replace the bad bytes.
+        std::string clean = sanitize_utf8(s);
+        j = json_stringn(clean.data(), clean.size());
+    }
+    return JsonPtr(j ? j : json_string(""));
+}
+
+JsonPtr strings(const std::vector<std::string>& v) {
+    JsonPtr a(json_array());
+    for (const auto& s : v) json_array_append_new(a.get(), str(s).release());
+    return a;
+}
+
+JsonPtr ints(const std::vector<int>& v) {
+    JsonPtr a(json_array());
+    for (int i : v) json_array_append_new(a.get(), json_integer(i));
+    return a;
+}
+
+}  // namespace gaffer::json

@@ -1,0 +1,1058 @@
+// SPDX-License-Identifier: MIT
+#include "lib/manager/manager.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/capability.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <cmath>
+#include <deque>
+#include <map>
+#include <set>
+
+#include "lib/base/log.h"
+#include "lib/base/strutil.h"
+#include "lib/base/unique_fd.h"
+#include "lib/cgroup/cgroup.h"
+#include "lib/job/job_fsm.h"
+#include "lib/json/json.h"
+#include "lib/manager/notify_socket.h"
+#include "lib/stats/proc_stats.h"
+#include "lib/proc/spawner.h"
+
+namespace gaffer::manager {
+
+using json::JsonPtr;
+using model::JobName;
+
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kMaxStdinQueue = 4 << 20;  // bytes queued for one process's stdin
+
+double wall_now() {
+    struct timeval tv;
+    gettimeofday(&tv, nullptr);
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+}
+
+std::chrono::steady_clock::duration seconds(double s) {
+    if (s < 0) s = 0;
+    if (s > 1e7) s = 1e7;
+    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s));
+}
+
+}  // namespace
+
+struct Manager::Impl {
+    struct Output {
+        std::string label;
+        UniqueFd fd;
+        loop::Loop::WatchId watch = 0;
+    };
+
+    struct Proc {
+        int pid = 0;
+        JobName job;
+        bool committed = false;
+        proc::Child child;
+        model::ProcessInfo info;
+        double graceful_timeout = 10;
+        bool stopping = false;
+        bool leader_exited = false;
+        loop::Loop::TimerId kill_timer = 0;
+        loop::Loop::WatchId exit_watch = 0;
+        std::optional<cgroup::Group> cg;
+        loop::Loop::WatchId cg_watch = 0;
+        std::vector<Output> outputs;
+        UniqueFd stdin_fd;
+        loop::Loop::WatchId stdin_watch = 0;
+        std::deque<std::string> stdin_queue;
+        size_t stdin_queued = 0;
+        size_t stdin_offset = 0;
+        stats::ProcSampler sampler;
+        bool notify = false;        // a notify job's process
+        bool ready = true;          // false until READY=1 for notify processes
+        loop::Loop::TimerId ready_timer = 0;
+        loop::Loop::TimerId watchdog_timer = 0;
+        double watchdog_sec = 0;
+    };
+
+    struct Job {
+        model::JobSpec spec;
+        model::Env session_env;
+        job::JobFsm fsm;
+        std::vector<int> committed;  // live, not stopping
+        loop::Loop::TimerId retry_timer = 0;
+        int restarts = 0;
+        int last_exit_status = 0;
+        int last_term_signal = 0;
+        std::vector<gid_t> groups;  // supplementary groups of spec.uid, resolved at load
+        model::Env user_env;        // HOME, USER, LOGNAME of spec.uid
+        Job(model::JobSpec s, model::Env e) : spec(std::move(s)), session_env(std::move(e)), fsm(spec) {}
+    };
+
+    Impl(Manager& owner, loop::Loop& l, events::EventBus& b, Options o)
+        : self(owner), loop(l), bus(b), opts(std::move(o)) {
+        if (opts.use_cgroups) cg_tree = cgroup::Tree::create(opts.cgroup_name.empty() ? "gaffer" : opts.cgroup_name);
+    }
+
+    ~Impl() {
+        // Destroying the manager frees handles only; it never kills (style rule 9).
+        for (auto& [pid, p] : procs) release_watches(*p);
+        for (auto& j : jobs) cancel_timer(*j);
+        // Remove empty cgroups left behind (populated ones stay, with their processes).
+        if (cg_tree) {
+            for (auto& [pid, p] : procs)
+                if (p->cg) (void)cg_tree->remove(*p->cg, p->job.qualified());
+        }
+    }
+
+    Manager& self;
+    loop::Loop& loop;
+    events::EventBus& bus;
+    Options opts;
+    std::unique_ptr<cgroup::Tree> cg_tree;
+    std::unique_ptr<NotifySocket> notify_socket;
+    int next_pid = 1;
+    std::map<int, std::unique_ptr<Proc>> procs;  // ordered by pid = spawn order
+    std::vector<std::unique_ptr<Job>> jobs;      // load order
+    bool shutting_down = false;
+    std::function<void()> shutdown_done;
+    Counters counters;
+
+    // ---------- lookup ----------
+    Job* find_job(const JobName& n) const {
+        for (auto& j : jobs)
+            if (j->spec.name == n) return j.get();
+        return nullptr;
+    }
+    Result<Job*> get_job(const JobName& n) const {
+        Job* j = find_job(n);
+        if (!j) return fail(Error::make(ENOENT, "job '%s' not found", n.qualified().c_str()));
+        return j;
+    }
+    Proc* find_proc(int pid) const {
+        auto it = procs.find(pid);
+        return it == procs.end() ? nullptr : it->second.get();
+    }
+
+    // ---------- events ----------
+    void publish(const std::string& type, const JobName& name, std::initializer_list<std::pair<const char*, JsonPtr>> extra = {}) {
+        JsonPtr msg(json_object());
+        json::set(msg.get(), "name", json::str(name.qualified()));
+        for (auto& kv : extra) json_object_set(msg.get(), kv.first, kv.second.get());
+        bus.publish(type, std::move(msg));
+    }
+    static JsonPtr jint(long long v) { return JsonPtr(json_integer(v)); }
+    std::string job_prefix(const JobName& n) const { return "job." + n.qualified() + "."; }
+
+    void publish_job_pair(const std::string& event, const JobName& n) {
+        publish(event, n);
+        publish(job_prefix(n) + event, n);
+    }
+
+    // ---------- spawning ----------
+    model::Env effective_env(const Job& j, const model::Env* extra) const {
+        model::Env env;
+        if (j.spec.os_env) env = opts.daemon_env;
+        // Running as another user: that user's identity, unless the job says otherwise.
+        for (auto& [k, v] : j.user_env) env[k] = v;
+        for (auto& [k, v] : j.spec.env) env[k] = v;
+        for (auto& [k, v] : j.session_env) env[k] = v;
+        if (extra)
+            for (auto& [k, v] : *extra) env[k] = v;
+        return env;
+    }
+
+    // Builds the exec spec; fills the process info members derived from it.
+    Result<proc::ExecSpec> build_exec(const Job& j, const model::Env& env, model::ProcessInfo& info) const {
+        proc::ExecSpec ex;
+        const auto& s = j.spec;
+        std::vector<std::string> args;
+        for (const auto& a : s.args) args.push_back(model::substitute_vars(a, env));
+        if (s.shell) {
+            ex.path = "/bin/sh";
+            ex.argv = {"sh", "-c", s.cmd};
+            info.cmd = "sh";
+            info.args = {"-c", s.cmd};
+            for (auto& a : args) {
+                ex.argv.push_back(a);
+                info.args.push_back(a);
+            }
+        } else {
+            GAFFER_TRY(auto words, model::shell_split(s.cmd));
+            if (words.empty()) return fail(Error::make(EINVAL, "empty cmd"));
+            for (auto& w : words) w = model::substitute_vars(w, env);
+            info.cmd = words[0];
+            info.args.assign(words.begin() + 1, words.end());
+            info.args.insert(info.args.end(), args.begin(), args.end());
+            ex.argv.push_back(words[0]);
+            ex.argv.insert(ex.argv.end(), info.args.begin(), info.args.end());
+            auto path_it = env.find("PATH");
+            ex.cwd = s.cwd.empty() ? opts.default_cwd : s.cwd;
+            ex.path = proc::find_executable(words[0], path_it != env.end() ? path_it->second : "/bin:/usr/bin", ex.cwd);
+        }
+        ex.cwd = s.cwd.empty() ? opts.default_cwd : s.cwd;
+        for (auto& [k, v] : env) ex.envp.push_back(k + "=" + v);
+        ex.uid = s.uid;
+        ex.gid = s.gid;
+        ex.groups = j.groups;
+        ex.umask = opts.child_umask;
+        ex.new_session = s.detach;
+        ex.no_new_privs = s.no_new_privs;
+        for (const auto& name : s.capabilities) {
+            cap_value_t c;
+            if (cap_from_name(name.c_str(), &c) == 0) ex.ambient_caps.push_back(static_cast<int>(c));
+        }
+        ex.drop_bounding = !s.capabilities.empty();
+        info.env = env;
+        info.uid = s.uid;
+        info.gid = s.gid;
+        info.redirect_output = s.redirect_output;
+        info.redirect_input = s.redirect_input;
+        info.custom_streams = s.custom_streams;
+        return ex;
+    }
+
+    // Starts one process of `j`. On failure publishes spawn_error and returns the error.
+    Result<int> spawn_process(Job& j, bool committed, std::optional<double> graceful, const model::Env* extra_env) {
+        int pid = next_pid++;
+        auto p = std::make_unique<Proc>();
+        p->pid = pid;
+        p->job = j.spec.name;
+        p->committed = committed;
+        p->graceful_timeout = graceful.value_or(j.spec.graceful_timeout);
+        p->info.pid = pid;
+        p->info.job = j.spec.name;
+        p->info.commited = committed;
+        model::Env env = effective_env(j, extra_env);
+
+        auto spawn_fail = [&](proc::ExecStage stage, const Error& e) -> Result<int> {
+            ++counters.spawn_failures;
+            JsonPtr msg(json_object());
+            json::set(msg.get(), "name", json::str(j.spec.name.qualified()));
+            json::set(msg.get(), "pid", jint(pid));
+            json::set(msg.get(), "stage", json::str(proc::to_string(stage)));
+            json::set(msg.get(), "errno", jint(e.code));
+            json::set(msg.get(), "reason", json::str(strerror(e.code)));
+            bus.publish("spawn_error", std::move(msg));
+            log_warning("%s: cannot spawn process %d (%s stage): %s", j.spec.name.qualified().c_str(), pid,
+                        proc::to_string(stage), strerror(e.code));
+            return fail(e);
+        };
+
+        if (j.spec.notify) {
+            if (!notify_socket) {
+                auto ns = NotifySocket::create(loop, [this](pid_t sender, const NotifySocket::Fields& f) {
+                    on_notify(sender, f);
+                });
+                if (!ns) return spawn_fail(proc::ExecStage::kStdio, ns.error());
+                notify_socket = std::move(ns).value();
+            }
+            env["NOTIFY_SOCKET"] = notify_socket->address();
+            if (j.spec.watchdog_sec)
+                env["WATCHDOG_USEC"] = std::to_string(static_cast<uint64_t>(*j.spec.watchdog_sec * 1e6));
+            p->notify = true;
+            p->ready = false;
+            p->watchdog_sec = j.spec.watchdog_sec.value_or(0);
+        }
+        auto ex_r = build_exec(j, env, p->info);
+        if (!ex_r) return spawn_fail(proc::ExecStage::kExec, ex_r.error());
+        proc::ExecSpec ex = std::move(ex_r).value();
+
+        // stdio plumbing: labels map to pipes; the same label twice shares one pipe.
+        std::vector<UniqueFd> child_ends;
+        if (j.spec.redirect_input) {
+            auto pp = Pipe::make();
+            if (!pp) return spawn_fail(proc::ExecStage::kStdio, pp.error());
+            (void)set_nonblocking(pp->write.get());
+            ex.stdin_fd = pp->read.get();
+            p->stdin_fd = std::move(pp->write);
+            child_ends.push_back(std::move(pp->read));
+        }
+        const auto& labels = j.spec.redirect_output;
+        for (size_t i = 0; i < labels.size() && i < 2; ++i) {
+            if (i == 1 && labels[1] == labels[0]) {
+                ex.stderr_fd = ex.stdout_fd;
+                continue;
+            }
+            auto pp = Pipe::make();
+            if (!pp) return spawn_fail(proc::ExecStage::kStdio, pp.error());
+            (void)set_nonblocking(pp->read.get());
+            (i == 0 ? ex.stdout_fd : ex.stderr_fd) = pp->write.get();
+            p->outputs.push_back(Output{labels[i], std::move(pp->read), 0});
+            child_ends.push_back(std::move(pp->write));
+        }
+
+        if (cg_tree && cg_tree->mode() != cgroup::Mode::kNone) {
+            auto g = cg_tree->create_group(j.spec.name.qualified(), pid);
+            if (g) {
+                p->cg = std::move(g).value();
+                ex.cgroup_procs_fd = p->cg->procs.get();
+            } else {
+                log_debug("no cgroup for process %d: %s", pid, g.error().message().c_str());
+            }
+        }
+
+        proc::SpawnFailure failure;
+        auto child = proc::spawn(ex, &failure);
+        child_ends.clear();  // the child holds its ends now
+        if (!child) {
+            if (p->cg) (void)cg_tree->remove(*p->cg, j.spec.name.qualified());
+            return spawn_fail(failure.stage, child.error());
+        }
+        p->child = std::move(child).value();
+        p->info.os_pid = p->child.pid;
+        p->info.create_time = wall_now();
+        p->info.state = model::ProcState::kRunning;
+        ++counters.spawned;
+
+        Proc* raw = p.get();
+        auto w = loop.watch(raw->child.pidfd.get(), POLLIN, [this, pid](uint32_t) { on_exit_ready(pid); });
+        if (!w) {
+            // Cannot observe its exit: stop it rather than lose track of it.
+            (void)proc::send_signal(raw->child, SIGKILL, true);
+            log_error(w.error(), "watch pidfd of process %d", pid);
+        } else {
+            raw->exit_watch = *w;
+        }
+        for (auto& out : raw->outputs) {
+            auto ow = loop.watch(out.fd.get(), POLLIN, [this, pid, fd = out.fd.get()](uint32_t) { on_output(pid, fd); });
+            if (ow) out.watch = *ow;
+        }
+        procs.emplace(pid, std::move(p));
+
+        if (raw->notify) {
+            // Counts as running (and `spawn` fires) only once it says READY=1.
+            raw->info.state = model::ProcState::kStarting;
+            if (j.spec.ready_timeout)
+                raw->ready_timer = loop.add_timer(seconds(*j.spec.ready_timeout), [this, pid] { on_ready_timeout(pid); });
+        } else {
+            publish_spawn(*raw);
+        }
+        return pid;
+    }
+
+    void publish_spawn(const Proc& p) {
+        publish("spawn", p.job, {{"pid", jint(p.pid)}, {"os_pid", jint(p.child.pid)}});
+        if (!p.committed)
+            publish(job_prefix(p.job) + "spawn", p.job, {{"pid", jint(p.pid)}, {"os_pid", jint(p.child.pid)}});
+    }
+
+    // ---------- readiness (notify jobs) ----------
+    Proc* notify_sender(pid_t sender) {
+        for (auto& [pid, p] : procs)
+            if (p->notify && !p->leader_exited && p->child.pid == sender) return p.get();
+        // A helper process of the service (systemd-notify, a child): must be in its tree.
+        for (auto& [pid, p] : procs)
+            if (p->notify && !p->leader_exited && is_descendant(sender, p->child.pid)) return p.get();
+        return nullptr;
+    }
+
+    void on_notify(pid_t sender, const NotifySocket::Fields& f) {
+        Proc* p = notify_sender(sender);
+        if (!p) {
+            log_debug("notify datagram from %d, which is no notify process of ours: ignored", static_cast<int>(sender));
+            return;
+        }
+        if (p->stopping) return;
+        auto has = [&](const char* k, const char* v) {
+            auto it = f.find(k);
+            return it != f.end() && it->second == v;
+        };
+        if (has("READY", "1") && !p->ready) {
+            p->ready = true;
+            p->info.state = model::ProcState::kRunning;
+            if (p->ready_timer) loop.cancel_timer(p->ready_timer);
+            p->ready_timer = 0;
+            publish_spawn(*p);
+            arm_watchdog(*p);
+        }
+        if (has("WATCHDOG", "1") && p->ready) arm_watchdog(*p);
+    }
+
+    void arm_watchdog(Proc& p) {
+        if (p.watchdog_sec <= 0) return;
+        if (p.watchdog_timer) loop.cancel_timer(p.watchdog_timer);
+        int pid = p.pid;
+        p.watchdog_timer = loop.add_timer(seconds(p.watchdog_sec), [this, pid] {
+            Proc* q = find_proc(pid);
+            if (!q) return;
+            q->watchdog_timer = 0;
+            log_warning("process %d (%s) missed its watchdog (%.3gs): restarting it", pid, q->job.qualified().c_str(),
+                        q->watchdog_sec);
+            publish("watchdog", q->job, {{"pid", jint(pid)}, {"os_pid", jint(q->child.pid)}});
+            restart_process(*q);
+        });
+    }
+
+    void on_ready_timeout(int pid) {
+        Proc* p = find_proc(pid);
+        if (!p) return;
+        p->ready_timer = 0;
+        if (p->ready || p->stopping) return;
+        log_warning("process %d (%s) did not send READY=1 in time: restarting it", pid, p->job.qualified().c_str());
+        publish("ready_timeout", p->job, {{"pid", jint(pid)}, {"os_pid", jint(p->child.pid)}});
+        restart_process(*p);
+    }
+
+    // Stops a process and lets its job replace it when it has exited.
+    void restart_process(Proc& p) {
+        Job* j = find_job(p.job);
+        int pid = p.pid;
+        if (j && !p.committed) execute(*j, j->fsm.stop_process(pid));
+        Proc* q = find_proc(pid);
+        if (q && !q->stopping) {
+            publish("stop_process", q->job, {{"pid", jint(pid)}});
+            begin_stop(*q);
+        }
+    }
+
+    // ---------- actions ----------
+    void execute(Job& j, const job::Actions& actions) {
+        for (const auto& a : actions) {
+            switch (a.kind) {
+                case job::Action::Kind::kSpawn:
+                    for (int i = 0; i < a.count; ++i) {
+                        if (shutting_down) break;
+                        auto r = spawn_process(j, false, std::nullopt, nullptr);
+                        if (r) {
+                            j.fsm.spawned(*r);
+                        } else {
+                            execute(j, j.fsm.spawn_failed(loop.now()));
+                            if (j.fsm.stopped() || j.fsm.respawn_pending() || j.fsm.retry_pending()) break;
+                        }
+                    }
+                    break;
+                case job::Action::Kind::kStop:
+                    if (Proc* p = find_proc(a.pid)) {
+                        publish("stop_process", j.spec.name, {{"pid", jint(a.pid)}});
+                        begin_stop(*p);
+                    }
+                    break;
+                case job::Action::Kind::kReap:
+                    if (Proc* p = find_proc(a.pid)) {
+                        publish("reap", j.spec.name, {{"pid", jint(a.pid)}, {"os_pid", jint(p->child.pid)}});
+                        publish(job_prefix(j.spec.name) + "reap", j.spec.name,
+                                {{"pid", jint(a.pid)}, {"os_pid", jint(p->child.pid)}});
+                        publish("proc." + std::to_string(a.pid) + ".reap", j.spec.name,
+                                {{"pid", jint(a.pid)}, {"os_pid", jint(p->child.pid)}});
+                        begin_stop(*p);
+                    }
+                    break;
+                case job::Action::Kind::kArmRetry:
+                case job::Action::Kind::kArmRespawn: {
+                    cancel_timer(j);
+                    bool retry = a.kind == job::Action::Kind::kArmRetry;
+                    JobName name = j.spec.name;
+                    j.retry_timer = loop.add_timer(
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(a.delay), [this, name, retry] {
+                            Job* jj = find_job(name);
+                            if (!jj) return;
+                            jj->retry_timer = 0;
+                            execute(*jj, retry ? jj->fsm.retry_fired(loop.now()) : jj->fsm.respawn_fired(loop.now()));
+                        });
+                    break;
+                }
+                case job::Action::Kind::kCancelRetry: cancel_timer(j); break;
+                case job::Action::Kind::kFlap:
+                    log_warning("%s is flapping", j.spec.name.qualified().c_str());
+                    publish("flap", j.spec.name);
+                    break;
+                case job::Action::Kind::kGaveUp:
+                    log_warning("%s: flapping did not stop after %d retries; the job stays stopped",
+                                j.spec.name.qualified().c_str(), j.spec.flapping ? j.spec.flapping->max_retry : 0);
+                    publish("stop", j.spec.name, {{"reason", json::str("flapping")}});
+                    publish(job_prefix(j.spec.name) + "stop", j.spec.name, {{"reason", json::str("flapping")}});
+                    if (give_up_hook) give_up_hook(j.spec, j.last_exit_status, j.last_term_signal);
+                    break;
+            }
+        }
+    }
+
+    void cancel_timer(Job& j) {
+        if (j.retry_timer) loop.cancel_timer(j.retry_timer);
+        j.retry_timer = 0;
+    }
+
+    Manager::GiveUpHandler give_up_hook;
+
+    // ---------- stopping ----------
+    void begin_stop(Proc& p) {
+        if (p.stopping) return;
+        p.stopping = true;
+        p.info.state = model::ProcState::kStopping;
+        if (Job* j = find_job(p.job); j && p.committed) {
+            auto& c = j->committed;
+            c.erase(std::remove(c.begin(), c.end(), p.pid), c.end());
+        }
+        if (!p.leader_exited) {
+            auto r = proc::send_signal(p.child, SIGTERM, true);
+            if (!r) log_debug("SIGTERM to %d: %s", p.child.pid, r.error().message().c_str());
+        }
+        int pid = p.pid;
+        p.kill_timer = loop.add_timer(seconds(p.graceful_timeout), [this, pid] {
+            Proc* q = find_proc(pid);
+            if (!q) return;
+            q->kill_timer = 0;
+            log_info("process %d (%s) did not stop in %.3gs: killing it", pid, q->job.qualified().c_str(),
+                     q->graceful_timeout);
+            if (!q->leader_exited) (void)proc::send_signal(q->child, SIGKILL, true);
+            if (q->cg && cg_tree) (void)cg_tree->kill(*q->cg);
+        });
+    }
+
+    // ---------- exits ----------
+    void on_exit_ready(int pid) {
+        Proc* p = find_proc(pid);
+        if (!p || p->leader_exited) return;
+        auto st = proc::try_reap(p->child);
+        if (!st) {
+            log_error(st.error(), "reap process %d", pid);
+            return;
+        }
+        if (!st->exited) return;
+        p->leader_exited = true;
+        p->info.active = false;
+        if (p->exit_watch) loop.unwatch(p->exit_watch);
+        p->exit_watch = 0;
+        ++counters.exited;
+        for (auto& out : p->outputs) drain_output(*p, out);
+        close_stdin(*p);
+
+        bool once = p->committed;
+        JobName name = p->job;
+        for (const std::string& type : {std::string("exit"), job_prefix(name) + "exit", "proc." + std::to_string(pid) + ".exit"}) {
+            publish(type, name,
+                    {{"pid", jint(pid)},
+                     {"os_pid", jint(p->child.pid)},
+                     {"exit_status", jint(st->exit_status)},
+                     {"term_signal", jint(st->term_signal)},
+                     {"once", JsonPtr(json_boolean(once))}});
+        }
+        if (!p->stopping) {
+            log_info("process %d (%s, os pid %d) exited: status %d, signal %d", pid, name.qualified().c_str(),
+                     p->child.pid, st->exit_status, st->term_signal);
+        }
+
+        bool was_stopping = p->stopping;
+        bool committed = p->committed;
+        // Leftovers of a crashed process (its children) are killed so the replacement
+        // starts clean; a stopping process's children get their graceful time.
+        bool wait_cgroup = p->cg && cg_tree && cg_tree->populated(*p->cg);
+        if (wait_cgroup && !was_stopping) (void)cg_tree->kill(*p->cg);
+
+        if (Job* j = find_job(name)) {
+            j->last_exit_status = st->exit_status;
+            j->last_term_signal = st->term_signal;
+            if (committed) {
+                auto& c = j->committed;
+                c.erase(std::remove(c.begin(), c.end(), pid), c.end());
+            } else {
+                bool crash = !was_stopping && !j->fsm.is_replacing(pid);
+                auto actions = j->fsm.exited(pid, loop.now());
+                if (crash && std::any_of(actions.begin(), actions.end(),
+                                         [](const job::Action& a) { return a.kind == job::Action::Kind::kSpawn; }))
+                    ++j->restarts;
+                execute(*j, actions);
+            }
+        }
+
+        p = find_proc(pid);
+        if (!p) return;
+        if (wait_cgroup && p->cg->events) {
+            auto w = loop.watch(p->cg->events.get(), POLLPRI, [this, pid](uint32_t) {
+                Proc* q = find_proc(pid);
+                if (q && !(q->cg && cg_tree->populated(*q->cg))) finalize(pid);
+            });
+            if (w) {
+                p->cg_watch = *w;
+                if (cg_tree->populated(*p->cg)) return;  // wait for "populated 0"
+            }
+        }
+        finalize(pid);
+    }
+
+    void release_watches(Proc& p) {
+        if (p.exit_watch) loop.unwatch(p.exit_watch);
+        if (p.cg_watch) loop.unwatch(p.cg_watch);
+        if (p.stdin_watch) loop.unwatch(p.stdin_watch);
+        for (auto& out : p.outputs)
+            if (out.watch) loop.unwatch(out.watch);
+        if (p.kill_timer) loop.cancel_timer(p.kill_timer);
+        if (p.ready_timer) loop.cancel_timer(p.ready_timer);
+        if (p.watchdog_timer) loop.cancel_timer(p.watchdog_timer);
+        p.exit_watch = p.cg_watch = p.stdin_watch = 0;
+        p.kill_timer = p.ready_timer = p.watchdog_timer = 0;
+        for (auto& out : p.outputs) out.watch = 0;
+    }
+
+    void finalize(int pid) {
+        auto it = procs.find(pid);
+        if (it == procs.end()) return;
+        Proc& p = *it->second;
+        release_watches(p);
+        if (p.cg && cg_tree) {
+            auto r = cg_tree->remove(*p.cg, p.job.qualified());
+            if (!r) log_debug("%s", r.error().message().c_str());
+        }
+        procs.erase(it);
+        if (shutting_down && procs.empty() && shutdown_done) {
+            auto done = std::move(shutdown_done);
+            shutdown_done = nullptr;
+            loop.post(std::move(done));
+        }
+    }
+
+    // ---------- output and input ----------
+    void deliver(Proc& p, const Output& out, std::string_view data) {
+        if (self.output_handler_) self.output_handler_(OutputChunk{p.pid, p.job, out.label, data});
+    }
+
+    void on_output(int pid, int fd) {
+        Proc* p = find_proc(pid);
+        if (!p) return;
+        for (auto& out : p->outputs) {
+            if (out.fd.get() != fd) continue;
+            char buf[kReadChunk];
+            ssize_t n = read(fd, buf, sizeof buf);
+            if (n > 0) {
+                deliver(*p, out, std::string_view(buf, static_cast<size_t>(n)));
+            } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                if (out.watch) loop.unwatch(out.watch);
+                out.watch = 0;
+                out.fd.reset();
+            }
+            return;
+        }
+    }
+
+    void drain_output(Proc& p, Output& out) {
+        if (!out.fd) return;
+        char buf[kReadChunk];
+        // Bounded: what the pipe holds (64 KiB by default), plus what descendants still write.
+        for (int i = 0; i < 64; ++i) {
+            ssize_t n = read(out.fd.get(), buf, sizeof buf);
+            if (n <= 0) break;
+            deliver(p, out, std::string_view(buf, static_cast<size_t>(n)));
+        }
+    }
+
+    void close_stdin(Proc& p) {
+        if (p.stdin_watch) loop.unwatch(p.stdin_watch);
+        p.stdin_watch = 0;
+        p.stdin_fd.reset();
+        p.stdin_queue.clear();
+        p.stdin_queued = 0;
+        p.stdin_offset = 0;
+    }
+
+    void flush_stdin(int pid) {
+        Proc* p = find_proc(pid);
+        if (!p || !p->stdin_fd) return;
+        while (!p->stdin_queue.empty()) {
+            const std::string& front = p->stdin_queue.front();
+            ssize_t n = write(p->stdin_fd.get(), front.data() + p->stdin_offset, front.size() - p->stdin_offset);
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EINTR) break;
+                log_debug("stdin of process %d: %s", pid, strerror(errno));
+                close_stdin(*p);
+                return;
+            }
+            p->stdin_offset += static_cast<size_t>(n);
+            if (p->stdin_offset == front.size()) {
+                p->stdin_queued -= front.size();
+                p->stdin_queue.pop_front();
+                p->stdin_offset = 0;
+            }
+        }
+        bool want = !p->stdin_queue.empty();
+        if (want && !p->stdin_watch) {
+            auto w = loop.watch(p->stdin_fd.get(), POLLOUT, [this, pid](uint32_t) { flush_stdin(pid); });
+            if (w) p->stdin_watch = *w;
+        } else if (!want && p->stdin_watch) {
+            loop.unwatch(p->stdin_watch);
+            p->stdin_watch = 0;
+        }
+    }
+
+    // ---------- info ----------
+    model::JobInfo job_info(const Job& j) const {
+        model::JobInfo info;
+        info.name = j.spec.name;
+        info.processes = j.fsm.processes();
+        info.processes.insert(info.processes.end(), j.committed.begin(), j.committed.end());
+        info.running = static_cast<int>(info.processes.size());
+        info.running_out = static_cast<int>(j.committed.size());
+        info.active = info.running > 0;
+        info.max_processes = j.fsm.target();
+        info.config_json = j.spec.config_json;
+        info.stopped = j.fsm.stopped();
+        return info;
+    }
+
+    model::ProcessInfo process_info(const Proc& p) const {
+        model::ProcessInfo i = p.info;
+        i.active = !p.leader_exited;
+        i.state = p.stopping ? model::ProcState::kStopping
+                  : p.ready  ? model::ProcState::kRunning
+                             : model::ProcState::kStarting;
+        if (!p.committed)
+            if (Job* j = find_job(p.job)) i.restarts = j->restarts;
+        return i;
+    }
+
+    void stop_committed(Job& j) {
+        auto committed = j.committed;
+        for (int pid : committed) {
+            if (Proc* p = find_proc(pid)) {
+                publish("stop_process", j.spec.name, {{"pid", jint(pid)}});
+                begin_stop(*p);
+            }
+        }
+        j.committed.clear();
+    }
+};
+
+// A job with a uid but no gid runs with the user's primary group and supplementary
+// groups, and gets HOME/USER/LOGNAME, as su and systemd's User= do. NSS is asked here,
+// once, when the job is loaded: never in the child and never per spawn.
+namespace {
+void resolve_user(model::JobSpec& spec, std::vector<gid_t>& groups, model::Env& user_env) {
+    groups.clear();
+    user_env.clear();
+    if (!spec.uid) return;
+    struct passwd pw, *res = nullptr;
+    std::vector<char> buf(16384);
+    if (getpwuid_r(*spec.uid, &pw, buf.data(), buf.size(), &res) != 0 || !res) {
+        if (!spec.gid) spec.gid = static_cast<gid_t>(*spec.uid);  // a bare uid: its own group number
+        return;
+    }
+    if (!spec.gid) {
+        spec.gid = res->pw_gid;
+        int n = 64;
+        std::vector<gid_t> g(static_cast<size_t>(n));
+        if (getgrouplist(res->pw_name, res->pw_gid, g.data(), &n) >= 0) {
+            g.resize(static_cast<size_t>(n));
+            groups = std::move(g);
+        }
+    }
+    user_env["HOME"] = res->pw_dir;
+    user_env["USER"] = res->pw_name;
+    user_env["LOGNAME"] = res->pw_name;
+}
+}  // namespace
+
+// ====================================================================================
+
+Manager::Manager(loop::Loop& loop, events::EventBus& bus, Options options)
+    : impl_(std::make_unique<Impl>(*this, loop, bus, std::move(options))) {}
+
+Manager::~Manager() = default;
+
+Status Manager::load(model::JobSpec spec, const model::Env& session_env) {
+    if (impl_->shutting_down) return fail(Error::make(EPERM, "gafferd is shutting down"));
+    if (impl_->find_job(spec.name))
+        return fail(Error::make(EEXIST, "job '%s' already exists", spec.name.qualified().c_str()));
+    bool start = spec.start;
+    std::vector<gid_t> groups;
+    model::Env user_env;
+    resolve_user(spec, groups, user_env);
+    auto job = std::make_unique<Impl::Job>(std::move(spec), session_env);
+    Impl::Job& j = *job;
+    j.groups = std::move(groups);
+    j.user_env = std::move(user_env);
+    impl_->jobs.push_back(std::move(job));
+    impl_->publish("load", j.spec.name);
+    if (!start) {
+        j.fsm.set_stopped_at_load();
+        return ok();
+    }
+    impl_->publish_job_pair("start", j.spec.name);
+    impl_->execute(j, j.fsm.start(impl_->loop.now()));
+    return ok();
+}
+
+Status Manager::unload(const JobName& name) {
+    GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
+    impl_->publish("unload", name);
+    impl_->publish_job_pair("stop", name);
+    impl_->cancel_timer(*j);
+    auto actions = j->fsm.stop();
+    impl_->execute(*j, actions);
+    impl_->stop_committed(*j);
+    auto& jobs = impl_->jobs;
+    jobs.erase(std::remove_if(jobs.begin(), jobs.end(), [&](auto& p) { return p.get() == j; }), jobs.end());
+    return ok();
+}
+
+Status Manager::update(model::JobSpec spec, const model::Env& session_env) {
+    GAFFER_TRY(Impl::Job * j, impl_->get_job(spec.name));
+    bool start = spec.start;
+    bool was_stopped = j->fsm.stopped();
+    resolve_user(spec, j->groups, j->user_env);
+    j->spec = std::move(spec);
+    // The session env given at load time stays unless the update brings one (§14.13).
+    if (!session_env.empty()) j->session_env = session_env;
+    if (start && was_stopped) impl_->publish_job_pair("start", j->spec.name);
+    auto actions = j->fsm.update(j->spec, start);
+    impl_->stop_committed(*j);
+    impl_->execute(*j, actions);
+    return ok();
+}
+
+Status Manager::start_job(const JobName& name) {
+    GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
+    if (impl_->shutting_down) return fail(Error::make(EPERM, "gafferd is shutting down"));
+    impl_->publish_job_pair("start", name);
+    impl_->execute(*j, j->fsm.start(impl_->loop.now()));
+    return ok();
+}
+
+Status Manager::stop_job(const JobName& name) {
+    GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
+    impl_->publish_job_pair("stop", name);
+    impl_->execute(*j, j->fsm.stop());
+    impl_->stop_committed(*j);
+    return ok();
+}
+
+Status Manager::reload_job(const JobName& name) {
+    GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
+    auto actions = j->fsm.reload(impl_->loop.now());
+    impl_->stop_committed(*j);
+    impl_->execute(*j, actions);
+    return ok();
+}
+
+Result<int> Manager::scale(const JobName& name, const model::ScaleOp& op) {
+    GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
+    impl_->publish("update", name);
+    impl_->execute(*j, j->fsm.scale(op));
+    return j->fsm.target();
+}
+
+Result<int> Manager::numprocesses(const JobName& name) const {
+    GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
+    return j->fsm.target();
+}
+
+bool Manager::has_job(const JobName& name) const { return impl_->find_job(name) != nullptr; }
+
+Result<model::JobInfo> Manager::info(const JobName& name) const {
+    GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
+    return impl_->job_info(*j);
+}
+
+Result<model::JobSpec> Manager::spec(const JobName& name) const {
+    GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
+    return j->spec;
+}
+
+Result<std::vector<int>> Manager::pids(const JobName& name) const {
+    GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
+    return j->fsm.processes();
+}
+
+std::vector<int> Manager::all_pids() const {
+    std::vector<int> out;
+    for (auto& [pid, p] : impl_->procs)
+        if (!p->stopping) out.push_back(pid);
+    return out;
+}
+
+std::vector<std::string> Manager::sessions() const {
+    std::vector<std::string> out;
+    for (auto& j : impl_->jobs)
+        if (std::find(out.begin(), out.end(), j->spec.name.session) == out.end()) out.push_back(j->spec.name.session);
+    return out;
+}
+
+std::vector<std::string> Manager::jobs() const {
+    std::vector<std::string> out;
+    for (auto& j : impl_->jobs) out.push_back(j->spec.name.qualified());
+    return out;
+}
+
+Result<std::vector<std::string>> Manager::jobs(std::string_view session) const {
+    std::vector<std::string> out;
+    for (auto& j : impl_->jobs)
+        if (j->spec.name.session == session) out.push_back(j->spec.name.qualified());
+    if (out.empty()) return fail(Error::make(ENOENT, "session '%.*s' not found", static_cast<int>(session.size()), session.data()));
+    return out;
+}
+
+Result<std::vector<model::ProcessInfo>> Manager::processes(const JobName& name) const {
+    GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
+    (void)j;
+    std::vector<model::ProcessInfo> out;
+    for (auto& [pid, p] : impl_->procs)
+        if (p->job == name) out.push_back(impl_->process_info(*p));
+    return out;
+}
+
+std::vector<model::ProcessInfo> Manager::all_processes() const {
+    std::vector<model::ProcessInfo> out;
+    for (auto& [pid, p] : impl_->procs) out.push_back(impl_->process_info(*p));
+    return out;
+}
+
+Result<int> Manager::commit(const JobName& name, std::optional<double> graceful_timeout, const model::Env& env) {
+    GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
+    if (impl_->shutting_down) return fail(Error::make(EPERM, "gafferd is shutting down"));
+    if (graceful_timeout && (*graceful_timeout < 0 || !std::isfinite(*graceful_timeout)))
+        return fail(Error::make(EINVAL, "graceful_timeout must be a number >= 0"));
+    GAFFER_TRY(int pid, impl_->spawn_process(*j, true, graceful_timeout, &env));
+    j->committed.push_back(pid);
+    return pid;
+}
+
+Status Manager::stopall(const JobName& name) {
+    GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
+    impl_->execute(*j, j->fsm.stop_all_replace());
+    impl_->stop_committed(*j);
+    return ok();
+}
+
+Status Manager::killall(const JobName& name, int sig) {
+    GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
+    impl_->publish(impl_->job_prefix(name) + "kill", name, {{"signum", Impl::jint(sig)}});
+    std::vector<int> all = j->fsm.processes();
+    all.insert(all.end(), j->committed.begin(), j->committed.end());
+    for (int pid : all) {
+        Impl::Proc* p = impl_->find_proc(pid);
+        if (!p || p->leader_exited) continue;
+        auto r = proc::send_signal(p->child, sig, false);
+        if (!r) log_debug("signal %d to %d: %s", sig, p->child.pid, r.error().message().c_str());
+        impl_->publish("proc." + std::to_string(pid) + ".kill", name, {{"pid", Impl::jint(pid)}});
+    }
+    return ok();
+}
+
+Result<model::ProcessInfo> Manager::process_info(int pid) const {
+    Impl::Proc* p = impl_->find_proc(pid);
+    if (!p) return fail(Error::make(ENOENT, "process %d not found", pid));
+    return impl_->process_info(*p);
+}
+
+Status Manager::stop_process(int pid) {
+    Impl::Proc* p = impl_->find_proc(pid);
+    if (!p) return fail(Error::make(ENOENT, "process %d not found", pid));
+    if (p->stopping) return ok();
+    Impl::Job* j = impl_->find_job(p->job);
+    if (j && !p->committed) {
+        impl_->execute(*j, j->fsm.stop_process(pid));
+        if (!p->stopping) {  // not in the job's list any more: stop it anyway
+            impl_->publish("stop_process", p->job, {{"pid", Impl::jint(pid)}});
+            impl_->begin_stop(*p);
+        }
+    } else {
+        impl_->publish("stop_process", p->job, {{"pid", Impl::jint(pid)}});
+        impl_->begin_stop(*p);
+    }
+    return ok();
+}
+
+Status Manager::kill(int pid, int sig) {
+    Impl::Proc* p = impl_->find_proc(pid);
+    if (!p) return fail(Error::make(ENOENT, "process %d not found", pid));
+    if (!p->leader_exited) {
+        auto r = proc::send_signal(p->child, sig, false);
+        if (!r) return fail(r.error());
+    }
+    impl_->publish("proc." + std::to_string(pid) + ".kill", p->job, {{"pid", Impl::jint(pid)}});
+    return ok();
+}
+
+Status Manager::send(int pid, std::string_view data) {
+    Impl::Proc* p = impl_->find_proc(pid);
+    if (!p) return fail(Error::make(ENOENT, "process %d not found", pid));
+    if (!p->info.redirect_input) return fail(Error::make(EPERM, "stdin of process %d is not redirected", pid));
+    if (!p->stdin_fd) return fail(Error::make(EPIPE, "stdin of process %d is closed", pid));
+    if (p->stdin_queued + data.size() > kMaxStdinQueue)
+        return fail(Error::make(ENOBUFS, "stdin queue of process %d is full", pid));
+    if (data.empty()) return ok();
+    p->stdin_queue.emplace_back(data);
+    p->stdin_queued += data.size();
+    impl_->flush_stdin(pid);
+    return ok();
+}
+
+Result<model::ProcessStats> Manager::process_stats(int pid) {
+    Impl::Proc* p = impl_->find_proc(pid);
+    if (!p) return fail(Error::make(ENOENT, "process %d not found", pid));
+    ++impl_->counters.stat_reads;
+    model::ProcessStats s = p->sampler.sample(p->child.pid, impl_->loop.now());
+    s.pid = pid;
+    return s;
+}
+
+Result<std::vector<model::ProcessStats>> Manager::job_stats(const JobName& name) {
+    GAFFER_TRY(auto info, this->info(name));
+    std::vector<model::ProcessStats> out;
+    for (int pid : info.processes) {
+        auto s = process_stats(pid);
+        if (s) out.push_back(std::move(s).value());
+    }
+    return out;
+}
+
+bool Manager::reap_os_pid(pid_t os_pid) {
+    for (auto& [pid, p] : impl_->procs) {
+        if (p->child.pid == os_pid && !p->leader_exited) {
+            impl_->on_exit_ready(pid);
+            return true;
+        }
+    }
+    return false;
+}
+
+void Manager::signal_all(int sig) {
+    std::vector<int> pids;
+    for (auto& [pid, p] : impl_->procs)
+        if (!p->leader_exited) pids.push_back(pid);
+    for (int pid : pids) (void)kill(pid, sig);
+}
+
+void Manager::set_give_up_handler(GiveUpHandler handler) { impl_->give_up_hook = std::move(handler); }
+
+void Manager::shutdown(std::function<void()> done) {
+    auto& im = *impl_;
+    im.shutting_down = true;
+    im.shutdown_done = std::move(done);
+    // Every job at once: SIGTERM now, SIGKILL after each one's graceful_timeout.
+    for (auto& j : im.jobs) {
+        im.cancel_timer(*j);
+        if (!j->fsm.stopped()) im.publish_job_pair("stop", j->spec.name);
+        im.execute(*j, j->fsm.stop());
+        im.stop_committed(*j);
+    }
+    for (auto& [pid, p] : im.procs) im.begin_stop(*p);
+    if (im.procs.empty() && im.shutdown_done) {
+        auto d = std::move(im.shutdown_done);
+        im.shutdown_done = nullptr;
+        im.loop.post(std::move(d));
+    }
+}
+
+void Manager::kill_all_now() {
+    for (auto& [pid, p] : impl_->procs) {
+        if (!p->leader_exited) (void)proc::send_signal(p->child, SIGKILL, true);
+        if (p->cg && impl_->cg_tree) (void)impl_->cg_tree->kill(*p->cg);
+    }
+}
+
+bool Manager::shutting_down() const { return impl_->shutting_down; }
+size_t Manager::process_count() const { return impl_->procs.size(); }
+const Counters& Manager::counters() const { return impl_->counters; }
+const char* Manager::cgroup_mode() const {
+    return impl_->cg_tree ? cgroup::to_string(impl_->cg_tree->mode()) : "none";
+}
+
+}  // namespace gaffer::manager

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+// Manager: the one API over jobs and processes (reference §5.2 command table). It is
+// the only code that owns processes: the HTTP and D-Bus front ends and gafferd's main
+// call these methods and read the EventBus; they never touch a pid.
+//
+// Every method runs on the loop thread, returns at once (no method blocks or waits for
+// a process), and reports failures as Error values with the codes of errors.h.
+// Processes are spawned synchronously inside the call (vfork-style, ~0.1 ms each), so
+// GET right after a load already lists them. Exits are observed through pidfds.
+//
+// Naming: `pid` is gaffer's internal process id (from 1, never reused); `os_pid` is
+// the kernel's.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/base/result.h"
+#include "lib/events/event_bus.h"
+#include "lib/loop/loop.h"
+#include "lib/model/job_spec.h"
+#include "lib/model/values.h"
+
+namespace gaffer::manager {
+
+struct Options {
+    std::string default_cwd;   // where jobs without `cwd` run (gafferd's cwd)
+    model::Env daemon_env;     // gafferd's environment, for jobs with os_env
+    bool use_cgroups = true;   // a cgroup per process where the host allows it
+    std::string cgroup_name;   // cgroup2 directory name for this daemon (default: "gaffer")
+    int child_umask = -1;      // umask for every child (-1: inherit gafferd's)
+};
+
+// A chunk of process output, as read from its pipe (no line assembly).
+struct OutputChunk {
+    int pid;
+    const model::JobName& job;
+    const std::string& label;
+    std::string_view data;
+};
+
+struct Counters {
+    uint64_t spawned = 0;
+    uint64_t spawn_failures = 0;
+    uint64_t exited = 0;
+    uint64_t stat_reads = 0;  // test hook: an idle daemon must make none
+};
+
+class Manager {
+public:
+    Manager(loop::Loop& loop, events::EventBus& bus, Options options);
+    ~Manager();
+    Manager(const Manager&) = delete;
+    Manager& operator=(const Manager&) = delete;
+
+    // ---- jobs ----
+    // Loads a job; spawns its processes when spec.start. EEXIST if it exists.
+    // `session_env` (the API's load-time env) overrides the job's env for its processes.
+    Status load(model::JobSpec spec, const model::Env& session_env = {});
+    Status unload(const model::JobName& name);
+    // PUT semantics (§3.3): replaces the config; with spec.start a stopped job starts.
+    Status update(model::JobSpec spec, const model::Env& session_env = {});
+    Status start_job(const model::JobName& name);
+    Status stop_job(const model::JobName& name);
+    Status reload_job(const model::JobName& name);
+    // Returns the new target.
+    Result<int> scale(const model::JobName& name, const model::ScaleOp& op);
+    Result<int> numprocesses(const model::JobName& name) const;
+    bool has_job(const model::JobName& name) const;
+    Result<model::JobInfo> info(const model::JobName& name) const;
+    Result<model::JobSpec> spec(const model::JobName& name) const;
+    // Regular processes only (§3.6).
+    Result<std::vector<int>> pids(const model::JobName& name) const;
+    // Every tracked process, regular and committed, in spawn order (§3.6 GET /pids).
+    std::vector<int> all_pids() const;
+    std::vector<std::string> sessions() const;
+    std::vector<std::string> jobs() const;  // qualified names, load order
+    Result<std::vector<std::string>> jobs(std::string_view session) const;
+    // Every process of the job including stopping ones (the `processes` extension).
+    Result<std::vector<model::ProcessInfo>> processes(const model::JobName& name) const;
+    std::vector<model::ProcessInfo> all_processes() const;
+    // One-off process, never restarted, not counted against numprocesses.
+    Result<int> commit(const model::JobName& name, std::optional<double> graceful_timeout,
+                       const model::Env& env);
+    // SIGTERM (graceful stop) every process; the job replaces regular ones.
+    Status stopall(const model::JobName& name);
+    // Signal every process of the job (regular and committed).
+    Status killall(const model::JobName& name, int sig);
+
+    // ---- processes ----
+    Result<model::ProcessInfo> process_info(int pid) const;
+    Status stop_process(int pid);
+    Status kill(int pid, int sig);
+    // Queues bytes for the process's stdin (EPERM if not redirected; bounded queue,
+    // ENOBUFS when full). Writes are delivered whole and in order.
+    Status send(int pid, std::string_view data);
+
+    // ---- statistics ----
+    Result<model::ProcessStats> process_stats(int pid);
+    Result<std::vector<model::ProcessStats>> job_stats(const model::JobName& name);
+
+    // ---- output ----
+    using OutputHandler = std::function<void(const OutputChunk&)>;
+    // One handler (the console; streams subscribe through the EventBus-like hooks of
+    // later issues). Called for every chunk read from a redirected output.
+    void set_output_handler(OutputHandler handler) { output_handler_ = std::move(handler); }
+
+    // ---- init duties (PID 1, --subreaper) ----
+    // Reaps `os_pid` through its pidfd and dispatches its exit at once if it is one of
+    // ours and still unreaped; false for any other pid (an orphan: the caller reaps it).
+    bool reap_os_pid(pid_t os_pid);
+    // Sends `sig` to every live process (regular and committed), e.g. SIGUSR1 forwarded
+    // by gafferd as PID 1. Publishes proc.<pid>.kill like kill().
+    void signal_all(int sig);
+
+    // Called when a job gives up for good (flapping exhausted max_retry), with the
+    // exit status and signal of its last process (0 when it never ran).
+    using GiveUpHandler = std::function<void(const model::JobSpec& spec, int exit_status, int term_signal)>;
+    void set_give_up_handler(GiveUpHandler handler);
+
+    // ---- lifecycle ----
+    // Stops every job in parallel (SIGTERM, SIGKILL after graceful_timeout) and calls
+    // `done` once every process has exited. Later loads are refused (EPERM).
+    void shutdown(std::function<void()> done);
+    bool shutting_down() const;
+    // SIGKILL to every process's group and cgroup at once (a second shutdown signal).
+    void kill_all_now();
+    size_t process_count() const;
+    const Counters& counters() const;
+    // The cgroup layout in use: "v2", "hybrid" or "none".
+    const char* cgroup_mode() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    OutputHandler output_handler_;
+};
+
+}  // namespace gaffer::manager

@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: MIT
+#include "lib/proc/spawner.h"
+
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+extern "C" {
+#include <sys/pidfd.h>
+}
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef PIDFD_SIGNAL_PROCESS_GROUP
+#define PIDFD_SIGNAL_PROCESS_GROUP (1U << 2)  // kernel 6.9; FIXME(glibc 2.40) drop
+#endif
+
+namespace gaffer::proc {
+
+const char* to_string(ExecStage s) {
+    switch (s) {
+        case ExecStage::kNone: return "none";
+        case ExecStage::kFork: return "fork";
+        case ExecStage::kCgroup: return "cgroup";
+        case ExecStage::kStdio: return "stdio";
+        case ExecStage::kCwd: return "cwd";
+        case ExecStage::kGid: return "gid";
+        case ExecStage::kUid: return "uid";
+        case ExecStage::kCaps: return "caps";
+        case ExecStage::kExec: return "exec";
+    }
+    return "unknown";
+}
+
+std::string find_executable(const std::string& name, const std::string& path_var, const std::string& cwd) {
+    if (name.empty() || name.find('/') != std::string::npos) return name;
+    size_t i = 0;
+    while (i <= path_var.size()) {
+        size_t j = path_var.find(':', i);
+        if (j == std::string::npos) j = path_var.size();
+        std::string dir = path_var.substr(i, j - i);
+        if (dir.empty()) dir = ".";
+        std::string cand = dir + "/" + name;
+        std::string check = (cand[0] == '/' || cwd.empty()) ? cand : cwd + "/" + cand;
+        struct stat st;
+        if (::stat(check.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(check.c_str(), X_OK) == 0)
+            return cand;
+        i = j + 1;
+    }
+    return name;
+}
+
+namespace {
+
+constexpr size_t kStackSize = 128 * 1024;
+
+// Everything the child needs, laid out by the parent before clone. The child reads it
+// and writes only `stage`/`err` (shared memory, CLONE_VM).
+struct ChildArgs {
+    const char* path;
+    char* const* argv;
+    char* const* envp;
+    const char* cwd;
+    int uid;  // -1: unchanged
+    int gid;
+    const gid_t* groups;
+    int n_groups;
+    int umask;
+    int fds[3];
+    const int* extra;
+    int n_extra;
+    int cgroup_fd;
+    bool new_session;
+    bool no_new_privs;
+    const int* caps;
+    int n_caps;
+    bool drop_bounding;
+    volatile int stage;
+    volatile int err;
+    int devnull;
+};
+
+[[noreturn]] __attribute__((no_sanitize("address", "undefined"))) void child_fail(ChildArgs* a, ExecStage s) {
+    a->err = errno;
+    a->stage = static_cast<int>(s);
+    syscall(SYS_exit_group, 127);
+    __builtin_unreachable();
+}
+
+__attribute__((no_sanitize("address", "undefined"))) int child_main(void* p) {
+    auto* a = static_cast<ChildArgs*>(p);
+
+    // A clean slate for signals: the daemon blocks the ones it reads through signalfd,
+    // and a blocked or ignored signal survives execve.
+    sigset_t empty;
+    sigemptyset(&empty);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, nullptr, _NSIG / 8);
+    for (int sig = 1; sig < _NSIG; ++sig) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        struct sigaction sa;
+        if (sigaction(sig, nullptr, &sa) == 0 && sa.sa_handler == SIG_IGN) {
+            sa.sa_handler = SIG_DFL;
+            (void)sigaction(sig, &sa, nullptr);
+        }
+    }
+
+    if (a->cgroup_fd >= 0 && write(a->cgroup_fd, "0", 1) != 1) child_fail(a, ExecStage::kCgroup);
+
+    if (a->new_session) {
+        if (setsid() < 0) child_fail(a, ExecStage::kFork);
+    } else if (setpgid(0, 0) < 0) {
+        child_fail(a, ExecStage::kFork);
+    }
+
+    // Move every source fd above the target range first, so that dup2 into 0..n never
+    // clobbers a source that happens to sit at a low number.
+    int n_targets = 3 + a->n_extra;
+    int moved[64];
+    for (int i = 0; i < n_targets && i < 64; ++i) {
+        int src = i < 3 ? a->fds[i] : a->extra[i - 3];
+        if (src < 0) src = a->devnull;
+        moved[i] = fcntl(src, F_DUPFD_CLOEXEC, n_targets);
+        if (moved[i] < 0) child_fail(a, ExecStage::kStdio);
+    }
+    for (int i = 0; i < n_targets && i < 64; ++i) {
+        if (dup2(moved[i], i) < 0) child_fail(a, ExecStage::kStdio);  // dup2 clears CLOEXEC
+    }
+    // Close everything else (fds inherited without CLOEXEC by the daemon included).
+    if (syscall(SYS_close_range, n_targets, ~0U, 0) < 0) {
+        for (int fd = n_targets; fd < 65536; ++fd) (void)close(fd);
+    }
+
+    if (a->cwd && chdir(a->cwd) < 0) child_fail(a, ExecStage::kCwd);
+
+    if (a->umask >= 0) (void)umask(static_cast<mode_t>(a->umask));
+
+    if (a->gid >= 0) {
+        gid_t g = static_cast<gid_t>(a->gid);
+        if (a->n_groups > 0) {
+            if (syscall(SYS_setgroups, a->n_groups, a->groups) < 0) child_fail(a, ExecStage::kGid);
+        } else if (syscall(SYS_setgroups, 1, &g) < 0) {
+            child_fail(a, ExecStage::kGid);
+        }
+        if (syscall(SYS_setresgid, g, g, g) < 0) child_fail(a, ExecStage::kGid);
+    }
+
+    if (a->drop_bounding) {
+        for (int c = 0; c <= CAP_LAST_CAP; ++c) {
+            bool keep = false;
+            for (int k = 0; k < a->n_caps; ++k) keep = keep || a->caps[k] == c;
+            if (!keep && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) child_fail(a, ExecStage::kCaps);
+        }
+    }
+    if (a->n_caps > 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) child_fail(a, ExecStage::kCaps);
+
+    if (a->uid >= 0) {
+        uid_t u = static_cast<uid_t>(a->uid);
+        if (syscall(SYS_setresuid, u, u, u) < 0) child_fail(a, ExecStage::kUid);
+    }
+
+    if (a->n_caps > 0) {
+        struct __user_cap_header_struct hdr {};
+        struct __user_cap_data_struct data[2] {};
+        hdr.version = _LINUX_CAPABILITY_VERSION_3;
+        for (int k = 0; k < a->n_caps; ++k) {
+            int c = a->caps[k];
+            data[c / 32].permitted |= 1u << (c % 32);
+            data[c / 32].effective |= 1u << (c % 32);
+            data[c / 32].inheritable |= 1u << (c % 32);
+        }
+        if (syscall(SYS_capset, &hdr, data) < 0) child_fail(a, ExecStage::kCaps);
+        for (int k = 0; k < a->n_caps; ++k)
+            if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, a->caps[k], 0, 0) < 0) child_fail(a, ExecStage::kCaps);
+    }
+
+    if (a->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) child_fail(a, ExecStage::kCaps);
+
+    execve(a->path, a->argv, a->envp);
+    child_fail(a, ExecStage::kExec);
+}
+
+void* child_stack() {
+    // One stack serves every spawn: CLONE_VFORK keeps us suspended until the child is
+    // done with it, and the loop is single-threaded.
+    static void* stack = [] {
+        void* s = mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        return s == MAP_FAILED ? nullptr : s;
+    }();
+    return stack;
+}
+
+int devnull_fd() {
+    static int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    return fd;
+}
+
+}  // namespace
+
+Result<Child> spawn(const ExecSpec& spec, SpawnFailure* ret_failure) {
+    SpawnFailure local;
+    SpawnFailure& failure = ret_failure ? *ret_failure : local;
+    failure = {};
+    auto fail_at = [&](ExecStage stage, int err) {
+        failure = {stage, err};
+        return fail(Error::make(err, "spawn '%s': %s stage", spec.path.c_str(), to_string(stage)));
+    };
+
+    if (spec.argv.empty()) return fail_at(ExecStage::kExec, EINVAL);
+    if (spec.extra_fds.size() > 60) return fail_at(ExecStage::kStdio, EMFILE);
+    int devnull = devnull_fd();
+    if (devnull < 0) return fail_at(ExecStage::kStdio, errno);
+    void* stack = child_stack();
+    if (!stack) return fail_at(ExecStage::kFork, ENOMEM);
+
+    std::vector<char*> argv, envp;
+    argv.reserve(spec.argv.size() + 1);
+    for (const auto& s : spec.argv) argv.push_back(const_cast<char*>(s.c_str()));
+    argv.push_back(nullptr);
+    envp.reserve(spec.envp.size() + 1);
+    for (const auto& s : spec.envp) envp.push_back(const_cast<char*>(s.c_str()));
+    envp.push_back(nullptr);
+
+    ChildArgs a{};
+    a.path = spec.path.c_str();
+    a.argv = argv.data();
+    a.envp = envp.data();
+    a.cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
+    a.uid = spec.uid ? static_cast<int>(*spec.uid) : -1;
+    a.gid = spec.gid ? static_cast<int>(*spec.gid) : -1;
+    a.groups = spec.groups.data();
+    a.n_groups = static_cast<int>(spec.groups.size());
+    a.umask = spec.umask;
+    a.fds[0] = spec.stdin_fd;
+    a.fds[1] = spec.stdout_fd;
+    a.fds[2] = spec.stderr_fd;
+    a.extra = spec.extra_fds.data();
+    a.n_extra = static_cast<int>(spec.extra_fds.size());
+    a.cgroup_fd = spec.cgroup_procs_fd;
+    a.new_session = spec.new_session;
+    a.no_new_privs = spec.no_new_privs;
+    a.caps = spec.ambient_caps.data();
+    a.n_caps = static_cast<int>(spec.ambient_caps.size());
+    a.drop_bounding = spec.drop_bounding;
+    a.stage = 0;
+    a.err = 0;
+    a.devnull = devnull;
+
+    int pidfd = -1;
+    pid_t pid = clone(child_main, static_cast<char*>(stack) + kStackSize,
+                      CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &pidfd);
+    if (pid < 0) return fail_at(ExecStage::kFork, errno);
+    Child child{pid, UniqueFd(pidfd)};
+    if (a.stage != 0) {
+        // The child has exited with 127 already; collect it so no zombie is left.
+        siginfo_t si;
+        (void)waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(child.pidfd.get()), &si, WEXITED);
+        return fail_at(static_cast<ExecStage>(a.stage), a.err);
+    }
+    return child;
+}
+
+Status send_signal(const Child& child, int sig, bool group) {
+    if (!child.pidfd) return fail(Error::make(EBADF, "no pidfd"));
+    if (group) {
+        if (pidfd_send_signal(child.pidfd.get(), sig, nullptr, PIDFD_SIGNAL_PROCESS_GROUP) == 0) return ok();
+        if (errno == ESRCH) return ok();
+        if (errno != EINVAL) return fail(Error::from_errno("pidfd_send_signal(%d, group)", child.pid));
+        // Older kernels: the leader is not reaped yet (we hold its status), so its pid
+        // still names its process group.
+        if (::kill(-child.pid, sig) == 0 || errno == ESRCH) {
+            if (errno == ESRCH) (void)pidfd_send_signal(child.pidfd.get(), sig, nullptr, 0);
+            return ok();
+        }
+    }
+    if (pidfd_send_signal(child.pidfd.get(), sig, nullptr, 0) == 0 || errno == ESRCH) return ok();
+    return fail(Error::from_errno("pidfd_send_signal(%d)", child.pid));
+}
+
+Result<ExitStatus> try_reap(const Child& child) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(child.pidfd.get()), &si, WEXITED | WNOHANG) < 0)
+        return fail(Error::from_errno("waitid(%d)", child.pid));
+    ExitStatus st;
+    if (si.si_pid == 0) return st;
+    st.exited = true;
+    if (si.si_code == CLD_EXITED) {
+        st.exit_status = si.si_status;
+    } else {
+        st.term_signal = si.si_status;
+    }
+    return st;
+}
+
+}  // namespace gaffer::proc

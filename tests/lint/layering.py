@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# Checks every `#include "lib/<module>/..."` in lib/, daemon/ and ctl/ against the module
+# DAG of architecture.md §2: a module may include only itself and the modules listed for
+# it. Front ends (http) never include proc/, cgroup/ or stats/: only the manager owns
+# processes. Exit 1 with one line per violation.
+import os
+import re
+import sys
+
+ALLOWED = {
+    "base": set(),
+    "loop": {"base"},
+    "model": {"base"},
+    "json": {"base", "model"},
+    "config": {"base", "model", "json"},
+    "proc": {"base"},
+    "cgroup": {"base"},
+    "stats": {"base", "model"},
+    "job": {"base", "model"},
+    "events": {"base", "model", "json", "loop"},
+    "auth": {"base", "json"},
+    "manager": {"base", "model", "json", "config", "loop", "events", "job", "proc", "cgroup", "stats"},
+    "http": {"base", "model", "json", "config", "loop", "events", "manager", "auth"},
+}
+CLIENT = {"base", "model", "json", "config", "client"}
+INCLUDE = re.compile(r'^\s*#\s*include\s+"lib/([a-z_]+)/')
+
+
+def check(root):
+    errors = []
+    for top in ("lib", "ctl"):
+        for dirpath, _, files in os.walk(os.path.join(root, top)):
+            for name in files:
+                if not name.endswith((".h", ".cc")):
+                    continue
+                path = os.path.join(dirpath, name)
+                rel = os.path.relpath(path, root)
+                parts = rel.split(os.sep)
+                if top == "lib":
+                    module = parts[1]
+                    allowed = ALLOWED.get(module)
+                    if allowed is None:
+                        errors.append(f"{rel}: module '{module}' is not in the layering table")
+                        continue
+                    allowed = allowed | {module}
+                else:
+                    allowed = CLIENT
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    for lineno, line in enumerate(f, 1):
+                        m = INCLUDE.match(line)
+                        if m and m.group(1) not in allowed:
+                            errors.append(f"{rel}:{lineno}: includes lib/{m.group(1)}/ (not allowed for {parts[1] if top == 'lib' else top})")
+    return errors
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..")
+    errors = check(root)
+    for e in errors:
+        print(e)
+    if errors:
+        print(f"layering: {len(errors)} violation(s)")
+        return 1
+    print("layering: ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

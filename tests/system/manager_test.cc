@@ -1,0 +1,502 @@
+// SPDX-License-Identifier: MIT
+// System tests of lib/manager: a real Manager on a real Loop (both backends) spawning
+// real processes, observed only through its API and the EventBus (reference §3.6, §6.2,
+// §7.5, §7.6, §8). Tests wait for events with Loop::run_until, never for time; the
+// few "nothing more happens" checks run the loop for a bounded time after checking that
+// no timer is left that could make anything happen. TearDown shuts the manager down and
+// a ChildGuard kills whatever might still be alive.
+#include "lib/manager/manager.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "lib/base/strutil.h"
+#include "lib/events/event_bus.h"
+#include "lib/json/json.h"
+#include "lib/loop/loop.h"
+#include "tests/helpers/child_guard.h"
+#include "tests/helpers/loop_backends.h"
+
+namespace gaffer::manager {
+namespace {
+
+using namespace std::chrono_literals;
+using loop::Clock;
+using loop::Loop;
+using model::JobName;
+
+constexpr auto kWait = 10s;
+
+struct Event {
+    std::string type;
+    json::JsonPtr msg;
+
+    long long num(const char* key) const { return json_integer_value(json_object_get(msg.get(), key)); }
+    std::string str(const char* key) const {
+        const char* s = json_string_value(json_object_get(msg.get(), key));
+        return s ? s : "";
+    }
+    bool flag(const char* key) const { return json_is_true(json_object_get(msg.get(), key)); }
+    bool has(const char* key) const { return json_object_get(msg.get(), key) != nullptr; }
+};
+
+model::JobSpec job_spec(const std::string& name, const std::string& cmd, int numprocesses,
+                        double graceful_timeout = 10.0) {
+    model::JobSpec s;
+    s.name = JobName::parse(name);
+    s.cmd = cmd;
+    s.numprocesses = numprocesses;
+    s.graceful_timeout = graceful_timeout;
+    s.config_json = "{}";
+    return s;
+}
+
+model::Flapping flapping(int attempts, double window, double retry_in, int max_retry) {
+    model::Flapping f;
+    f.attempts = attempts;
+    f.window = window;
+    f.retry_in = retry_in;
+    f.max_retry = max_retry;
+    return f;
+}
+
+bool alive(pid_t pid) { return kill(pid, 0) == 0; }
+
+class ManagerTest : public ::testing::TestWithParam<loop::Backend> {
+protected:
+    void SetUp() override {
+        auto l = Loop::create(GetParam());
+        if (!l) {
+            if (GetParam() == loop::Backend::kIoUring) GTEST_SKIP() << "io_uring unavailable: " << l.error().message();
+            FAIL() << l.error().message();
+        }
+        loop_ = std::move(l).value();
+        bus_ = std::make_unique<events::EventBus>(*loop_);
+        bus_->subscribe(".", [this](const std::string& type, const json_t* msg) {
+            events_.push_back({type, json::ref(const_cast<json_t*>(msg))});
+            if (type == "spawn") guard_.add(static_cast<pid_t>(events_.back().num("os_pid")));
+        });
+        make_manager(true);
+    }
+
+    void TearDown() override {
+        if (mgr_) {
+            for (const auto& p : mgr_->all_processes()) guard_.add(p.os_pid);
+            bool done = false;
+            mgr_->shutdown([&] { done = true; });
+            EXPECT_TRUE(loop_->run_until([&] { return done; }, 30s)) << "shutdown did not finish";
+            mgr_.reset();
+        }
+        guard_.kill_all();
+        bus_.reset();
+        loop_.reset();
+    }
+
+    void make_manager(bool cgroups) {
+        mgr_.reset();
+        Options o;
+        o.default_cwd = "/";
+        o.use_cgroups = cgroups;
+        o.cgroup_name = "gaffer-test";
+        mgr_ = std::make_unique<Manager>(*loop_, *bus_, o);
+        mgr_->set_output_handler([this](const OutputChunk& c) { output_[c.pid].append(c.data); });
+    }
+
+    bool wait(const std::function<bool()>& pred, Clock::duration timeout = kWait) {
+        return loop_->run_until(pred, timeout);
+    }
+    // Runs the loop for `d` whatever happens (for "nothing more happens" checks).
+    void run_for(Clock::duration d) { (void)loop_->run_until([] { return false; }, d); }
+
+    std::vector<const Event*> all(const std::string& type) const {
+        std::vector<const Event*> out;
+        for (const auto& e : events_)
+            if (e.type == type) out.push_back(&e);
+        return out;
+    }
+    size_t count(const std::string& type) const { return all(type).size(); }
+    const Event* find(const std::string& type, const std::function<bool(const Event&)>& pred = nullptr) const {
+        for (const auto& e : events_)
+            if (e.type == type && (!pred || pred(e))) return &e;
+        return nullptr;
+    }
+    const Event* exit_of(int pid) const {
+        return find("exit", [pid](const Event& e) { return e.num("pid") == pid; });
+    }
+    // Position of the first matching event in the log, or npos.
+    size_t index_of(const std::string& type, int pid = 0) const {
+        for (size_t i = 0; i < events_.size(); ++i)
+            if (events_[i].type == type && (pid == 0 || events_[i].num("pid") == pid)) return i;
+        return std::string::npos;
+    }
+
+    pid_t os_pid(int pid) const {
+        auto info = mgr_->process_info(pid);
+        return info ? info->os_pid : 0;
+    }
+    bool gone(int pid) const { return !mgr_->process_info(pid); }
+
+    std::unique_ptr<Loop> loop_;
+    std::unique_ptr<events::EventBus> bus_;
+    std::unique_ptr<Manager> mgr_;
+    std::vector<Event> events_;
+    std::map<int, std::string> output_;
+    testutil::ChildGuard guard_;
+};
+
+const JobName kWeb = JobName::parse("default.web");
+
+// ---------------------------------------------------------------- load, crash, scale
+
+TEST_P(ManagerTest, LoadSpawnsTheConfiguredProcessesWithEvents) {
+    ASSERT_TRUE(mgr_->load(job_spec("default.web", "sleep 1000", 3)));
+    auto pids = mgr_->pids(kWeb);
+    ASSERT_TRUE(pids);
+    EXPECT_EQ(*pids, (std::vector<int>{1, 2, 3}));
+    EXPECT_EQ(mgr_->process_count(), 3u);
+    ASSERT_TRUE(wait([&] { return count("spawn") == 3 && count("job.default.web.spawn") == 3; }));
+    for (int pid : *pids) {
+        const Event* e = find("spawn", [pid](const Event& ev) { return ev.num("pid") == pid; });
+        ASSERT_NE(e, nullptr) << pid;
+        EXPECT_EQ(e->str("name"), "default.web");
+        EXPECT_EQ(e->str("event"), "spawn");
+        EXPECT_EQ(e->num("os_pid"), os_pid(pid));
+        EXPECT_TRUE(alive(os_pid(pid)));
+        EXPECT_NE(os_pid(pid), getpid());
+    }
+    // load, start, job.S.J.start, then the spawns (§6.2 typical sequence).
+    ASSERT_GE(events_.size(), 3u);
+    EXPECT_EQ(events_[0].type, "load");
+    EXPECT_EQ(events_[1].type, "start");
+    EXPECT_EQ(events_[2].type, "job.default.web.start");
+    auto info = mgr_->info(kWeb);
+    ASSERT_TRUE(info);
+    EXPECT_EQ(info->running, 3);
+    EXPECT_EQ(info->max_processes, 3);
+    EXPECT_TRUE(info->active);
+    EXPECT_FALSE(info->stopped);
+    EXPECT_EQ(mgr_->load(job_spec("default.web", "sleep 1000", 1)).error().code, EEXIST);
+}
+
+TEST_P(ManagerTest, KilledProcessIsReplaced) {
+    ASSERT_TRUE(mgr_->load(job_spec("default.web", "sleep 1000", 3)));
+    ASSERT_TRUE(wait([&] { return count("spawn") == 3; }));
+    const pid_t victim = os_pid(2);
+    ASSERT_GT(victim, 0);
+    ASSERT_EQ(kill(victim, SIGKILL), 0);
+
+    ASSERT_TRUE(wait([&] { return exit_of(2) && count("spawn") == 4; }));
+    const Event* e = exit_of(2);
+    EXPECT_EQ(e->num("os_pid"), victim);
+    EXPECT_EQ(e->num("term_signal"), SIGKILL);
+    EXPECT_EQ(e->num("exit_status"), 0);
+    EXPECT_FALSE(e->flag("once"));
+    EXPECT_EQ(e->str("name"), "default.web");
+    EXPECT_NE(find("job.default.web.exit", [](const Event& ev) { return ev.num("pid") == 2; }), nullptr);
+    EXPECT_NE(find("proc.2.exit"), nullptr);
+    EXPECT_LT(index_of("exit", 2), index_of("spawn", 4));  // exit, then the replacement
+
+    EXPECT_EQ(*mgr_->pids(kWeb), (std::vector<int>{1, 3, 4}));
+    ASSERT_TRUE(wait([&] { return gone(2); }));
+    auto procs = mgr_->processes(kWeb);
+    ASSERT_TRUE(procs);
+    ASSERT_EQ(procs->size(), 3u);
+    for (const auto& p : *procs) EXPECT_EQ(p.restarts, 1) << p.pid;  // job-wide count
+    EXPECT_NE(os_pid(4), victim);
+    EXPECT_TRUE(alive(os_pid(4)));
+}
+
+TEST_P(ManagerTest, ScaleDownReapsTheOldestProcesses) {
+    ASSERT_TRUE(mgr_->load(job_spec("default.web", "sleep 1000", 3)));
+    ASSERT_TRUE(wait([&] { return count("spawn") == 3; }));
+    const pid_t os1 = os_pid(1), os2 = os_pid(2);
+    auto r = mgr_->scale(kWeb, model::ScaleOp{model::ScaleOp::Kind::kSet, 1});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(*r, 1);
+    EXPECT_EQ(*mgr_->pids(kWeb), std::vector<int>{3});
+    ASSERT_TRUE(wait([&] { return count("reap") == 2 && exit_of(1) && exit_of(2) && gone(1) && gone(2); }));
+    auto reaps = all("reap");
+    EXPECT_EQ(reaps[0]->num("pid"), 1);
+    EXPECT_EQ(reaps[0]->num("os_pid"), os1);
+    EXPECT_EQ(reaps[1]->num("pid"), 2);
+    EXPECT_EQ(reaps[1]->num("os_pid"), os2);
+    EXPECT_EQ(count("job.default.web.reap"), 2u);
+    EXPECT_NE(find("proc.1.reap"), nullptr);
+    EXPECT_NE(find("proc.2.reap"), nullptr);
+    EXPECT_LT(index_of("update"), index_of("reap"));
+    EXPECT_EQ(exit_of(1)->num("term_signal"), SIGTERM);
+    EXPECT_EQ(mgr_->process_count(), 1u);
+    EXPECT_EQ(count("spawn"), 3u);  // reaped processes are not replaced
+    EXPECT_EQ(*mgr_->numprocesses(kWeb), 1);
+    // Never below 0.
+    EXPECT_EQ(*mgr_->scale(kWeb, model::ScaleOp{model::ScaleOp::Kind::kSub, 5}), 0);
+    ASSERT_TRUE(wait([&] { return mgr_->process_count() == 0; }));
+}
+
+// ---------------------------------------------------------------- graceful stop (§7.6)
+
+TEST_P(ManagerTest, ProcessIgnoringTermIsKilledAfterTheGracefulTimeout) {
+    auto s = job_spec("default.stubborn", "sh -c 'trap \"\" TERM; echo ready; sleep 1000'", 1, 0.3);
+    s.redirect_output = {"out"};
+    ASSERT_TRUE(mgr_->load(s));
+    // Only stop once the trap is in place, or SIGTERM would simply kill the shell.
+    ASSERT_TRUE(wait([&] { return output_[1].find("ready") != std::string::npos; })) << output_[1];
+    const auto t0 = Clock::now();
+    ASSERT_TRUE(mgr_->stop_job(JobName::parse("default.stubborn")));
+    ASSERT_TRUE(wait([&] { return exit_of(1) != nullptr; }));
+    const auto elapsed = Clock::now() - t0;
+    EXPECT_EQ(exit_of(1)->num("term_signal"), SIGKILL);
+    EXPECT_GE(elapsed, 300ms);
+    EXPECT_LT(elapsed, 5s);
+    EXPECT_NE(find("stop_process", [](const Event& e) { return e.num("pid") == 1; }), nullptr);
+    EXPECT_NE(find("job.default.stubborn.stop"), nullptr);
+    ASSERT_TRUE(wait([&] { return mgr_->process_count() == 0; }));
+    EXPECT_EQ(count("spawn"), 1u);
+}
+
+// The job's process forks a grandchild that ignores SIGTERM; stopping the job must not
+// leave it behind (§7.6: both signals go to the whole process group, the SIGKILL through
+// cgroup.kill where there is a cgroup).
+class ManagerGrandchildTest : public ManagerTest {
+protected:
+    void TearDown() override {
+        ManagerTest::TearDown();  // reaps what it kills while we are still the subreaper
+        (void)prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
+    }
+
+    void run_case() {
+        // Orphans come to us, so a dead grandchild can be reaped and checked here
+        // instead of lingering as a zombie of PID 1.
+        ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+        auto s = job_spec("default.tree", "sh -c 'trap \"\" TERM; echo $$; exec sleep 1000' & wait", 1, 0.3);
+        s.shell = true;
+        s.redirect_output = {"out"};
+        ASSERT_TRUE(mgr_->load(s));
+        ASSERT_TRUE(wait([&] { return output_[1].find('\n') != std::string::npos; }));
+        auto gc = parse_int(output_[1]);
+        ASSERT_TRUE(gc) << output_[1];
+        const pid_t grandchild = static_cast<pid_t>(*gc);
+        guard_.add(grandchild);
+        ASSERT_TRUE(alive(grandchild));
+
+        ASSERT_TRUE(mgr_->stop_job(JobName::parse("default.tree")));
+        ASSERT_TRUE(wait([&] { return gone(1); })) << "the manager still tracks the process";
+        // The manager says the process is gone: its grandchild must be dead too (reaped
+        // by us as subreaper, or already gone). Allow the kernel to finish the exit.
+        int status = 0;
+        bool dead = wait(
+            [&] {
+                pid_t r = waitpid(grandchild, &status, WNOHANG);
+                return r == grandchild || (!alive(grandchild) && errno == ESRCH);
+            },
+            2s);
+        EXPECT_TRUE(dead) << "grandchild " << grandchild << " survived the stop";
+        if (dead && WIFSIGNALED(status)) {
+            EXPECT_EQ(WTERMSIG(status), SIGKILL);
+        }
+        EXPECT_EQ(kill(grandchild, 0) == 0 ? 0 : errno, ESRCH);
+    }
+};
+
+TEST_P(ManagerGrandchildTest, GrandchildIgnoringTermIsGoneAfterStopWithCgroups) {
+    if (std::string(mgr_->cgroup_mode()) == "none")
+        GTEST_SKIP() << "no usable cgroup2 hierarchy (needs root or delegation)";
+    run_case();
+}
+
+TEST_P(ManagerGrandchildTest, GrandchildIgnoringTermIsGoneAfterStopWithoutCgroups) {
+    make_manager(false);
+    ASSERT_STREQ(mgr_->cgroup_mode(), "none");
+    run_case();
+}
+
+// ---------------------------------------------------------------- commit
+
+TEST_P(ManagerTest, CommittedProcessIsNeverRestarted) {
+    ASSERT_TRUE(mgr_->load(job_spec("default.web", "sleep 1000", 1)));
+    auto c = mgr_->commit(kWeb, 0.5, {{"EXTRA", "1"}});
+    ASSERT_TRUE(c) << c.error().message();
+    const int cpid = *c;
+    EXPECT_EQ(cpid, 2);
+    EXPECT_EQ(*mgr_->pids(kWeb), std::vector<int>{1});  // regular processes only
+    auto info = mgr_->info(kWeb);
+    EXPECT_EQ(info->running, 2);
+    EXPECT_EQ(info->running_out, 1);
+    auto pinfo = mgr_->process_info(cpid);
+    ASSERT_TRUE(pinfo);
+    EXPECT_TRUE(pinfo->commited);
+    EXPECT_EQ(pinfo->env.at("EXTRA"), "1");
+    EXPECT_EQ(mgr_->spec(kWeb)->env.count("EXTRA"), 0u);  // the job's env is untouched
+    ASSERT_TRUE(wait([&] { return count("spawn") == 2; }));
+    EXPECT_EQ(count("job.default.web.spawn"), 1u);  // only the global spawn for a commit
+
+    ASSERT_EQ(kill(pinfo->os_pid, SIGKILL), 0);
+    ASSERT_TRUE(wait([&] { return exit_of(cpid) && gone(cpid); }));
+    EXPECT_TRUE(exit_of(cpid)->flag("once"));
+    EXPECT_EQ(exit_of(cpid)->num("term_signal"), SIGKILL);
+    EXPECT_NE(find("job.default.web.exit", [&](const Event& e) { return e.num("pid") == cpid; }), nullptr);
+    // Any restart would have been published with the exit, in the same turn.
+    EXPECT_EQ(count("spawn"), 2u);
+    EXPECT_EQ(mgr_->process_count(), 1u);
+    EXPECT_EQ(*mgr_->pids(kWeb), std::vector<int>{1});
+    EXPECT_EQ(mgr_->process_info(1)->restarts, 0);
+    EXPECT_EQ(mgr_->commit(JobName::parse("default.nope"), std::nullopt, {}).error().code, ENOENT);
+    EXPECT_EQ(mgr_->commit(kWeb, -1.0, {}).error().code, EINVAL);
+}
+
+// ---------------------------------------------------------------- flapping (§7.5)
+
+TEST_P(ManagerTest, FlappingJobGivesUpAfterMaxRetryAndStaysStopped) {
+    auto s = job_spec("default.flappy", "false", 1);
+    s.flapping = flapping(2, 1.0, 0.2, 2);
+    ASSERT_TRUE(mgr_->load(s));
+    ASSERT_TRUE(wait([&] {
+        return find("stop", [](const Event& e) { return e.str("reason") == "flapping"; }) != nullptr;
+    })) << "flap events so far: " << count("flap");
+    const JobName name = JobName::parse("default.flappy");
+    // Two crashes per period; max_retry (2) retries, then the third period gives up.
+    EXPECT_EQ(count("flap"), 3u);
+    EXPECT_EQ(count("spawn"), 6u);
+    EXPECT_EQ(count("exit"), 6u);
+    for (const Event* e : all("exit")) EXPECT_EQ(e->num("exit_status"), 1);
+    EXPECT_NE(find("job.default.flappy.stop"), nullptr);
+    EXPECT_EQ(count("spawn_error"), 0u);
+    auto info = mgr_->info(name);
+    ASSERT_TRUE(info);
+    EXPECT_TRUE(info->stopped);
+    EXPECT_TRUE(mgr_->pids(name)->empty());
+    ASSERT_TRUE(wait([&] { return mgr_->process_count() == 0; }));
+    // Nothing is left that could spawn again: no retry timer, no process.
+    EXPECT_EQ(loop_->timer_count(), 0u);
+    run_for(500ms);
+    EXPECT_EQ(count("spawn"), 6u);
+    EXPECT_EQ(mgr_->counters().spawned, 6u);
+}
+
+TEST_P(ManagerTest, UnloadDuringAFlappingRetryBringsNothingBack) {
+    auto s = job_spec("default.flappy", "false", 1);
+    s.flapping = flapping(2, 1.0, 0.3, 5);
+    ASSERT_TRUE(mgr_->load(s));
+    const JobName name = JobName::parse("default.flappy");
+    ASSERT_TRUE(wait([&] { return count("flap") == 1; }));
+    ASSERT_GE(loop_->timer_count(), 1u);  // the retry
+    const uint64_t spawned = mgr_->counters().spawned;
+    ASSERT_TRUE(mgr_->unload(name));
+    EXPECT_FALSE(mgr_->has_job(name));
+    ASSERT_TRUE(wait([&] { return mgr_->process_count() == 0; }));
+    EXPECT_EQ(loop_->timer_count(), 0u) << "the retry timer survived the unload";
+    run_for(600ms);  // twice retry_in
+    EXPECT_EQ(mgr_->counters().spawned, spawned);
+    EXPECT_EQ(mgr_->process_count(), 0u);
+    ASSERT_TRUE(wait([&] { return find("unload") != nullptr; }));
+}
+
+TEST_P(ManagerTest, StopDuringAFlappingRetryBringsNothingBack) {
+    auto s = job_spec("default.flappy", "false", 1);
+    s.flapping = flapping(2, 1.0, 0.3, 5);
+    ASSERT_TRUE(mgr_->load(s));
+    const JobName name = JobName::parse("default.flappy");
+    ASSERT_TRUE(wait([&] { return count("flap") == 1; }));
+    const uint64_t spawned = mgr_->counters().spawned;
+    ASSERT_TRUE(mgr_->stop_job(name));
+    ASSERT_TRUE(wait([&] { return mgr_->process_count() == 0; }));
+    EXPECT_EQ(loop_->timer_count(), 0u);
+    run_for(600ms);
+    EXPECT_EQ(mgr_->counters().spawned, spawned);
+    EXPECT_TRUE(mgr_->info(name)->stopped);
+}
+
+// ---------------------------------------------------------------- shutdown
+
+TEST_P(ManagerTest, ShutdownCallsDoneOnceEveryProcessIsGone) {
+    ASSERT_TRUE(mgr_->load(job_spec("default.a", "sleep 1000", 2)));
+    ASSERT_TRUE(mgr_->load(job_spec("s2.b", "sleep 1000", 1)));
+    ASSERT_TRUE(mgr_->commit(JobName::parse("s2.b"), std::nullopt, {}));
+    std::vector<pid_t> os;
+    for (const auto& p : mgr_->all_processes()) os.push_back(p.os_pid);
+    ASSERT_EQ(os.size(), 4u);
+
+    bool done = false;
+    size_t left_at_done = 99;
+    bool all_dead_at_done = false;
+    mgr_->shutdown([&] {
+        done = true;
+        left_at_done = mgr_->process_count();
+        all_dead_at_done = std::none_of(os.begin(), os.end(), alive);
+    });
+    EXPECT_FALSE(done);
+    EXPECT_TRUE(mgr_->shutting_down());
+    ASSERT_TRUE(wait([&] { return done; }));
+    EXPECT_EQ(left_at_done, 0u);
+    EXPECT_TRUE(all_dead_at_done);
+    EXPECT_TRUE(wait([&] { return count("exit") == 4; }));
+    EXPECT_EQ(count("spawn"), 4u);  // nothing was replaced
+    // No new work once shutting down.
+    EXPECT_EQ(mgr_->load(job_spec("default.late", "sleep 1000", 1)).error().code, EPERM);
+    EXPECT_EQ(mgr_->start_job(JobName::parse("default.a")).error().code, EPERM);
+    EXPECT_EQ(mgr_->commit(JobName::parse("default.a"), std::nullopt, {}).error().code, EPERM);
+    EXPECT_EQ(mgr_->process_count(), 0u);
+}
+
+TEST_P(ManagerTest, ShutdownWithNothingRunningCallsDoneOnTheNextTurn) {
+    bool done = false;
+    mgr_->shutdown([&] { done = true; });
+    EXPECT_FALSE(done);
+    EXPECT_TRUE(wait([&] { return done; }));
+}
+
+// ---------------------------------------------------------------- spawn failures
+
+TEST_P(ManagerTest, ExecFailureIsPublishedAndBacksOff) {
+    ASSERT_TRUE(mgr_->load(job_spec("default.broken", "/nonexistent/x", 1)));
+    const auto t0 = Clock::now();
+    ASSERT_TRUE(wait([&] { return count("spawn_error") >= 1; }));
+    const Event* e = find("spawn_error");
+    EXPECT_EQ(e->str("name"), "default.broken");
+    EXPECT_EQ(e->str("stage"), "exec");
+    EXPECT_EQ(e->num("errno"), ENOENT);
+    EXPECT_TRUE(e->has("pid"));
+    // Count the attempts over one second: a back-off, not a tight loop.
+    run_for(1s - (Clock::now() - t0));
+    const uint64_t attempts = mgr_->counters().spawn_failures;
+    EXPECT_LT(attempts, 10u);
+    EXPECT_GE(attempts, 2u) << "the job should keep retrying";
+    EXPECT_EQ(mgr_->counters().spawned, 0u);
+    EXPECT_EQ(mgr_->process_count(), 0u);
+    EXPECT_EQ(count("spawn"), 0u);
+    // Stopping the job ends the retries.
+    ASSERT_TRUE(mgr_->stop_job(JobName::parse("default.broken")));
+    EXPECT_EQ(loop_->timer_count(), 0u);
+}
+
+// ---------------------------------------------------------------- stop_process
+
+TEST_P(ManagerTest, StoppedProcessIsReplacedWhenItHasExited) {
+    ASSERT_TRUE(mgr_->load(job_spec("default.web", "sleep 1000", 2)));
+    ASSERT_TRUE(mgr_->stop_process(1));
+    EXPECT_EQ(*mgr_->pids(kWeb), std::vector<int>{2});
+    EXPECT_EQ(mgr_->process_info(1)->state, model::ProcState::kStopping);
+    ASSERT_TRUE(wait([&] { return exit_of(1) && count("spawn") == 3; }));
+    EXPECT_EQ(exit_of(1)->num("term_signal"), SIGTERM);
+    EXPECT_EQ(*mgr_->pids(kWeb), (std::vector<int>{2, 3}));
+    EXPECT_EQ(mgr_->process_info(3)->restarts, 0);  // not an unexpected exit
+    EXPECT_EQ(mgr_->stop_process(99).error().code, ENOENT);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ManagerTest, ::testing::ValuesIn(testutil::test_backends()),
+                         testutil::backend_name);
+INSTANTIATE_TEST_SUITE_P(Backends, ManagerGrandchildTest, ::testing::ValuesIn(testutil::test_backends()),
+                         testutil::backend_name);
+
+}  // namespace
+}  // namespace gaffer::manager
