@@ -655,6 +655,7 @@ constexpr JobOption kJobOptions[] = {
     {"pids_max", OptType::kInt},
     {"notify", OptType::kBool},
     {"ready_timeout", OptType::kNumber},
+    {"watchdog_sec", OptType::kNumber},
     {"critical", OptType::kBool},
     {"capabilities", OptType::kWords},
     {"no_new_privs", OptType::kBool},

@@ -539,6 +539,7 @@ Result<model::JobSpec> job_from_json(const json_t* config, std::string_view sess
     if (pids_max)
         spec.pids_max = static_cast<uint64_t>(*pids_max);
     GAFFER_TRY(spec.ready_timeout, get_number(config, "ready_timeout", 0, true, kMaxSeconds, r));
+    GAFFER_TRY(spec.watchdog_sec, get_number(config, "watchdog_sec", 0, true, kMaxSeconds, r));
 
     std::vector<std::string> caps;
     GAFFER_TRY(auto cap_names, get_string_list(

@@ -24,6 +24,12 @@ EventBus::SubId EventBus::subscribe(std::string_view pattern, Callback cb) {
 
 void EventBus::unsubscribe(SubId id) { subs_.erase(id); }
 
+bool EventBus::wanted(std::string_view type) const {
+    for (const auto& [id, sub] : subs_)
+        if (matches(sub.pattern, type)) return true;
+    return false;
+}
+
 void EventBus::publish(std::string type, json::JsonPtr msg) {
     if (!msg) msg.reset(json_object());
     json_object_set_new(msg.get(), "event", json_stringn(type.data(), type.size()));

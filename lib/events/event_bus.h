@@ -34,6 +34,9 @@ public:
 
     SubId subscribe(std::string_view pattern, Callback cb);
     void unsubscribe(SubId id);
+    // True if some subscription would receive an event of this type: publishers of
+    // optional aliases (the 0.4 event names) skip the work when nobody listens.
+    bool wanted(std::string_view type) const;
     size_t subscriber_count() const { return subs_.size(); }
 
     // `msg` may be null; "event" is set to `type` either way.

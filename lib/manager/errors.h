@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The one table that maps manager errors to what front ends answer. Manager methods
 // fail with these codes only: ENOENT (unknown job/session/pid), EEXIST (conflict),
-// EINVAL (bad value), EPERM (not allowed), ESRCH (process already gone); anything
-// else is an internal failure.
+// EINVAL (bad value), EPERM (not allowed), ESRCH (process already gone), ENODATA (no
+// redirected output), ENXIO (no such stream), EPIPE (stream closed), ENOBUFS (queue
+// full); anything else is an internal failure.
 #pragma once
 
 #include "lib/base/result.h"
@@ -22,6 +23,10 @@ inline ErrorMapping map_error(const Error& e) {
         case EINVAL: return {400, "bad_request"};
         case EPERM:
         case EACCES: return {403, "forbidden"};
+        case ENODATA: return {400, "io_not_redirected"};
+        case ENXIO: return {404, "io_not_found"};
+        case EPIPE: return {410, "stream_closed"};
+        case ENOBUFS: return {503, "stream_full"};
         default: return {500, "internal_error"};
     }
 }

@@ -3,6 +3,7 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/capability.h>
 #include <sys/time.h>
@@ -33,7 +34,7 @@ using model::JobName;
 namespace {
 
 constexpr size_t kReadChunk = 64 * 1024;
-constexpr size_t kMaxStdinQueue = 4 << 20;  // bytes queued for one process's stdin
+constexpr size_t kMaxWriteQueue = 4 << 20;  // bytes queued for one process's stdin (or custom stream)
 
 double wall_now() {
     struct timeval tv;
@@ -56,6 +57,22 @@ struct Manager::Impl {
         loop::Loop::WatchId watch = 0;
     };
 
+    struct Writer {
+        std::string name;
+        UniqueFd fd;
+        loop::Loop::WatchId watch = 0;
+        std::deque<std::string> queue;
+        size_t queued = 0;
+        size_t offset = 0;
+    };
+
+    struct OutSub {
+        int pid;
+        std::string label;
+        std::function<void(std::string_view)> on_chunk;
+        std::function<void()> on_end;
+    };
+
     struct Proc {
         int pid = 0;
         JobName job;
@@ -70,11 +87,8 @@ struct Manager::Impl {
         std::optional<cgroup::Group> cg;
         loop::Loop::WatchId cg_watch = 0;
         std::vector<Output> outputs;
-        UniqueFd stdin_fd;
-        loop::Loop::WatchId stdin_watch = 0;
-        std::deque<std::string> stdin_queue;
-        size_t stdin_queued = 0;
-        size_t stdin_offset = 0;
+        // "stdin" (if redirected) then the custom streams, in order.
+        std::vector<Writer> writers;
         stats::ProcSampler sampler;
         bool notify = false;        // a notify job's process
         bool ready = true;          // false until READY=1 for notify processes
@@ -119,6 +133,8 @@ struct Manager::Impl {
     Options opts;
     std::unique_ptr<cgroup::Tree> cg_tree;
     std::unique_ptr<NotifySocket> notify_socket;
+    std::map<Manager::OutputSubId, OutSub> out_subs;
+    Manager::OutputSubId next_out_sub = 1;
     int next_pid = 1;
     std::map<int, std::unique_ptr<Proc>> procs;  // ordered by pid = spawn order
     std::vector<std::unique_ptr<Job>> jobs;      // load order
@@ -147,7 +163,36 @@ struct Manager::Impl {
         JsonPtr msg(json_object());
         json::set(msg.get(), "name", json::str(name.qualified()));
         for (auto& kv : extra) json_object_set(msg.get(), kv.first, kv.second.get());
+        publish_04_alias(type, name, msg.get());
         bus.publish(type, std::move(msg));
+    }
+
+    // The 0.4 catalogue (§6.3) for /watch users: create/delete/stop_pid and
+    // proc.<template>.<event>, published only when someone subscribed to them.
+    void publish_04_alias(const std::string& type, const JobName& name, const json_t* msg) {
+        std::string alias;
+        if (type == "load") {
+            alias = "create";
+        } else if (type == "unload") {
+            alias = "delete";
+        } else if (type == "stop_process") {
+            alias = "stop_pid";
+        } else {
+            std::string prefix = job_prefix(name);
+            if (type.compare(0, prefix.size(), prefix) != 0) return;
+            std::string ev = type.substr(prefix.size());
+            if (ev != "start" && ev != "stop" && ev != "spawn" && ev != "reap" && ev != "exit") return;
+            alias = "proc." + template_name(name) + "." + ev;
+        }
+        if (bus.wanted(alias)) bus.publish(alias, JsonPtr(json_deep_copy(msg)));
+        if (type == "stop_process") {
+            std::string per = "proc." + template_name(name) + ".stop_pid";
+            if (bus.wanted(per)) bus.publish(per, JsonPtr(json_deep_copy(msg)));
+        }
+    }
+    // 0.4 template name: the job in the default session, else "session:job".
+    static std::string template_name(const JobName& n) {
+        return n.session == "default" ? n.job : n.session + ":" + n.job;
     }
     static JsonPtr jint(long long v) { return JsonPtr(json_integer(v)); }
     std::string job_prefix(const JobName& n) const { return "job." + n.qualified() + "."; }
@@ -273,7 +318,7 @@ struct Manager::Impl {
             if (!pp) return spawn_fail(proc::ExecStage::kStdio, pp.error());
             (void)set_nonblocking(pp->write.get());
             ex.stdin_fd = pp->read.get();
-            p->stdin_fd = std::move(pp->write);
+            p->writers.push_back(Writer{"stdin", std::move(pp->write)});
             child_ends.push_back(std::move(pp->read));
         }
         const auto& labels = j.spec.redirect_output;
@@ -290,11 +335,26 @@ struct Manager::Impl {
             child_ends.push_back(std::move(pp->write));
         }
 
+        // Custom streams: a bidirectional socket each, at fd 3, 4, ... in the child.
+        for (const auto& name : j.spec.custom_streams) {
+            int sv[2];
+            if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                return spawn_fail(proc::ExecStage::kStdio, Error::from_errno("socketpair"));
+            UniqueFd ours(sv[0]), theirs(sv[1]);
+            (void)set_nonblocking(ours.get());
+            UniqueFd wfd(fcntl(ours.get(), F_DUPFD_CLOEXEC, 3));
+            if (!wfd) return spawn_fail(proc::ExecStage::kStdio, Error::from_errno("dup"));
+            ex.extra_fds.push_back(theirs.get());
+            p->outputs.push_back(Output{name, std::move(ours), 0});
+            p->writers.push_back(Writer{name, std::move(wfd)});
+            child_ends.push_back(std::move(theirs));
+        }
+
         if (cg_tree && cg_tree->mode() != cgroup::Mode::kNone) {
             auto g = cg_tree->create_group(j.spec.name.qualified(), pid);
             if (g) {
                 p->cg = std::move(g).value();
-                ex.cgroup_procs_fd = p->cg->procs.get();
+                ex.cgroup_procs_fds.push_back(p->cg->procs.get());
             } else {
                 log_debug("no cgroup for process %d: %s", pid, g.error().message().c_str());
             }
@@ -505,6 +565,11 @@ struct Manager::Impl {
                      q->graceful_timeout);
             if (!q->leader_exited) (void)proc::send_signal(q->child, SIGKILL, true);
             if (q->cg && cg_tree) (void)cg_tree->kill(*q->cg);
+            if (q->leader_exited && !q->cg) {
+                // No cgroup: the rest of its process group got its grace period too.
+                (void)::kill(-q->child.pid, SIGKILL);
+                finalize(pid);
+            }
         });
     }
 
@@ -524,7 +589,7 @@ struct Manager::Impl {
         p->exit_watch = 0;
         ++counters.exited;
         for (auto& out : p->outputs) drain_output(*p, out);
-        close_stdin(*p);
+        close_writers(*p);
 
         bool once = p->committed;
         JobName name = p->job;
@@ -566,6 +631,10 @@ struct Manager::Impl {
 
         p = find_proc(pid);
         if (!p) return;
+        // Without a cgroup, a stopping process's group may outlive its leader (a child
+        // that ignores SIGTERM): it stays "stopping" until the kill timer has SIGKILLed
+        // the group. The group id cannot be reused while any member is alive.
+        if (!p->cg && was_stopping && p->kill_timer && ::kill(-p->child.pid, 0) == 0) return;
         if (wait_cgroup && p->cg->events) {
             auto w = loop.watch(p->cg->events.get(), POLLPRI, [this, pid](uint32_t) {
                 Proc* q = find_proc(pid);
@@ -582,19 +651,24 @@ struct Manager::Impl {
     void release_watches(Proc& p) {
         if (p.exit_watch) loop.unwatch(p.exit_watch);
         if (p.cg_watch) loop.unwatch(p.cg_watch);
-        if (p.stdin_watch) loop.unwatch(p.stdin_watch);
+        for (auto& w : p.writers)
+            if (w.watch) loop.unwatch(w.watch);
+        for (auto& w : p.writers) w.watch = 0;
         for (auto& out : p.outputs)
             if (out.watch) loop.unwatch(out.watch);
         if (p.kill_timer) loop.cancel_timer(p.kill_timer);
         if (p.ready_timer) loop.cancel_timer(p.ready_timer);
         if (p.watchdog_timer) loop.cancel_timer(p.watchdog_timer);
-        p.exit_watch = p.cg_watch = p.stdin_watch = 0;
+        p.exit_watch = p.cg_watch = 0;
         p.kill_timer = p.ready_timer = p.watchdog_timer = 0;
         for (auto& out : p.outputs) out.watch = 0;
     }
 
     void finalize(int pid) {
         auto it = procs.find(pid);
+        if (it == procs.end()) return;
+        end_subscriptions(pid);
+        it = procs.find(pid);
         if (it == procs.end()) return;
         Proc& p = *it->second;
         release_watches(p);
@@ -613,6 +687,16 @@ struct Manager::Impl {
     // ---------- output and input ----------
     void deliver(Proc& p, const Output& out, std::string_view data) {
         if (self.output_handler_) self.output_handler_(OutputChunk{p.pid, p.job, out.label, data});
+        if (out_subs.empty()) return;
+        std::vector<Manager::OutputSubId> ids;
+        for (auto& [id, sub] : out_subs)
+            if (sub.pid == p.pid && sub.label == out.label) ids.push_back(id);
+        for (auto id : ids) {
+            auto it = out_subs.find(id);
+            if (it == out_subs.end()) continue;  // dropped by an earlier callback
+            auto cb = it->second.on_chunk;
+            cb(data);
+        }
     }
 
     void on_output(int pid, int fd) {
@@ -644,41 +728,61 @@ struct Manager::Impl {
         }
     }
 
-    void close_stdin(Proc& p) {
-        if (p.stdin_watch) loop.unwatch(p.stdin_watch);
-        p.stdin_watch = 0;
-        p.stdin_fd.reset();
-        p.stdin_queue.clear();
-        p.stdin_queued = 0;
-        p.stdin_offset = 0;
+    void close_writers(Proc& p) {
+        for (auto& w : p.writers) {
+            if (w.watch) loop.unwatch(w.watch);
+            w.watch = 0;
+            w.fd.reset();
+            w.queue.clear();
+            w.queued = w.offset = 0;
+        }
     }
 
-    void flush_stdin(int pid) {
+    void flush_writer(int pid, size_t index) {
         Proc* p = find_proc(pid);
-        if (!p || !p->stdin_fd) return;
-        while (!p->stdin_queue.empty()) {
-            const std::string& front = p->stdin_queue.front();
-            ssize_t n = write(p->stdin_fd.get(), front.data() + p->stdin_offset, front.size() - p->stdin_offset);
+        if (!p || index >= p->writers.size()) return;
+        Writer& w = p->writers[index];
+        if (!w.fd) return;
+        while (!w.queue.empty()) {
+            const std::string& front = w.queue.front();
+            ssize_t n = write(w.fd.get(), front.data() + w.offset, front.size() - w.offset);
             if (n < 0) {
                 if (errno == EAGAIN || errno == EINTR) break;
-                log_debug("stdin of process %d: %s", pid, strerror(errno));
-                close_stdin(*p);
+                log_debug("%s of process %d: %s", w.name.c_str(), pid, strerror(errno));
+                if (w.watch) loop.unwatch(w.watch);
+                w.watch = 0;
+                w.fd.reset();
+                w.queue.clear();
+                w.queued = w.offset = 0;
                 return;
             }
-            p->stdin_offset += static_cast<size_t>(n);
-            if (p->stdin_offset == front.size()) {
-                p->stdin_queued -= front.size();
-                p->stdin_queue.pop_front();
-                p->stdin_offset = 0;
+            w.offset += static_cast<size_t>(n);
+            if (w.offset == front.size()) {
+                w.queued -= front.size();
+                w.queue.pop_front();
+                w.offset = 0;
             }
         }
-        bool want = !p->stdin_queue.empty();
-        if (want && !p->stdin_watch) {
-            auto w = loop.watch(p->stdin_fd.get(), POLLOUT, [this, pid](uint32_t) { flush_stdin(pid); });
-            if (w) p->stdin_watch = *w;
-        } else if (!want && p->stdin_watch) {
-            loop.unwatch(p->stdin_watch);
-            p->stdin_watch = 0;
+        bool want = !w.queue.empty();
+        if (want && !w.watch) {
+            auto r = loop.watch(w.fd.get(), POLLOUT, [this, pid, index](uint32_t) { flush_writer(pid, index); });
+            if (r) w.watch = *r;
+        } else if (!want && w.watch) {
+            loop.unwatch(w.watch);
+            w.watch = 0;
+        }
+    }
+
+    void end_subscriptions(int pid) {
+        std::vector<Manager::OutputSubId> ids;
+        for (auto& [id, sub] : out_subs)
+            if (sub.pid == pid) ids.push_back(id);
+        for (auto id : ids) {
+            auto it = out_subs.find(id);
+            if (it == out_subs.end()) continue;
+            auto on_end = std::move(it->second.on_end);
+            out_subs.erase(it);
+            if (on_end) on_end();
         }
     }
 
@@ -970,19 +1074,51 @@ Status Manager::kill(int pid, int sig) {
     return ok();
 }
 
-Status Manager::send(int pid, std::string_view data) {
+Status Manager::send(int pid, std::string_view data, const std::string& stream) {
     Impl::Proc* p = impl_->find_proc(pid);
     if (!p) return fail(Error::make(ENOENT, "process %d not found", pid));
-    if (!p->info.redirect_input) return fail(Error::make(EPERM, "stdin of process %d is not redirected", pid));
-    if (!p->stdin_fd) return fail(Error::make(EPIPE, "stdin of process %d is closed", pid));
-    if (p->stdin_queued + data.size() > kMaxStdinQueue)
-        return fail(Error::make(ENOBUFS, "stdin queue of process %d is full", pid));
+    size_t index = p->writers.size();
+    for (size_t i = 0; i < p->writers.size(); ++i)
+        if (p->writers[i].name == stream) index = i;
+    if (index == p->writers.size()) {
+        if (stream == "stdin") return fail(Error::make(EPERM, "stdin of process %d is not redirected", pid));
+        return fail(Error::make(ENXIO, "process %d has no stream '%s'", pid, stream.c_str()));
+    }
+    Impl::Writer& w = p->writers[index];
+    if (!w.fd) return fail(Error::make(EPIPE, "%s of process %d is closed", stream.c_str(), pid));
+    if (w.queued + data.size() > kMaxWriteQueue)
+        return fail(Error::make(ENOBUFS, "%s queue of process %d is full", stream.c_str(), pid));
     if (data.empty()) return ok();
-    p->stdin_queue.emplace_back(data);
-    p->stdin_queued += data.size();
-    impl_->flush_stdin(pid);
+    w.queue.emplace_back(data);
+    w.queued += data.size();
+    impl_->flush_writer(pid, index);
     return ok();
 }
+
+Result<std::vector<std::string>> Manager::stream_labels(int pid) const {
+    Impl::Proc* p = impl_->find_proc(pid);
+    if (!p) return fail(Error::make(ENOENT, "process %d not found", pid));
+    std::vector<std::string> out;
+    for (const auto& o : p->outputs) out.push_back(o.label);
+    return out;
+}
+
+Result<Manager::OutputSubId> Manager::subscribe_output(int pid, const std::string& label,
+                                                       std::function<void(std::string_view)> on_chunk,
+                                                       std::function<void()> on_end) {
+    Impl::Proc* p = impl_->find_proc(pid);
+    if (!p) return fail(Error::make(ENOENT, "process %d not found", pid));
+    if (p->outputs.empty()) return fail(Error::make(ENODATA, "process %d has no redirected output", pid));
+    std::string l = label.empty() ? p->outputs.front().label : label;
+    bool found = false;
+    for (const auto& o : p->outputs) found = found || o.label == l;
+    if (!found) return fail(Error::make(ENXIO, "process %d has no stream '%s'", pid, l.c_str()));
+    auto id = impl_->next_out_sub++;
+    impl_->out_subs.emplace(id, Impl::OutSub{pid, l, std::move(on_chunk), std::move(on_end)});
+    return id;
+}
+
+void Manager::unsubscribe_output(OutputSubId id) { impl_->out_subs.erase(id); }
 
 Result<model::ProcessStats> Manager::process_stats(int pid) {
     Impl::Proc* p = impl_->find_proc(pid);

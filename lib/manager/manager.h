@@ -95,18 +95,35 @@ public:
     Result<model::ProcessInfo> process_info(int pid) const;
     Status stop_process(int pid);
     Status kill(int pid, int sig);
-    // Queues bytes for the process's stdin (EPERM if not redirected; bounded queue,
-    // ENOBUFS when full). Writes are delivered whole and in order.
-    Status send(int pid, std::string_view data);
+    // Queues bytes for the process's stdin, or for one of its custom streams (EPERM if
+    // stdin is not redirected, ENXIO for an unknown stream, EPIPE once it is closed;
+    // bounded queue, ENOBUFS when full). Writes are delivered whole and in order, even
+    // with several writers.
+    Status send(int pid, std::string_view data, const std::string& stream = "stdin");
 
     // ---- statistics ----
     Result<model::ProcessStats> process_stats(int pid);
     Result<std::vector<model::ProcessStats>> job_stats(const model::JobName& name);
 
-    // ---- output ----
+    // ---- output and input streams ----
+    // A process's readable streams: its redirect_output labels (a label given twice is
+    // one merged stream) followed by its custom streams.
+    Result<std::vector<std::string>> stream_labels(int pid) const;
+    // Subscribes to the chunks read from `label` of `pid` from now on ("" = the first
+    // redirected label). `on_end` runs once when the stream ends (the process exited and
+    // its pipe was drained, or it was forgotten); the subscription is gone by then.
+    // Callbacks run on the loop and must not block; a subscriber that cannot keep up
+    // bounds its own queue (lib/io BoundedQueue) and drops, the child never waits.
+    // Errors: ENOENT unknown pid; ENODATA the process has no redirected output;
+    // ENXIO no stream of that name.
+    using OutputSubId = uint64_t;
+    Result<OutputSubId> subscribe_output(int pid, const std::string& label,
+                                         std::function<void(std::string_view data)> on_chunk,
+                                         std::function<void()> on_end);
+    void unsubscribe_output(OutputSubId id);
+
+    // One handler for every chunk of every process (gafferd's -vv console).
     using OutputHandler = std::function<void(const OutputChunk&)>;
-    // One handler (the console; streams subscribe through the EventBus-like hooks of
-    // later issues). Called for every chunk read from a redirected output.
     void set_output_handler(OutputHandler handler) { output_handler_ = std::move(handler); }
 
     // ---- init duties (PID 1, --subreaper) ----

@@ -80,7 +80,8 @@ struct ChildArgs {
     int fds[3];
     const int* extra;
     int n_extra;
-    int cgroup_fd;
+    const int* cgroup_fds;
+    int n_cgroup_fds;
     bool new_session;
     bool no_new_privs;
     const int* caps;
@@ -115,7 +116,8 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* p) {
         }
     }
 
-    if (a->cgroup_fd >= 0 && write(a->cgroup_fd, "0", 1) != 1) child_fail(a, ExecStage::kCgroup);
+    for (int i = 0; i < a->n_cgroup_fds; ++i)
+        if (write(a->cgroup_fds[i], "0", 1) != 1) child_fail(a, ExecStage::kCgroup);
 
     if (a->new_session) {
         if (setsid() < 0) child_fail(a, ExecStage::kFork);
@@ -246,7 +248,8 @@ Result<Child> spawn(const ExecSpec& spec, SpawnFailure* ret_failure) {
     a.fds[2] = spec.stderr_fd;
     a.extra = spec.extra_fds.data();
     a.n_extra = static_cast<int>(spec.extra_fds.size());
-    a.cgroup_fd = spec.cgroup_procs_fd;
+    a.cgroup_fds = spec.cgroup_procs_fds.data();
+    a.n_cgroup_fds = static_cast<int>(spec.cgroup_procs_fds.size());
     a.new_session = spec.new_session;
     a.no_new_privs = spec.no_new_privs;
     a.caps = spec.ambient_caps.data();
@@ -259,6 +262,23 @@ Result<Child> spawn(const ExecSpec& spec, SpawnFailure* ret_failure) {
     int pidfd = -1;
     pid_t pid = clone(child_main, static_cast<char*>(stack) + kStackSize,
                       CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &pidfd);
+    if (pid < 0 && (errno == EINVAL || errno == EPERM || errno == ENOSYS)) {
+        // FIXME(kernel 5.2): no CLONE_PIDFD (or a seccomp filter refusing it): spawn
+        // without it and open the pidfd afterwards; the child cannot have been reaped
+        // in between because only we reap, and only through pidfds.
+        a.stage = 0;
+        pid = clone(child_main, static_cast<char*>(stack) + kStackSize, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+        if (pid > 0) {
+            pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+            if (pidfd < 0) {
+                int err = errno;
+                (void)::kill(pid, SIGKILL);
+                (void)waitpid(pid, nullptr, 0);
+                return fail_at(ExecStage::kFork, err);
+            }
+            (void)fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+        }
+    }
     if (pid < 0) return fail_at(ExecStage::kFork, errno);
     Child child{pid, UniqueFd(pidfd)};
     if (a.stage != 0) {

@@ -42,7 +42,7 @@ struct ExecSpec {
     int stdout_fd = -1;
     int stderr_fd = -1;
     std::vector<int> extra_fds;   // become fds 3, 4, ...
-    int cgroup_procs_fd = -1;     // an open cgroup.procs to join, or -1
+    std::vector<int> cgroup_procs_fds;  // open cgroup.procs files to join (v2, and v1 controllers on hybrid hosts)
     bool new_session = false;     // setsid() instead of setpgid(0, 0)
     bool no_new_privs = false;
     std::vector<int> ambient_caps;  // capabilities kept across the uid change (CAP_* numbers)

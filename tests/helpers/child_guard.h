@@ -35,9 +35,11 @@ public:
 
     // Tracks `pid`. Returns false when it is already gone (nothing to clean up then).
     bool add(pid_t pid) {
-        if (pid <= 0) return false;
+        if (pid <= 0)
+            return false;
         int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-        if (fd < 0) return false;
+        if (fd < 0)
+            return false;
         entries_.push_back(fd);
         return true;
     }
@@ -45,7 +47,8 @@ public:
     // Tracks a process through a pidfd the caller keeps owning (dup'ed here).
     bool add_pidfd(int pidfd) {
         int fd = ::fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0) return false;
+        if (fd < 0)
+            return false;
         entries_.push_back(fd);
         return true;
     }
@@ -57,7 +60,9 @@ public:
             siginfo_t si{};
             if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(fd), &si, WEXITED) < 0) {
                 // Not our child (or already reaped): wait until it has died at least.
-                struct pollfd p {fd, POLLIN, 0};
+                struct pollfd p {
+                    fd, POLLIN, 0
+                };
                 (void)::poll(&p, 1, 5000);
             }
             (void)::close(fd);

@@ -17,8 +17,10 @@ namespace gaffer::testutil {
 
 inline std::vector<loop::Backend> test_backends() {
     const char* env = getenv("GAFFER_LOOP");
-    if (env && strcmp(env, "epoll") == 0) return {loop::Backend::kEpoll};
-    if (env && strcmp(env, "io_uring") == 0) return {loop::Backend::kIoUring};
+    if (env && strcmp(env, "epoll") == 0)
+        return {loop::Backend::kEpoll};
+    if (env && strcmp(env, "io_uring") == 0)
+        return {loop::Backend::kIoUring};
     return {loop::Backend::kIoUring, loop::Backend::kEpoll};
 }
 

@@ -16,12 +16,14 @@ public:
     TempDir() {
         const char* base = getenv("TMPDIR");
         std::string tmpl = std::string(base && *base ? base : "/tmp") + "/gaffer-test-XXXXXX";
-        if (mkdtemp(tmpl.data())) path_ = tmpl;
+        if (mkdtemp(tmpl.data()))
+            path_ = tmpl;
     }
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;
     ~TempDir() {
-        if (path_.empty()) return;
+        if (path_.empty())
+            return;
         (void)nftw(
             path_.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
             FTW_DEPTH | FTW_PHYS);

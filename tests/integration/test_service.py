@@ -161,6 +161,31 @@ class ReadinessTest(unittest.TestCase):
                  timeout=10, what="a replacement after ready_timeout")
         self.assertIn("did not send READY=1", d.output())
 
+    def test_missed_watchdog_restarts_the_process(self):
+        d = self.d = Daemon("", extra_args=["-v"])
+        script = os.path.join(d.dir, "once.py")
+        with open(script, "w") as f:
+            f.write(textwrap.dedent("""
+                import os, socket, time
+                addr = os.environ["NOTIFY_SOCKET"]
+                assert os.environ["WATCHDOG_USEC"] == "300000", os.environ.get("WATCHDOG_USEC")
+                addr = "\\0" + addr[1:] if addr.startswith("@") else addr
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                s.sendto(b"READY=1", addr)
+                for _ in range(3):          # pings for a while, then hangs
+                    time.sleep(0.1)
+                    s.sendto(b"WATCHDOG=1", addr)
+                time.sleep(1000)
+            """))
+        d.write_config(f"[process:wd]\ncmd = python3 {script}\nnotify = true\nwatchdog_sec = 0.3\n")
+        d.start()
+        first = wait_for(lambda: [p for p in d.get_json("/jobs/default/wd/processes")["processes"]
+                                  if p["state"] == "running"], what="ready")[0]["pid"]
+        wait_for(lambda: "missed its watchdog" in d.output(), timeout=10, what="the missed watchdog")
+        wait_for(lambda: any(p["pid"] != first and p["state"] == "running"
+                             for p in d.get_json("/jobs/default/wd/processes")["processes"]),
+                 what="a ready replacement")
+
 
 def unshare_available():
     try:

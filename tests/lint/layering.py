@@ -17,11 +17,14 @@ ALLOWED = {
     "proc": {"base"},
     "cgroup": {"base"},
     "stats": {"base", "model"},
+    "io": {"base"},
     "job": {"base", "model"},
     "events": {"base", "model", "json", "loop"},
+    "webhook": {"base", "model", "json", "loop", "events"},
     "auth": {"base", "json"},
-    "manager": {"base", "model", "json", "config", "loop", "events", "job", "proc", "cgroup", "stats"},
-    "http": {"base", "model", "json", "config", "loop", "events", "manager", "auth"},
+    "ws": {"base", "json"},
+    "manager": {"base", "model", "json", "config", "loop", "events", "job", "proc", "cgroup", "stats", "io"},
+    "http": {"base", "model", "json", "config", "loop", "events", "manager", "auth", "io", "ws"},
 }
 CLIENT = {"base", "model", "json", "config", "client"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"lib/([a-z_]+)/')

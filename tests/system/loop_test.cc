@@ -26,15 +26,16 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr auto kWait = 5s;       // generous upper bound for something that must happen
-constexpr auto kQuiet = 100ms;   // how long "nothing happens" is watched
+constexpr auto kWait = 5s;      // generous upper bound for something that must happen
+constexpr auto kQuiet = 100ms;  // how long "nothing happens" is watched
 
 class LoopTest : public ::testing::TestWithParam<Backend> {
 protected:
     void SetUp() override {
         auto l = Loop::create(GetParam());
         if (!l) {
-            if (GetParam() == Backend::kIoUring) GTEST_SKIP() << "io_uring unavailable: " << l.error().message();
+            if (GetParam() == Backend::kIoUring)
+                GTEST_SKIP() << "io_uring unavailable: " << l.error().message();
             FAIL() << l.error().message();
         }
         loop_ = std::move(l).value();
@@ -47,7 +48,9 @@ protected:
     }
 
     // Runs the loop for `d` whatever happens (used to check that something does NOT fire).
-    void run_for(Clock::duration d) { (void)loop_->run_until([] { return false; }, d); }
+    void run_for(Clock::duration d) {
+        (void)loop_->run_until([] { return false; }, d);
+    }
 
     std::unique_ptr<Loop> loop_;
 };
@@ -66,7 +69,8 @@ TEST_P(LoopTest, PipeWatchFiresWhenDataArrives) {
         seen |= revents;
         char buf[64];
         ssize_t n = read(p.read.get(), buf, sizeof buf);
-        if (n > 0) data.append(buf, static_cast<size_t>(n));
+        if (n > 0)
+            data.append(buf, static_cast<size_t>(n));
     });
     ASSERT_TRUE(id) << id.error().message();
     run_for(kQuiet);
@@ -228,7 +232,8 @@ TEST_P(LoopTest, EqualDeadlinesFireInCreationOrderAndMayCancelEachOther) {
 TEST_P(LoopTest, TimerMayAddTimers) {
     int fired = 0;
     std::function<void()> chain = [&] {
-        if (++fired < 5) loop_->add_timer(1ms, chain);
+        if (++fired < 5)
+            loop_->add_timer(1ms, chain);
     };
     loop_->add_timer(1ms, chain);
     EXPECT_TRUE(loop_->run_until([&] { return fired == 5; }, kWait));

@@ -6,9 +6,9 @@
 // cgroup. Every process started here is killed and reaped by a ChildGuard.
 #include "lib/proc/spawner.h"
 
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <grp.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -55,7 +55,8 @@ class SpawnerTest : public ::testing::Test {
 protected:
     void SetUp() override {
         auto l = Loop::create(loop::Backend::kAuto);  // honours GAFFER_LOOP
-        if (!l) GTEST_SKIP() << "no event loop: " << l.error().message();
+        if (!l)
+            GTEST_SKIP() << "no event loop: " << l.error().message();
         loop_ = std::move(l).value();
     }
 
@@ -64,7 +65,8 @@ protected:
         SpawnFailure failure;
         auto c = spawn(spec, &failure);
         EXPECT_TRUE(c) << spec.path << ": " << (c ? "" : c.error().message());
-        if (!c) return Child{};
+        if (!c)
+            return Child{};
         EXPECT_EQ(failure.stage, ExecStage::kNone);
         guard_.add_pidfd(c->pidfd.get());
         return std::move(c).value();
@@ -77,10 +79,12 @@ protected:
         auto w = loop_->watch(c.pidfd.get(), POLLIN, [&](uint32_t) {
             auto r = try_reap(c);
             EXPECT_TRUE(r) << (r ? "" : r.error().message());
-            if (r && r->exited) st = *r;
+            if (r && r->exited)
+                st = *r;
         });
         EXPECT_TRUE(w);
-        if (!w) return st;
+        if (!w)
+            return st;
         id = *w;
         EXPECT_TRUE(loop_->run_until([&] { return st.exited; }, kWait)) << "child " << c.pid << " did not exit";
         loop_->unwatch(id);
@@ -100,12 +104,14 @@ protected:
                     out.append(buf, static_cast<size_t>(n));
                     continue;
                 }
-                if (n == 0 || errno != EAGAIN) eof = true;
+                if (n == 0 || errno != EAGAIN)
+                    eof = true;
                 return;
             }
         });
         EXPECT_TRUE(w);
-        if (!w) return out;
+        if (!w)
+            return out;
         EXPECT_TRUE(loop_->run_until([&] { return eof || (done && done(out)); }, kWait)) << "read so far: " << out;
         loop_->unwatch(*w);
         return out;
@@ -120,7 +126,8 @@ protected:
         p->write.reset();  // EOF once the child (and whatever inherited it) is gone
         std::string out = c.pid ? read_fd(p->read.get()) : "";
         ExitStatus st = c.pid ? wait_exit(c) : ExitStatus{};
-        if (ret_status) *ret_status = st;
+        if (ret_status)
+            *ret_status = st;
         return out;
     }
 
@@ -213,8 +220,7 @@ INSTANTIATE_TEST_SUITE_P(
     Values, SpawnerFailure,
     ::testing::Values(
         FailCase{"missing_binary", [] { return exec_spec("/nonexistent/x", {"x"}); }, ExecStage::kExec, ENOENT},
-        FailCase{"not_executable", [] { return exec_spec("/etc/passwd", {"passwd"}); }, ExecStage::kExec,
-                 EACCES},
+        FailCase{"not_executable", [] { return exec_spec("/etc/passwd", {"passwd"}); }, ExecStage::kExec, EACCES},
         FailCase{"bare_name_not_searched", [] { return exec_spec("true", {"true"}); }, ExecStage::kExec, ENOENT},
         FailCase{"empty_argv", [] { return exec_spec("/bin/true", {}); }, ExecStage::kExec, EINVAL},
         FailCase{"missing_cwd",
@@ -235,7 +241,7 @@ INSTANTIATE_TEST_SUITE_P(
                  [] {
                      static int ro = open("/dev/null", O_RDONLY | O_CLOEXEC);
                      auto s = exec_spec("/bin/true", {"true"});
-                     s.cgroup_procs_fd = ro;
+                     s.cgroup_procs_fds = {ro};
                      return s;
                  },
                  ExecStage::kCgroup, EBADF}),
@@ -253,9 +259,11 @@ struct Unprivileged {
 Unprivileged run_unprivileged(const std::function<ExecSpec()>& make) {
     Unprivileged out;
     auto p = Pipe::make();
-    if (!p) return out;
+    if (!p)
+        return out;
     pid_t pid = fork();
-    if (pid < 0) return out;
+    if (pid < 0)
+        return out;
     if (pid == 0) {
         p->read.reset();
         Unprivileged res;
@@ -276,12 +284,14 @@ Unprivileged run_unprivileged(const std::function<ExecSpec()>& make) {
     ssize_t n = read(p->read.get(), &res, sizeof res);  // the child exits right after writing
     int status;
     (void)waitpid(pid, &status, 0);
-    if (n == static_cast<ssize_t>(sizeof res)) out = res;
+    if (n == static_cast<ssize_t>(sizeof res))
+        out = res;
     return out;
 }
 
 TEST_F(SpawnerTest, UidChangeWithoutPrivilegeFailsAtTheUidStage) {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root to drop to uid 65534 for the unprivileged spawn";
+    if (geteuid() != 0)
+        GTEST_SKIP() << "needs root to drop to uid 65534 for the unprivileged spawn";
     auto res = run_unprivileged([] {
         auto s = exec_spec("/bin/true", {"true"});
         s.uid = 0;
@@ -296,7 +306,8 @@ TEST_F(SpawnerTest, UidChangeWithoutPrivilegeFailsAtTheUidStage) {
 }
 
 TEST_F(SpawnerTest, GidChangeWithoutPrivilegeFailsAtTheGidStage) {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root to drop to uid 65534 for the unprivileged spawn";
+    if (geteuid() != 0)
+        GTEST_SKIP() << "needs root to drop to uid 65534 for the unprivileged spawn";
     auto res = run_unprivileged([] {
         auto s = exec_spec("/bin/true", {"true"});
         s.gid = 0;
@@ -310,7 +321,8 @@ TEST_F(SpawnerTest, GidChangeWithoutPrivilegeFailsAtTheGidStage) {
 }
 
 TEST_F(SpawnerTest, UidAndGidAreAppliedWhenRoot) {
-    if (geteuid() != 0) GTEST_SKIP() << "changing uid/gid needs root";
+    if (geteuid() != 0)
+        GTEST_SKIP() << "changing uid/gid needs root";
     auto s = exec_spec("/bin/sh", {"sh", "-c", "echo $(id -u) $(id -g) $(id -G)"});
     s.uid = 65534;
     s.gid = 65534;
@@ -324,7 +336,8 @@ TEST_F(SpawnerTest, UidAndGidAreAppliedWhenRoot) {
 // The "SigBlk:"/"SigIgn:" masks of a status text, as numbers.
 uint64_t mask_of(const std::string& text, const std::string& key) {
     size_t at = text.find(key + ":");
-    if (at == std::string::npos) return ~0ull;
+    if (at == std::string::npos)
+        return ~0ull;
     return std::stoull(text.substr(at + key.size() + 1), nullptr, 16);
 }
 
@@ -336,7 +349,8 @@ TEST_F(SpawnerTest, ChildStartsWithAnEmptySignalMaskAndNoIgnoredSignals) {
     sigaddset(&block, SIGUSR1);
     sigaddset(&block, SIGCHLD);
     ASSERT_EQ(sigprocmask(SIG_BLOCK, &block, &old_mask), 0);
-    struct sigaction ign {}, old_pipe {}, old_hup {};
+    struct sigaction ign {
+    }, old_pipe{}, old_hup{};
     ign.sa_handler = SIG_IGN;
     ASSERT_EQ(sigaction(SIGPIPE, &ign, &old_pipe), 0);
     ASSERT_EQ(sigaction(SIGHUP, &ign, &old_hup), 0);
@@ -354,7 +368,8 @@ TEST_F(SpawnerTest, ChildStartsWithAnEmptySignalMaskAndNoIgnoredSignals) {
 std::set<int> numbers_in(const std::string& text) {
     std::set<int> out;
     for (const auto& w : split_any(text, " \n"))
-        if (auto n = parse_int(w)) out.insert(static_cast<int>(*n));
+        if (auto n = parse_int(w))
+            out.insert(static_cast<int>(*n));
     return out;
 }
 
@@ -375,7 +390,8 @@ TEST_F(SpawnerTest, StdinDefaultsToDevNullAndExtraFdsFollowStdio) {
     ASSERT_TRUE(extra);
     struct stat sb;
     ASSERT_EQ(fstat(extra->read.get(), &sb), 0);
-    auto s = exec_spec("/bin/sh", {"sh", "-c", "readlink /proc/self/fd/0 /proc/self/fd/2 /proc/self/fd/3; ls /proc/self/fd"});
+    auto s = exec_spec("/bin/sh",
+                       {"sh", "-c", "readlink /proc/self/fd/0 /proc/self/fd/2 /proc/self/fd/3; ls /proc/self/fd"});
     s.extra_fds = {extra->read.get()};
     std::string out = output_of(s);
     auto lines = split_any(out, "\n");
@@ -385,7 +401,8 @@ TEST_F(SpawnerTest, StdinDefaultsToDevNullAndExtraFdsFollowStdio) {
     EXPECT_EQ(lines[2], "pipe:[" + std::to_string(sb.st_ino) + "]");
     std::set<int> fds;
     for (size_t i = 3; i < lines.size(); ++i)
-        if (auto n = parse_int(lines[i])) fds.insert(static_cast<int>(*n));
+        if (auto n = parse_int(lines[i]))
+            fds.insert(static_cast<int>(*n));
     EXPECT_EQ(fds, (std::set<int>{0, 1, 2, 3, 4})) << out;  // 4: ls's own directory
 }
 
@@ -449,10 +466,12 @@ protected:
         s.stdout_fd = p->write.get();
         r.child = spawn_ok(s);
         p->write.reset();
-        std::string line = read_fd(p->read.get(), [](const std::string& t) { return t.find('\n') != std::string::npos; });
+        std::string line =
+            read_fd(p->read.get(), [](const std::string& t) { return t.find('\n') != std::string::npos; });
         auto pid = parse_int(line);
         EXPECT_TRUE(pid) << "no grandchild pid in '" << line << "'";
-        if (!pid) return r;
+        if (!pid)
+            return r;
         r.grandchild = static_cast<pid_t>(*pid);
         guard_.add(r.grandchild);
         r.grandchild_pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, r.grandchild, 0)));
@@ -466,7 +485,8 @@ protected:
         bool gone = false;
         auto w = loop_->watch(pidfd, POLLIN, [&](uint32_t) { gone = true; });
         EXPECT_TRUE(w);
-        if (!w) return false;
+        if (!w)
+            return false;
         loop_->run_until([&] { return gone; }, timeout);
         loop_->unwatch(*w);
         return gone;
@@ -486,7 +506,9 @@ TEST_F(SpawnerGroupTest, PlainSignalReachesOnlyTheChild) {
     ASSERT_GT(sh.grandchild, 0);
     ASSERT_TRUE(send_signal(sh.child, SIGTERM, false));
     EXPECT_EQ(wait_exit(sh.child).term_signal, SIGTERM);
-    struct pollfd pfd {sh.grandchild_pidfd.get(), POLLIN, 0};
+    struct pollfd pfd {
+        sh.grandchild_pidfd.get(), POLLIN, 0
+    };
     EXPECT_EQ(poll(&pfd, 1, 0), 0) << "the grandchild should still run";
     // The group outlives its leader; a group signal through the reaped leader's pidfd
     // still reaches it where the kernel supports PIDFD_SIGNAL_PROCESS_GROUP.
@@ -495,16 +517,19 @@ TEST_F(SpawnerGroupTest, PlainSignalReachesOnlyTheChild) {
 // ---------------------------------------------------------------- cgroups
 
 TEST_F(SpawnerTest, ChildJoinsACgroupOfTheTree) {
-    if (geteuid() != 0) GTEST_SKIP() << "creating cgroups needs root (or a delegated subtree)";
-    if (cgroup::detect_mode() == cgroup::Mode::kNone) GTEST_SKIP() << "no cgroup2 hierarchy mounted";
+    if (geteuid() != 0)
+        GTEST_SKIP() << "creating cgroups needs root (or a delegated subtree)";
+    if (cgroup::detect_mode() == cgroup::Mode::kNone)
+        GTEST_SKIP() << "no cgroup2 hierarchy mounted";
     auto tree = cgroup::Tree::create("gaffer-spawner-test");
-    if (tree->mode() == cgroup::Mode::kNone) GTEST_SKIP() << "cgroup2 present but the test tree could not be created";
+    if (tree->mode() == cgroup::Mode::kNone)
+        GTEST_SKIP() << "cgroup2 present but the test tree could not be created";
     auto g = tree->create_group("default.cgtest", 1);
     ASSERT_TRUE(g) << g.error().message();
     EXPECT_FALSE(tree->populated(*g));
 
     auto s = exec_spec("/bin/sleep", {"sleep", "1000"});
-    s.cgroup_procs_fd = g->procs.get();
+    s.cgroup_procs_fds = {g->procs.get()};
     Child c = spawn_ok(s);
     ASSERT_GT(c.pid, 0);
 

@@ -34,29 +34,26 @@ TEST_P(EventBusMatches, Table) {
     EXPECT_EQ(EventBus::matches(c.pattern, c.type), c.want) << "pattern '" << c.pattern << "' type '" << c.type << "'";
 }
 
-INSTANTIATE_TEST_SUITE_P(Values, EventBusMatches,
-                         ::testing::Values(
-                             // exact and whole-segment prefixes, any depth
-                             MatchCase{"spawn", "spawn", true}, MatchCase{"job", "job", true},
-                             MatchCase{"job", "job.default.web.exit", true},
-                             MatchCase{"job.default", "job.default.web.spawn", true},
-                             MatchCase{"job.default.web", "job.default.web.exit", true},
-                             MatchCase{"job.default.web.exit", "job.default.web.exit", true},
-                             MatchCase{"proc.12", "proc.12.exit", true},
-                             // not on a segment boundary, or longer than the type
-                             MatchCase{"job", "jobs", false}, MatchCase{"job", "jo", false},
-                             MatchCase{"spawn", "spawn_error", false}, MatchCase{"proc.1", "proc.12.exit", false},
-                             MatchCase{"job.default.web", "job.default.webapp.exit", false},
-                             MatchCase{"job.default.web.exit", "job.default.web", false},
-                             MatchCase{"exit", "job.default.web.exit", false},  // prefix only
-                             MatchCase{"default", "job.default.web.exit", false},
-                             // a trailing '.' is ignored
-                             MatchCase{"job.", "job", true}, MatchCase{"job.", "job.default.web.exit", true},
-                             MatchCase{"job.", "jobs", false}, MatchCase{"proc.12.", "proc.12.kill", true},
-                             MatchCase{"proc.12.", "proc.123.kill", false},
-                             // '.' (and the empty pattern) deliver everything
-                             MatchCase{".", "load", true}, MatchCase{".", "job.default.web.exit", true},
-                             MatchCase{"", "load", true}));
+INSTANTIATE_TEST_SUITE_P(
+    Values, EventBusMatches,
+    ::testing::Values(
+        // exact and whole-segment prefixes, any depth
+        MatchCase{"spawn", "spawn", true}, MatchCase{"job", "job", true},
+        MatchCase{"job", "job.default.web.exit", true}, MatchCase{"job.default", "job.default.web.spawn", true},
+        MatchCase{"job.default.web", "job.default.web.exit", true},
+        MatchCase{"job.default.web.exit", "job.default.web.exit", true}, MatchCase{"proc.12", "proc.12.exit", true},
+        // not on a segment boundary, or longer than the type
+        MatchCase{"job", "jobs", false}, MatchCase{"job", "jo", false}, MatchCase{"spawn", "spawn_error", false},
+        MatchCase{"proc.1", "proc.12.exit", false}, MatchCase{"job.default.web", "job.default.webapp.exit", false},
+        MatchCase{"job.default.web.exit", "job.default.web", false},
+        MatchCase{"exit", "job.default.web.exit", false},  // prefix only
+        MatchCase{"default", "job.default.web.exit", false},
+        // a trailing '.' is ignored
+        MatchCase{"job.", "job", true}, MatchCase{"job.", "job.default.web.exit", true},
+        MatchCase{"job.", "jobs", false}, MatchCase{"proc.12.", "proc.12.kill", true},
+        MatchCase{"proc.12.", "proc.123.kill", false},
+        // '.' (and the empty pattern) deliver everything
+        MatchCase{".", "load", true}, MatchCase{".", "job.default.web.exit", true}, MatchCase{"", "load", true}));
 
 // ---------------------------------------------------------------- delivery
 
@@ -128,8 +125,8 @@ TEST_F(EventBusTest, DeliversInPublishOrder) {
         got.push_back(type);
         seq.push_back(json_integer_value(json_object_get(msg, "n")));
     });
-    const std::vector<std::string> types = {"load", "start", "job.default.web.start", "spawn",
-                                            "job.default.web.spawn", "spawn", "exit"};
+    const std::vector<std::string> types = {"load",  "start", "job.default.web.start", "spawn", "job.default.web.spawn",
+                                            "spawn", "exit"};
     for (size_t i = 0; i < types.size(); ++i) bus_->publish(types[i], msg_with("n", static_cast<int>(i)));
     turn();
     EXPECT_EQ(got, types);
@@ -169,7 +166,8 @@ TEST_F(EventBusTest, UnsubscribeDuringDelivery) {
     EventBus::SubId id_b = 0, id_c = 0;
     EventBus::SubId id_a = bus_->subscribe(".", [&](const std::string& type, const json_t*) {
         a.push_back(type);
-        if (type == "first") bus_->unsubscribe(id_b);  // a later subscriber of the same event
+        if (type == "first")
+            bus_->unsubscribe(id_b);  // a later subscriber of the same event
     });
     id_b = record(".", &b);
     id_c = bus_->subscribe(".", [&](const std::string& type, const json_t*) {
@@ -180,7 +178,7 @@ TEST_F(EventBusTest, UnsubscribeDuringDelivery) {
     bus_->publish("second", nullptr);
     turn();
     EXPECT_EQ(a, (std::vector<std::string>{"first", "second"}));
-    EXPECT_TRUE(b.empty());                             // gone before its turn came
+    EXPECT_TRUE(b.empty());                           // gone before its turn came
     EXPECT_EQ(c, std::vector<std::string>{"first"});  // once, then gone
     EXPECT_EQ(bus_->subscriber_count(), 1u);
     bus_->unsubscribe(id_a);
@@ -195,7 +193,8 @@ TEST_F(EventBusTest, SubscribeDuringDeliverySeesOnlyLaterEvents) {
     std::vector<std::string> late;
     bool added = false;
     bus_->subscribe("a", [&](const std::string&, const json_t*) {
-        if (!added) record(".", &late);
+        if (!added)
+            record(".", &late);
         added = true;
     });
     bus_->publish("a", nullptr);
@@ -210,7 +209,8 @@ TEST_F(EventBusTest, EventsPublishedByASubscriberFollowTheQueuedOnes) {
     std::vector<std::string> got;
     bus_->subscribe(".", [&](const std::string& type, const json_t*) {
         got.push_back(type);
-        if (type == "exit") bus_->publish("spawn", nullptr);
+        if (type == "exit")
+            bus_->publish("spawn", nullptr);
     });
     bus_->publish("exit", nullptr);
     bus_->publish("update", nullptr);
@@ -233,6 +233,19 @@ TEST_F(EventBusTest, QueueIsBoundedAndCountsDrops) {
     EXPECT_EQ(seen.front(), static_cast<json_int_t>(extra));  // the oldest were dropped
     EXPECT_EQ(seen.back(), static_cast<json_int_t>(total - 1));
     EXPECT_EQ(bus_->pending(), 0u);
+}
+
+TEST_F(EventBusTest, WantedFollowsTheSubscriptions) {
+    EXPECT_FALSE(bus_->wanted("create"));
+    auto id = bus_->subscribe("proc.web", [](const std::string&, const json_t*) {});
+    EXPECT_TRUE(bus_->wanted("proc.web.exit"));
+    EXPECT_FALSE(bus_->wanted("proc.webapp.exit"));
+    EXPECT_FALSE(bus_->wanted("create"));
+    auto all = bus_->subscribe(".", [](const std::string&, const json_t*) {});
+    EXPECT_TRUE(bus_->wanted("create"));
+    bus_->unsubscribe(all);
+    bus_->unsubscribe(id);
+    EXPECT_FALSE(bus_->wanted("proc.web.exit"));
 }
 
 TEST_F(EventBusTest, FlushDeliversAtOnceAndTheScheduledTurnIsHarmless) {

@@ -15,10 +15,10 @@ namespace gaffer::job {
 
 // Readable failure messages for whole-vector comparisons.
 void PrintTo(const Action& a, std::ostream* os) {
-    static const char* const kNames[] = {"Spawn", "Stop",  "Reap", "ArmRetry",
+    static const char* const kNames[] = {"Spawn",       "Stop",       "Reap", "ArmRetry",
                                          "CancelRetry", "ArmRespawn", "Flap", "GaveUp"};
-    *os << kNames[static_cast<int>(a.kind)] << "{pid=" << a.pid << ",count=" << a.count
-        << ",delay=" << a.delay.count() << "}";
+    *os << kNames[static_cast<int>(a.kind)] << "{pid=" << a.pid << ",count=" << a.count << ",delay=" << a.delay.count()
+        << "}";
 }
 
 namespace {
@@ -26,14 +26,30 @@ namespace {
 using std::chrono::milliseconds;
 using K = Action::Kind;
 
-Action Spawn(int n) { return {K::kSpawn, 0, n}; }
-Action Stop(int pid) { return {K::kStop, pid}; }
-Action Reap(int pid) { return {K::kReap, pid}; }
-Action ArmRetry(double s) { return {K::kArmRetry, 0, 0, Seconds(s)}; }
-Action ArmRespawn(double s) { return {K::kArmRespawn, 0, 0, Seconds(s)}; }
-Action CancelRetry() { return {K::kCancelRetry}; }
-Action Flap() { return {K::kFlap}; }
-Action GaveUp() { return {K::kGaveUp}; }
+Action Spawn(int n) {
+    return {K::kSpawn, 0, n};
+}
+Action Stop(int pid) {
+    return {K::kStop, pid};
+}
+Action Reap(int pid) {
+    return {K::kReap, pid};
+}
+Action ArmRetry(double s) {
+    return {K::kArmRetry, 0, 0, Seconds(s)};
+}
+Action ArmRespawn(double s) {
+    return {K::kArmRespawn, 0, 0, Seconds(s)};
+}
+Action CancelRetry() {
+    return {K::kCancelRetry};
+}
+Action Flap() {
+    return {K::kFlap};
+}
+Action GaveUp() {
+    return {K::kGaveUp};
+}
 
 model::JobSpec make_spec(int numprocesses, std::optional<model::Flapping> flapping = std::nullopt) {
     model::JobSpec s;
@@ -54,9 +70,15 @@ model::Flapping flapping(int attempts, double window, double retry_in, int max_r
     return f;
 }
 
-model::ScaleOp add(int n) { return {model::ScaleOp::Kind::kAdd, n}; }
-model::ScaleOp sub(int n) { return {model::ScaleOp::Kind::kSub, n}; }
-model::ScaleOp set(int n) { return {model::ScaleOp::Kind::kSet, n}; }
+model::ScaleOp add(int n) {
+    return {model::ScaleOp::Kind::kAdd, n};
+}
+model::ScaleOp sub(int n) {
+    return {model::ScaleOp::Kind::kSub, n};
+}
+model::ScaleOp set(int n) {
+    return {model::ScaleOp::Kind::kSet, n};
+}
 
 // A job FSM plus a virtual clock and a pid counter standing in for the manager.
 class Harness {
@@ -276,7 +298,7 @@ TEST(JobFsm, UpdateWithStartUnstopsAStoppedJob) {
 
 TEST(JobFsm, ScaleDownDuringAnUpdateCountsTheProcessesBeingReplaced) {
     Harness h(make_spec(3));
-    h.start();                             // 1 2 3
+    h.start();                                 // 1 2 3
     h.run(h.fsm.update(make_spec(3), false));  // all three replaced on exit
     EXPECT_EQ(h.scale(set(1)), Actions{});     // nothing left to reap
     EXPECT_EQ(h.exited(1), Actions{});         // 2 still replacing: 1 counted
@@ -358,7 +380,7 @@ TEST(JobFsm, AttemptsCrashesWithinTheWindowFlap) {
 
 TEST(JobFsm, FlapStopsTheOtherProcessesWithoutCountingTheirExits) {
     Harness h(make_spec(3, flapping(2, 1.0, 0.5, 5)));
-    h.start();  // 1 2 3
+    h.start();                                    // 1 2 3
     EXPECT_EQ(h.exited(1), (Actions{Spawn(1)}));  // 2 3 4
     h.advance(milliseconds(10));
     EXPECT_EQ(h.exited(2), (Actions{Flap(), Stop(3), Stop(4), ArmRetry(0.5)}));
@@ -421,10 +443,10 @@ TEST_P(JobFsmGiveUp, GivesUpAfterMaxRetryFlappingPeriods) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Params, JobFsmGiveUp,
-                         ::testing::Values(GiveUpCase{2, 1.0, 0.2, 2},   // the manager test's values
-                                           GiveUpCase{2, 1.0, 7.0, 5},   // the defaults
+                         ::testing::Values(GiveUpCase{2, 1.0, 0.2, 2},  // the manager test's values
+                                           GiveUpCase{2, 1.0, 7.0, 5},  // the defaults
                                            GiveUpCase{3, 1.0, 7.0, 1},
-                                           GiveUpCase{5, 2.0, 30.0, 2},  // attempts > max_retry
+                                           GiveUpCase{5, 2.0, 30.0, 2},   // attempts > max_retry
                                            GiveUpCase{2, 1.0, 1.0, 0}));  // give up at once
 
 TEST(JobFsm, AQuietPeriodAfterARetryResetsTheRetryCounter) {

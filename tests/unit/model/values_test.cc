@@ -30,24 +30,20 @@ TEST_P(ParseSignal, Table) {
     EXPECT_EQ(parse_signal(c.text), c.want) << "input '" << c.text << "'";
 }
 
-INSTANTIATE_TEST_SUITE_P(Values, ParseSignal,
-                         ::testing::Values(SignalCase{"TERM", SIGTERM}, SignalCase{"term", SIGTERM},
-                                           SignalCase{"SIGterm", SIGTERM}, SignalCase{"sigTERM", SIGTERM},
-                                           SignalCase{"SIGTERM", SIGTERM}, SignalCase{"15", SIGTERM},
-                                           SignalCase{"9", SIGKILL}, SignalCase{"HUP", SIGHUP},
-                                           SignalCase{"sighup", SIGHUP}, SignalCase{"1", SIGHUP},
-                                           SignalCase{"KILL", SIGKILL}, SignalCase{"usr1", SIGUSR1},
-                                           SignalCase{"SIGUSR2", SIGUSR2}, SignalCase{"CHLD", SIGCHLD},
-                                           SignalCase{"64", 64}, SignalCase{"SIGRTMIN", SIGRTMIN},
-                                           SignalCase{"RTMIN+2", SIGRTMIN + 2},
-                                           // junk
-                                           SignalCase{"junk", std::nullopt}, SignalCase{"", std::nullopt},
-                                           SignalCase{"SIG", std::nullopt}, SignalCase{"SIGSIGTERM", std::nullopt},
-                                           SignalCase{"TERMX", std::nullopt}, SignalCase{"0", std::nullopt},
-                                           SignalCase{"65", std::nullopt}, SignalCase{"-9", std::nullopt},
-                                           SignalCase{"1.5", std::nullopt}, SignalCase{"9x", std::nullopt},
-                                           SignalCase{"99999999999999999999999", std::nullopt},
-                                           SignalCase{"RTMIN+", std::nullopt}));
+INSTANTIATE_TEST_SUITE_P(
+    Values, ParseSignal,
+    ::testing::Values(SignalCase{"TERM", SIGTERM}, SignalCase{"term", SIGTERM}, SignalCase{"SIGterm", SIGTERM},
+                      SignalCase{"sigTERM", SIGTERM}, SignalCase{"SIGTERM", SIGTERM}, SignalCase{"15", SIGTERM},
+                      SignalCase{"9", SIGKILL}, SignalCase{"HUP", SIGHUP}, SignalCase{"sighup", SIGHUP},
+                      SignalCase{"1", SIGHUP}, SignalCase{"KILL", SIGKILL}, SignalCase{"usr1", SIGUSR1},
+                      SignalCase{"SIGUSR2", SIGUSR2}, SignalCase{"CHLD", SIGCHLD}, SignalCase{"64", 64},
+                      SignalCase{"SIGRTMIN", SIGRTMIN}, SignalCase{"RTMIN+2", SIGRTMIN + 2},
+                      // junk
+                      SignalCase{"junk", std::nullopt}, SignalCase{"", std::nullopt}, SignalCase{"SIG", std::nullopt},
+                      SignalCase{"SIGSIGTERM", std::nullopt}, SignalCase{"TERMX", std::nullopt},
+                      SignalCase{"0", std::nullopt}, SignalCase{"65", std::nullopt}, SignalCase{"-9", std::nullopt},
+                      SignalCase{"1.5", std::nullopt}, SignalCase{"9x", std::nullopt},
+                      SignalCase{"99999999999999999999999", std::nullopt}, SignalCase{"RTMIN+", std::nullopt}));
 
 TEST(SignalNumbers, Range) {
     EXPECT_EQ(signal_from_number(0), std::nullopt);
@@ -89,12 +85,11 @@ TEST_P(ParseScale, Table) {
 INSTANTIATE_TEST_SUITE_P(Values, ParseScale,
                          ::testing::Values(
                              // a string of digits adds (it does NOT set)
-                             ScaleCase{"3", true, 2, 5}, ScaleCase{"0", true, 2, 2},
-                             ScaleCase{"+3", true, 2, 5}, ScaleCase{"+0", true, 2, 2},
-                             ScaleCase{"-1", true, 2, 1}, ScaleCase{"-2", true, 2, 0},
+                             ScaleCase{"3", true, 2, 5}, ScaleCase{"0", true, 2, 2}, ScaleCase{"+3", true, 2, 5},
+                             ScaleCase{"+0", true, 2, 2}, ScaleCase{"-1", true, 2, 1}, ScaleCase{"-2", true, 2, 0},
                              ScaleCase{"-5", true, 2, 0},  // never below 0
-                             ScaleCase{"=7", true, 2, 7}, ScaleCase{"=0", true, 2, 0},
-                             ScaleCase{"=1", true, 9, 1}, ScaleCase{"007", true, 0, 7},
+                             ScaleCase{"=7", true, 2, 7}, ScaleCase{"=0", true, 2, 0}, ScaleCase{"=1", true, 9, 1},
+                             ScaleCase{"007", true, 0, 7},
                              // malformed: all rejected (400)
                              ScaleCase{"x5", false}, ScaleCase{"+", false}, ScaleCase{"-", false},
                              ScaleCase{"=", false}, ScaleCase{"+a", false}, ScaleCase{"1.5", false},
@@ -127,8 +122,7 @@ TEST_P(ScaleFromInt, Table) {
 // A JSON integer n > 0 adds n; n <= 0 subtracts |n|; the target never goes below 0.
 INSTANTIATE_TEST_SUITE_P(Values, ScaleFromInt,
                          ::testing::Values(IntScaleCase{2, 1, 3}, IntScaleCase{1, 0, 1}, IntScaleCase{0, 3, 3},
-                                           IntScaleCase{-1, 3, 2}, IntScaleCase{-3, 3, 0},
-                                           IntScaleCase{-100, 3, 0},
+                                           IntScaleCase{-1, 3, 2}, IntScaleCase{-3, 3, 0}, IntScaleCase{-100, 3, 0},
                                            IntScaleCase{-9223372036854775807LL, 5, 0}));
 
 TEST(ScaleOp, HugeValuesDoNotOverflow) {
@@ -157,25 +151,19 @@ TEST_P(ShellSplit, Table) {
 }
 
 using W = std::vector<std::string>;
-INSTANTIATE_TEST_SUITE_P(Values, ShellSplit,
-                         ::testing::Values(SplitCase{"", W{}}, SplitCase{"   \t\n ", W{}},
-                                           SplitCase{"sleep 1000", W{"sleep", "1000"}},
-                                           SplitCase{"  a \t b\nc  ", W{"a", "b", "c"}},
-                                           SplitCase{"'a b' c", W{"a b", "c"}},
-                                           SplitCase{"a'b c'd", W{"ab cd"}},
-                                           SplitCase{"''", W{""}}, SplitCase{"\"\"", W{""}},
-                                           SplitCase{"a '' b", W{"a", "", "b"}},
-                                           SplitCase{"'it''s'", W{"its"}},
-                                           SplitCase{"'a\\b'", W{"a\\b"}},  // no escapes in '...'
-                                           SplitCase{"\"a \\\"b\\\" \\\\ \\$x \\`\"", W{"a \"b\" \\ $x `"}},
-                                           SplitCase{"\"a\\zb\"", W{"a\\zb"}},  // other \ kept in "..."
-                                           SplitCase{"\"it's\"", W{"it's"}},
-                                           SplitCase{"a\\ b", W{"a b"}},
-                                           SplitCase{"\\'x", W{"'x"}},
-                                           SplitCase{"a\\\nb", W{"ab"}},  // line continuation
-                                           SplitCase{"\"$HOME\" $PATH", W{"$HOME", "$PATH"}},
-                                           SplitCase{"sh -c 'trap \"\" TERM; sleep 1'",
-                                                     W{"sh", "-c", "trap \"\" TERM; sleep 1"}}));
+INSTANTIATE_TEST_SUITE_P(
+    Values, ShellSplit,
+    ::testing::Values(SplitCase{"", W{}}, SplitCase{"   \t\n ", W{}}, SplitCase{"sleep 1000", W{"sleep", "1000"}},
+                      SplitCase{"  a \t b\nc  ", W{"a", "b", "c"}}, SplitCase{"'a b' c", W{"a b", "c"}},
+                      SplitCase{"a'b c'd", W{"ab cd"}}, SplitCase{"''", W{""}}, SplitCase{"\"\"", W{""}},
+                      SplitCase{"a '' b", W{"a", "", "b"}}, SplitCase{"'it''s'", W{"its"}},
+                      SplitCase{"'a\\b'", W{"a\\b"}},  // no escapes in '...'
+                      SplitCase{"\"a \\\"b\\\" \\\\ \\$x \\`\"", W{"a \"b\" \\ $x `"}},
+                      SplitCase{"\"a\\zb\"", W{"a\\zb"}},  // other \ kept in "..."
+                      SplitCase{"\"it's\"", W{"it's"}}, SplitCase{"a\\ b", W{"a b"}}, SplitCase{"\\'x", W{"'x"}},
+                      SplitCase{"a\\\nb", W{"ab"}},  // line continuation
+                      SplitCase{"\"$HOME\" $PATH", W{"$HOME", "$PATH"}},
+                      SplitCase{"sh -c 'trap \"\" TERM; sleep 1'", W{"sh", "-c", "trap \"\" TERM; sleep 1"}}));
 
 TEST(ShellSplit, RejectsUnterminatedInput) {
     for (const char* bad : {"'abc", "a 'b", "\"abc", "a \"b\\\"", "abc\\", "'", "\""}) {
@@ -188,8 +176,8 @@ TEST(ShellSplit, RejectsUnterminatedInput) {
 }
 
 TEST(ShellQuote, RoundTripsThroughShellSplit) {
-    const std::vector<std::string> words = {"plain", "", "a b", "it's", "$HOME", "\"q\"", "back\\slash",
-                                            "tab\there", "new\nline", "*?[]", "--opt=1", "'"};
+    const std::vector<std::string> words = {"plain",       "",          "a b",       "it's", "$HOME",   "\"q\"",
+                                            "back\\slash", "tab\there", "new\nline", "*?[]", "--opt=1", "'"};
     std::string line;
     for (const auto& w : words) line += shell_quote(w) + " ";
     auto r = shell_split(line);
@@ -213,20 +201,17 @@ TEST_P(SubstituteVars, Table) {
     EXPECT_EQ(substitute_vars(c.text, env), c.want) << "input [" << c.text << "]";
 }
 
-INSTANTIATE_TEST_SUITE_P(Values, SubstituteVars,
-                         ::testing::Values(SubstCase{"", ""}, SubstCase{"plain", "plain"}, SubstCase{"$X", "1"},
-                                           SubstCase{"${X}", "1"}, SubstCase{"$HOME/bin", "/home/u/bin"},
-                                           SubstCase{"a$X-b", "a1-b"}, SubstCase{"${X}y", "1y"},
-                                           SubstCase{"$LONG_NAME2!", "v!"}, SubstCase{"[$EMPTY]", "[]"},
-                                           SubstCase{"$$", "$"}, SubstCase{"$$X", "$X"},
-                                           SubstCase{"a$$$X", "a$1"}, SubstCase{"$D", "$X"},  // no rescan
-                                           // unknown names and malformed references stay as written
-                                           SubstCase{"$UNKNOWN", "$UNKNOWN"}, SubstCase{"${UNKNOWN}", "${UNKNOWN}"},
-                                           SubstCase{"$Xy", "$Xy"}, SubstCase{"$x", "$x"},
-                                           SubstCase{"$", "$"}, SubstCase{"x$", "x$"}, SubstCase{"$1", "$1"},
-                                           SubstCase{"${", "${"}, SubstCase{"${X", "${X"}, SubstCase{"${}", "${}"},
-                                           SubstCase{"${1X}", "${1X}"}, SubstCase{"$-", "$-"},
-                                           SubstCase{"$ X", "$ X"}));
+INSTANTIATE_TEST_SUITE_P(
+    Values, SubstituteVars,
+    ::testing::Values(SubstCase{"", ""}, SubstCase{"plain", "plain"}, SubstCase{"$X", "1"}, SubstCase{"${X}", "1"},
+                      SubstCase{"$HOME/bin", "/home/u/bin"}, SubstCase{"a$X-b", "a1-b"}, SubstCase{"${X}y", "1y"},
+                      SubstCase{"$LONG_NAME2!", "v!"}, SubstCase{"[$EMPTY]", "[]"}, SubstCase{"$$", "$"},
+                      SubstCase{"$$X", "$X"}, SubstCase{"a$$$X", "a$1"}, SubstCase{"$D", "$X"},  // no rescan
+                      // unknown names and malformed references stay as written
+                      SubstCase{"$UNKNOWN", "$UNKNOWN"}, SubstCase{"${UNKNOWN}", "${UNKNOWN}"}, SubstCase{"$Xy", "$Xy"},
+                      SubstCase{"$x", "$x"}, SubstCase{"$", "$"}, SubstCase{"x$", "x$"}, SubstCase{"$1", "$1"},
+                      SubstCase{"${", "${"}, SubstCase{"${X", "${X"}, SubstCase{"${}", "${}"},
+                      SubstCase{"${1X}", "${1X}"}, SubstCase{"$-", "$-"}, SubstCase{"$ X", "$ X"}));
 
 // ---------------------------------------------------------------- JobName (§2.6)
 

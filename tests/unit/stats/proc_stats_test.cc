@@ -22,7 +22,9 @@ constexpr const char* kTail =
     " S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 5 1 0 12345 1048576 256 "
     "18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n";
 
-std::string stat_line(const std::string& pid, const std::string& comm) { return pid + " (" + comm + ")" + kTail; }
+std::string stat_line(const std::string& pid, const std::string& comm) {
+    return pid + " (" + comm + ")" + kTail;
+}
 
 struct CommCase {
     const char* comm;
@@ -48,9 +50,9 @@ TEST_P(ParseProcStat, FieldsAfterAnyComm) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Values, ParseProcStat,
-                         ::testing::Values(CommCase{"sleep"}, CommCase{"my prog"}, CommCase{"a) b"},
-                                           CommCase{"(x)"}, CommCase{") S 1 2 3 ("}, CommCase{"))"},
-                                           CommCase{""}, CommCase{"tab\there"}));
+                         ::testing::Values(CommCase{"sleep"}, CommCase{"my prog"}, CommCase{"a) b"}, CommCase{"(x)"},
+                                           CommCase{") S 1 2 3 ("}, CommCase{"))"}, CommCase{""},
+                                           CommCase{"tab\there"}));
 
 TEST(ParseProcStat, NegativeNiceAndRunningState) {
     std::string line = "42 (worker) R 7 42 42 0 -1 0 0 0 0 0 1 2 0 0 39 -19 1 0 5 4096 3 0";
@@ -65,10 +67,10 @@ TEST(ParseProcStat, NegativeNiceAndRunningState) {
 
 TEST(ParseProcStat, RejectsMalformedText) {
     for (const std::string& bad : {std::string(""), std::string("1234"), std::string("1234 sleep S 1"),
-                                  std::string("1234 (sleep S 1 2 3"),            // no ')'
-                                  std::string("1234 sleep) S 1 2 3"),            // no '('
-                                  std::string("x (sleep)") + kTail,              // pid not a number
-                                  std::string("1234 (sleep) S 1 2 3 4 5 6 7")})  // too few fields
+                                   std::string("1234 (sleep S 1 2 3"),            // no ')'
+                                   std::string("1234 sleep) S 1 2 3"),            // no '('
+                                   std::string("x (sleep)") + kTail,              // pid not a number
+                                   std::string("1234 (sleep) S 1 2 3 4 5 6 7")})  // too few fields
         EXPECT_FALSE(parse_proc_stat(bad)) << "[" << bad << "]";
 }
 
@@ -112,7 +114,9 @@ struct SizeCase {
 
 class HumanSize : public ::testing::TestWithParam<SizeCase> {};
 
-TEST_P(HumanSize, Table) { EXPECT_EQ(human_size(GetParam().bytes), GetParam().want) << GetParam().bytes; }
+TEST_P(HumanSize, Table) {
+    EXPECT_EQ(human_size(GetParam().bytes), GetParam().want) << GetParam().bytes;
+}
 
 INSTANTIATE_TEST_SUITE_P(Values, HumanSize,
                          ::testing::Values(SizeCase{0, "0B"}, SizeCase{1, "1B"}, SizeCase{512, "512B"},
@@ -120,7 +124,8 @@ INSTANTIATE_TEST_SUITE_P(Values, HumanSize,
                                            SizeCase{1024 * 1024 - 1, "1023K"}, SizeCase{1024 * 1024, "1M"},
                                            SizeCase{10 * 1024 * 1024, "10M"}, SizeCase{120 * 1024 * 1024 + 5, "120M"},
                                            SizeCase{1ull << 30, "1G"}, SizeCase{5ull << 40, "5T"},
-                                           SizeCase{1ull << 50, "1P"}, SizeCase{1ull << 60, "1E"}, SizeCase{(1ull << 60) - 1, "1023P"},
+                                           SizeCase{1ull << 50, "1P"}, SizeCase{1ull << 60, "1E"},
+                                           SizeCase{(1ull << 60) - 1, "1023P"},
                                            SizeCase{std::numeric_limits<uint64_t>::max(), "15E"}));
 
 // ---------------------------------------------------------------- format_ctime
@@ -132,16 +137,17 @@ struct CtimeCase {
 
 class FormatCtime : public ::testing::TestWithParam<CtimeCase> {};
 
-TEST_P(FormatCtime, Table) { EXPECT_EQ(format_ctime(GetParam().seconds), GetParam().want) << GetParam().seconds; }
+TEST_P(FormatCtime, Table) {
+    EXPECT_EQ(format_ctime(GetParam().seconds), GetParam().want) << GetParam().seconds;
+}
 
 INSTANTIATE_TEST_SUITE_P(Values, FormatCtime,
                          ::testing::Values(CtimeCase{0, "0:00.00"}, CtimeCase{0.12, "0:00.12"},
-                                           CtimeCase{1.5, "0:01.50"},
-                                           CtimeCase{59.994, "0:59.99"}, CtimeCase{59.999, "1:00.00"},
-                                           CtimeCase{62.5, "1:02.50"}, CtimeCase{600, "10:00.00"},
-                                           CtimeCase{3599.99, "59:59.99"}, CtimeCase{3600, "1:00:00.00"},
-                                           CtimeCase{3723.45, "1:02:03.45"}, CtimeCase{90061.01, "25:01:01.01"},
-                                           CtimeCase{-1, "0:00.00"},
+                                           CtimeCase{1.5, "0:01.50"}, CtimeCase{59.994, "0:59.99"},
+                                           CtimeCase{59.999, "1:00.00"}, CtimeCase{62.5, "1:02.50"},
+                                           CtimeCase{600, "10:00.00"}, CtimeCase{3599.99, "59:59.99"},
+                                           CtimeCase{3600, "1:00:00.00"}, CtimeCase{3723.45, "1:02:03.45"},
+                                           CtimeCase{90061.01, "25:01:01.01"}, CtimeCase{-1, "0:00.00"},
                                            CtimeCase{std::numeric_limits<double>::quiet_NaN(), "0:00.00"}));
 
 }  // namespace
