@@ -35,6 +35,7 @@
 #include "lib/loop/signals.h"
 #include "lib/manager/config_sync.h"
 #include "lib/manager/manager.h"
+#include "lib/webhook/dispatcher.h"
 
 extern char** environ;
 
@@ -467,6 +468,16 @@ int run(int argc, char** argv) {
     mopts.child_umask = child_umask;
     manager::Manager manager(loop, bus, mopts);
 
+    webhook::Options wopts;
+    wopts.secret = cfg.webhook_secret;
+    auto wh = webhook::Dispatcher::create(loop, bus, std::move(wopts));
+    if (!wh) return (void)log_error(wh.error(), "cannot start webhooks"), kExitFailure;
+    std::unique_ptr<webhook::Dispatcher> webhooks = std::move(wh).value();
+    if (auto st = webhooks->set_hooks(cfg.webhooks); !st) {
+        fprintf(stderr, "gafferd: %s: [webhooks]: %s\n", ini_path.c_str(), st.error().message().c_str());
+        return kExitFailure;
+    }
+
     ServiceNotifier notifier(loop);
     bool pid1 = getpid() == 1;
     std::unique_ptr<InitDuties> init;
@@ -550,6 +561,11 @@ int run(int argc, char** argv) {
             return;
         }
         for (const auto& w : r->warnings) log_warning("SIGHUP: %s", w.c_str());
+        if (auto st = webhooks->set_hooks(r->webhooks); !st) {
+            log_error(st.error(), "SIGHUP: [webhooks] not applied, keeping the previous ones");
+        } else {
+            webhooks->set_secret(r->webhook_secret);
+        }
         auto rep = sync.apply(r->jobs);
         for (const auto& e : rep.errors) log_warning("SIGHUP: %s", e.c_str());
         log_info("SIGHUP: %d loaded, %d updated, %d unloaded, %d unchanged", rep.loaded, rep.updated, rep.unloaded,

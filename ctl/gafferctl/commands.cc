@@ -1034,6 +1034,108 @@ int cmd_ps(Context& ctx, const Command& cmd, const Invocation& inv) {
     return kExitOk;
 }
 
+// `top`: a refreshing table of every job and process (CPU, memory, restarts, uptime),
+// like `pm2 monit` in plain terminal output. Each refresh is one GET /processes?full=1
+// plus one GET .../stats per job, so the CPU column is the use since the previous
+// refresh. On a terminal the screen is redrawn; otherwise snapshots follow each other.
+int cmd_top(Context& ctx, const Command& cmd, const Invocation& inv) {
+    double interval = 2.0;
+    if (auto v = inv.get("interval")) {
+        auto d = parse_double(*v);
+        if (!d || *d < 0.1 || *d > 3600)
+            return usage_error(ctx, cmd, "--interval takes seconds between 0.1 and 3600");
+        interval = *d;
+    }
+    long count = -1;
+    if (auto v = inv.get("count")) {
+        auto n = parse_int(*v);
+        if (!n || *n < 1)
+            return usage_error(ctx, cmd, "--count takes a positive number");
+        count = static_cast<long>(*n);
+    }
+    bool tty = isatty(fileno(ctx.out)) == 1;
+    for (long round = 0; count < 0 || round < count; ++round) {
+        if (round > 0) {
+            struct timespec ts;
+            ts.tv_sec = static_cast<time_t>(interval);
+            ts.tv_nsec = static_cast<long>((interval - static_cast<double>(ts.tv_sec)) * 1e9);
+            nanosleep(&ts, nullptr);
+        }
+        auto procs = call(ctx, cmd.name, "GET", "/processes?full=1");
+        if (!procs)
+            return report(ctx, procs.error());
+        auto list = member(*procs, cmd.name, "processes");
+        if (!list || !json_is_array(*list))
+            return report(ctx, failure(cmd.name, "unexpected answer from the daemon to GET /processes?full=1"));
+        auto jobs = call(ctx, cmd.name, "GET", "/jobs");
+        if (!jobs)
+            return report(ctx, jobs.error());
+        auto names = member(*jobs, cmd.name, "jobs");
+        if (!names || !json_is_array(*names))
+            return report(ctx, failure(cmd.name, "unexpected answer from the daemon to GET /jobs"));
+
+        // pid -> stats object, from each job's stats.
+        JsonPtr by_pid(json_object());
+        std::vector<std::string> totals;
+        size_t i;
+        json_t* e;
+        json_array_foreach(*names, i, e) {
+            if (!json_is_string(e))
+                continue;
+            auto n = job_arg(json_string_value(e));
+            if (!n)
+                continue;
+            auto r = ctx.http->request("GET", job_path(*n) + "/stats");
+            if (!r || !r->ok())
+                continue;  // unloaded meanwhile
+            auto body = json::parse(r->body);
+            if (!body || !json_is_object(body->get()))
+                continue;
+            json_t* st = json_object_get(body->get(), "stats");
+            size_t k;
+            json_t* one;
+            json_array_foreach(st, k, one) {
+                json_t* pid = json_object_get(one, "pid");
+                if (json_is_integer(pid))
+                    json_object_set(by_pid.get(), std::to_string(json_integer_value(pid)).c_str(), one);
+            }
+            auto g = [&](const char* key) { return scalar_text(json_object_get(body->get(), key)); };
+            totals.push_back(n->qualified() + ": CPU " + g("cpu") + "%  MEM " + g("mem") + "%");
+        }
+        if (ctx.json) {
+            JsonPtr out(json_object());
+            json::set(out.get(), "processes", json::ref(const_cast<json_t*>(*list)));
+            json::set(out.get(), "stats", std::move(by_pid));
+            print_line(ctx, body_text(out));
+            fflush(ctx.out);
+            continue;
+        }
+        Table t({"JOB", "PID", "OSPID", "STATE", "CPU%", "MEM%", "RSS", "UPTIME", "RESTARTS"});
+        double now = now_seconds();
+        json_array_foreach(*list, i, e) {
+            json_t* pid = json_object_get(e, "pid");
+            json_t* st = json_is_integer(pid)
+                             ? json_object_get(by_pid.get(), std::to_string(json_integer_value(pid)).c_str())
+                             : nullptr;
+            auto f = [&](const char* key) { return st ? scalar_text(json_object_get(st, key)) : std::string("-"); };
+            json_t* state = json_object_get(e, "state");
+            t.add_row({scalar_text(json_object_get(e, "name")), scalar_text(pid),
+                       scalar_text(json_object_get(e, "os_pid")), state ? scalar_text(state) : "running", f("cpu"),
+                       f("mem"), f("mem_info1"), uptime_since(json_object_get(e, "create_time"), now),
+                       scalar_text(json_object_get(e, "restarts"))});
+        }
+        if (tty)
+            fputs("\033[H\033[2J", ctx.out);
+        else if (round > 0)
+            fputs("\n", ctx.out);
+        fputs(t.render().c_str(), ctx.out);
+        for (const auto& line : totals)
+            print_line(ctx, line);
+        fflush(ctx.out);
+    }
+    return kExitOk;
+}
+
 int cmd_stats(Context& ctx, const Command& cmd, const Invocation& inv) {
     const std::string& x = inv.args[0];
     if (is_pid(x)) {
@@ -1350,6 +1452,10 @@ constexpr OptionSpec kCommitOpts[] = {
     {"graceful-timeout", 'g', "SECS", "seconds between SIGTERM and SIGKILL when it is stopped"},
     {"env", 'e', "K=V", "environment variable for this process only (repeatable)", true},
 };
+constexpr OptionSpec kTopOpts[] = {
+    {"interval", 'n', "SECS", "seconds between refreshes (default 2)"},
+    {"count", 'c', "N", "stop after N refreshes (default: until interrupted)"},
+};
 constexpr OptionSpec kKeyCreateOpts[] = {
     {"label", 'l', "LABEL", "a label for the key"},
     {"parent", 0, "KEY", "make it a sub-key of KEY (deleted with it)"},
@@ -1474,6 +1580,11 @@ const Command kCommands[] = {
      "/jobs/<sid>/<job>/processes) or of all (GET /processes?full=1). Committed processes are marked "
      "\"(once)\".",
      kNoOptions, 0, 1, cmd_ps},
+    {"top", "[--interval SECS] [--count N]", "live table of jobs and processes",
+     "Redraws a table of every process (job, pids, state, CPU and memory use, RSS, uptime, restarts) "
+     "and each job's totals every --interval seconds, like pm2 monit, until interrupted or --count "
+     "refreshes. Without a terminal the snapshots are printed one after the other.",
+     kTopOpts, 0, 0, cmd_top},
     {"stats", "<sid.job|pid>", "show CPU and memory use",
      "Prints a table of per-process statistics and the totals of a job, or the statistics of one "
      "process.",

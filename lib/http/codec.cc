@@ -11,12 +11,17 @@ namespace gaffer::http {
 
 namespace {
 
-json::JsonPtr na() { return json::take(json_string("N/A")); }
+json::JsonPtr na() {
+    return json::take(json_string("N/A"));
+}
 
-double round1(double v) { return std::round(v * 10.0) / 10.0; }
+double round1(double v) {
+    return std::round(v * 10.0) / 10.0;
+}
 
 json::JsonPtr number_or_na(const std::optional<double>& v) {
-    if (!v || !std::isfinite(*v)) return na();
+    if (!v || !std::isfinite(*v))
+        return na();
     return json::take(json_real(round1(*v)));
 }
 
@@ -27,7 +32,8 @@ json::JsonPtr env_object(const model::Env& env) {
 }
 
 json::JsonPtr opt_id(const std::optional<unsigned>& v) {
-    if (!v) return json::take(json_null());
+    if (!v)
+        return json::take(json_null());
     return json::take(json_integer(static_cast<json_int_t>(*v)));
 }
 
@@ -35,7 +41,8 @@ json::JsonPtr opt_id(const std::optional<unsigned>& v) {
 
 std::string human_size(uint64_t bytes) {
     static const char kUnits[] = "KMGTPEZY";
-    if (bytes < 1024) return std::to_string(bytes) + "B";
+    if (bytes < 1024)
+        return std::to_string(bytes) + "B";
     int k = -1;
     uint64_t v = bytes;
     // Largest unit whose size is <= the value: divide while at least 1024 remain.
@@ -47,7 +54,8 @@ std::string human_size(uint64_t bytes) {
 }
 
 std::string format_ctime(double seconds) {
-    if (!std::isfinite(seconds) || seconds < 0) seconds = 0;
+    if (!std::isfinite(seconds) || seconds < 0)
+        seconds = 0;
     // Hundredths, truncated: a process never shows more CPU time than it used.
     auto total = static_cast<unsigned long long>(seconds * 100.0 + 1e-6);
     unsigned long long cc = total % 100;
@@ -68,9 +76,11 @@ json::JsonPtr encode_config(const std::string& config_json, std::string_view sho
     json::JsonPtr cfg;
     if (!config_json.empty()) {
         auto parsed = json::parse(config_json);
-        if (parsed && json_is_object(parsed->get())) cfg = std::move(*parsed);
+        if (parsed && json_is_object(parsed->get()))
+            cfg = std::move(*parsed);
     }
-    if (!cfg) cfg = json::take(json_object());
+    if (!cfg)
+        cfg = json::take(json_object());
     if (!json_object_get(cfg.get(), "name")) {
         // Keep "name" first, as the client usually sends it.
         json::JsonPtr with_name = json::take(json_object());
@@ -208,7 +218,8 @@ json::JsonPtr encode_job_stats(std::string_view name, const std::vector<model::P
 }
 
 std::string compat_name(const model::JobName& name) {
-    if (name.session == "default") return name.job;
+    if (name.session == "default")
+        return name.job;
     return name.session + ":" + name.job;
 }
 
@@ -217,7 +228,8 @@ model::JobName parse_compat_name(std::string_view name) {
     if (colon != std::string_view::npos) {
         return model::JobName{std::string(name.substr(0, colon)), std::string(name.substr(colon + 1))};
     }
-    if (name.find('.') != std::string_view::npos) return model::JobName::parse(name);
+    if (name.find('.') != std::string_view::npos)
+        return model::JobName::parse(name);
     return model::JobName{"default", std::string(name)};
 }
 

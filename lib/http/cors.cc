@@ -19,7 +19,8 @@ std::string normalize(std::string_view origin) {
 CorsPolicy::CorsPolicy(std::vector<std::string> origins) {
     for (const auto& o : origins) {
         std::string n = normalize(o);
-        if (n.empty()) continue;
+        if (n.empty())
+            continue;
         if (n == "*") {
             any_ = true;
             continue;
@@ -27,18 +28,23 @@ CorsPolicy::CorsPolicy(std::vector<std::string> origins) {
         // Scheme and host are case-insensitive; browsers send them lower-case.
         origins_.push_back(to_lower(n));
     }
-    if (any_) origins_.push_back("*");
+    if (any_)
+        origins_.push_back("*");
 }
 
 void CorsPolicy::apply(const Request& req, Response& resp) const {
-    if (!enabled()) return;
+    if (!enabled())
+        return;
     resp.set_header("Vary", "Origin");
     auto origin = req.header("origin");
-    if (!origin) return;
+    if (!origin)
+        return;
     std::string o = to_lower(normalize(*origin));
-    if (o.empty() || o == "null") return;
+    if (o.empty() || o == "null")
+        return;
     bool listed = std::find(origins_.begin(), origins_.end(), o) != origins_.end() && o != "*";
-    if (!listed && !any_) return;
+    if (!listed && !any_)
+        return;
     if (listed) {
         resp.set_header("Access-Control-Allow-Origin", std::string(trim(*origin)));
         resp.set_header("Access-Control-Allow-Credentials", "true");

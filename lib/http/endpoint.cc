@@ -51,8 +51,8 @@ Result<BindAddress> parse_bind(std::string_view spec) {
             }
         }
         if (a.host.empty()) {
-            return fail(Error::make(EINVAL, "bind '%.*s': empty IPv6 address", static_cast<int>(spec.size()),
-                                    spec.data()));
+            return fail(
+                Error::make(EINVAL, "bind '%.*s': empty IPv6 address", static_cast<int>(spec.size()), spec.data()));
         }
     } else {
         auto colon = s.rfind(':');
@@ -103,8 +103,10 @@ bool is_loopback(const struct sockaddr* sa, socklen_t len) {
     }
     if (sa->sa_family == AF_INET6 && len >= static_cast<socklen_t>(sizeof(sockaddr_in6))) {
         auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
-        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) return true;
-        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) return in6->sin6_addr.s6_addr[12] == 127;
+        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+            return true;
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+            return in6->sin6_addr.s6_addr[12] == 127;
     }
     return false;
 }
@@ -154,10 +156,13 @@ Listener& Listener::operator=(Listener&& o) noexcept {
     return *this;
 }
 
-Listener::~Listener() { cleanup(); }
+Listener::~Listener() {
+    cleanup();
+}
 
 void Listener::cleanup() {
-    if (unix_path_.empty()) return;
+    if (unix_path_.empty())
+        return;
     struct stat st {};
     // Only our own socket file: a successor daemon may already have replaced it.
     if (lstat(unix_path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == dev_ && st.st_ino == ino_) {
@@ -183,15 +188,19 @@ Result<Listener> Listener::open(const BindAddress& addr, int backlog, bool make_
             }
             // A live daemon answers a connect(); a stale file refuses it and is replaced.
             UniqueFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-            if (!probe) return fail(Error::from_errno("socket(AF_UNIX)"));
+            if (!probe)
+                return fail(Error::from_errno("socket(AF_UNIX)"));
             if (connect(probe.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0) {
                 return fail(Error::make(EADDRINUSE, "another process is listening on '%s'", addr.path.c_str()));
             }
-            if (errno != ECONNREFUSED) return fail(Error::from_errno("probe '%s'", addr.path.c_str()));
-            if (unlink(addr.path.c_str()) < 0) return fail(Error::from_errno("unlink stale '%s'", addr.path.c_str()));
+            if (errno != ECONNREFUSED)
+                return fail(Error::from_errno("probe '%s'", addr.path.c_str()));
+            if (unlink(addr.path.c_str()) < 0)
+                return fail(Error::from_errno("unlink stale '%s'", addr.path.c_str()));
         }
         UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-        if (!fd) return fail(Error::from_errno("socket(AF_UNIX)"));
+        if (!fd)
+            return fail(Error::from_errno("socket(AF_UNIX)"));
         // The process is single-threaded, so the umask switch cannot leak to another thread.
         mode_t old = umask(0117);
         int rc = bind(fd.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun);
@@ -201,12 +210,15 @@ Result<Listener> Listener::open(const BindAddress& addr, int backlog, bool make_
             errno = saved;
             return fail(Error::from_errno("bind '%s'", addr.path.c_str()));
         }
-        if (lstat(addr.path.c_str(), &st) < 0) return fail(Error::from_errno("stat '%s'", addr.path.c_str()));
+        if (lstat(addr.path.c_str(), &st) < 0)
+            return fail(Error::from_errno("stat '%s'", addr.path.c_str()));
         l.unix_path_ = addr.path;
         l.dev_ = st.st_dev;
         l.ino_ = st.st_ino;
-        if (chmod(addr.path.c_str(), 0660) < 0) return fail(Error::from_errno("chmod '%s'", addr.path.c_str()));
-        if (listen(fd.get(), backlog) < 0) return fail(Error::from_errno("listen '%s'", addr.path.c_str()));
+        if (chmod(addr.path.c_str(), 0660) < 0)
+            return fail(Error::from_errno("chmod '%s'", addr.path.c_str()));
+        if (listen(fd.get(), backlog) < 0)
+            return fail(Error::from_errno("listen '%s'", addr.path.c_str()));
         l.fd_ = std::move(fd);
         l.kind_ = EndpointKind::kUnix;
         l.name_ = "unix:" + addr.path;
@@ -234,7 +246,8 @@ Result<Listener> Listener::open(const BindAddress& addr, int backlog, bool make_
         int one = 1;
         (void)setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         // [::]:port means IPv6 only: bind exactly what was asked.
-        if (ai->ai_family == AF_INET6) (void)setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+        if (ai->ai_family == AF_INET6)
+            (void)setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
         if (bind(fd.get(), ai->ai_addr, ai->ai_addrlen) < 0) {
             last = Error::from_errno("bind %s", sockaddr_name(ai->ai_addr, ai->ai_addrlen).c_str());
             continue;
@@ -249,8 +262,8 @@ Result<Listener> Listener::open(const BindAddress& addr, int backlog, bool make_
             last = Error::from_errno("getsockname");
             continue;
         }
-        l.kind_ = is_loopback(reinterpret_cast<sockaddr*>(&ss), len) ? EndpointKind::kTcpLoopback
-                                                                       : EndpointKind::kTcpRemote;
+        l.kind_ =
+            is_loopback(reinterpret_cast<sockaddr*>(&ss), len) ? EndpointKind::kTcpLoopback : EndpointKind::kTcpRemote;
         l.name_ = sockaddr_name(reinterpret_cast<sockaddr*>(&ss), len);
         l.fd_ = std::move(fd);
         freeaddrinfo(res);

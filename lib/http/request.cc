@@ -8,12 +8,16 @@ namespace gaffer::http {
 
 namespace {
 bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
+    if (a.size() != b.size())
+        return false;
     for (size_t i = 0; i < a.size(); ++i) {
         char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-        if (x != y) return false;
+        if (x >= 'A' && x <= 'Z')
+            x = static_cast<char>(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z')
+            y = static_cast<char>(y - 'A' + 'a');
+        if (x != y)
+            return false;
     }
     return true;
 }
@@ -21,30 +25,36 @@ bool iequals(std::string_view a, std::string_view b) {
 
 const char* to_string(EndpointKind kind) {
     switch (kind) {
-        case EndpointKind::kUnix: return "unix";
-        case EndpointKind::kTcpLoopback: return "tcp-loopback";
-        case EndpointKind::kTcpRemote: return "tcp";
+        case EndpointKind::kUnix:
+            return "unix";
+        case EndpointKind::kTcpLoopback:
+            return "tcp-loopback";
+        case EndpointKind::kTcpRemote:
+            return "tcp";
     }
     return "?";
 }
 
 std::optional<std::string_view> Request::header(std::string_view name) const {
     auto it = headers.find(to_lower(name));
-    if (it == headers.end()) return std::nullopt;
+    if (it == headers.end())
+        return std::nullopt;
     return std::string_view(it->second);
 }
 
 std::optional<std::string_view> Request::query_value(std::string_view name) const {
     std::optional<std::string_view> v;
     for (const auto& [k, val] : query) {
-        if (k == name) v = std::string_view(val);
+        if (k == name)
+            v = std::string_view(val);
     }
     return v;
 }
 
 std::optional<std::string_view> Response::header(std::string_view name) const {
     for (const auto& [k, v] : headers) {
-        if (iequals(k, name)) return std::string_view(v);
+        if (iequals(k, name))
+            return std::string_view(v);
     }
     return std::nullopt;
 }

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "lib/auth/store.h"
+#include "lib/base/log.h"
 #include "lib/base/strutil.h"
 #include "lib/http/handlers.h"
 #include "lib/manager/errors.h"
@@ -105,17 +106,23 @@ const std::vector<Route>& route_table() {
 // "/a/b/" → {"a","b"}; "/" → {}. nullopt for an empty segment inside the path.
 std::optional<std::vector<std::string>> split_path(std::string_view path) {
     std::vector<std::string> segs;
-    if (path.empty() || path[0] != '/') return std::nullopt;
+    if (path.empty() || path[0] != '/')
+        return std::nullopt;
     path.remove_prefix(1);
-    if (!path.empty() && path.back() == '/') path.remove_suffix(1);
-    if (path.empty()) return segs;
+    if (!path.empty() && path.back() == '/')
+        path.remove_suffix(1);
+    if (path.empty())
+        return segs;
     size_t start = 0;
     while (true) {
         size_t slash = path.find('/', start);
-        std::string_view s = path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
-        if (s.empty()) return std::nullopt;
+        std::string_view s =
+            path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+        if (s.empty())
+            return std::nullopt;
         segs.emplace_back(s);
-        if (slash == std::string_view::npos) break;
+        if (slash == std::string_view::npos)
+            break;
         start = slash + 1;
     }
     return segs;
@@ -123,14 +130,18 @@ std::optional<std::vector<std::string>> split_path(std::string_view path) {
 
 bool matches(const char* pattern, const std::vector<std::string>& segs) {
     std::vector<std::string> pat = split_any(pattern, "/");
-    if (pat.size() != segs.size()) return false;
+    if (pat.size() != segs.size())
+        return false;
     for (size_t i = 0; i < pat.size(); ++i) {
-        if (pat[i] == "*") continue;
+        if (pat[i] == "*")
+            continue;
         if (pat[i] == "#") {
-            if (!is_number_segment(segs[i])) return false;
+            if (!is_number_segment(segs[i]))
+                return false;
             continue;
         }
-        if (pat[i] != segs[i]) return false;
+        if (pat[i] != segs[i])
+            return false;
     }
     return true;
 }
@@ -138,9 +149,11 @@ bool matches(const char* pattern, const std::vector<std::string>& segs) {
 // The original's pid route accepted [0-9^/]+, so "/1/2" reached it and failed to
 // convert: 400 bad_value (§3.7).
 bool is_bad_pid_path(std::string_view path) {
-    if (path.size() < 2) return false;
+    if (path.size() < 2)
+        return false;
     for (char ch : path.substr(1)) {
-        if (!((ch >= '0' && ch <= '9') || ch == '^' || ch == '/')) return false;
+        if (!((ch >= '0' && ch <= '9') || ch == '^' || ch == '/'))
+            return false;
     }
     return true;
 }
@@ -167,7 +180,8 @@ std::optional<Response> resolve_rights(const Router::Impl& r, const Request& req
     out->caller_gid = req.peer.gid.value_or(r.opts.daemon_gid);
     auto key_header = req.header("x-api-key");
     auto find = [&](std::string_view secret) -> std::optional<auth::KeyInfo> {
-        if (!r.store || secret.empty()) return std::nullopt;
+        if (!r.store || secret.empty())
+            return std::nullopt;
         return r.store->find_key(secret);
     };
     switch (req.peer.kind) {
@@ -181,7 +195,8 @@ std::optional<Response> resolve_rights(const Router::Impl& r, const Request& req
                 return std::nullopt;
             }
             auto key = find(trim(*key_header));
-            if (!key) return error_response(403, "forbidden", "unknown API key");
+            if (!key)
+                return error_response(403, "forbidden", "unknown API key");
             // Other users read everything; a key can only add to that.
             out->perms = key->permissions;
             out->perms.read.push_back("*");
@@ -200,7 +215,8 @@ std::optional<Response> resolve_rights(const Router::Impl& r, const Request& req
                 return resp;
             }
             auto key = find(trim(*key_header));
-            if (!key) return error_response(403, "forbidden", "unknown API key");
+            if (!key)
+                return error_response(403, "forbidden", "unknown API key");
             out->perms = key->permissions;
             out->key = std::move(key);
             return std::nullopt;
@@ -233,12 +249,16 @@ Response error_response(int status, std::string_view name, std::string_view reas
     json::JsonPtr o = json::take(json_object());
     json::set(o.get(), "error", json::str(name));
     json::set(o.get(), "errno", json::take(json_integer(status)));
-    if (!reason.empty()) json::set(o.get(), "reason", json::str(reason));
+    if (!reason.empty())
+        json::set(o.get(), "reason", json::str(reason));
     return json_response(status, std::move(o));
 }
 
 Response manager_error(const Error& e) {
     manager::ErrorMapping m = manager::map_error(e);
+    // Client mistakes are answered, not logged; an internal failure is logged once, here.
+    if (m.http_status >= 500)
+        log_warning("http: %s", e.message().c_str());
     return error_response(m.http_status, m.name, e.context.empty() ? e.message() : e.context);
 }
 
@@ -248,26 +268,32 @@ Response ok_response(int status) {
     return json_response(status, std::move(o));
 }
 
-Response forbidden(std::string_view reason) { return error_response(403, "forbidden", reason); }
+Response forbidden(std::string_view reason) {
+    return error_response(403, "forbidden", reason);
+}
 
 // ---- parsing helpers ----
 
 std::optional<json::JsonPtr> parse_object(const std::string& body, std::string* ret_error) {
     auto parsed = json::parse(body);
     if (!parsed) {
-        if (ret_error) *ret_error = parsed.error().context;
+        if (ret_error)
+            *ret_error = parsed.error().context;
         return std::nullopt;
     }
     if (!json_is_object(parsed->get())) {
-        if (ret_error) *ret_error = "the body must be a JSON object";
+        if (ret_error)
+            *ret_error = "the body must be a JSON object";
         return std::nullopt;
     }
     return std::move(*parsed);
 }
 
 std::optional<int> signal_from_json(const json_t* v) {
-    if (!v) return std::nullopt;
-    if (json_is_integer(v)) return model::signal_from_number(json_integer_value(v));
+    if (!v)
+        return std::nullopt;
+    if (json_is_integer(v))
+        return model::signal_from_number(json_integer_value(v));
     if (json_is_string(v)) {
         return model::parse_signal(std::string_view(json_string_value(v), json_string_length(v)));
     }
@@ -275,53 +301,67 @@ std::optional<int> signal_from_json(const json_t* v) {
 }
 
 bool is_number_segment(std::string_view s) {
-    if (s.empty() || s.size() > 9) return false;
+    if (s.empty() || s.size() > 9)
+        return false;
     for (char ch : s) {
-        if (ch < '0' || ch > '9') return false;
+        if (ch < '0' || ch > '9')
+            return false;
     }
     return true;
 }
 
 std::optional<int> pid_from_segment(std::string_view s) {
-    if (!is_number_segment(s)) return std::nullopt;
+    if (!is_number_segment(s))
+        return std::nullopt;
     auto v = parse_int(s);
-    if (!v) return std::nullopt;
+    if (!v)
+        return std::nullopt;
     return static_cast<int>(*v);
 }
 
 // ---- permission checks ----
 
 std::optional<Response> Ctx::need_read(const model::JobName& job) const {
-    if (rights.perms.can_read(job.qualified())) return std::nullopt;
+    if (rights.perms.can_read(job.qualified()))
+        return std::nullopt;
     return forbidden("read permission on '" + job.qualified() + "' required");
 }
 
 std::optional<Response> Ctx::need_manage(const model::JobName& job) const {
-    if (rights.perms.can_manage(job.qualified())) return std::nullopt;
+    if (rights.perms.can_manage(job.qualified()))
+        return std::nullopt;
     return forbidden("manage permission on '" + job.qualified() + "' required");
 }
 
 std::optional<Response> Ctx::need_manage_session(std::string_view session) const {
-    if (rights.perms.can_manage(session)) return std::nullopt;
+    if (rights.perms.can_manage(session))
+        return std::nullopt;
     return forbidden("manage permission on '" + std::string(session) + "' required");
 }
 
 std::optional<Response> Ctx::need_manage_all() const {
-    if (rights.perms.manage_all()) return std::nullopt;
+    if (rights.perms.manage_all())
+        return std::nullopt;
     return forbidden("manage permission on every job required");
 }
 
 std::optional<Response> Ctx::need_admin() const {
-    if (rights.perms.admin) return std::nullopt;
+    if (rights.perms.admin)
+        return std::nullopt;
     return forbidden("admin permission required");
 }
 
 std::optional<Response> Ctx::check_privileged_options(const model::JobSpec& spec) const {
-    if (rights.perms.admin) return std::nullopt;
-    if (spec.shell) return forbidden("shell = true needs full rights");
-    if (spec.uid && *spec.uid != rights.caller_uid) return forbidden("a uid other than the caller's needs full rights");
-    if (spec.gid && *spec.gid != rights.caller_gid) return forbidden("a gid other than the caller's needs full rights");
-    if (!spec.capabilities.empty()) return forbidden("capabilities need full rights");
+    if (rights.perms.admin)
+        return std::nullopt;
+    if (spec.shell)
+        return forbidden("shell = true needs full rights");
+    if (spec.uid && *spec.uid != rights.caller_uid)
+        return forbidden("a uid other than the caller's needs full rights");
+    if (spec.gid && *spec.gid != rights.caller_gid)
+        return forbidden("a gid other than the caller's needs full rights");
+    if (!spec.capabilities.empty())
+        return forbidden("capabilities need full rights");
     return std::nullopt;
 }
 
@@ -345,7 +385,9 @@ Response version(Ctx& c) {
     return json_response(200, std::move(o));
 }
 
-Response ping(Ctx&) { return text_response(200, "OK"); }
+Response ping(Ctx&) {
+    return text_response(200, "OK");
+}
 
 }  // namespace routes
 
@@ -354,12 +396,15 @@ Response ping(Ctx&) { return text_response(200, "OK"); }
 Router::Router(loop::Loop& loop, manager::Manager& manager, auth::Store* store, RouterOptions options)
     : impl_(std::make_unique<Impl>(Impl{loop, manager, store, std::move(options), CorsPolicy()})) {
     impl_->cors = CorsPolicy(impl_->opts.cors_origins);
-    if (impl_->opts.version.empty()) impl_->opts.version = GAFFER_VERSION;
+    if (impl_->opts.version.empty())
+        impl_->opts.version = GAFFER_VERSION;
 }
 
 Router::~Router() = default;
 
-bool Router::key_api_enabled() const { return impl_->key_api(); }
+bool Router::key_api_enabled() const {
+    return impl_->key_api();
+}
 
 Response Router::error(const Request& req, int status, const char* name, const std::string& reason) const {
     Response resp = error_response(status, name, reason);
@@ -396,13 +441,15 @@ Response dispatch(Router::Impl& impl, const Request& req) {
                 return resp;
             }
             Rights rights;
-            if (auto err = resolve_rights(impl, req, &rights)) return *err;
+            if (auto err = resolve_rights(impl, req, &rights))
+                return *err;
             return error_response(400, "bad_value", "the pid must be a decimal number");
         }
         return error_response(404, "not_found", "no such resource");
     }
     if (route->access == Access::kBasic || route->access == Access::kKeyApi) {
-        if (!impl.key_api()) return error_response(404, "not_found", "the key API is disabled (require_key is off)");
+        if (!impl.key_api())
+            return error_response(404, "not_found", "the key API is disabled (require_key is off)");
     }
     if (req.method == "OPTIONS") {
         Response resp;
@@ -412,7 +459,8 @@ Response dispatch(Router::Impl& impl, const Request& req) {
     }
     Handler fn = nullptr;
     for (const auto& m : route->methods) {
-        if (req.method == m.method) fn = m.fn;
+        if (req.method == m.method)
+            fn = m.fn;
     }
     if (!fn) {
         Response resp = error_response(405, "method_not_allowed", "Method Not Allowed");
@@ -444,9 +492,24 @@ Response Router::handle(const Request& req) {
     if (resp.status == 401 && (req.path == "/auth" || req.path == "/auth/")) {
         resp.set_header("WWW-Authenticate", "Basic realm=\"gaffer\"");
     }
-    if (req.method == "HEAD") resp.body.clear();
+    if (req.method == "HEAD")
+        resp.body.clear();
     impl_->cors.apply(req, resp);
     return resp;
+}
+
+std::optional<Response> Router::rights_for(const Request& req, Rights* out) const {
+    return resolve_rights(*impl_, req, out);
+}
+
+void Router::apply_cors(const Request& req, Response& resp) const {
+    impl_->cors.apply(req, resp);
+}
+
+bool Router::origin_listed(const Request& req) const {
+    Response probe;
+    impl_->cors.apply(req, probe);
+    return probe.header("access-control-allow-origin").has_value();
 }
 
 }  // namespace gaffer::http

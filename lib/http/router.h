@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,8 @@ class Manager;
 }
 
 namespace gaffer::http {
+
+struct Rights;
 
 struct RouterOptions {
     std::vector<std::string> cors_origins;
@@ -65,6 +68,13 @@ public:
     Response error(const Request& req, int status, const char* name, const std::string& reason) const;
 
     bool key_api_enabled() const;
+
+    // For the live routes (lib/http/live.h), which answer outside handle(): step 3 (the
+    // caller's rights; nullopt when found, else the 401/403 answer), the CORS headers
+    // `req` earns, and whether `req`'s Origin is a listed CORS origin.
+    std::optional<Response> rights_for(const Request& req, Rights* out) const;
+    void apply_cors(const Request& req, Response& resp) const;
+    bool origin_listed(const Request& req) const;
 
     struct Impl;
 

@@ -18,16 +18,23 @@ namespace {
 
 constexpr size_t kMaxAuthorization = 4096;
 
-bool can_create_key(const Ctx& c) { return c.rights.perms.can_create_key(); }
-bool can_create_user(const Ctx& c) { return c.rights.perms.can_create_user(); }
+bool can_create_key(const Ctx& c) {
+    return c.rights.perms.can_create_key();
+}
+bool can_create_user(const Ctx& c) {
+    return c.rights.perms.can_create_user();
+}
 
 // "Basic base64(user:password)" → {user, password}; the password may contain ':'.
 std::optional<std::pair<std::string, std::string>> basic_credentials(std::string_view header) {
     header = trim(header);
-    if (header.size() > kMaxAuthorization || header.size() < 6) return std::nullopt;
-    if (to_lower(header.substr(0, 6)) != "basic ") return std::nullopt;
+    if (header.size() > kMaxAuthorization || header.size() < 6)
+        return std::nullopt;
+    if (to_lower(header.substr(0, 6)) != "basic ")
+        return std::nullopt;
     std::string_view b64 = trim(header.substr(6));
-    if (b64.empty()) return std::nullopt;
+    if (b64.empty())
+        return std::nullopt;
     std::string out(BASE64_DECODE_LENGTH(b64.size()), '\0');
     struct base64_decode_ctx ctx;
     base64_decode_init(&ctx);
@@ -38,13 +45,18 @@ std::optional<std::pair<std::string, std::string>> basic_credentials(std::string
     }
     out.resize(len);
     auto colon = out.find(':');
-    if (colon == std::string::npos) return std::nullopt;
+    if (colon == std::string::npos)
+        return std::nullopt;
     return std::make_pair(out.substr(0, colon), out.substr(colon + 1));
 }
 
 // Key and user objects never carry a secret or a password hash (lib/auth guarantees it).
-json::JsonPtr key_object(const auth::KeyInfo& k) { return k.to_json(); }
-json::JsonPtr user_object(const auth::User& u) { return u.to_json(); }
+json::JsonPtr key_object(const auth::KeyInfo& k) {
+    return k.to_json();
+}
+json::JsonPtr user_object(const auth::User& u) {
+    return u.to_json();
+}
 
 bool is_secret_member(const char* k) {
     std::string l = to_lower(k);
@@ -54,7 +66,8 @@ bool is_secret_member(const char* k) {
 // The member as a string; nullopt when absent or null; *ret_bad when of another type.
 std::optional<std::string> string_member(const json_t* obj, const char* key, bool* ret_bad) {
     const json_t* v = json_object_get(obj, key);
-    if (!v || json_is_null(v)) return std::nullopt;
+    if (!v || json_is_null(v))
+        return std::nullopt;
     if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
         *ret_bad = true;
         return std::nullopt;
@@ -67,18 +80,22 @@ std::optional<std::string> string_member(const json_t* obj, const char* key, boo
 std::optional<auth::KeyInfo> visible_key(const Ctx& c, std::string_view k, Response* ret_error) {
     auto key = c.r.store->find_key(k);
     if (can_create_key(c)) {
-        if (!key) key = c.r.store->find_key_by_id(k);
-        if (!key) *ret_error = error_response(404, "not_found", "no such key");
+        if (!key)
+            key = c.r.store->find_key_by_id(k);
+        if (!key)
+            *ret_error = error_response(404, "not_found", "no such key");
         return key;
     }
-    if (key && c.rights.key && c.rights.key->id == key->id) return key;
+    if (key && c.rights.key && c.rights.key->id == key->id)
+        return key;
     *ret_error = forbidden("create_key permission required");
     return std::nullopt;
 }
 
 // Does the request key belong to user `u` (minted for it, or bound to it)?
 bool owns(const Ctx& c, const auth::User& u) {
-    if (!c.rights.key) return false;
+    if (!c.rights.key)
+        return false;
     auto owner = c.r.store->user_for_key(*c.rights.key);
     return owner && owner->username == u.username;
 }
@@ -141,8 +158,10 @@ std::optional<UserBody> parse_user_body(const Ctx& c, const std::string& path_us
     json_t* v;
     json_object_foreach(obj->get(), k, v) {
         std::string name = k;
-        if (name == "username" || name == "password" || name == "user_type" || name == "key") continue;
-        if (is_secret_member(k)) continue;
+        if (name == "username" || name == "password" || name == "user_type" || name == "key")
+            continue;
+        if (is_secret_member(k))
+            continue;
         json_object_set(b.extra.get(), k, v);
     }
     return b;
@@ -186,13 +205,19 @@ std::optional<auth::Permissions> permissions_member(const Ctx& c, const json_t* 
 
 Response store_error(const Error& e) {
     switch (e.code) {
-        case ENOENT: return error_response(404, "not_found", e.context);
-        case EEXIST: return error_response(409, "conflict", e.context);
-        case ENOSPC: return error_response(409, "limit_reached", e.context);
-        case EINVAL: return error_response(400, "bad_request", e.context);
+        case ENOENT:
+            return error_response(404, "not_found", e.context);
+        case EEXIST:
+            return error_response(409, "conflict", e.context);
+        case ENOSPC:
+            return error_response(409, "limit_reached", e.context);
+        case EINVAL:
+            return error_response(400, "bad_request", e.context);
         case EPERM:
-        case EACCES: return forbidden(e.context);
-        default: return error_response(500, "internal_error", e.message());
+        case EACCES:
+            return forbidden(e.context);
+        default:
+            return error_response(500, "internal_error", e.message());
     }
 }
 
@@ -202,13 +227,17 @@ Response store_error(const Error& e) {
 
 Response auth(Ctx& c) {
     auto header = c.req.header("authorization");
-    if (!header) return error_response(401, "unauthorized", "Basic credentials required");
+    if (!header)
+        return error_response(401, "unauthorized", "Basic credentials required");
     auto creds = basic_credentials(*header);
-    if (!creds) return error_response(401, "unauthorized", "malformed Basic credentials");
+    if (!creds)
+        return error_response(401, "unauthorized", "malformed Basic credentials");
     auto user = c.r.store->authenticate(creds->first, creds->second);
-    if (!user) return error_response(401, "unauthorized", "bad user name or password");
+    if (!user)
+        return error_response(401, "unauthorized", "bad user name or password");
     auto key = c.r.store->mint_key_for_user(user->username, c.r.opts.auth_key_ttl);
-    if (!key) return store_error(key.error());
+    if (!key)
+        return store_error(key.error());
     json::JsonPtr o = json::take(json_object());
     json::set(o.get(), "api_key", json::str(*key));
     Response r = json_response(200, std::move(o));
@@ -220,9 +249,11 @@ Response auth(Ctx& c) {
 // ---- rows 30–31 ----
 
 Response keys_list(Ctx& c) {
-    if (auto d = c.need_admin()) return *d;
+    if (auto d = c.need_admin())
+        return *d;
     bool full = false;
-    if (auto v = c.req.query_value("include_keys")) full = parse_bool(*v).value_or(false);
+    if (auto v = c.req.query_value("include_keys"))
+        full = parse_bool(*v).value_or(false);
     json::JsonPtr arr = json::take(json_array());
     for (const auto& k : c.r.store->keys()) {
         json_array_append_new(arr.get(), full ? key_object(k).release() : json::str(k.id).release());
@@ -233,20 +264,26 @@ Response keys_list(Ctx& c) {
 }
 
 Response keys_create(Ctx& c) {
-    if (!can_create_key(c)) return forbidden("create_key permission required");
+    if (!can_create_key(c))
+        return forbidden("create_key permission required");
     std::string why;
     auto obj = parse_object(c.req.body, &why);
-    if (!obj) return error_response(400, "bad_request", why);
+    if (!obj)
+        return error_response(400, "bad_request", why);
     Response err;
     auto perms = permissions_member(c, obj->get(), &err);
-    if (!perms) return err;
+    if (!perms)
+        return err;
     bool bad = false;
     auto label = string_member(obj->get(), "label", &bad);
     auto parent = string_member(obj->get(), "parent", &bad);
-    if (bad) return error_response(400, "bad_request", "label and parent must be strings");
-    if (parent && !c.r.store->find_key(*parent)) return error_response(400, "bad_request", "parent: unknown API key");
+    if (bad)
+        return error_response(400, "bad_request", "label and parent must be strings");
+    if (parent && !c.r.store->find_key(*parent))
+        return error_response(400, "bad_request", "parent: unknown API key");
     auto secret = c.r.store->create_key(*perms, label.value_or(""), parent);
-    if (!secret) return store_error(secret.error());
+    if (!secret)
+        return store_error(secret.error());
     Response r = secret_response(*secret);
     std::string host(c.req.header("host").value_or("localhost"));
     r.set_header("Location", std::string(c.req.peer.tls ? "https" : "http") + "://" + host + "/keys/" + *secret);
@@ -256,7 +293,8 @@ Response keys_create(Ctx& c) {
 Response key_get(Ctx& c) {
     Response err;
     auto key = visible_key(c, c.seg[1], &err);
-    if (!key) return err;
+    if (!key)
+        return err;
     json::JsonPtr o = key_object(*key);
     if (auto v = c.req.query_value("include_keys"); v && parse_bool(*v).value_or(false)) {
         json::JsonPtr subs = json::take(json_array());
@@ -269,18 +307,22 @@ Response key_get(Ctx& c) {
 Response key_delete(Ctx& c) {
     Response err;
     auto key = visible_key(c, c.seg[1], &err);
-    if (!key) return err;
+    if (!key)
+        return err;
     Status st = c.r.store->delete_key(key->id);
-    if (!st) return store_error(st.error());
+    if (!st)
+        return store_error(st.error());
     return ok_response(200);
 }
 
 // ---- rows 32–35 ----
 
 Response users_list(Ctx& c) {
-    if (auto d = c.need_admin()) return *d;
+    if (auto d = c.need_admin())
+        return *d;
     bool full = false;
-    if (auto v = c.req.query_value("include_user")) full = parse_bool(*v).value_or(false);
+    if (auto v = c.req.query_value("include_user"))
+        full = parse_bool(*v).value_or(false);
     json::JsonPtr arr = json::take(json_array());
     for (const auto& u : c.r.store->users()) {
         json_array_append_new(arr.get(), full ? user_object(u).release() : json::str(u.username).release());
@@ -291,13 +333,16 @@ Response users_list(Ctx& c) {
 }
 
 Response users_create(Ctx& c) {
-    if (!can_create_user(c)) return forbidden("create_user permission required");
+    if (!can_create_user(c))
+        return forbidden("create_user permission required");
     Response err;
     auto body = parse_user_body(c, c.seg.size() > 1 ? c.seg[1] : std::string(), &err);
-    if (!body) return err;
-    Status st = c.r.store->create_user(body->username, body->password, body->user_type, body->key,
-                                       std::move(body->extra));
-    if (!st) return store_error(st.error());
+    if (!body)
+        return err;
+    Status st =
+        c.r.store->create_user(body->username, body->password, body->user_type, body->key, std::move(body->extra));
+    if (!st)
+        return store_error(st.error());
     return ok_response(200);
 }
 
@@ -306,79 +351,102 @@ Response user_get(Ctx& c) {
     bool allowed = can_create_user(c) || (user && owns(c, *user));
     if (!allowed) {
         // HEAD: unauthorised callers get 404 (§9.3); GET: 403 whether or not the user exists.
-        if (c.is_head()) return error_response(404, "not_found");
+        if (c.is_head())
+            return error_response(404, "not_found");
         return forbidden("create_user permission required");
     }
-    if (!user) return error_response(404, "not_found", "no such user");
+    if (!user)
+        return error_response(404, "not_found", "no such user");
     return json_response(200, user_object(*user));
 }
 
 Response user_update(Ctx& c) {
-    if (!can_create_user(c)) return forbidden("create_user permission required");
+    if (!can_create_user(c))
+        return forbidden("create_user permission required");
     const std::string& name = c.seg[1];
     Response err;
     auto body = parse_user_body(c, name, &err);
-    if (!body) return err;
-    if (!c.r.store->get_user(name)) return error_response(404, "not_found", "no such user");
+    if (!body)
+        return err;
+    if (!c.r.store->get_user(name))
+        return error_response(404, "not_found", "no such user");
     // PUT replaces the user; everything was validated above, so the re-creation can only
     // fail on I/O.
     Status st = c.r.store->delete_user(name);
-    if (!st) return store_error(st.error());
+    if (!st)
+        return store_error(st.error());
     st = c.r.store->create_user(body->username, body->password, body->user_type, body->key, std::move(body->extra));
-    if (!st) return store_error(st.error());
+    if (!st)
+        return store_error(st.error());
     return ok_response(200);
 }
 
 Response user_delete(Ctx& c) {
-    if (!can_create_user(c)) return forbidden("create_user permission required");
+    if (!can_create_user(c))
+        return forbidden("create_user permission required");
     Status st = c.r.store->delete_user(c.seg[1]);
-    if (!st) return store_error(st.error());
+    if (!st)
+        return store_error(st.error());
     return ok_response(200);
 }
 
 Response user_password(Ctx& c) {
     const std::string& name = c.seg[1];
     auto user = c.r.store->get_user(name);
-    if (!can_create_user(c) && !(user && owns(c, *user))) return forbidden("create_user permission required");
+    if (!can_create_user(c) && !(user && owns(c, *user)))
+        return forbidden("create_user permission required");
     std::string why;
     auto obj = parse_object(c.req.body, &why);
-    if (!obj) return error_response(400, "bad_request", why);
+    if (!obj)
+        return error_response(400, "bad_request", why);
     bool bad = false;
     auto password = string_member(obj->get(), "password", &bad);
-    if (bad || !password || password->empty()) return error_response(400, "bad_request", "password: required");
-    if (!user) return error_response(404, "not_found", "no such user");
+    if (bad || !password || password->empty())
+        return error_response(400, "bad_request", "password: required");
+    if (!user)
+        return error_response(404, "not_found", "no such user");
     Status st = c.r.store->set_password(name, *password);
-    if (!st) return store_error(st.error());
+    if (!st)
+        return store_error(st.error());
     return ok_response(200);
 }
 
 Response user_key(Ctx& c) {
-    if (!can_create_user(c)) return forbidden("create_user permission required");
+    if (!can_create_user(c))
+        return forbidden("create_user permission required");
     const std::string& name = c.seg[1];
     std::string why;
     auto obj = parse_object(c.req.body, &why);
-    if (!obj) return error_response(400, "bad_request", why);
+    if (!obj)
+        return error_response(400, "bad_request", why);
     bool bad = false;
     auto key = string_member(obj->get(), "key", &bad);
-    if (bad) return error_response(400, "bad_request", "key: expected a string");
+    if (bad)
+        return error_response(400, "bad_request", "key: expected a string");
     const json_t* perms_member = json_object_get(obj->get(), "permissions");
     if (!key && (!perms_member || json_is_null(perms_member))) {
         return error_response(400, "bad_request", "key (an existing key) or permissions (for a new key) required");
     }
-    if (!c.r.store->get_user(name)) return error_response(404, "not_found", "no such user");
+    if (!c.r.store->get_user(name))
+        return error_response(404, "not_found", "no such user");
     if (key) {
-        if (!c.r.store->find_key(*key)) return error_response(400, "bad_request", "key: unknown API key");
+        if (!c.r.store->find_key(*key))
+            return error_response(400, "bad_request", "key: unknown API key");
         Status st = c.r.store->set_user_key(name, *key);
-        if (!st) return store_error(st.error());
+        if (!st)
+            return store_error(st.error());
         return ok_response(200);
     }
     // A new key for the user: its secret is shown here, once.
-    if (!can_create_key(c)) return forbidden("create_key permission required");
+    if (!can_create_key(c))
+        return forbidden("create_key permission required");
     Response err;
     auto perms = permissions_member(c, obj->get(), &err);
-    if (!perms) return err;
+    if (!perms)
+        return err;
     auto secret = c.r.store->create_key(*perms, "user " + name, std::nullopt);
-    if (!secret) return store_error(secret.error());
+    if (!secret)
+        return store_error(secret.error());
     Status st = c.r.store->set_user_key(name, *secret);
     if (!st) {
         (void)c.r.store->delete_key(*secret);

@@ -18,7 +18,9 @@ namespace {
 
 constexpr double kMaxGracefulTimeout = 1e9;  // seconds, as lib/config allows
 
-model::JobName job_of(const Ctx& c) { return model::JobName{c.seg[1], c.seg[2]}; }
+model::JobName job_of(const Ctx& c) {
+    return model::JobName{c.seg[1], c.seg[2]};
+}
 
 json::JsonPtr object_with(const char* key, json::JsonPtr value) {
     json::JsonPtr o = json::take(json_object());
@@ -30,7 +32,8 @@ json::JsonPtr object_with(const char* key, json::JsonPtr value) {
 // selects manage (else read) rights.
 Result<model::ProcessInfo> process_for(Ctx& c, int pid, bool manage, std::optional<Response>* ret_denied) {
     auto info = c.r.manager.process_info(pid);
-    if (!info) return info;
+    if (!info)
+        return info;
     *ret_denied = manage ? c.need_manage(info->job) : c.need_read(info->job);
     return info;
 }
@@ -40,20 +43,24 @@ Result<model::ProcessInfo> process_for(Ctx& c, int pid, bool manage, std::option
 // ---- §3.2 ----
 
 Response sessions(Ctx& c) {
-    if (auto d = c.need_manage_all()) return *d;
+    if (auto d = c.need_manage_all())
+        return *d;
     return json_response(200, object_with("sessions", json::strings(c.r.manager.sessions())));
 }
 
 Response jobs(Ctx& c) {
-    if (auto d = c.need_manage_all()) return *d;
+    if (auto d = c.need_manage_all())
+        return *d;
     return json_response(200, object_with("jobs", json::strings(c.r.manager.jobs())));
 }
 
 Response session_jobs(Ctx& c) {
     const std::string& sid = c.seg[1];
-    if (auto d = c.need_manage_session(sid)) return *d;
+    if (auto d = c.need_manage_session(sid))
+        return *d;
     auto list = c.r.manager.jobs(sid);
-    if (!list) return manager_error(list.error());
+    if (!list)
+        return manager_error(list.error());
     json::JsonPtr o = json::take(json_object());
     json::set(o.get(), "sessionid", json::str(sid));
     json::set(o.get(), "jobs", json::strings(*list));
@@ -64,39 +71,51 @@ Response session_jobs(Ctx& c) {
 
 Response load_job(Ctx& c) {
     const std::string& sid = c.seg[1];
-    if (auto d = c.need_manage_session(sid)) return *d;
+    if (auto d = c.need_manage_session(sid))
+        return *d;
     std::string why;
     auto obj = parse_object(c.req.body, &why);
-    if (!obj) return error_response(400, "bad_request", why);
+    if (!obj)
+        return error_response(400, "bad_request", why);
     auto spec = config::job_from_json(obj->get(), sid, config::JobJsonMode::kLoad);
-    if (!spec) return manager_error(spec.error());
-    if (auto d = c.check_privileged_options(*spec)) return *d;
+    if (!spec)
+        return manager_error(spec.error());
+    if (auto d = c.check_privileged_options(*spec))
+        return *d;
     Status st = c.r.manager.load(std::move(*spec));
-    if (!st) return manager_error(st.error());
+    if (!st)
+        return manager_error(st.error());
     return ok_response(200);
 }
 
 Response job_exists(Ctx& c) {
     model::JobName name = job_of(c);
-    if (auto d = c.need_read(name)) return *d;
-    if (!c.r.manager.has_job(name)) return error_response(404, "not_found");
+    if (auto d = c.need_read(name))
+        return *d;
+    if (!c.r.manager.has_job(name))
+        return error_response(404, "not_found");
     return text_response(200, "");
 }
 
 Response job_info(Ctx& c) {
     model::JobName name = job_of(c);
-    if (auto d = c.need_read(name)) return *d;
+    if (auto d = c.need_read(name))
+        return *d;
     auto info = c.r.manager.info(name);
-    if (!info) return manager_error(info.error());
+    if (!info)
+        return manager_error(info.error());
     return json_response(200, encode_job_info(*info));
 }
 
 Response update_job(Ctx& c) {
     model::JobName name = job_of(c);
-    if (auto d = c.need_manage(name)) return *d;
+    if (auto d = c.need_manage(name))
+        return *d;
     auto parsed = json::parse(c.req.body);
-    if (!parsed) return error_response(400, "bad_request", parsed.error().context);
-    if (!json_is_object(parsed->get())) return error_response(400, "bad_request", "invalid process config");
+    if (!parsed)
+        return error_response(400, "bad_request", parsed.error().context);
+    if (!json_is_object(parsed->get()))
+        return error_response(400, "bad_request", "invalid process config");
     const json_t* given = json_object_get(parsed->get(), "name");
     if (given && !json_is_null(given) &&
         (!json_is_string(given) || std::string_view(json_string_value(given), json_string_length(given)) != name.job)) {
@@ -105,21 +124,26 @@ Response update_job(Ctx& c) {
     std::string member;
     auto spec = config::job_from_json(parsed->get(), name.session, config::JobJsonMode::kUpdate, &member);
     if (!spec) {
-        if (member == "cmd") return error_response(400, "bad_request", "invalid process config");
+        if (member == "cmd")
+            return error_response(400, "bad_request", "invalid process config");
         return manager_error(spec.error());
     }
     spec->name = name;
-    if (auto d = c.check_privileged_options(*spec)) return *d;
+    if (auto d = c.check_privileged_options(*spec))
+        return *d;
     Status st = c.r.manager.update(std::move(*spec));
-    if (!st) return manager_error(st.error());
+    if (!st)
+        return manager_error(st.error());
     return ok_response(201);
 }
 
 Response unload_job(Ctx& c) {
     model::JobName name = job_of(c);
-    if (auto d = c.need_manage(name)) return *d;
+    if (auto d = c.need_manage(name))
+        return *d;
     Status st = c.r.manager.unload(name);
-    if (!st) return manager_error(st.error());
+    if (!st)
+        return manager_error(st.error());
     return ok_response(200);
 }
 
@@ -127,9 +151,11 @@ Response unload_job(Ctx& c) {
 
 Response job_stats(Ctx& c) {
     model::JobName name = job_of(c);
-    if (auto d = c.need_read(name)) return *d;
+    if (auto d = c.need_read(name))
+        return *d;
     auto stats = c.r.manager.job_stats(name);
-    if (!stats) return manager_error(stats.error());
+    if (!stats)
+        return manager_error(stats.error());
     return json_response(200, encode_job_stats(name.qualified(), *stats, StatsFlavor::kHead));
 }
 
@@ -137,18 +163,22 @@ Response job_stats(Ctx& c) {
 
 Response get_numprocesses(Ctx& c) {
     model::JobName name = job_of(c);
-    if (auto d = c.need_read(name)) return *d;
+    if (auto d = c.need_read(name))
+        return *d;
     auto n = c.r.manager.numprocesses(name);
-    if (!n) return manager_error(n.error());
+    if (!n)
+        return manager_error(n.error());
     return json_response(200, object_with("numprocesses", json::take(json_integer(*n))));
 }
 
 Response scale(Ctx& c) {
     model::JobName name = job_of(c);
-    if (auto d = c.need_manage(name)) return *d;
+    if (auto d = c.need_manage(name))
+        return *d;
     std::string why;
     auto obj = parse_object(c.req.body, &why);
-    if (!obj) return error_response(400, "bad_request", why);
+    if (!obj)
+        return error_response(400, "bad_request", why);
     const json_t* v = json_object_get(obj->get(), "scale");
     std::optional<model::ScaleOp> op;
     if (json_is_integer(v)) {
@@ -158,38 +188,45 @@ Response scale(Ctx& c) {
     }
     if (!op) {
         return error_response(400, "bad_request",
-                              v ? "scale: expected an integer or \"+n\", \"-n\", \"=n\", \"n\""
-                                : "scale: missing");
+                              v ? "scale: expected an integer or \"+n\", \"-n\", \"=n\", \"n\"" : "scale: missing");
     }
     auto n = c.r.manager.scale(name, *op);
-    if (!n) return manager_error(n.error());
+    if (!n)
+        return manager_error(n.error());
     return json_response(200, object_with("numprocesses", json::take(json_integer(*n))));
 }
 
 Response signal_job(Ctx& c) {
     model::JobName name = job_of(c);
-    if (auto d = c.need_manage(name)) return *d;
+    if (auto d = c.need_manage(name))
+        return *d;
     std::string why;
     auto obj = parse_object(c.req.body, &why);
-    if (!obj) return error_response(400, "bad_request", why);
+    if (!obj)
+        return error_response(400, "bad_request", why);
     auto sig = signal_from_json(json_object_get(obj->get(), "signal"));
-    if (!sig) return error_response(400, "bad_request", "signal: expected a signal number or name");
+    if (!sig)
+        return error_response(400, "bad_request", "signal: expected a signal number or name");
     Status st = c.r.manager.killall(name, *sig);
-    if (!st) return manager_error(st.error());
+    if (!st)
+        return manager_error(st.error());
     return ok_response(202);
 }
 
 Response get_state(Ctx& c) {
     model::JobName name = job_of(c);
-    if (auto d = c.need_read(name)) return *d;
+    if (auto d = c.need_read(name))
+        return *d;
     auto info = c.r.manager.info(name);
-    if (!info) return manager_error(info.error());
+    if (!info)
+        return manager_error(info.error());
     return text_response(200, info->active ? "1" : "0");
 }
 
 Response set_state(Ctx& c) {
     model::JobName name = job_of(c);
-    if (auto d = c.need_manage(name)) return *d;
+    if (auto d = c.need_manage(name))
+        return *d;
     std::string_view v = trim(c.req.body);
     Status st;
     if (v == "1") {
@@ -201,32 +238,39 @@ Response set_state(Ctx& c) {
     } else {
         return error_response(400, "bad_request", "the body must be 0 (stop), 1 (start) or 2 (reload)");
     }
-    if (!st) return manager_error(st.error());
+    if (!st)
+        return manager_error(st.error());
     return ok_response(202);
 }
 
 Response job_pids(Ctx& c) {
     model::JobName name = job_of(c);
-    if (auto d = c.need_read(name)) return *d;
+    if (auto d = c.need_read(name))
+        return *d;
     auto pids = c.r.manager.pids(name);
-    if (!pids) return manager_error(pids.error());
+    if (!pids)
+        return manager_error(pids.error());
     return json_response(200, object_with("pids", json::ints(*pids)));
 }
 
 Response job_processes(Ctx& c) {
     model::JobName name = job_of(c);
-    if (auto d = c.need_read(name)) return *d;
+    if (auto d = c.need_read(name))
+        return *d;
     auto ps = c.r.manager.processes(name);
-    if (!ps) return manager_error(ps.error());
+    if (!ps)
+        return manager_error(ps.error());
     return json_response(200, encode_process_list(*ps));
 }
 
 Response commit(Ctx& c) {
     model::JobName name = job_of(c);
-    if (auto d = c.need_manage_session(name.session)) return *d;
+    if (auto d = c.need_manage_session(name.session))
+        return *d;
     std::string why;
     auto obj = parse_object(c.req.body, &why);
-    if (!obj) return error_response(400, "bad_request", why);
+    if (!obj)
+        return error_response(400, "bad_request", why);
     std::optional<double> graceful;
     const json_t* gt = json_object_get(obj->get(), "graceful_timeout");
     if (gt && !json_is_null(gt)) {
@@ -239,7 +283,8 @@ Response commit(Ctx& c) {
     model::Env env;
     const json_t* e = json_object_get(obj->get(), "env");
     if (e && !json_is_null(e)) {
-        if (!json_is_object(e)) return error_response(400, "bad_request", "env: expected an object of strings");
+        if (!json_is_object(e))
+            return error_response(400, "bad_request", "env: expected an object of strings");
         const char* k;
         json_t* val;
         json_object_foreach(const_cast<json_t*>(e), k, val) {
@@ -251,12 +296,14 @@ Response commit(Ctx& c) {
         }
     }
     auto pid = c.r.manager.commit(name, graceful, env);
-    if (!pid) return manager_error(pid.error());
+    if (!pid)
+        return manager_error(pid.error());
     return json_response(200, object_with("pid", json::take(json_integer(*pid))));
 }
 
 Response all_pids(Ctx& c) {
-    if (auto d = c.need_manage_all()) return *d;
+    if (auto d = c.need_manage_all())
+        return *d;
     return json_response(200, object_with("pids", json::ints(c.r.manager.all_pids())));
 }
 
@@ -265,16 +312,20 @@ Response all_pids(Ctx& c) {
 Response pid_exists(Ctx& c) {
     std::optional<Response> denied;
     auto p = process_for(c, *pid_from_segment(c.seg[0]), false, &denied);
-    if (!p) return error_response(404, "not_found");
-    if (denied) return *denied;
+    if (!p)
+        return error_response(404, "not_found");
+    if (denied)
+        return *denied;
     return text_response(200, "");
 }
 
 Response pid_info(Ctx& c) {
     std::optional<Response> denied;
     auto p = process_for(c, *pid_from_segment(c.seg[0]), false, &denied);
-    if (!p) return manager_error(p.error());
-    if (denied) return *denied;
+    if (!p)
+        return manager_error(p.error());
+    if (denied)
+        return *denied;
     return json_response(200, encode_process_info(*p));
 }
 
@@ -282,10 +333,13 @@ Response pid_stop(Ctx& c) {
     std::optional<Response> denied;
     int pid = *pid_from_segment(c.seg[0]);
     auto p = process_for(c, pid, true, &denied);
-    if (!p) return manager_error(p.error());
-    if (denied) return *denied;
+    if (!p)
+        return manager_error(p.error());
+    if (denied)
+        return *denied;
     Status st = c.r.manager.stop_process(pid);
-    if (!st) return manager_error(st.error());
+    if (!st)
+        return manager_error(st.error());
     return ok_response(202);
 }
 
@@ -293,16 +347,21 @@ Response pid_signal(Ctx& c) {
     std::optional<Response> denied;
     int pid = *pid_from_segment(c.seg[0]);
     auto p = process_for(c, pid, true, &denied);
-    if (!p) return manager_error(p.error());
-    if (denied) return *denied;
+    if (!p)
+        return manager_error(p.error());
+    if (denied)
+        return *denied;
     std::string why;
     auto obj = parse_object(c.req.body, &why);
-    if (!obj) return error_response(400, "bad_request", why);
+    if (!obj)
+        return error_response(400, "bad_request", why);
     auto sig = signal_from_json(json_object_get(obj->get(), "signal"));
-    if (!sig) return error_response(400, "bad_signal", "signal: expected a signal number or name");
+    if (!sig)
+        return error_response(400, "bad_signal", "signal: expected a signal number or name");
     Status st = c.r.manager.kill(pid, *sig);
     // Signalling a process that already exited is a silent success (§3.7).
-    if (!st && st.error().code != ESRCH) return manager_error(st.error());
+    if (!st && st.error().code != ESRCH)
+        return manager_error(st.error());
     return ok_response(202);
 }
 
@@ -310,10 +369,13 @@ Response pid_stats(Ctx& c) {
     std::optional<Response> denied;
     int pid = *pid_from_segment(c.seg[0]);
     auto p = process_for(c, pid, false, &denied);
-    if (!p) return manager_error(p.error());
-    if (denied) return *denied;
+    if (!p)
+        return manager_error(p.error());
+    if (denied)
+        return *denied;
     auto s = c.r.manager.process_stats(pid);
-    if (!s) return manager_error(s.error());
+    if (!s)
+        return manager_error(s.error());
     return json_response(200, object_with("stats", encode_process_stats(*s)));
 }
 

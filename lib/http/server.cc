@@ -19,6 +19,7 @@
 #include "lib/base/strutil.h"
 #include "lib/base/unique_fd.h"
 #include "lib/http/endpoint.h"
+#include "lib/http/live.h"
 #include "lib/http/router.h"
 #include "lib/loop/loop.h"
 
@@ -60,7 +61,11 @@ void mhd_log(void*, const char* fmt, va_list ap) {
 
 }  // namespace
 
-std::string auth_state_file(const std::string& state_dir) { return state_dir + "/auth.json"; }
+std::string auth_state_file(const std::string& state_dir) {
+    return state_dir + "/auth.json";
+}
+
+namespace {
 
 // One endpoint: its MHD daemon, its epoll-fd watch and its one timer.
 class Endpoint {
@@ -73,6 +78,10 @@ public:
 
     Status start(const ServerOptions& opts, const std::string& cert, const std::string& key);
     const std::string& name() const { return name_; }
+    MHD_Daemon* daemon() const { return daemon_.get(); }
+    // Runs MHD on the next loop turn: a resumed or upgraded-and-closed connection is
+    // processed only by a later MHD_run() in external epoll mode.
+    void kick();
 
 private:
     static MHD_Result on_request(void* cls, MHD_Connection* conn, const char* url, const char* method,
@@ -97,7 +106,11 @@ private:
     loop::Loop::TimerId timer_ = 0;
     unsigned limit_ = 0;     // MHD_OPTION_CONNECTION_LIMIT
     bool at_limit_ = false;  // the last run ended at the limit
+    bool kick_pending_ = false;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
+
+}  // namespace
 
 struct Server::Impl {
     loop::Loop& loop;
@@ -109,11 +122,18 @@ struct Server::Impl {
     // PEM text handed to MHD; kept for the daemons' lifetime.
     std::string cert, key;
     std::vector<std::unique_ptr<Endpoint>> endpoints;
+    // Streams, watch, websockets and SockJS (live.h); shut down before the endpoints.
+    std::unique_ptr<Live> live;
 };
 
+namespace {
+
 Endpoint::~Endpoint() {
-    if (watch_) server_.loop.unwatch(watch_);
-    if (timer_) server_.loop.cancel_timer(timer_);
+    *alive_ = false;
+    if (watch_)
+        server_.loop.unwatch(watch_);
+    if (timer_)
+        server_.loop.cancel_timer(timer_);
     daemon_.reset();
 }
 
@@ -121,8 +141,11 @@ Status Endpoint::start(const ServerOptions& opts, const std::string& cert, const
     name_ = listener_.name();
     kind_ = listener_.kind();
     limit_ = opts.max_connections;
-    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-    if (tls_) flags |= MHD_USE_TLS;
+    // Streams suspend their connection while they have nothing to send; websockets take
+    // the socket over after a 101 (lib/http/live.h).
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE;
+    if (tls_)
+        flags |= MHD_USE_TLS;
     int listen_fd = listener_.fd();
     std::vector<MHD_OptionItem> options = {
         {MHD_OPTION_LISTEN_SOCKET, listen_fd, nullptr},
@@ -139,17 +162,33 @@ Status Endpoint::start(const ServerOptions& opts, const std::string& cert, const
     options.push_back({MHD_OPTION_END, 0, nullptr});
     MHD_Daemon* d = MHD_start_daemon(flags, 0, nullptr, nullptr, &Endpoint::on_request, this, MHD_OPTION_ARRAY,
                                      options.data(), MHD_OPTION_END);
-    if (!d) return fail(Error::make(EIO, "cannot start the HTTP server on %s", name_.c_str()));
+    if (!d)
+        return fail(Error::make(EIO, "cannot start the HTTP server on %s", name_.c_str()));
     // MHD_stop_daemon closes the listen socket from now on.
     (void)listener_.release_fd();
     daemon_.reset(d);
     const MHD_DaemonInfo* info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
-    if (!info) return fail(Error::make(EIO, "%s: MHD has no epoll fd", name_.c_str()));
+    if (!info)
+        return fail(Error::make(EIO, "%s: MHD has no epoll fd", name_.c_str()));
     auto w = server_.loop.watch(info->epoll_fd, POLLIN, [this](uint32_t) { run(); });
-    if (!w) return fail(w.error());
+    if (!w)
+        return fail(w.error());
     watch_ = *w;
     rearm();
     return ok();
+}
+
+void Endpoint::kick() {
+    if (kick_pending_)
+        return;
+    kick_pending_ = true;
+    std::weak_ptr<bool> alive = alive_;
+    server_.loop.post([this, alive] {
+        if (alive.expired())
+            return;
+        kick_pending_ = false;
+        run();
+    });
 }
 
 void Endpoint::run() {
@@ -177,15 +216,16 @@ void Endpoint::rearm() {
         timer_ = 0;
     }
     MHD_UNSIGNED_LONG_LONG ms = 0;
-    if (MHD_get_timeout(daemon_.get(), &ms) != MHD_YES) return;
+    if (MHD_get_timeout(daemon_.get(), &ms) != MHD_YES)
+        return;
     timer_ = server_.loop.add_timer(std::chrono::milliseconds(ms), [this] {
         timer_ = 0;
         run();
     });
 }
 
-MHD_Result Endpoint::on_request(void* cls, MHD_Connection* conn, const char* url, const char* method,
-                                const char*, const char* upload_data, size_t* upload_data_size, void** req_cls) {
+MHD_Result Endpoint::on_request(void* cls, MHD_Connection* conn, const char* url, const char* method, const char*,
+                                const char* upload_data, size_t* upload_data_size, void** req_cls) {
     return static_cast<Endpoint*>(cls)->handle(conn, url, method, upload_data, upload_data_size, req_cls);
 }
 
@@ -209,9 +249,9 @@ MHD_Result Endpoint::handle(MHD_Connection* conn, const char* url, const char* m
             auto n = parse_int(cl);
             if (n && static_cast<uint64_t>(*n) > max_body) {
                 Request req = build_request(conn, url, method, {});
-                return send(conn, server_.router->error(req, 413, "request_too_large",
-                                                        "the body is larger than " + std::to_string(max_body) +
-                                                            " bytes"));
+                return send(conn,
+                            server_.router->error(req, 413, "request_too_large",
+                                                  "the body is larger than " + std::to_string(max_body) + " bytes"));
             }
         }
         return MHD_YES;
@@ -223,7 +263,8 @@ MHD_Result Endpoint::handle(MHD_Connection* conn, const char* url, const char* m
             pending->body.clear();
             pending->body.shrink_to_fit();
             // A client that keeps sending is cut off rather than read forever.
-            if (pending->received > kDrainFactor * max_body + kConnectionMemory) return MHD_NO;
+            if (pending->received > kDrainFactor * max_body + kConnectionMemory)
+                return MHD_NO;
         } else {
             pending->body.append(upload_data, *upload_data_size);
         }
@@ -236,6 +277,10 @@ MHD_Result Endpoint::handle(MHD_Connection* conn, const char* url, const char* m
                                                 "the body is larger than " + std::to_string(max_body) + " bytes"));
     }
     Request req = build_request(conn, url, method, std::move(pending->body));
+    if (server_.live) {
+        if (auto r = server_.live->handle(conn, req))
+            return *r;
+    }
     return send(conn, server_.router->handle(req));
 }
 
@@ -253,7 +298,8 @@ Request Endpoint::build_request(MHD_Connection* conn, const char* url, const cha
             std::string k = to_lower(key ? key : "");
             std::string v = value ? value : "";
             auto [it, inserted] = r->headers.emplace(k, v);
-            if (!inserted) it->second += ", " + v;
+            if (!inserted)
+                it->second += ", " + v;
             return MHD_YES;
         },
         &req);
@@ -277,9 +323,10 @@ Request Endpoint::build_request(MHD_Connection* conn, const char* url, const cha
 }
 
 MHD_Result Endpoint::send(MHD_Connection* conn, const Response& resp) {
-    MhdResponsePtr r(MHD_create_response_from_buffer(resp.body.size(), const_cast<char*>(resp.body.data()),
-                                                     MHD_RESPMEM_MUST_COPY));
-    if (!r) return MHD_NO;
+    MhdResponsePtr r(
+        MHD_create_response_from_buffer(resp.body.size(), const_cast<char*>(resp.body.data()), MHD_RESPMEM_MUST_COPY));
+    if (!r)
+        return MHD_NO;
     for (const auto& [k, v] : resp.headers) {
         if (MHD_add_response_header(r.get(), k.c_str(), v.c_str()) != MHD_YES) {
             log_debug("http: dropped response header '%s'", k.c_str());
@@ -291,11 +338,16 @@ MHD_Result Endpoint::send(MHD_Connection* conn, const Response& resp) {
     return MHD_queue_response(conn, static_cast<unsigned>(resp.status), r.get());
 }
 
+}  // namespace
+
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Server::~Server() {
     // Endpoints first (they reference the router), then the router and the store.
-    if (impl_) impl_->endpoints.clear();
+    if (impl_ && impl_->live)
+        impl_->live->shutdown();
+    if (impl_)
+        impl_->endpoints.clear();
 }
 
 std::vector<std::string> Server::endpoints() const {
@@ -306,7 +358,7 @@ std::vector<std::string> Server::endpoints() const {
 
 Result<std::unique_ptr<Server>> Server::create(loop::Loop& loop, manager::Manager& manager, events::EventBus& bus,
                                                ServerOptions options) {
-    auto impl = std::make_unique<Impl>(Impl{loop, manager, bus, std::move(options), nullptr, nullptr, {}, {}, {}});
+    auto impl = std::make_unique<Impl>(Impl{loop, manager, bus, std::move(options), nullptr, nullptr, {}, {}, {}, {}});
     const ServerOptions& opts = impl->opts;
 
     if (opts.certfile.empty() != opts.keyfile.empty()) {
@@ -315,16 +367,19 @@ Result<std::unique_ptr<Server>> Server::create(loop::Loop& loop, manager::Manage
     bool tls = !opts.certfile.empty();
     if (tls) {
         auto c = read_file(opts.certfile, 1 << 20);
-        if (!c) return fail(c.error());
+        if (!c)
+            return fail(c.error());
         auto k = read_file(opts.keyfile, 1 << 20);
-        if (!k) return fail(k.error());
+        if (!k)
+            return fail(k.error());
         impl->cert = std::move(*c);
         impl->key = std::move(*k);
     }
 
     if (!opts.state_dir.empty()) {
         auto store = auth::Store::open(auth_state_file(opts.state_dir));
-        if (!store) return fail(store.error());
+        if (!store)
+            return fail(store.error());
         impl->store = std::move(*store);
     } else if (opts.require_key) {
         return fail(Error::make(EINVAL, "require_key needs a state directory for the key store"));
@@ -333,16 +388,26 @@ Result<std::unique_ptr<Server>> Server::create(loop::Loop& loop, manager::Manage
     RouterOptions ropts;
     ropts.cors_origins = opts.cors_origins;
     ropts.require_key = opts.require_key;
+    ropts.auth_key_ttl = opts.auth_key_ttl;
     ropts.daemon_uid = geteuid();
     ropts.daemon_gid = getegid();
     impl->router = std::make_unique<Router>(loop, manager, impl->store.get(), std::move(ropts));
+    impl->live = std::make_unique<Live>(loop, manager, bus, *impl->router, impl->store.get(), opts.require_key);
+    Impl* ip = impl.get();
+    impl->live->set_kick([ip](MHD_Daemon* d) {
+        for (auto& e : ip->endpoints) {
+            if (e->daemon() == d)
+                e->kick();
+        }
+    });
 
     // Listeners first, all of them, so that a refused endpoint starts nothing.
     std::vector<Listener> listeners;
     if (!opts.inherited_fds.empty()) {
         for (int fd : opts.inherited_fds) {
             auto l = Listener::adopt(fd);
-            if (!l) return fail(l.error());
+            if (!l)
+                return fail(l.error());
             listeners.push_back(std::move(*l));
         }
     } else {
@@ -353,14 +418,17 @@ Result<std::unique_ptr<Server>> Server::create(loop::Loop& loop, manager::Manage
         }
         for (const auto& b : binds) {
             auto addr = parse_bind(b);
-            if (!addr) return fail(addr.error());
+            if (!addr)
+                return fail(addr.error());
             auto l = Listener::open(*addr, opts.backlog, defaults && addr->unix_socket);
-            if (!l) return fail(l.error());
+            if (!l)
+                return fail(l.error());
             listeners.push_back(std::move(*l));
         }
     }
     for (const auto& l : listeners) {
-        if (l.kind() != EndpointKind::kTcpRemote) continue;
+        if (l.kind() != EndpointKind::kTcpRemote)
+            continue;
         if (!opts.require_key) {
             return fail(Error::make(EPERM,
                                     "refusing to listen on %s: a non-loopback address needs require_key = true "

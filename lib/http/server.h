@@ -16,6 +16,7 @@
 // - Destroying the Server stops every MHD daemon and unlinks the unix sockets it created.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -47,6 +48,8 @@ struct ServerOptions {
     size_t max_body = 1 << 20;
     unsigned max_connections = 1024;
     unsigned idle_timeout_s = 60;
+    // Lifetime of the keys GET /auth mints (`auth_key_ttl`, security-defaults.md).
+    std::chrono::seconds auth_key_ttl = std::chrono::hours(12);
     // Already listening sockets (systemd socket activation), used instead of binds when
     // non-empty. The server adopts them.
     std::vector<int> inherited_fds;
@@ -57,8 +60,8 @@ std::string auth_state_file(const std::string& state_dir);
 
 class Server {
 public:
-    static Result<std::unique_ptr<Server>> create(loop::Loop& loop, manager::Manager& manager,
-                                                  events::EventBus& bus, ServerOptions options);
+    static Result<std::unique_ptr<Server>> create(loop::Loop& loop, manager::Manager& manager, events::EventBus& bus,
+                                                  ServerOptions options);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;

@@ -7,8 +7,10 @@ namespace gaffer::io {
 
 void Backlog::append(std::string_view data) {
     total_ += data.size();
-    if (cap_ == 0 || data.empty()) return;
-    if (buf_.size() != cap_) buf_.resize(cap_);
+    if (cap_ == 0 || data.empty())
+        return;
+    if (buf_.size() != cap_)
+        buf_.resize(cap_);
 
     // Room for the new bytes: drop the oldest of (kept + data), remembering the last
     // byte dropped so that tail() can tell whether the oldest byte kept begins a line.
@@ -46,7 +48,8 @@ std::string Backlog::tail(size_t max_bytes) const {
     const char before = start == 0 ? prev_ : at(start - 1);
     if (before != '\n') {
         size_t nl = out.find('\n');
-        if (nl != std::string::npos && nl + 1 < out.size()) out.erase(0, nl + 1);
+        if (nl != std::string::npos && nl + 1 < out.size())
+            out.erase(0, nl + 1);
     }
     return out;
 }

@@ -19,7 +19,8 @@ bool BoundedQueue::push(std::string chunk) {
 }
 
 std::optional<std::string> BoundedQueue::pop() {
-    if (items_.empty()) return std::nullopt;
+    if (items_.empty())
+        return std::nullopt;
     Item& front = items_.front();
     // A gap before this item that the consumer did not take is not forgotten: it moves
     // forward with the next item (or the tail), so the marker still comes before later data.

@@ -9,10 +9,12 @@ size_t LineSplitter::cut_point(std::string_view s) const {
     // both pieces stay decodable. Anything else (binary, invalid UTF-8) is cut as is.
     size_t cut = max_line_;
     for (int steps = 0; steps < 3 && cut > 1; ++steps) {
-        if ((static_cast<unsigned char>(s[cut]) & 0xC0) != 0x80) return cut;
+        if ((static_cast<unsigned char>(s[cut]) & 0xC0) != 0x80)
+            return cut;
         --cut;
     }
-    if ((static_cast<unsigned char>(s[cut]) & 0xC0) != 0x80) return cut;
+    if ((static_cast<unsigned char>(s[cut]) & 0xC0) != 0x80)
+        return cut;
     return max_line_;
 }
 

@@ -77,7 +77,8 @@ void LineSplitter::feed(std::string_view chunk, F&& on_line) {
 
 template <typename F>
 void LineSplitter::flush(F&& on_line) {
-    if (partial_.empty()) return;
+    if (partial_.empty())
+        return;
     on_line(std::string_view(partial_));
     partial_.clear();
 }

@@ -15,15 +15,19 @@ namespace {
 constexpr int kOpenFlags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC;
 constexpr mode_t kMode = 0644;
 
-std::string backup_name(const std::string& path, int n) { return path + "." + std::to_string(n); }
+std::string backup_name(const std::string& path, int n) {
+    return path + "." + std::to_string(n);
+}
 
 // Whether the file ends with '\n' (or is empty): a rotation right away would not cut a
 // line. Best effort: an unreadable file counts as ending mid-line, which only delays
 // the first rotation until after the next line end.
 bool ends_at_line_start(const std::string& path, uint64_t size) {
-    if (size == 0) return true;
+    if (size == 0)
+        return true;
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-    if (!fd) return false;
+    if (!fd)
+        return false;
     char c = 0;
     return ::pread(fd.get(), &c, 1, static_cast<off_t>(size - 1)) == 1 && c == '\n';
 }
@@ -31,7 +35,8 @@ bool ends_at_line_start(const std::string& path, uint64_t size) {
 std::string sanitize(const std::string& s) {
     std::string out = s;
     for (char& c : out)
-        if (c == '/' || c == '\0') c = '_';
+        if (c == '/' || c == '\0')
+            c = '_';
     return out;
 }
 
@@ -48,13 +53,18 @@ RotatingLog::RotatingLog(std::string path, uint64_t max_bytes, int backups, Uniq
       reopen_pending_(false) {}
 
 Result<std::unique_ptr<RotatingLog>> RotatingLog::open(std::string path, uint64_t max_bytes, int backups) {
-    if (path.empty()) return fail(Error::make(EINVAL, "log file: empty path"));
-    if (backups < 0) return fail(Error::make(EINVAL, "log file '%s': negative backup count %d", path.c_str(), backups));
+    if (path.empty())
+        return fail(Error::make(EINVAL, "log file: empty path"));
+    if (backups < 0)
+        return fail(Error::make(EINVAL, "log file '%s': negative backup count %d", path.c_str(), backups));
     UniqueFd fd(::open(path.c_str(), kOpenFlags, kMode));
-    if (!fd) return fail(Error::from_errno("open '%s'", path.c_str()));
-    struct stat st{};
-    if (::fstat(fd.get(), &st) < 0) return fail(Error::from_errno("fstat '%s'", path.c_str()));
-    if (!S_ISREG(st.st_mode)) return fail(Error::make(EINVAL, "log file '%s' is not a regular file", path.c_str()));
+    if (!fd)
+        return fail(Error::from_errno("open '%s'", path.c_str()));
+    struct stat st {};
+    if (::fstat(fd.get(), &st) < 0)
+        return fail(Error::from_errno("fstat '%s'", path.c_str()));
+    if (!S_ISREG(st.st_mode))
+        return fail(Error::make(EINVAL, "log file '%s' is not a regular file", path.c_str()));
     const auto size = static_cast<uint64_t>(st.st_size);
     const bool at_line_start = ends_at_line_start(path, size);
     return std::unique_ptr<RotatingLog>(
@@ -65,10 +75,12 @@ Status RotatingLog::write_all(std::string_view data) {
     while (!data.empty()) {
         ssize_t n = ::write(fd_.get(), data.data(), data.size());
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             return fail(Error::from_errno("write '%s'", path_.c_str()));
         }
-        if (n == 0) return fail(Error::make(EIO, "write '%s': no progress", path_.c_str()));
+        if (n == 0)
+            return fail(Error::make(EIO, "write '%s': no progress", path_.c_str()));
         size_ += static_cast<uint64_t>(n);
         at_line_start_ = data[static_cast<size_t>(n) - 1] == '\n';
         data.remove_prefix(static_cast<size_t>(n));
@@ -78,9 +90,11 @@ Status RotatingLog::write_all(std::string_view data) {
 
 Status RotatingLog::reopen() {
     UniqueFd fd(::open(path_.c_str(), kOpenFlags, kMode));
-    if (!fd) return fail(Error::from_errno("open '%s'", path_.c_str()));
-    struct stat st{};
-    if (::fstat(fd.get(), &st) < 0) return fail(Error::from_errno("fstat '%s'", path_.c_str()));
+    if (!fd)
+        return fail(Error::from_errno("open '%s'", path_.c_str()));
+    struct stat st {};
+    if (::fstat(fd.get(), &st) < 0)
+        return fail(Error::from_errno("fstat '%s'", path_.c_str()));
     const auto size = static_cast<uint64_t>(st.st_size);
     fd_ = std::move(fd);
     size_ = size;
@@ -91,7 +105,8 @@ Status RotatingLog::reopen() {
 
 Status RotatingLog::rotate() {
     if (backups_ == 0) {
-        if (::ftruncate(fd_.get(), 0) < 0) return fail(Error::from_errno("truncate '%s'", path_.c_str()));
+        if (::ftruncate(fd_.get(), 0) < 0)
+            return fail(Error::from_errno("truncate '%s'", path_.c_str()));
         size_ = 0;
         at_line_start_ = true;
         return ok();
@@ -120,7 +135,8 @@ Status RotatingLog::rotate() {
 Status RotatingLog::write(std::string_view chunk) {
     Status rotate_error;
     if (reopen_pending_) {
-        if (Status s = reopen(); !s) rotate_error = std::move(s);
+        if (Status s = reopen(); !s)
+            rotate_error = std::move(s);
     }
     bool just_rotated = false;
     while (!chunk.empty()) {
@@ -165,8 +181,10 @@ Status RotatingLog::write(std::string_view chunk) {
 
 std::string log_path_for(const std::string& log_dir, const std::string& qualified_job, const std::string& label) {
     std::string name = sanitize(qualified_job) + "." + sanitize(label) + ".log";
-    if (log_dir.empty()) return name;
-    if (log_dir.back() == '/') return log_dir + name;
+    if (log_dir.empty())
+        return name;
+    if (log_dir.back() == '/')
+        return log_dir + name;
     return log_dir + "/" + name;
 }
 

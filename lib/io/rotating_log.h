@@ -7,9 +7,15 @@
 //   stopped it), in order; a chunk is never reordered or interleaved with another one,
 //   so the processes of one job may share one RotatingLog (the manager keeps one per
 //   job and label) without tearing each other's lines.
-// - A file is rotated only right after a '\n', except when a single line is longer than
-//   max_bytes (then that line stays whole in one file, which grows past max_bytes, and
-//   the rotation follows it). So a file is at most max_bytes long unless one line is.
+// - Rotation happens at a line end: when a chunk would overflow max_bytes, the whole
+//   lines of it that fit are appended, then the file is rotated, then the rest follows
+//   (rotating again as often as needed). When no line end fits: a file that ends with
+//   '\n' is rotated first; a file that ends mid-line gets the chunk up to its first
+//   '\n' (the line under way stays whole), or the whole chunk if it has no '\n' (bytes
+//   between line ends are never cut), and is rotated after it. So a file exceeds
+//   max_bytes only by the end of one line or by one chunk without '\n', and a line is
+//   split across two files only when it arrives in pieces that overflow without a line
+//   end.
 // - Rotation renames <path>.N-1 → <path>.N … <path> → <path>.1 (<path>.1 is the newest
 //   backup) and keeps `backups` files; backups = 0 truncates <path> instead.
 // - Writes are plain blocking write(2)s to a regular file; nothing is buffered here.

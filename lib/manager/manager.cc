@@ -20,9 +20,12 @@
 #include "lib/base/strutil.h"
 #include "lib/base/unique_fd.h"
 #include "lib/cgroup/cgroup.h"
+#include "lib/io/backlog.h"
+#include "lib/io/rotating_log.h"
 #include "lib/job/job_fsm.h"
 #include "lib/json/json.h"
 #include "lib/manager/notify_socket.h"
+#include "lib/stats/cgroup_stats.h"
 #include "lib/stats/proc_stats.h"
 #include "lib/proc/spawner.h"
 
@@ -33,7 +36,10 @@ using model::JobName;
 
 namespace {
 
-constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kReadChunk = 256 * 1024;
+constexpr int kReadsPerWakeup = 8;
+constexpr int kOutputPipeSize = 1 << 20;  // fewer wake-ups for a fast writer (F_SETPIPE_SZ)
+constexpr size_t kBacklogBytes = 64 * 1024;  // recent output kept per stream
 constexpr size_t kMaxWriteQueue = 4 << 20;  // bytes queued for one process's stdin (or custom stream)
 
 double wall_now() {
@@ -55,6 +61,8 @@ struct Manager::Impl {
         std::string label;
         UniqueFd fd;
         loop::Loop::WatchId watch = 0;
+        std::string log_key;  // "stdout"/"stderr": the job's log file it also goes to
+        std::unique_ptr<io::Backlog> backlog = std::make_unique<io::Backlog>(kBacklogBytes);
     };
 
     struct Writer {
@@ -89,7 +97,7 @@ struct Manager::Impl {
         std::vector<Output> outputs;
         // "stdin" (if redirected) then the custom streams, in order.
         std::vector<Writer> writers;
-        stats::ProcSampler sampler;
+        stats::CgroupSampler sampler;
         bool notify = false;        // a notify job's process
         bool ready = true;          // false until READY=1 for notify processes
         loop::Loop::TimerId ready_timer = 0;
@@ -106,6 +114,7 @@ struct Manager::Impl {
         int restarts = 0;
         int last_exit_status = 0;
         int last_term_signal = 0;
+        std::map<std::string, std::shared_ptr<io::RotatingLog>> logs;  // "stdout"/"stderr"
         std::vector<gid_t> groups;  // supplementary groups of spec.uid, resolved at load
         model::Env user_env;        // HOME, USER, LOGNAME of spec.uid
         Job(model::JobSpec s, model::Env e) : spec(std::move(s)), session_env(std::move(e)), fsm(spec) {}
@@ -321,17 +330,28 @@ struct Manager::Impl {
             p->writers.push_back(Writer{"stdin", std::move(pp->write)});
             child_ends.push_back(std::move(pp->read));
         }
+        // stdout/stderr: a pipe for each labelled one, and for one that only goes to a
+        // log file (labelled "stdout"/"stderr" then). Two equal labels share one pipe.
         const auto& labels = j.spec.redirect_output;
-        for (size_t i = 0; i < labels.size() && i < 2; ++i) {
-            if (i == 1 && labels[1] == labels[0]) {
+        for (size_t i = 0; i < 2; ++i) {
+            const char* key = i == 0 ? "stdout" : "stderr";
+            bool logged = j.logs.count(key) > 0;
+            std::string label = i < labels.size() ? labels[i] : logged ? key : "";
+            if (label.empty()) continue;
+            if (i == 1 && !labels.empty() && labels.size() > 1 && labels[1] == labels[0]) {
                 ex.stderr_fd = ex.stdout_fd;
                 continue;
             }
             auto pp = Pipe::make();
             if (!pp) return spawn_fail(proc::ExecStage::kStdio, pp.error());
             (void)set_nonblocking(pp->read.get());
+            (void)fcntl(pp->read.get(), F_SETPIPE_SZ, kOutputPipeSize);  // best effort
             (i == 0 ? ex.stdout_fd : ex.stderr_fd) = pp->write.get();
-            p->outputs.push_back(Output{labels[i], std::move(pp->read), 0});
+            Output out;
+            out.label = label;
+            out.fd = std::move(pp->read);
+            out.log_key = key;
+            p->outputs.push_back(std::move(out));
             child_ends.push_back(std::move(pp->write));
         }
 
@@ -345,19 +365,31 @@ struct Manager::Impl {
             UniqueFd wfd(fcntl(ours.get(), F_DUPFD_CLOEXEC, 3));
             if (!wfd) return spawn_fail(proc::ExecStage::kStdio, Error::from_errno("dup"));
             ex.extra_fds.push_back(theirs.get());
-            p->outputs.push_back(Output{name, std::move(ours), 0});
+            Output out;
+            out.label = name;
+            out.fd = std::move(ours);
+            p->outputs.push_back(std::move(out));
             p->writers.push_back(Writer{name, std::move(wfd)});
             child_ends.push_back(std::move(theirs));
         }
 
-        if (cg_tree && cg_tree->mode() != cgroup::Mode::kNone) {
-            auto g = cg_tree->create_group(j.spec.name.qualified(), pid);
+        // Its own cgroup (the whole tree accounted and stopped together), with the job's
+        // resource limits. A limit that cannot be applied fails the spawn: running
+        // without the limit the user asked for would be a silent lie.
+        cgroup::Limits limits{j.spec.memory_max, j.spec.cpu_max, j.spec.pids_max};
+        if (cg_tree) {
+            auto g = cg_tree->create_group(j.spec.name.qualified(), pid, limits);
             if (g) {
                 p->cg = std::move(g).value();
-                ex.cgroup_procs_fds.push_back(p->cg->procs.get());
+                ex.cgroup_procs_fds = p->cg->procs_fds();
+            } else if (limits.any()) {
+                return spawn_fail(proc::ExecStage::kCgroup, g.error());
             } else {
                 log_debug("no cgroup for process %d: %s", pid, g.error().message().c_str());
             }
+        } else if (limits.any()) {
+            return spawn_fail(proc::ExecStage::kCgroup,
+                              Error::make(EOPNOTSUPP, "resource limits need cgroups, which are disabled"));
         }
 
         proc::SpawnFailure failure;
@@ -368,6 +400,7 @@ struct Manager::Impl {
             return spawn_fail(failure.stage, child.error());
         }
         p->child = std::move(child).value();
+        if (p->cg) p->cg->close_join_fds();
         p->info.os_pid = p->child.pid;
         p->info.create_time = wall_now();
         p->info.state = model::ProcState::kRunning;
@@ -593,17 +626,28 @@ struct Manager::Impl {
 
         bool once = p->committed;
         JobName name = p->job;
+        bool oom = p->cg && cg_tree && cg_tree->oom_killed(*p->cg);
         for (const std::string& type : {std::string("exit"), job_prefix(name) + "exit", "proc." + std::to_string(pid) + ".exit"}) {
-            publish(type, name,
-                    {{"pid", jint(pid)},
-                     {"os_pid", jint(p->child.pid)},
-                     {"exit_status", jint(st->exit_status)},
-                     {"term_signal", jint(st->term_signal)},
-                     {"once", JsonPtr(json_boolean(once))}});
+            if (oom) {
+                publish(type, name,
+                        {{"pid", jint(pid)},
+                         {"os_pid", jint(p->child.pid)},
+                         {"exit_status", jint(st->exit_status)},
+                         {"term_signal", jint(st->term_signal)},
+                         {"once", JsonPtr(json_boolean(once))},
+                         {"reason", json::str("oom")}});
+            } else {
+                publish(type, name,
+                        {{"pid", jint(pid)},
+                         {"os_pid", jint(p->child.pid)},
+                         {"exit_status", jint(st->exit_status)},
+                         {"term_signal", jint(st->term_signal)},
+                         {"once", JsonPtr(json_boolean(once))}});
+            }
         }
         if (!p->stopping) {
-            log_info("process %d (%s, os pid %d) exited: status %d, signal %d", pid, name.qualified().c_str(),
-                     p->child.pid, st->exit_status, st->term_signal);
+            log_info("process %d (%s, os pid %d) exited: status %d, signal %d%s", pid, name.qualified().c_str(),
+                     p->child.pid, st->exit_status, st->term_signal, oom ? " (out of memory)" : "");
         }
 
         bool was_stopping = p->stopping;
@@ -686,6 +730,17 @@ struct Manager::Impl {
 
     // ---------- output and input ----------
     void deliver(Proc& p, const Output& out, std::string_view data) {
+        out.backlog->append(data);
+        if (!out.log_key.empty()) {
+            if (Job* j = find_job(p.job)) {
+                auto it = j->logs.find(out.log_key);
+                // Merged labels: stderr shares stdout's pipe, and goes to stdout's file.
+                if (it != j->logs.end()) {
+                    auto r = it->second->write(data);
+                    if (!r) log_debug("log file of %s: %s", p.job.qualified().c_str(), r.error().message().c_str());
+                }
+            }
+        }
         if (self.output_handler_) self.output_handler_(OutputChunk{p.pid, p.job, out.label, data});
         if (out_subs.empty()) return;
         std::vector<Manager::OutputSubId> ids;
@@ -704,14 +759,27 @@ struct Manager::Impl {
         if (!p) return;
         for (auto& out : p->outputs) {
             if (out.fd.get() != fd) continue;
-            char buf[kReadChunk];
-            ssize_t n = read(fd, buf, sizeof buf);
-            if (n > 0) {
-                deliver(*p, out, std::string_view(buf, static_cast<size_t>(n)));
-            } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-                if (out.watch) loop.unwatch(out.watch);
-                out.watch = 0;
-                out.fd.reset();
+            // Several reads per wake-up (bounded, so one chatty process cannot starve the
+            // loop): a fast writer fills the pipe again while we deliver.
+            static char buf[kReadChunk];
+            for (int i = 0; i < kReadsPerWakeup; ++i) {
+                ssize_t n = read(fd, buf, sizeof buf);
+                if (n > 0) {
+                    deliver(*p, out, std::string_view(buf, static_cast<size_t>(n)));
+                    p = find_proc(pid);  // a subscriber may have changed the world
+                    if (!p) return;
+                    if (static_cast<size_t>(n) < sizeof buf) return;  // drained
+                    continue;
+                }
+                if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                    for (auto& o : p->outputs) {
+                        if (o.fd.get() != fd) continue;
+                        if (o.watch) loop.unwatch(o.watch);
+                        o.watch = 0;
+                        o.fd.reset();
+                    }
+                }
+                return;
             }
             return;
         }
@@ -719,7 +787,7 @@ struct Manager::Impl {
 
     void drain_output(Proc& p, Output& out) {
         if (!out.fd) return;
-        char buf[kReadChunk];
+        static char buf[kReadChunk];
         // Bounded: what the pipe holds (64 KiB by default), plus what descendants still write.
         for (int i = 0; i < 64; ++i) {
             ssize_t n = read(out.fd.get(), buf, sizeof buf);
@@ -853,6 +921,35 @@ void resolve_user(model::JobSpec& spec, std::vector<gid_t>& groups, model::Env& 
 }
 }  // namespace
 
+// Opens the job's log files (stdout_file, stderr_file, or log_dir/<job>.<label>.log).
+// Failing to open one is a configuration error of the job (EINVAL).
+Result<std::map<std::string, std::shared_ptr<io::RotatingLog>>> open_logs(const model::JobSpec& spec) {
+    std::map<std::string, std::shared_ptr<io::RotatingLog>> logs;
+    for (int i = 0; i < 2; ++i) {
+        const char* key = i == 0 ? "stdout" : "stderr";
+        std::string path = i == 0 ? spec.stdout_file : spec.stderr_file;
+        if (path.empty() && !spec.log_dir.empty()) {
+            std::string label = static_cast<size_t>(i) < spec.redirect_output.size() ? spec.redirect_output[i] : key;
+            path = io::log_path_for(spec.log_dir, spec.name.qualified(), label);
+        }
+        if (path.empty()) continue;
+        // Two equal labels share a pipe and so a file; two options naming one file too.
+        bool shared = false;
+        for (auto& [k, log] : logs) {
+            if (log->path() == path) {
+                logs[key] = log;
+                shared = true;
+                break;
+            }
+        }
+        if (shared) continue;
+        auto log = io::RotatingLog::open(path, spec.log_max_bytes, spec.log_backups);
+        if (!log) return fail(Error::make(EINVAL, "%s: cannot open log file: %s", key, log.error().message().c_str()));
+        logs[key] = std::shared_ptr<io::RotatingLog>(std::move(log).value());
+    }
+    return logs;
+}
+
 // ====================================================================================
 
 Manager::Manager(loop::Loop& loop, events::EventBus& bus, Options options)
@@ -865,12 +962,14 @@ Status Manager::load(model::JobSpec spec, const model::Env& session_env) {
     if (impl_->find_job(spec.name))
         return fail(Error::make(EEXIST, "job '%s' already exists", spec.name.qualified().c_str()));
     bool start = spec.start;
+    GAFFER_TRY(auto logs, open_logs(spec));
     std::vector<gid_t> groups;
     model::Env user_env;
     resolve_user(spec, groups, user_env);
     auto job = std::make_unique<Impl::Job>(std::move(spec), session_env);
     Impl::Job& j = *job;
     j.groups = std::move(groups);
+    j.logs = std::move(logs);
     j.user_env = std::move(user_env);
     impl_->jobs.push_back(std::move(job));
     impl_->publish("load", j.spec.name);
@@ -900,6 +999,8 @@ Status Manager::update(model::JobSpec spec, const model::Env& session_env) {
     GAFFER_TRY(Impl::Job * j, impl_->get_job(spec.name));
     bool start = spec.start;
     bool was_stopped = j->fsm.stopped();
+    GAFFER_TRY(auto logs, open_logs(spec));
+    j->logs = std::move(logs);
     resolve_user(spec, j->groups, j->user_env);
     j->spec = std::move(spec);
     // The session env given at load time stays unless the update brings one (§14.13).
@@ -1120,11 +1221,22 @@ Result<Manager::OutputSubId> Manager::subscribe_output(int pid, const std::strin
 
 void Manager::unsubscribe_output(OutputSubId id) { impl_->out_subs.erase(id); }
 
+Result<std::string> Manager::stream_backlog(int pid, const std::string& label, size_t max_bytes) const {
+    Impl::Proc* p = impl_->find_proc(pid);
+    if (!p) return fail(Error::make(ENOENT, "process %d not found", pid));
+    if (p->outputs.empty()) return fail(Error::make(ENODATA, "process %d has no redirected output", pid));
+    std::string l = label.empty() ? p->outputs.front().label : label;
+    for (const auto& o : p->outputs)
+        if (o.label == l) return o.backlog->tail(max_bytes);
+    return fail(Error::make(ENXIO, "process %d has no stream '%s'", pid, l.c_str()));
+}
+
 Result<model::ProcessStats> Manager::process_stats(int pid) {
     Impl::Proc* p = impl_->find_proc(pid);
     if (!p) return fail(Error::make(ENOENT, "process %d not found", pid));
     ++impl_->counters.stat_reads;
-    model::ProcessStats s = p->sampler.sample(p->child.pid, impl_->loop.now());
+    model::ProcessStats s = p->sampler.sample(impl_->cg_tree.get(), p->cg ? &*p->cg : nullptr, p->child.pid,
+                                              impl_->loop.now());
     s.pid = pid;
     return s;
 }

@@ -121,6 +121,9 @@ public:
                                          std::function<void(std::string_view data)> on_chunk,
                                          std::function<void()> on_end);
     void unsubscribe_output(OutputSubId id);
+    // The most recent output of a stream (at most `max_bytes`, from a line start when
+    // possible; each stream keeps 64 KiB). Same errors as subscribe_output.
+    Result<std::string> stream_backlog(int pid, const std::string& label, size_t max_bytes) const;
 
     // One handler for every chunk of every process (gafferd's -vv console).
     using OutputHandler = std::function<void(const OutputChunk&)>;

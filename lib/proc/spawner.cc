@@ -49,8 +49,8 @@ std::string find_executable(const std::string& name, const std::string& path_var
     while (i <= path_var.size()) {
         size_t j = path_var.find(':', i);
         if (j == std::string::npos) j = path_var.size();
-        std::string dir = path_var.substr(i, j - i);
-        if (dir.empty()) dir = ".";
+        // An empty PATH element means the current directory.
+        std::string dir = j > i ? path_var.substr(i, j - i) : std::string(1, '.');
         std::string cand = dir + "/" + name;
         std::string check = (cand[0] == '/' || cwd.empty()) ? cand : cwd + "/" + cand;
         struct stat st;

@@ -83,8 +83,7 @@ model::ProcessStats one(pid_t os_pid, const ProcStat* st) {
         s.vms = st->vsize;
         s.cpu_time = st->utime + st->stime;
         s.nice = static_cast<int>(st->nice);
-        uint64_t total = mem_total();
-        if (total) s.mem = std::round(static_cast<double>(st->rss) * 1000.0 / static_cast<double>(total)) / 10.0;
+        s.mem = memory_percent(st->rss);
         s.cmdline = st->comm;
     }
     struct stat sb;
@@ -115,6 +114,19 @@ void collect_children(pid_t root, std::vector<pid_t>& out, int depth) {
 }
 
 }  // namespace
+
+std::optional<double> memory_percent(uint64_t bytes) {
+    uint64_t total = mem_total();
+    if (!total) return std::nullopt;
+    return std::round(static_cast<double>(bytes) * 1000.0 / static_cast<double>(total)) / 10.0;
+}
+
+model::ProcessStats process_snapshot(pid_t os_pid) {
+    auto text = read_file("/proc/" + std::to_string(os_pid) + "/stat", 4096);
+    std::optional<ProcStat> st;
+    if (text) st = parse_proc_stat(*text);
+    return one(os_pid, st ? &*st : nullptr);
+}
 
 model::ProcessStats ProcSampler::sample(pid_t os_pid, std::chrono::steady_clock::time_point now) {
     auto text = read_file("/proc/" + std::to_string(os_pid) + "/stat", 4096);

@@ -27,6 +27,15 @@ struct ProcStat {
 // Parses the text of /proc/<pid>/stat (comm may contain spaces and parentheses).
 std::optional<ProcStat> parse_proc_stat(std::string_view text);
 
+// `bytes` as a percentage of physical memory, rounded to 1 decimal (reference §3.8
+// `mem`); nullopt when MemTotal is unknown.
+std::optional<double> memory_percent(uint64_t bytes);
+
+// One process from /proc, without `cpu` (that needs two samples) and without children:
+// rss, vms, mem, cpu_time, nice, username and cmdline, each left unset (or empty) when
+// the process is gone.
+model::ProcessStats process_snapshot(pid_t os_pid);
+
 class ProcSampler {
 public:
     // Samples `os_pid` and its descendants (children are listed with os pids).

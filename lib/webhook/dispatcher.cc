@@ -46,7 +46,9 @@ struct SlistDeleter {
 };
 
 // Response bodies are not wanted; total_timeout bounds how long one can stream.
-size_t discard_body(char*, size_t size, size_t nmemb, void*) { return size * nmemb; }
+size_t discard_body(char*, size_t size, size_t nmemb, void*) {
+    return size * nmemb;
+}
 
 // Every socket is born close-on-exec (style rule 10); libcurl makes it non-blocking.
 curl_socket_t open_socket(void*, curlsocktype, struct curl_sockaddr* addr) {
@@ -62,7 +64,8 @@ bool set(CURL* easy, CURLoption option, T value) {
 // True when a rate-limited warning may be written now; counts the occurrence either way.
 bool log_due(uint64_t& since_last, loop::Clock::time_point& last, loop::Clock::time_point now) {
     ++since_last;
-    if (last != loop::Clock::time_point{} && now - last < kLogInterval) return false;
+    if (last != loop::Clock::time_point{} && now - last < kLogInterval)
+        return false;
     last = now;
     return true;
 }
@@ -71,7 +74,8 @@ Status init_curl_once() {
     // curl_global_init is not thread-safe on every build; gafferd's loop thread is the only
     // caller, and a function-local static runs it once.
     static const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (rc != CURLE_OK) return fail(Error::make(EIO, "curl_global_init: %s", curl_easy_strerror(rc)));
+    if (rc != CURLE_OK)
+        return fail(Error::make(EIO, "curl_global_init: %s", curl_easy_strerror(rc)));
     return ok();
 }
 
@@ -83,7 +87,9 @@ struct Dispatcher::Transfer {
     std::unique_ptr<curl_slist, SlistDeleter> headers;
 };
 
-void Dispatcher::CurlMultiDeleter::operator()(void* multi) const { (void)curl_multi_cleanup(multi); }
+void Dispatcher::CurlMultiDeleter::operator()(void* multi) const {
+    (void)curl_multi_cleanup(multi);
+}
 
 Dispatcher::Dispatcher(loop::Loop& loop, events::EventBus& bus, Options options, bool async_dns)
     : loop_(loop), bus_(bus), options_(std::move(options)), async_dns_(async_dns) {}
@@ -107,14 +113,16 @@ Result<std::unique_ptr<Dispatcher>> Dispatcher::create(loop::Loop& loop, events:
 
 Status Dispatcher::init_multi() {
     CURLM* multi = curl_multi_init();
-    if (!multi) return fail(EIO, "curl_multi_init failed");
+    if (!multi)
+        return fail(EIO, "curl_multi_init failed");
     multi_.reset(multi);
     bool good = curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &Dispatcher::on_curl_socket) == CURLM_OK &&
                 curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this) == CURLM_OK &&
                 curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &Dispatcher::on_curl_timer) == CURLM_OK &&
                 curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this) == CURLM_OK &&
                 curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(options_.max_in_flight)) == CURLM_OK;
-    if (!good) return fail(EIO, "curl_multi_setopt failed");
+    if (!good)
+        return fail(EIO, "curl_multi_setopt failed");
     return ok();
 }
 
@@ -144,10 +152,10 @@ Status Dispatcher::set_hooks(const std::vector<std::pair<std::string, std::strin
         it = subs_.erase(it);
     }
     for (const std::string& p : patterns) {
-        if (subs_.count(p)) continue;
-        subs_.emplace(p, bus_.subscribe(p, [this, p](const std::string& type, const json_t* msg) {
-            on_event(p, type, msg);
-        }));
+        if (subs_.count(p))
+            continue;
+        subs_.emplace(
+            p, bus_.subscribe(p, [this, p](const std::string& type, const json_t* msg) { on_event(p, type, msg); }));
     }
     hooks_ = std::move(next);
     for (auto it = pending_.begin(); it != pending_.end();) {
@@ -162,7 +170,9 @@ Status Dispatcher::set_hooks(const std::vector<std::pair<std::string, std::strin
     return ok();
 }
 
-void Dispatcher::set_secret(std::string secret) { options_.secret = std::move(secret); }
+void Dispatcher::set_secret(std::string secret) {
+    options_.secret = std::move(secret);
+}
 
 Dispatcher::Stats Dispatcher::stats() const {
     Stats s = stats_;
@@ -175,9 +185,11 @@ void Dispatcher::on_event(const std::string& pattern, const std::string& type, c
     // Several of our subscriptions may match one event; the first matching pattern speaks
     // for all of them, so each URL gets the event once.
     const std::string* first = hooks_.first_pattern_for(type);
-    if (!first || *first != pattern) return;
+    if (!first || *first != pattern)
+        return;
     std::vector<std::string> urls = hooks_.urls_for(type);
-    if (urls.empty()) return;
+    if (urls.empty())
+        return;
     auto payload = std::make_shared<const Payload>(Payload{type, json::dump(msg)});
     auto now = loop_.now();
     for (std::string& url : urls) enqueue(Delivery{next_seq_++, std::move(url), payload, 0, now});
@@ -200,13 +212,15 @@ void Dispatcher::enqueue(Delivery d) {
 }
 
 void Dispatcher::pump() {
-    if (closing_) return;
+    if (closing_)
+        return;
     auto now = loop_.now();
     std::optional<loop::Clock::time_point> earliest;
     auto it = pending_.begin();
     while (transfers_.size() < options_.max_in_flight && it != pending_.end()) {
         if (it->second.not_before > now) {
-            if (!earliest || it->second.not_before < *earliest) earliest = it->second.not_before;
+            if (!earliest || it->second.not_before < *earliest)
+                earliest = it->second.not_before;
             ++it;
             continue;
         }
@@ -216,11 +230,13 @@ void Dispatcher::pump() {
     }
     // With a free slot left, every waiting delivery was looked at: wake up for the first
     // whose back-off ends. Without one, the next finished transfer pumps again.
-    if (transfers_.size() < options_.max_in_flight && earliest) arm_retry_timer(*earliest);
+    if (transfers_.size() < options_.max_in_flight && earliest)
+        arm_retry_timer(*earliest);
 }
 
 void Dispatcher::arm_retry_timer(loop::Clock::time_point when) {
-    if (retry_timer_ != 0 && retry_at_ <= when) return;
+    if (retry_timer_ != 0 && retry_at_ <= when)
+        return;
     loop_.cancel_timer(retry_timer_);
     retry_at_ = when;
     retry_timer_ = loop_.add_timer(when - loop_.now(), [this] {
@@ -235,7 +251,8 @@ void Dispatcher::start(Delivery d) {
     t->delivery = std::move(d);
     const Delivery& dv = t->delivery;
     t->easy.reset(curl_easy_init());
-    if (!t->easy) return note_failure(dv, "curl_easy_init failed");
+    if (!t->easy)
+        return note_failure(dv, "curl_easy_init failed");
     CURL* easy = t->easy.get();
 
     bool good = true;
@@ -251,8 +268,8 @@ void Dispatcher::start(Delivery d) {
     header("Content-Type: application/json");
     header("Expect:");  // no 100-continue round trip
     if (!options_.secret.empty()) {
-        auto secs = std::chrono::duration_cast<std::chrono::seconds>(
-            std::chrono::system_clock::now().time_since_epoch());
+        auto secs =
+            std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
         std::string ts = std::to_string(secs.count());
         header("X-Gaffer-Timestamp: " + ts);
         header("X-Gaffer-Signature: " + signature(options_.secret, ts, dv.payload->body));
@@ -272,7 +289,8 @@ void Dispatcher::start(Delivery d) {
            set(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count())) &&
            set(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count())) &&
            set(easy, CURLOPT_WRITEFUNCTION, &discard_body) && set(easy, CURLOPT_OPENSOCKETFUNCTION, &open_socket);
-    if (!good) return note_failure(dv, "cannot set up the request");
+    if (!good)
+        return note_failure(dv, "cannot set up the request");
 
     Transfer* raw = t.get();
     transfers_.emplace(easy, std::move(t));
@@ -288,7 +306,8 @@ void Dispatcher::start(Delivery d) {
 
 int Dispatcher::on_curl_socket(void* /*easy*/, int fd, int what, void* userp, void* /*socketp*/) {
     auto* self = static_cast<Dispatcher*>(userp);
-    if (self->closing_) return 0;
+    if (self->closing_)
+        return 0;
     auto it = self->sockets_.find(fd);
     if (what == CURL_POLL_REMOVE) {
         if (it != self->sockets_.end()) {
@@ -298,19 +317,25 @@ int Dispatcher::on_curl_socket(void* /*easy*/, int fd, int what, void* userp, vo
         return 0;
     }
     uint32_t events = 0;
-    if (what & CURL_POLL_IN) events |= POLLIN;
-    if (what & CURL_POLL_OUT) events |= POLLOUT;
+    if (what & CURL_POLL_IN)
+        events |= POLLIN;
+    if (what & CURL_POLL_OUT)
+        events |= POLLOUT;
     if (it != self->sockets_.end()) {
-        if (self->loop_.modify(it->second, events)) return 0;
+        if (self->loop_.modify(it->second, events))
+            return 0;
         // The registration is stale (say the backend lost it); start afresh.
         self->loop_.unwatch(it->second);
         self->sockets_.erase(it);
     }
     auto w = self->loop_.watch(fd, events, [self, fd](uint32_t revents) {
         int mask = 0;
-        if (revents & (POLLIN | POLLHUP)) mask |= CURL_CSELECT_IN;
-        if (revents & POLLOUT) mask |= CURL_CSELECT_OUT;
-        if (revents & POLLERR) mask |= CURL_CSELECT_ERR;
+        if (revents & (POLLIN | POLLHUP))
+            mask |= CURL_CSELECT_IN;
+        if (revents & POLLOUT)
+            mask |= CURL_CSELECT_OUT;
+        if (revents & POLLERR)
+            mask |= CURL_CSELECT_ERR;
         self->socket_action(fd, mask);
     });
     if (!w) {
@@ -323,10 +348,12 @@ int Dispatcher::on_curl_socket(void* /*easy*/, int fd, int what, void* userp, vo
 
 int Dispatcher::on_curl_timer(void* /*multi*/, long timeout_ms, void* userp) {
     auto* self = static_cast<Dispatcher*>(userp);
-    if (self->closing_) return 0;
+    if (self->closing_)
+        return 0;
     self->loop_.cancel_timer(self->curl_timer_);
     self->curl_timer_ = 0;
-    if (timeout_ms < 0) return 0;
+    if (timeout_ms < 0)
+        return 0;
     // Zero means "as soon as possible", but not from inside this callback: a loop timer
     // due now runs on the next turn.
     self->curl_timer_ = self->loop_.add_timer(std::chrono::milliseconds(timeout_ms), [self] {
@@ -339,7 +366,8 @@ int Dispatcher::on_curl_timer(void* /*multi*/, long timeout_ms, void* userp) {
 void Dispatcher::socket_action(int fd, int mask) {
     int running = 0;
     CURLMcode rc = curl_multi_socket_action(multi_.get(), fd, mask, &running);
-    if (rc != CURLM_OK) log_debug("webhooks: curl_multi_socket_action: %s", curl_multi_strerror(rc));
+    if (rc != CURLM_OK)
+        log_debug("webhooks: curl_multi_socket_action: %s", curl_multi_strerror(rc));
     drain_done();
     pump();
 }
@@ -347,7 +375,8 @@ void Dispatcher::socket_action(int fd, int mask) {
 void Dispatcher::drain_done() {
     int left = 0;
     while (CURLMsg* m = curl_multi_info_read(multi_.get(), &left)) {
-        if (m->msg != CURLMSG_DONE) continue;
+        if (m->msg != CURLMSG_DONE)
+            continue;
         // The message dies with the handle: copy what finish() needs first.
         CURL* easy = m->easy_handle;
         CURLcode result = m->data.result;
@@ -360,38 +389,40 @@ void Dispatcher::finish(void* easy, int curl_code) {
     (void)curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     (void)curl_multi_remove_handle(multi_.get(), easy);
     auto it = transfers_.find(easy);
-    if (it == transfers_.end()) return;  // not ours: cannot happen, nothing to account
+    if (it == transfers_.end())
+        return;  // not ours: cannot happen, nothing to account
     Delivery d = std::move(it->second->delivery);
     transfers_.erase(it);
 
-    std::string why = curl_code != CURLE_OK ? curl_easy_strerror(static_cast<CURLcode>(curl_code))
-                                            : "HTTP " + std::to_string(status);
+    std::string why =
+        curl_code != CURLE_OK ? curl_easy_strerror(static_cast<CURLcode>(curl_code)) : "HTTP " + std::to_string(status);
     switch (classify(curl_code, status)) {
-    case Outcome::kDelivered:
-        ++stats_.delivered;
-        log_debug("webhook %s: '%s' delivered (%s)", redact_url(d.url).c_str(), d.payload->type.c_str(),
-                  why.c_str());
-        return;
-    case Outcome::kRetry:
-        if (d.attempts < options_.max_attempts && hooks_.has_url(d.url)) {
-            auto delay = backoff(d.attempts, options_.first_backoff, options_.max_backoff);
-            log_debug("webhook %s: '%s' attempt %d: %s; retrying in %lld ms", redact_url(d.url).c_str(),
-                      d.payload->type.c_str(), d.attempts, why.c_str(), static_cast<long long>(delay.count()));
-            d.not_before = loop_.now() + delay;
-            ++stats_.retried;
-            enqueue(std::move(d));
+        case Outcome::kDelivered:
+            ++stats_.delivered;
+            log_debug("webhook %s: '%s' delivered (%s)", redact_url(d.url).c_str(), d.payload->type.c_str(),
+                      why.c_str());
             return;
-        }
-        break;
-    case Outcome::kFail:
-        break;
+        case Outcome::kRetry:
+            if (d.attempts < options_.max_attempts && hooks_.has_url(d.url)) {
+                auto delay = backoff(d.attempts, options_.first_backoff, options_.max_backoff);
+                log_debug("webhook %s: '%s' attempt %d: %s; retrying in %lld ms", redact_url(d.url).c_str(),
+                          d.payload->type.c_str(), d.attempts, why.c_str(), static_cast<long long>(delay.count()));
+                d.not_before = loop_.now() + delay;
+                ++stats_.retried;
+                enqueue(std::move(d));
+                return;
+            }
+            break;
+        case Outcome::kFail:
+            break;
     }
     note_failure(d, why);
 }
 
 void Dispatcher::note_failure(const Delivery& d, const std::string& why) {
     ++stats_.failed;
-    if (!log_due(fail_log_.since_last, fail_log_.last, loop_.now())) return;
+    if (!log_due(fail_log_.since_last, fail_log_.last, loop_.now()))
+        return;
     log_warning("webhook %s: giving up on '%s' after %d attempt(s): %s (%" PRIu64
                 " failure(s) since the last message, %" PRIu64 " in all)",
                 redact_url(d.url).c_str(), d.payload->type.c_str(), d.attempts, why.c_str(), fail_log_.since_last,

@@ -141,8 +141,8 @@ private:
     bool async_dns_;
     std::unique_ptr<void, CurlMultiDeleter> multi_;
     HookSet hooks_;
-    std::map<std::string, events::EventBus::SubId> subs_;  // pattern → subscription
-    std::map<uint64_t, Delivery> pending_;                 // by event order; oldest first
+    std::map<std::string, events::EventBus::SubId> subs_;             // pattern → subscription
+    std::map<uint64_t, Delivery> pending_;                            // by event order; oldest first
     std::unordered_map<void*, std::unique_ptr<Transfer>> transfers_;  // easy handle → attempt
     std::unordered_map<int, loop::Loop::WatchId> sockets_;            // curl's sockets
     loop::Loop::TimerId curl_timer_ = 0;

@@ -50,8 +50,7 @@ public:
 
     // Validates every entry; on the first bad one returns EINVAL naming the entry
     // ("webhook 'spawn = ftp://x': only http:// and https:// URLs are supported").
-    static Result<HookSet> make(const std::vector<std::pair<std::string, std::string>>& hooks,
-                                bool async_dns);
+    static Result<HookSet> make(const std::vector<std::pair<std::string, std::string>>& hooks, bool async_dns);
 
     const std::vector<Hook>& hooks() const { return hooks_; }
     bool empty() const { return hooks_.empty(); }

@@ -28,7 +28,6 @@ Outcome classify(int curl_code, long http_status);
 
 // Delay before the next attempt after `failed_attempts` (>= 1) failures:
 // first * 2^(failed_attempts - 1), at most `max`.
-std::chrono::milliseconds backoff(int failed_attempts, std::chrono::milliseconds first,
-                                  std::chrono::milliseconds max);
+std::chrono::milliseconds backoff(int failed_attempts, std::chrono::milliseconds first, std::chrono::milliseconds max);
 
 }  // namespace gaffer::webhook

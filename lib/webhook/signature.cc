@@ -13,7 +13,9 @@ namespace gaffer::webhook {
 
 namespace {
 
-const uint8_t* bytes(std::string_view s) { return reinterpret_cast<const uint8_t*>(s.data()); }
+const uint8_t* bytes(std::string_view s) {
+    return reinterpret_cast<const uint8_t*>(s.data());
+}
 
 std::string hex(const uint8_t* data, size_t len) {
     static constexpr char kDigits[] = "0123456789abcdef";
@@ -39,7 +41,9 @@ std::string hmac_hex(std::string_view key, std::initializer_list<std::string_vie
 
 }  // namespace
 
-std::string hmac_sha256_hex(std::string_view key, std::string_view data) { return hmac_hex(key, {data}); }
+std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
+    return hmac_hex(key, {data});
+}
 
 std::string signed_string(std::string_view timestamp, std::string_view body) {
     std::string s;

@@ -24,7 +24,9 @@ constexpr std::string_view kCacheForever = "public, max-age=31536000";
 constexpr std::string_view kOneYearSeconds = "31536000";
 constexpr auto kOneYear = std::chrono::hours(24 * 365);
 
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char ascii_lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool istarts_with(std::string_view s, std::string_view prefix) {
     if (s.size() < prefix.size())
@@ -235,11 +237,20 @@ std::string html_attr_escape(std::string_view s) {
     std::string out;
     for (char c : s) {
         switch (c) {
-            case '"': out.append("&quot;"); break;
-            case '<': out.append("&lt;"); break;
-            case '>': out.append("&gt;"); break;
-            case '&': out.append("&amp;"); break;
-            default: out.push_back(c);
+            case '"':
+                out.append("&quot;");
+                break;
+            case '<':
+                out.append("&lt;");
+                break;
+            case '>':
+                out.append("&gt;");
+                break;
+            case '&':
+                out.append("&amp;");
+                break;
+            default:
+                out.push_back(c);
         }
     }
     return out;
@@ -259,14 +270,22 @@ Reply head(int status, std::string_view content_type) {
 
 std::string_view to_string(Transport t) {
     switch (t) {
-        case Transport::kWebsocket: return "websocket";
-        case Transport::kXhr: return "xhr";
-        case Transport::kXhrSend: return "xhr_send";
-        case Transport::kXhrStreaming: return "xhr_streaming";
-        case Transport::kJsonp: return "jsonp";
-        case Transport::kJsonpSend: return "jsonp_send";
-        case Transport::kEventsource: return "eventsource";
-        case Transport::kHtmlfile: return "htmlfile";
+        case Transport::kWebsocket:
+            return "websocket";
+        case Transport::kXhr:
+            return "xhr";
+        case Transport::kXhrSend:
+            return "xhr_send";
+        case Transport::kXhrStreaming:
+            return "xhr_streaming";
+        case Transport::kJsonp:
+            return "jsonp";
+        case Transport::kJsonpSend:
+            return "jsonp_send";
+        case Transport::kEventsource:
+            return "eventsource";
+        case Transport::kHtmlfile:
+            return "htmlfile";
     }
     return "xhr";
 }
@@ -320,23 +339,31 @@ Route parse_route(std::string_view prefix, std::string_view path) {
 
 std::string_view allowed_methods(const Route& route) {
     switch (route.kind) {
-        case RouteKind::kNotFound: return "";
+        case RouteKind::kNotFound:
+            return "";
         case RouteKind::kGreeting:
         case RouteKind::kIframe:
-        case RouteKind::kRawWebsocket: return "GET";
-        case RouteKind::kInfo: return "OPTIONS, GET";
-        case RouteKind::kChunkingTest: return "OPTIONS, POST";
-        case RouteKind::kSession: break;
+        case RouteKind::kRawWebsocket:
+            return "GET";
+        case RouteKind::kInfo:
+            return "OPTIONS, GET";
+        case RouteKind::kChunkingTest:
+            return "OPTIONS, POST";
+        case RouteKind::kSession:
+            break;
     }
     switch (route.transport) {
         case Transport::kXhr:
         case Transport::kXhrSend:
-        case Transport::kXhrStreaming: return "OPTIONS, POST";
-        case Transport::kJsonpSend: return "POST";
+        case Transport::kXhrStreaming:
+            return "OPTIONS, POST";
+        case Transport::kJsonpSend:
+            return "POST";
         case Transport::kWebsocket:
         case Transport::kJsonp:
         case Transport::kEventsource:
-        case Transport::kHtmlfile: return "GET";
+        case Transport::kHtmlfile:
+            return "GET";
     }
     return "";
 }
@@ -357,11 +384,13 @@ bool method_allowed(const Route& route, std::string_view method) {
 bool is_cors_route(const Route& route) {
     switch (route.kind) {
         case RouteKind::kInfo:
-        case RouteKind::kChunkingTest: return true;
+        case RouteKind::kChunkingTest:
+            return true;
         case RouteKind::kSession:
             return route.transport == Transport::kXhr || route.transport == Transport::kXhrSend ||
                    route.transport == Transport::kXhrStreaming;
-        default: return false;
+        default:
+            return false;
     }
 }
 
@@ -487,12 +516,9 @@ std::string http_date(WallClock::time_point t) {
 std::vector<TimedChunk> chunking_test_schedule() {
     using std::chrono::milliseconds;
     return {
-        {milliseconds(0), "h\n"},
-        {milliseconds(1), std::string(2048, ' ') + "h\n"},
-        {milliseconds(5), "h\n"},
-        {milliseconds(25), "h\n"},
-        {milliseconds(125), "h\n"},
-        {milliseconds(625), "h\n"},
+        {milliseconds(0), "h\n"},    {milliseconds(1), std::string(2048, ' ') + "h\n"},
+        {milliseconds(5), "h\n"},    {milliseconds(25), "h\n"},
+        {milliseconds(125), "h\n"},  {milliseconds(625), "h\n"},
         {milliseconds(3125), "h\n"},
     };
 }
@@ -531,15 +557,25 @@ Reply transport_reply(Transport t, const ServerOptions& options, std::optional<s
     switch (t) {
         case Transport::kXhr:
         case Transport::kXhrStreaming:
-        case Transport::kJsonp: r = head(200, kJavascript); break;
-        case Transport::kXhrSend: r = head(204, kTextPlain); break;
+        case Transport::kJsonp:
+            r = head(200, kJavascript);
+            break;
+        case Transport::kXhrSend:
+            r = head(204, kTextPlain);
+            break;
         case Transport::kJsonpSend:
             r = head(200, kTextPlain);
             r.body = "ok";
             break;
-        case Transport::kEventsource: r = head(200, kEventStream); break;
-        case Transport::kHtmlfile: r = head(200, kTextHtml); break;
-        case Transport::kWebsocket: r.status = 101; break;
+        case Transport::kEventsource:
+            r = head(200, kEventStream);
+            break;
+        case Transport::kHtmlfile:
+            r = head(200, kTextHtml);
+            break;
+        case Transport::kWebsocket:
+            r.status = 101;
+            break;
     }
     if (t != Transport::kWebsocket)
         r.headers.emplace_back("Cache-Control", std::string(kNoCache));
@@ -581,8 +617,7 @@ Result<std::vector<std::string>> parse_xhr_send(std::string_view body) {
     return strings_of(j->get(), "Broken JSON encoding.");
 }
 
-Result<std::vector<std::string>> parse_jsonp_send(std::string_view body,
-                                                  std::optional<std::string_view> content_type) {
+Result<std::vector<std::string>> parse_jsonp_send(std::string_view body, std::optional<std::string_view> content_type) {
     if (content_type && istarts_with(trim(*content_type), "application/x-www-form-urlencoded")) {
         auto d = form_field(body, "d");
         if (!d || d->empty())
@@ -615,14 +650,29 @@ std::string quote(std::string_view s) {
         size_t start = pos;
         uint32_t cp = next_code_point(s, &pos);
         switch (cp) {
-            case '"': out.append("\\\""); continue;
-            case '\\': out.append("\\\\"); continue;
-            case '\b': out.append("\\b"); continue;
-            case '\f': out.append("\\f"); continue;
-            case '\n': out.append("\\n"); continue;
-            case '\r': out.append("\\r"); continue;
-            case '\t': out.append("\\t"); continue;
-            default: break;
+            case '"':
+                out.append("\\\"");
+                continue;
+            case '\\':
+                out.append("\\\\");
+                continue;
+            case '\b':
+                out.append("\\b");
+                continue;
+            case '\f':
+                out.append("\\f");
+                continue;
+            case '\n':
+                out.append("\\n");
+                continue;
+            case '\r':
+                out.append("\\r");
+                continue;
+            case '\t':
+                out.append("\\t");
+                continue;
+            default:
+                break;
         }
         if (cp < 0x20 || sockjs_escapes(cp)) {
             append_u_escape(&out, cp);
@@ -638,8 +688,12 @@ std::string quote(std::string_view s) {
     return out;
 }
 
-std::string open_frame() { return "o"; }
-std::string heartbeat_frame() { return "h"; }
+std::string open_frame() {
+    return "o";
+}
+std::string heartbeat_frame() {
+    return "h";
+}
 
 namespace {
 template <typename Container>
@@ -657,8 +711,12 @@ std::string array_frame(const Container& messages) {
 }
 }  // namespace
 
-std::string message_frame(const std::vector<std::string>& messages) { return array_frame(messages); }
-std::string message_frame(const std::deque<std::string>& messages) { return array_frame(messages); }
+std::string message_frame(const std::vector<std::string>& messages) {
+    return array_frame(messages);
+}
+std::string message_frame(const std::deque<std::string>& messages) {
+    return array_frame(messages);
+}
 
 std::string close_frame(int code, std::string_view reason) {
     return "c[" + std::to_string(code) + "," + quote(reason) + "]";
@@ -692,15 +750,18 @@ std::string wrap(Transport t, std::string_view frame, std::string_view callback)
             return out;
         case Transport::kWebsocket:
         case Transport::kXhrSend:
-        case Transport::kJsonpSend: break;
+        case Transport::kJsonpSend:
+            break;
     }
     return std::string(frame);
 }
 
 std::string prelude(Transport t, std::string_view callback) {
     switch (t) {
-        case Transport::kXhrStreaming: return std::string(2048, 'h') + "\n";
-        case Transport::kEventsource: return "\r\n";
+        case Transport::kXhrStreaming:
+            return std::string(2048, 'h') + "\n";
+        case Transport::kEventsource:
+            return "\r\n";
         case Transport::kHtmlfile: {
             std::string page = replace_once(kHtmlfileTemplate, "{{ callback }}", callback);
             // Safari renders nothing before it has 1 KiB of the document.
@@ -709,20 +770,25 @@ std::string prelude(Transport t, std::string_view callback) {
             page.append("\r\n\r\n");
             return page;
         }
-        default: return "";
+        default:
+            return "";
     }
 }
 
 TransportRole role(Transport t) {
     switch (t) {
-        case Transport::kWebsocket: return TransportRole::kWebsocket;
+        case Transport::kWebsocket:
+            return TransportRole::kWebsocket;
         case Transport::kXhr:
-        case Transport::kJsonp: return TransportRole::kPolling;
+        case Transport::kJsonp:
+            return TransportRole::kPolling;
         case Transport::kXhrStreaming:
         case Transport::kEventsource:
-        case Transport::kHtmlfile: return TransportRole::kStreaming;
+        case Transport::kHtmlfile:
+            return TransportRole::kStreaming;
         case Transport::kXhrSend:
-        case Transport::kJsonpSend: return TransportRole::kSend;
+        case Transport::kJsonpSend:
+            return TransportRole::kSend;
     }
     return TransportRole::kSend;
 }
@@ -732,10 +798,14 @@ TransportRole role(Transport t) {
 
 std::string_view to_string(SessionState s) {
     switch (s) {
-        case SessionState::kOpening: return "opening";
-        case SessionState::kOpen: return "open";
-        case SessionState::kClosing: return "closing";
-        case SessionState::kClosed: return "closed";
+        case SessionState::kOpening:
+            return "opening";
+        case SessionState::kOpen:
+            return "open";
+        case SessionState::kClosing:
+            return "closing";
+        case SessionState::kClosed:
+            return "closed";
     }
     return "closed";
 }
@@ -756,7 +826,9 @@ Status Session::send(std::string message) {
     return ok();
 }
 
-void Session::close(int code, std::string_view reason) { close_internal(CloseReason{code, reason}, false); }
+void Session::close(int code, std::string_view reason) {
+    close_internal(CloseReason{code, reason}, false);
+}
 
 void Session::close_internal(CloseReason reason, bool drop_queue) {
     if (!accepts_messages())
@@ -771,6 +843,10 @@ void Session::close_internal(CloseReason reason, bool drop_queue) {
 
 Session::Attached Session::attach(Transport t, std::string_view callback, TimePoint now) {
     Attached a;
+    if (role(t) == TransportRole::kSend) {
+        a.output.end = true;
+        return a;
+    }
     std::string pre = prelude(t, callback);
     if (!pre.empty())
         a.output.chunks.push_back(std::move(pre));

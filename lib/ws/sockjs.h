@@ -28,8 +28,9 @@
 //   kSession, websocket transport: after the websocket handshake, the connection owns a
 //       Session of its own (never in the registry; SockJS allows reusing a session id
 //       on websockets): attach(kWebsocket) and send each chunk as a text message; each
-//       received text message goes through parse_websocket_message(); on error or
-//       .end, close the websocket; when the socket closes, detach().
+//       received text message goes through parse_websocket_message() (on error:
+//       close(kBrokenFraming), pull, then close the websocket); on .end close the
+//       websocket; when the socket closes, detach().
 //   A loop timer at registry.next_deadline() (and each websocket session's) calls tick();
 //   the ids tick() returns are sessions that expired: release their application state.
 //
@@ -90,8 +91,8 @@ enum class RouteKind {
 
 struct Route {
     RouteKind kind = RouteKind::kNotFound;
-    std::string server;   // kSession: ignored by the server (load balancer stickiness)
-    std::string session;  // kSession: the session id
+    std::string server;                     // kSession: ignored by the server (load balancer stickiness)
+    std::string session;                    // kSession: the session id
     Transport transport = Transport::kXhr;  // kSession
 };
 
@@ -101,6 +102,7 @@ struct Route {
 Route parse_route(std::string_view prefix, std::string_view path);
 
 // The methods a route answers, as an Allow header value ("OPTIONS, POST", "GET", ...).
+// HEAD is not among them (SockJS servers do not answer it).
 std::string_view allowed_methods(const Route& route);
 bool method_allowed(const Route& route, std::string_view method);
 // Routes that answer OPTIONS (preflight) and carry CORS headers: info, chunking_test,
@@ -111,9 +113,10 @@ bool is_cors_route(const Route& route);
 // Options
 
 struct SessionOptions {
-    std::chrono::milliseconds heartbeat{25000};         // "h" after this long without a frame
+    std::chrono::milliseconds heartbeat{25000};        // "h" after this long without a frame
     std::chrono::milliseconds disconnect_delay{5000};  // expiry after the last receiver left
-    size_t response_limit = 128 * 1024;  // a streaming response ends after this many bytes
+    // A streaming response ends after this many bytes of wrapped frames (prelude not counted).
+    size_t response_limit = 128 * 1024;
     size_t max_queue_bytes = size_t{1} << 20;  // outgoing messages waiting for a receiver
     size_t max_queue_messages = 4096;
 };
@@ -202,8 +205,7 @@ Result<std::string> check_callback(std::optional<std::string_view> c);
 Result<std::vector<std::string>> parse_xhr_send(std::string_view body);
 // jsonp_send body: with Content-Type application/x-www-form-urlencoded the form field `d`
 // (missing or empty: "Payload expected."), else the raw body; then as parse_xhr_send.
-Result<std::vector<std::string>> parse_jsonp_send(std::string_view body,
-                                                  std::optional<std::string_view> content_type);
+Result<std::vector<std::string>> parse_jsonp_send(std::string_view body, std::optional<std::string_view> content_type);
 // One websocket text message of the websocket transport: empty -> no message (ignored);
 // a JSON array of strings or one JSON string; anything else EINVAL "Broken framing."
 // (the handler then closes the websocket).
@@ -228,12 +230,14 @@ inline constexpr CloseReason kInterrupted{1002, "Connection interrupted"};
 inline constexpr CloseReason kQueueOverflow{4000, "Send queue overflow"};
 inline constexpr CloseReason kBrokenFraming{3000, "Broken framing."};
 
-std::string open_frame();       // o
-std::string heartbeat_frame();  // h
+std::string open_frame();                                             // o
+std::string heartbeat_frame();                                        // h
 std::string message_frame(const std::vector<std::string>& messages);  // a["m1","m2"]
 std::string message_frame(const std::deque<std::string>& messages);
 std::string close_frame(int code, std::string_view reason);  // c[3000,"Go away!"]
-inline std::string close_frame(CloseReason c) { return close_frame(c.code, c.reason); }
+inline std::string close_frame(CloseReason c) {
+    return close_frame(c.code, c.reason);
+}
 
 // A frame as written on transport `t` (`callback` for jsonp and htmlfile).
 std::string wrap(Transport t, std::string_view frame, std::string_view callback = {});
@@ -264,8 +268,8 @@ std::string_view to_string(SessionState s);
 struct Output {
     std::vector<std::string> chunks;  // wrapped for the receiver's transport (websocket: one text
                                       // message each), in order
-    bool end = false;  // after writing them: end the response / close the websocket. The
-                       // receiver is already detached; do not call detach() for it.
+    bool end = false;                 // after writing them: end the response / close the websocket. The
+                                      // receiver is already detached; do not call detach() for it.
 };
 
 class Session {
@@ -294,7 +298,8 @@ public:
         uint64_t receiver = 0;  // 0: refused (output holds the prelude and a close frame, end)
         Output output;          // the prelude and whatever is ready now
     };
-    // A receiving connection arrives. Refused, with a close frame and the session left
+    // A receiving connection arrives (`t` is a receiving transport; a send transport is
+    // refused with nothing to write). Refused, with a close frame and the session left
     // alone, when another receiver is attached (2010) or the session is closing (its
     // close frame) or closed (3000 "Go away!").
     Attached attach(Transport t, std::string_view callback, TimePoint now);

@@ -25,9 +25,12 @@ std::optional<Type> type_from(std::string_view s) {
 
 std::string_view to_string(Type type) {
     switch (type) {
-        case Type::kMessage: return "message";
-        case Type::kResponse: return "response";
-        case Type::kError: return "error";
+        case Type::kMessage:
+            return "message";
+        case Type::kResponse:
+            return "response";
+        case Type::kError:
+            return "error";
     }
     return "message";
 }
@@ -36,7 +39,9 @@ bool is_valid_id(std::string_view id) {
     return !id.empty() && id.find(' ') == std::string_view::npos && id.find('\0') == std::string_view::npos;
 }
 
-Result<std::string> new_id() { return random_hex(16); }
+Result<std::string> new_id() {
+    return random_hex(16);
+}
 
 Result<Frame> decode(std::string_view text) {
     if (text.substr(0, kPrefix.size()) != kPrefix)
@@ -76,18 +81,28 @@ std::string encode(Type type, std::string_view id, std::string_view body) {
     return out;
 }
 
-std::string output_message(std::string_view id, std::string_view chunk) { return encode(Type::kMessage, id, chunk); }
+std::string output_message(std::string_view id, std::string_view chunk) {
+    return encode(Type::kMessage, id, chunk);
+}
 
-std::string response_ok(std::string_view id) { return encode(Type::kResponse, id, "OK"); }
+std::string response_ok(std::string_view id) {
+    return encode(Type::kResponse, id, "OK");
+}
 
 ErrorInfo error_info(ErrorCode code) {
     switch (code) {
-        case ErrorCode::kEperm: return {"EPERM", 403};
-        case ErrorCode::kEnoent: return {"ENOENT", 404};
-        case ErrorCode::kEio: return {"EIO", 500};
-        case ErrorCode::kForbidden: return {"FORBIDDEN", 403};
-        case ErrorCode::kAuthRequired: return {"AUTH_REQUIRED", 403};
-        case ErrorCode::kNotFound: return {"not_found", 404};
+        case ErrorCode::kEperm:
+            return {"EPERM", 403};
+        case ErrorCode::kEnoent:
+            return {"ENOENT", 404};
+        case ErrorCode::kEio:
+            return {"EIO", 500};
+        case ErrorCode::kForbidden:
+            return {"FORBIDDEN", 403};
+        case ErrorCode::kAuthRequired:
+            return {"AUTH_REQUIRED", 403};
+        case ErrorCode::kNotFound:
+            return {"not_found", 404};
     }
     return {"EIO", 500};
 }
@@ -102,7 +117,9 @@ std::string error_body(ErrorCode code) {
     return out;
 }
 
-std::string error_message(std::string_view id, ErrorCode code) { return encode(Type::kError, id, error_body(code)); }
+std::string error_message(std::string_view id, ErrorCode code) {
+    return encode(Type::kError, id, error_body(code));
+}
 
 std::string overflow_body(uint64_t dropped) {
     return "{\"error\":\"EOVERFLOW\",\"dropped\":" + std::to_string(dropped) + "}";

@@ -45,7 +45,9 @@ Result<Frame> decode(std::string_view text);
 // the ids decode() accepted do. An invalid id is not sent as is (it would corrupt the
 // framing): SP and NUL become '_', an empty id becomes kConnectionErrorId.
 std::string encode(Type type, std::string_view id, std::string_view body);
-inline std::string encode(const Frame& f) { return encode(f.type, f.id, f.body); }
+inline std::string encode(const Frame& f) {
+    return encode(f.type, f.id, f.body);
+}
 
 // The server's messages.
 // `V1 message <id>\0<chunk>`: one chunk of process output (id from new_id()).

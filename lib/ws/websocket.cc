@@ -16,7 +16,9 @@ constexpr std::string_view kGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 constexpr size_t kMaxControlPayload = 125;
 constexpr size_t kMaxCloseReason = 123;
 
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char ascii_lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
     if (a.size() != b.size())
@@ -44,7 +46,9 @@ bool valid_key(std::string_view key) {
     return std::all_of(key.begin(), key.begin() + 22, is_base64_char);
 }
 
-bool is_control(Opcode op) { return (static_cast<uint8_t>(op) & 0x8) != 0; }
+bool is_control(Opcode op) {
+    return (static_cast<uint8_t>(op) & 0x8) != 0;
+}
 
 bool is_known_opcode(uint8_t op) {
     switch (op) {
@@ -53,8 +57,10 @@ bool is_known_opcode(uint8_t op) {
         case 0x2:
         case 0x8:
         case 0x9:
-        case 0xA: return true;
-        default: return false;
+        case 0xA:
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -145,12 +151,16 @@ HandshakeRefusal handshake_refusal(const Error& error) {
             r.status = 405;
             r.headers.emplace_back("Allow", "GET");
             break;
-        case EINVAL: r.status = 400; break;
+        case EINVAL:
+            r.status = 400;
+            break;
         case EPROTONOSUPPORT:
             r.status = 426;
             r.headers.emplace_back("Sec-WebSocket-Version", "13");
             break;
-        default: r.status = 500; break;
+        default:
+            r.status = 500;
+            break;
     }
     return r;
 }
@@ -291,16 +301,18 @@ std::optional<Event> Decoder::frame_complete() {
     header_len_ = 0;
     header_need_ = 2;
     switch (opcode_) {
-        case Opcode::kPing: return Ping{std::move(control_)};
-        case Opcode::kPong: return Pong{std::move(control_)};
+        case Opcode::kPing:
+            return Ping{std::move(control_)};
+        case Opcode::kPong:
+            return Pong{std::move(control_)};
         case Opcode::kClose: {
             finished_ = true;
             Close close;
             if (control_.size() == 1)
                 return fail(kCloseProtocolError, "close frame with a one-byte body");
             if (control_.size() >= 2) {
-                close.code = static_cast<uint16_t>((static_cast<uint8_t>(control_[0]) << 8) |
-                                                   static_cast<uint8_t>(control_[1]));
+                close.code =
+                    static_cast<uint16_t>((static_cast<uint8_t>(control_[0]) << 8) | static_cast<uint8_t>(control_[1]));
                 if (!is_valid_close_code(close.code))
                     return fail(kCloseProtocolError, "invalid close code");
                 close.reason = control_.substr(2);
@@ -309,7 +321,8 @@ std::optional<Event> Decoder::frame_complete() {
             }
             return close;
         }
-        default: break;
+        default:
+            break;
     }
     if (!fin_)
         return std::nullopt;
@@ -356,12 +369,12 @@ Decoder::Step Decoder::step(std::string_view bytes) {
     size_t start = dst.size();
     dst.append(bytes.data(), take);
     if (masked_) {
-        for (size_t i = 0; i < take; ++i) dst[start + i] = static_cast<char>(dst[start + i] ^ mask_[(payload_done_ + i) & 3]);
+        for (size_t i = 0; i < take; ++i)
+            dst[start + i] = static_cast<char>(dst[start + i] ^ mask_[(payload_done_ + i) & 3]);
     }
     payload_done_ += take;
     s.consumed = take;
-    if (!is_control(opcode_) && message_opcode_ == Opcode::kText &&
-        !utf8_.feed(std::string_view(dst).substr(start))) {
+    if (!is_control(opcode_) && message_opcode_ == Opcode::kText && !utf8_.feed(std::string_view(dst).substr(start))) {
         s.event = fail(kCloseInvalidPayload, "text message is not UTF-8");
         return s;
     }
@@ -389,10 +402,18 @@ std::string encode_frame(Opcode opcode, std::string_view payload, bool fin) {
     return out;
 }
 
-std::string encode_text(std::string_view payload) { return encode_frame(Opcode::kText, payload); }
-std::string encode_binary(std::string_view payload) { return encode_frame(Opcode::kBinary, payload); }
-std::string encode_ping(std::string_view payload) { return encode_frame(Opcode::kPing, payload); }
-std::string encode_pong(std::string_view payload) { return encode_frame(Opcode::kPong, payload); }
+std::string encode_text(std::string_view payload) {
+    return encode_frame(Opcode::kText, payload);
+}
+std::string encode_binary(std::string_view payload) {
+    return encode_frame(Opcode::kBinary, payload);
+}
+std::string encode_ping(std::string_view payload) {
+    return encode_frame(Opcode::kPing, payload);
+}
+std::string encode_pong(std::string_view payload) {
+    return encode_frame(Opcode::kPong, payload);
+}
 
 std::string encode_close(uint16_t code, std::string_view reason) {
     if (!is_valid_close_code(code))
@@ -404,10 +425,11 @@ std::string encode_close(uint16_t code, std::string_view reason) {
     return encode_frame(Opcode::kClose, body);
 }
 
-std::string close_reply(const Close& close) { return encode_close(close.code); }
+std::string close_reply(const Close& close) {
+    return encode_close(close.code);
+}
 
-std::string encode_masked_frame(Opcode opcode, std::string_view payload, const std::array<uint8_t, 4>& mask,
-                                bool fin) {
+std::string encode_masked_frame(Opcode opcode, std::string_view payload, const std::array<uint8_t, 4>& mask, bool fin) {
     std::string out;
     out.reserve(payload.size() + 14);
     put_header(&out, opcode, payload.size(), fin, true);

@@ -115,7 +115,7 @@ inline constexpr uint16_t kCloseInternalError = 1011;
 bool is_valid_close_code(uint16_t code);
 
 // Decoder events.
-struct Message {  // a complete data message, reassembled from its fragments
+struct Message {                    // a complete data message, reassembled from its fragments
     Opcode opcode = Opcode::kText;  // kText (payload is valid UTF-8) or kBinary
     std::string payload;
     bool operator==(const Message&) const = default;
@@ -128,14 +128,14 @@ struct Pong {
     std::string payload;  // at most 125 bytes
     bool operator==(const Pong&) const = default;
 };
-struct Close {                        // the peer started (or answered) the closing handshake
-    uint16_t code = kCloseNoStatus;   // kCloseNoStatus if the frame carried no code
-    std::string reason;               // valid UTF-8, at most 123 bytes
+struct Close {                       // the peer started (or answered) the closing handshake
+    uint16_t code = kCloseNoStatus;  // kCloseNoStatus if the frame carried no code
+    std::string reason;              // valid UTF-8, at most 123 bytes
     bool operator==(const Close&) const = default;
 };
-struct ProtocolError {                // fail the connection: send Close(close_code, why), then close
+struct ProtocolError {                          // fail the connection: send Close(close_code, why), then close
     uint16_t close_code = kCloseProtocolError;  // 1002, 1007 or 1009
-    std::string why;                  // short English text, fits a close reason
+    std::string why;                            // short English text, fits a close reason
     bool operator==(const ProtocolError&) const = default;
 };
 using Event = std::variant<Message, Ping, Pong, Close, ProtocolError>;
@@ -163,7 +163,7 @@ public:
     void reset() { *this = Utf8Validator(); }
 
 private:
-    uint8_t need_ = 0;  // continuation bytes still expected
+    uint8_t need_ = 0;               // continuation bytes still expected
     uint8_t lo_ = 0x80, hi_ = 0xBF;  // bounds of the next continuation byte
 };
 bool is_valid_utf8(std::string_view bytes);

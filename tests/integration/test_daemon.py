@@ -165,6 +165,30 @@ class DaemonTest(unittest.TestCase):
         self.assertRegex(out, r"\d\d:\d\d:\d\d default\.talker\.1 \| hello-from-child")
         self.assertRegex(out, r"default\.talker \| spawn process with pid 1")
 
+    def test_log_files_rotate_without_losing_or_tearing_lines(self):
+        d = self.daemon("")
+        logdir = os.path.join(d.dir, "logs")
+        os.mkdir(logdir)
+        d.write_config("[job:app:writer]\n"
+                       "cmd = sh -c 'i=0; while [ $i -lt 2000 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxx; "
+                       "i=$((i+1)); done; echo done >&2; sleep 1000'\n"
+                       "redirect_output = out, err\n"
+                       f"log_dir = {logdir}\nlog_max_bytes = 4096\nlog_backups = 100\n")
+        d.start()
+        base = os.path.join(logdir, "app.writer.out.log")
+        wait_for(lambda: os.path.exists(os.path.join(logdir, "app.writer.err.log")) and
+                 open(os.path.join(logdir, "app.writer.err.log")).read() == "done\n", what="stderr log")
+        files = sorted((f for f in os.listdir(logdir) if f.startswith("app.writer.out.log")),
+                       key=lambda f: -int(f.rsplit(".", 1)[1]) if f[-1].isdigit() else 0)
+        self.assertGreater(len(files), 5, "the log rotated")
+        text = "".join(open(os.path.join(logdir, f)).read() for f in files)
+        lines = text.splitlines()
+        self.assertEqual(lines, [f"line-{i}-xxxxxxxxxxxxxxxxxxxxxxxx" for i in range(2000)])
+        for f in files:
+            self.assertLessEqual(os.path.getsize(os.path.join(logdir, f)), 4096)
+            self.assertTrue(open(os.path.join(logdir, f)).read().endswith("\n"), f"{f} ends mid-line")
+        del base
+
     def test_exec_failure_is_reported_and_does_not_spin(self):
         d = self.daemon("[process:ghost]\ncmd = /nonexistent/binary\n", extra_args=["-v"]).start()
         wait_for(lambda: "spawn_error" in d.output(), what="spawn_error on the console")
@@ -172,6 +196,32 @@ class DaemonTest(unittest.TestCase):
         self.assertIsNone(d.proc.poll(), "the daemon survives")
         self.assertLess(d.output().count("spawn_error"), 15, "exec failures are retried with a back-off")
         self.assertIn("exec stage", d.output())
+
+    def test_idle_daemon_makes_no_reads_and_no_wakeups(self):
+        # 200 children and nobody watching: no stat sampling, no timers, no wake-ups.
+        d = self.daemon("[process:idle]\ncmd = sleep 1000\nnumprocesses = 200\n").start()
+        wait_for(lambda: len(d.get_json("/pids")["pids"]) == 200, timeout=30, what="200 processes")
+        wait_for(lambda: len(d.children()) == 200, timeout=30, what="200 OS processes")
+        time.sleep(0.5)
+
+        def counters():
+            with open(f"/proc/{d.proc.pid}/io") as f:
+                io = dict(line.split(": ") for line in f.read().splitlines())
+            with open(f"/proc/{d.proc.pid}/status") as f:
+                st = dict(line.split(":\t", 1) for line in f.read().splitlines() if ":\t" in line)
+            return int(io["syscr"]), int(st["voluntary_ctxt_switches"].strip())
+
+        before = counters()
+        time.sleep(2.0)
+        after = counters()
+        self.assertEqual(after, before, "(read syscalls, wake-ups) of an idle daemon must not change")
+
+    def test_memory_max_oom_kill_is_reported(self):
+        d = self.daemon("[process:hog]\n"
+                        "cmd = python3 -c 'b = bytearray(256 * 1024 * 1024); import time; time.sleep(100)'\n"
+                        "memory_max = 32M\nflapping = 2 1 30 1\n").start()
+        wait_for(lambda: "out of memory" in d.output(), timeout=20, what="the OOM kill in the log")
+        self.assertRegex(d.output(), r"exited: status 0, signal 9 \(out of memory\)")
 
     def test_version_and_help(self):
         out = subprocess.run([GAFFERD, "--version"], capture_output=True, text=True, timeout=10)

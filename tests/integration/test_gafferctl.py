@@ -330,6 +330,18 @@ class GafferctlTest(GafferdTestCase):
         keys = {l.split(":", 1)[0] for l in lines}
         self.assertTrue({"mem_info1", "mem_info2", "cpu", "mem", "ctime"} <= keys, lines)
 
+    def test_top_snapshots(self):
+        out = self.ok("top", "--count", "2", "--interval", "0.2")
+        headers = [l for l in out if l.startswith("JOB")]
+        self.assertEqual(len(headers), 2, out)
+        self.assertEqual(headers[0].split(), ["JOB", "PID", "OSPID", "STATE", "CPU%", "MEM%", "RSS", "UPTIME",
+                                              "RESTARTS"])
+        rows = [l.split() for l in out if l.startswith("default.web ")]
+        self.assertGreaterEqual(len(rows), 2, out)
+        self.assertTrue(all(r[3] == "running" for r in rows), rows)
+        self.assertTrue(any(l.startswith("default.web: CPU ") for l in out), out)
+        self.fails(2, "top", "--interval", "0")
+
     def test_json_output(self):
         self.assertEqual(json.loads(self.ctl("--json", "jobs").stdout), {"jobs": ["default.web"]})
         # Global options are accepted after the command too.

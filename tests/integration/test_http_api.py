@@ -294,7 +294,7 @@ class ApiTest(Base):
             self.assertTrue(p.header("Content-Type").startswith("text/plain"))
 
     def test_unknown_url_is_404_json(self):
-        for path in ("/nope", "/jobs/a/b/c/d", "/abc/stats", "/streams/1/out", "/wstreams/1", "/watch"):
+        for path in ("/nope", "/jobs/a/b/c/d", "/abc/stats", "/streams/999/out", "/_plugin/x/y"):
             self.assertError(self.req("GET", path), 404, "not_found")
 
     def test_wrong_method_is_405_with_allow(self):
@@ -793,8 +793,7 @@ class TlsTest(unittest.TestCase):
 
 class EndpointTest(unittest.TestCase):
     def test_non_loopback_needs_require_key(self):
-        d = Daemon(tcp=False, binds=["0.0.0.0:{port}"])
-        d.port = next_port()
+        d = Daemon(tcp=False, binds=["0.0.0.0:0"])
         d.spawn()
         try:
             rc = d.proc.wait(timeout=15)
@@ -812,6 +811,30 @@ class EndpointTest(unittest.TestCase):
             r = d.request("GET", "/jobs", via="tcp")
             self.assertEqual(r.status, 401)
             self.assertEqual(d.request("GET", "/ping", via="tcp").status, 200)
+        finally:
+            d.stop()
+
+    def test_ipv6_loopback(self):
+        try:
+            with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+                probe.bind(("::1", 0))
+        except OSError as e:
+            self.skipTest(f"no IPv6 loopback here: {e}")
+        d = Daemon(tcp=False, binds=["[::1]:{port}"]).start()
+        try:
+            c = http.client.HTTPConnection("::1", d.port, timeout=10)
+            try:
+                c.request("GET", "/version")
+                r = c.getresponse()
+                self.assertEqual(r.status, 200)
+                self.assertEqual(json.loads(r.read())["name"], "gaffer")
+                # Loopback: full rights without a key.
+                c.request("GET", "/sessions")
+                r = c.getresponse()
+                r.read()
+                self.assertEqual(r.status, 200)
+            finally:
+                c.close()
         finally:
             d.stop()
 

@@ -16,7 +16,7 @@ ALLOWED = {
     "config": {"base", "model", "json"},
     "proc": {"base"},
     "cgroup": {"base"},
-    "stats": {"base", "model"},
+    "stats": {"base", "model", "cgroup"},
     "io": {"base"},
     "job": {"base", "model"},
     "events": {"base", "model", "json", "loop"},

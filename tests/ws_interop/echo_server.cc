@@ -103,9 +103,9 @@ struct Conn {
         } else if (auto* p = std::get_if<Ping>(&ev)) {
             note("ping '" + p->payload + "'");
             send(encode_pong(p->payload));
-        } else if (auto* p = std::get_if<Pong>(&ev)) {
-            note("pong '" + p->payload + "'");
-            if (p->payload == "srv-ping")
+        } else if (auto* pong = std::get_if<Pong>(&ev)) {
+            note("pong '" + pong->payload + "'");
+            if (pong->payload == "srv-ping")
                 send(encode_text("pong-received"));
         } else if (auto* c = std::get_if<Close>(&ev)) {
             note("close " + std::to_string(c->code) + " '" + c->reason + "'" + (close_sent ? " (reply)" : ""));
@@ -156,8 +156,8 @@ struct Conn {
         };
         UpgradeHeaders uh{get("upgrade"), get("connection"), get("sec-websocket-key"), get("sec-websocket-version")};
         auto st = check_upgrade_request(method, uh);
-        gaffer::Result<std::string> accept = st ? accept_key(*uh.sec_websocket_key)
-                                                : gaffer::Result<std::string>(gaffer::fail(st.error()));
+        gaffer::Result<std::string> accept =
+            st ? accept_key(*uh.sec_websocket_key) : gaffer::Result<std::string>(gaffer::fail(st.error()));
         if (!accept) {
             HandshakeRefusal r = handshake_refusal(accept.error());
             note("refused handshake " + std::to_string(r.status));
@@ -364,13 +364,27 @@ int main(int argc, char** argv) {
     // What the server must have seen for the client's checks to mean anything. An entry
     // ending in '*' is a prefix (the reason of the client's close reply is its own).
     const char* expected[] = {
-        "text 0", "text 125", "text 126", "text 65535", "text 65536", "binary 0", "binary 125", "binary 126",
-        "binary 65535", "binary 65536",
+        "text 0",
+        "text 125",
+        "text 126",
+        "text 65535",
+        "text 65536",
+        "binary 0",
+        "binary 125",
+        "binary 126",
+        "binary 65535",
+        "binary 65536",
         "text 9",  // the fragmented "frag-ment"
         "text 3",  // the euro sign split across fragments
-        "ping 'mid'", "ping 'hello'", "pong 'srv-ping'", "close 1000 'bye'",
-        "protocol error 1007 (text message is not UTF-8)", "protocol error 1009 (frame too big)",
-        "protocol error 1009 (message too big)", "server close requested", "close 1000 '*",
+        "ping 'mid'",
+        "ping 'hello'",
+        "pong 'srv-ping'",
+        "close 1000 'bye'",
+        "protocol error 1007 (text message is not UTF-8)",
+        "protocol error 1009 (frame too big)",
+        "protocol error 1009 (message too big)",
+        "server close requested",
+        "close 1000 '*",
         "refused handshake 400",
     };
     int missing = 0;

@@ -14,9 +14,13 @@
 namespace gaffer::http {
 namespace {
 
-std::string dump(const json::JsonPtr& j) { return json::dump(j.get()); }
+std::string dump(const json::JsonPtr& j) {
+    return json::dump(j.get());
+}
 
-const json_t* member(const json::JsonPtr& j, const char* key) { return json_object_get(j.get(), key); }
+const json_t* member(const json::JsonPtr& j, const char* key) {
+    return json_object_get(j.get(), key);
+}
 
 std::string str_member(const json::JsonPtr& j, const char* key) {
     const json_t* v = member(j, key);
@@ -75,9 +79,8 @@ TEST(Codec, JobInfoShape) {
     info.processes = {3, 4, 7};
     info.config_json = R"({"name":"web","cmd":"python","numprocesses":2})";
     auto j = encode_job_info(info);
-    EXPECT_EQ(dump(j),
-              R"({"name":"default.web","active":true,"running":3,"running_out":1,"max_processes":2,)"
-              R"("processes":[3,4,7],"config":{"name":"web","cmd":"python","numprocesses":2}})");
+    EXPECT_EQ(dump(j), R"({"name":"default.web","active":true,"running":3,"running_out":1,"max_processes":2,)"
+                       R"("processes":[3,4,7],"config":{"name":"web","cmd":"python","numprocesses":2}})");
 }
 
 TEST(Codec, ProcessInfoShape) {
@@ -91,10 +94,9 @@ TEST(Codec, ProcessInfoShape) {
     p.create_time = 1380000000.25;
     p.redirect_output = {"out", "err"};
     auto j = encode_process_info(p);
-    EXPECT_EQ(dump(j),
-              R"({"pid":3,"name":"default.web","cmd":"python","args":["-u","app.py"],"env":{"PORT":"8080"},)"
-              R"("uid":null,"gid":null,"os_pid":41234,"create_time":1380000000.25,"commited":false,)"
-              R"("redirect_output":["out","err"],"redirect_input":false,"custom_streams":[],"active":true})");
+    EXPECT_EQ(dump(j), R"({"pid":3,"name":"default.web","cmd":"python","args":["-u","app.py"],"env":{"PORT":"8080"},)"
+                       R"("uid":null,"gid":null,"os_pid":41234,"create_time":1380000000.25,"commited":false,)"
+                       R"("redirect_output":["out","err"],"redirect_input":false,"custom_streams":[],"active":true})");
     p.uid = 1000;
     p.gid = 100;
     auto k = encode_process_info(p);
@@ -111,9 +113,8 @@ TEST(Codec, ProcessEntryShape) {
     p.state = model::ProcState::kStopping;
     p.restarts = 2;
     auto list = encode_process_list({p});
-    EXPECT_EQ(dump(list),
-              R"({"processes":[{"pid":3,"os_pid":41234,"name":"default.web","state":"stopping",)"
-              R"("create_time":1380000000.25,"commited":false,"restarts":2}]})");
+    EXPECT_EQ(dump(list), R"({"processes":[{"pid":3,"os_pid":41234,"name":"default.web","state":"stopping",)"
+                          R"("create_time":1380000000.25,"commited":false,"restarts":2}]})");
 }
 
 model::ProcessStats sample(int pid, double cpu, double mem) {

@@ -11,7 +11,8 @@ Request with_origin(const char* origin) {
     Request r;
     r.method = "GET";
     r.path = "/";
-    if (origin) r.headers["origin"] = origin;
+    if (origin)
+        r.headers["origin"] = origin;
     return r;
 }
 

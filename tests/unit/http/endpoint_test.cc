@@ -4,11 +4,10 @@
 #include "lib/http/endpoint.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-
-#include <gtest/gtest.h>
 
 #include "tests/helpers/temp_dir.h"
 
@@ -54,8 +53,7 @@ TEST(Endpoint, ParseBindRejectsJunk) {
 }
 
 TEST(Endpoint, Defaults) {
-    EXPECT_EQ(default_binds(0, nullptr),
-              (std::vector<std::string>{"unix:/run/gaffer/gafferd.sock", "127.0.0.1:5000"}));
+    EXPECT_EQ(default_binds(0, nullptr), (std::vector<std::string>{"unix:/run/gaffer/gafferd.sock", "127.0.0.1:5000"}));
     EXPECT_EQ(default_binds(1000, "/run/user/1000"),
               (std::vector<std::string>{"unix:/run/user/1000/gaffer/gafferd.sock", "127.0.0.1:5000"}));
     EXPECT_EQ(default_binds(1000, nullptr), (std::vector<std::string>{"127.0.0.1:5000"}));

@@ -2,14 +2,12 @@
 // Unit tests of lib/http/router: rights by endpoint and key (security-defaults.md,
 // reference §2.5, §9.5), the key and user routes (§9.3, rows 29–35), the key API when
 // disabled (§9.4), CORS (§2.4) and the full-rights job options. §14 items 8–12.
-#include "lib/http/router.h"
-
-#include <nettle/base64.h>
-
 #include <gtest/gtest.h>
+#include <nettle/base64.h>
 
 #include <string>
 
+#include "lib/http/router.h"
 #include "tests/unit/http/router_test_util.h"
 
 namespace gaffer::http {
@@ -24,7 +22,8 @@ using testing::unix_peer;
 std::string basic(const std::string& user, const std::string& password) {
     std::string plain = user + ":" + password;
     std::string out(BASE64_ENCODE_RAW_LENGTH(plain.size()), '\0');
-    base64_encode_raw(reinterpret_cast<char*>(out.data()), plain.size(), reinterpret_cast<const uint8_t*>(plain.data()));
+    base64_encode_raw(reinterpret_cast<char*>(out.data()), plain.size(),
+                      reinterpret_cast<const uint8_t*>(plain.data()));
     return "Basic " + out;
 }
 
@@ -35,8 +34,8 @@ class RightsTest : public RouterFixture {};
 TEST_F(RightsTest, UnixRootAndOwnUidHaveFullRights) {
     int n = 0;
     for (uid_t uid : {uid_t(0), geteuid()}) {
-        Response r = call("POST", "/jobs/u" + std::to_string(n++), R"({"name":"w","cmd":"sleep 1000"})",
-                          unix_peer(uid));
+        Response r =
+            call("POST", "/jobs/u" + std::to_string(n++), R"({"name":"w","cmd":"sleep 1000"})", unix_peer(uid));
         EXPECT_EQ(r.status, 200) << uid << " " << r.body;
     }
     EXPECT_EQ(call("GET", "/sessions", "", unix_peer(0)).status, 200);
@@ -190,8 +189,7 @@ TEST_F(KeyedTest, PrivilegedJobOptionsNeedFullRights) {
     auto info = body(call("GET", "/jobs/default/a", "", loopback(), key(admin_)));
     EXPECT_EQ(json_object_get(json_object_get(info.get(), "config"), "shell"), nullptr);
     // An admin key may.
-    EXPECT_EQ(call("POST", "/jobs/default", R"({"name":"b","cmd":"sleep 1000","shell":true})", loopback(),
-                   key(admin_))
+    EXPECT_EQ(call("POST", "/jobs/default", R"({"name":"b","cmd":"sleep 1000","shell":true})", loopback(), key(admin_))
                   .status,
               200);
 }
@@ -199,8 +197,8 @@ TEST_F(KeyedTest, PrivilegedJobOptionsNeedFullRights) {
 TEST_F(KeyedTest, OwnUidIsAllowedWithoutFullRights) {
     std::string manager = make_key(R"({"manage":["*"]})");
     std::string uid = std::to_string(geteuid());
-    Response r = call("POST", "/jobs/default", R"({"name":"a","cmd":"sleep 1000","uid":)" + uid + "}", loopback(),
-                      key(manager));
+    Response r =
+        call("POST", "/jobs/default", R"({"name":"a","cmd":"sleep 1000","uid":)" + uid + "}", loopback(), key(manager));
     EXPECT_EQ(r.status, 200) << r.body;
 }
 
@@ -208,9 +206,13 @@ TEST_F(KeyedTest, OwnUidIsAllowedWithoutFullRights) {
 
 TEST_F(KeyedTest, CorsOnEveryResponseIncludingErrors) {
     testing::Headers h = {{"Origin", "https://ui.example"}};
-    for (auto [m, path] : std::vector<std::pair<const char*, const char*>>{
-             {"GET", "/"}, {"GET", "/jobs"}, {"GET", "/nope"}, {"PUT", "/sessions"}, {"GET", "/keys"},
-             {"GET", "/auth"}, {"GET", "/users"}}) {
+    for (auto [m, path] : std::vector<std::pair<const char*, const char*>>{{"GET", "/"},
+                                                                           {"GET", "/jobs"},
+                                                                           {"GET", "/nope"},
+                                                                           {"PUT", "/sessions"},
+                                                                           {"GET", "/keys"},
+                                                                           {"GET", "/auth"},
+                                                                           {"GET", "/users"}}) {
         Response r = call(m, path, "", loopback(), h);
         EXPECT_EQ(r.header("Access-Control-Allow-Origin").value_or(""), "https://ui.example") << m << " " << path;
         EXPECT_NE(std::string(r.header("Access-Control-Allow-Headers").value_or("")).find("X-Api-Key"),
@@ -225,8 +227,8 @@ TEST_F(KeyedTest, CorsOnEveryResponseIncludingErrors) {
 // ---- keys (§9.3) ----
 
 TEST_F(KeyedTest, CreateListGetDeleteKeys) {
-    Response c = call("POST", "/keys", R"({"permissions":{"read":["*"]},"label":"ro","key":"ignored"})",
-                      loopback(), {{"X-Api-Key", admin_}, {"Host", "gaffer.local:5000"}});
+    Response c = call("POST", "/keys", R"({"permissions":{"read":["*"]},"label":"ro","key":"ignored"})", loopback(),
+                      {{"X-Api-Key", admin_}, {"Host", "gaffer.local:5000"}});
     ASSERT_EQ(c.status, 200) << c.body;
     auto cj = body(c);
     EXPECT_TRUE(json_is_true(json_object_get(cj.get(), "ok")));
@@ -270,8 +272,7 @@ TEST_F(KeyedTest, KeyCreationRights) {
     EXPECT_EQ(call("POST", "/keys", R"({"permissions":{"manage":["*"]}})", loopback(), key(creator)).status, 403);
     EXPECT_EQ(call("POST", "/keys", R"({"permissions":{"read":["app.web"]}})", loopback(), key(creator)).status, 200);
     EXPECT_EQ(call("GET", "/keys", "", loopback(), key(creator)).status, 403);  // listing needs admin
-    for (const char* b : {"", "nope", R"({"permissions":3})", R"({"permissions":{"manage":"x"}})",
-                          R"({"label":5})"}) {
+    for (const char* b : {"", "nope", R"({"permissions":3})", R"({"permissions":{"manage":"x"}})", R"({"label":5})"}) {
         EXPECT_EQ(call("POST", "/keys", b, loopback(), key(admin_)).status, 400) << b;
     }
     // Another key's metadata needs create_key; unknown and foreign keys look alike then.
@@ -288,16 +289,16 @@ TEST_F(KeyedTest, SubKeys) {
     ASSERT_EQ(with.status, 200);
     EXPECT_EQ(json_array_size(json_object_get(body(with).get(), "keys")), 1u);
     EXPECT_EQ(with.body.find(sub), std::string::npos);
-    Response badparent = call("POST", "/keys", R"({"parent":"0123456789abcdef0123456789abcdef"})", loopback(),
-                              key(admin_));
+    Response badparent =
+        call("POST", "/keys", R"({"parent":"0123456789abcdef0123456789abcdef"})", loopback(), key(admin_));
     EXPECT_EQ(badparent.status, 400);
 }
 
 // ---- users (§9.3) ----
 
 TEST_F(KeyedTest, Users) {
-    Response c = call("POST", "/users", R"({"username":"bob","password":"s3cret","color":"blue"})", loopback(),
-                      key(admin_));
+    Response c =
+        call("POST", "/users", R"({"username":"bob","password":"s3cret","color":"blue"})", loopback(), key(admin_));
     ASSERT_EQ(c.status, 200) << c.body;
     EXPECT_EQ(c.body, R"({"ok":true})");
     EXPECT_EQ(call("POST", "/users", R"({"username":"bob","password":"x"})", loopback(), key(admin_)).status, 409);
@@ -341,8 +342,7 @@ TEST_F(KeyedTest, Users) {
     EXPECT_EQ(call("GET", "/users/bob", "", loopback(), key(k)).status, 200);
 
     // PUT replaces; DELETE removes.
-    EXPECT_EQ(call("PUT", "/users/bob", R"({"password":"again","user_type":1})", loopback(), key(admin_)).status,
-              200);
+    EXPECT_EQ(call("PUT", "/users/bob", R"({"password":"again","user_type":1})", loopback(), key(admin_)).status, 200);
     EXPECT_EQ(call("PUT", "/users/nobody", R"({"password":"x"})", loopback(), key(admin_)).status, 404);
     EXPECT_EQ(call("PUT", "/users/bob", R"({"user_type":1})", loopback(), key(admin_)).status, 400);
     EXPECT_EQ(call("DELETE", "/users/bob", "", loopback(), key(admin_)).status, 200);
@@ -353,9 +353,9 @@ TEST_F(KeyedTest, UserCreationRights) {
     std::string creator = make_key(R"({"create_user":true})");
     EXPECT_EQ(call("POST", "/users", R"({"username":"a","password":"p"})", loopback(), key(creator)).status, 200);
     // user_type 0 needs admin.
-    EXPECT_EQ(call("POST", "/users", R"({"username":"b","password":"p","user_type":0})", loopback(), key(creator))
-                  .status,
-              403);
+    EXPECT_EQ(
+        call("POST", "/users", R"({"username":"b","password":"p","user_type":0})", loopback(), key(creator)).status,
+        403);
     std::string ro = make_key(R"({"read":["*"]})");
     EXPECT_EQ(call("POST", "/users", R"({"username":"c","password":"p"})", loopback(), key(ro)).status, 403);
     EXPECT_EQ(call("GET", "/users", "", loopback(), key(creator)).status, 403);
@@ -376,8 +376,7 @@ TEST_F(KeyedTest, PutUserKeyCanMintAKeyShownOnce) {
 // ---- /auth (§9.3, §14.11) ----
 
 TEST_F(KeyedTest, BasicAuthMintsAKey) {
-    ASSERT_EQ(call("POST", "/users", R"({"username":"bob","password":"a:b:c"})", loopback(), key(admin_)).status,
-              200);
+    ASSERT_EQ(call("POST", "/users", R"({"username":"bob","password":"a:b:c"})", loopback(), key(admin_)).status, 200);
     std::string k = make_key(R"({"read":["*"]})");
     ASSERT_EQ(call("PUT", "/users/bob/key", R"({"key":")" + k + R"("})", loopback(), key(admin_)).status, 200);
     Response ok = call("GET", "/auth", "", loopback(), {{"Authorization", basic("bob", "a:b:c")}});
@@ -403,11 +402,20 @@ TEST_F(KeyedTest, BasicAuthMintsAKey) {
 // ---- key API disabled (§9.4, §14.12) ----
 
 TEST_F(RightsTest, KeyApiDisabledIs404) {
-    for (auto [m, path] : std::vector<std::pair<const char*, const char*>>{
-             {"GET", "/auth"}, {"HEAD", "/auth"}, {"GET", "/keys"}, {"POST", "/keys"}, {"GET", "/keys/abc"},
-             {"DELETE", "/keys/abc"}, {"GET", "/users"}, {"POST", "/users"}, {"GET", "/users/bob"},
-             {"PUT", "/users/bob"}, {"DELETE", "/users/bob"}, {"PUT", "/users/bob/password"},
-             {"PUT", "/users/bob/key"}, {"POST", "/users/bob"}}) {
+    for (auto [m, path] : std::vector<std::pair<const char*, const char*>>{{"GET", "/auth"},
+                                                                           {"HEAD", "/auth"},
+                                                                           {"GET", "/keys"},
+                                                                           {"POST", "/keys"},
+                                                                           {"GET", "/keys/abc"},
+                                                                           {"DELETE", "/keys/abc"},
+                                                                           {"GET", "/users"},
+                                                                           {"POST", "/users"},
+                                                                           {"GET", "/users/bob"},
+                                                                           {"PUT", "/users/bob"},
+                                                                           {"DELETE", "/users/bob"},
+                                                                           {"PUT", "/users/bob/password"},
+                                                                           {"PUT", "/users/bob/key"},
+                                                                           {"POST", "/users/bob"}}) {
         Response r = call(m, path, "{}");
         EXPECT_EQ(r.status, 404) << m << " " << path;
     }

@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Unit tests of lib/http/router with the 0.4 routes (reference §1.2, §4.3): templates
 // `N` = job default.N, `G:N` = job G.N, groups = sessions.
-#include "lib/http/router.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
 
+#include "lib/http/router.h"
 #include "tests/unit/http/router_test_util.h"
 
 namespace gaffer::http {

@@ -64,10 +64,28 @@ TEST_F(RouterTest, WrongMethodIs405WithAllow) {
 }
 
 TEST_F(RouterTest, OptionsIs204OnEveryRoute) {
-    for (const char* path : {"/", "/version", "/ping", "/sessions", "/jobs", "/jobs/s", "/jobs/s/j", "/jobs/s/j/stats",
-                             "/jobs/s/j/numprocesses", "/jobs/s/j/signal", "/jobs/s/j/state", "/jobs/s/j/pids",
-                             "/jobs/s/j/processes", "/jobs/s/j/commit", "/pids", "/1", "/1/signal", "/1/stats",
-                             "/processes", "/status/x", "/stats", "/groups"}) {
+    for (const char* path : {"/",
+                             "/version",
+                             "/ping",
+                             "/sessions",
+                             "/jobs",
+                             "/jobs/s",
+                             "/jobs/s/j",
+                             "/jobs/s/j/stats",
+                             "/jobs/s/j/numprocesses",
+                             "/jobs/s/j/signal",
+                             "/jobs/s/j/state",
+                             "/jobs/s/j/pids",
+                             "/jobs/s/j/processes",
+                             "/jobs/s/j/commit",
+                             "/pids",
+                             "/1",
+                             "/1/signal",
+                             "/1/stats",
+                             "/processes",
+                             "/status/x",
+                             "/stats",
+                             "/groups"}) {
         Response r = call("OPTIONS", path);
         EXPECT_EQ(r.status, 204) << path;
         EXPECT_TRUE(r.body.empty()) << path;
@@ -75,7 +93,9 @@ TEST_F(RouterTest, OptionsIs204OnEveryRoute) {
     }
 }
 
-TEST_F(RouterTest, TrailingSlashIsIgnored) { EXPECT_EQ(call("GET", "/sessions/").status, 200); }
+TEST_F(RouterTest, TrailingSlashIsIgnored) {
+    EXPECT_EQ(call("GET", "/sessions/").status, 200);
+}
 
 // ---- §3.2, §3.3 ----
 
@@ -279,8 +299,8 @@ TEST_F(RouterTest, SignalJob) {
     load("default", "web", 2);
     std::vector<std::string> kills;
     bus_->subscribe("job.default.web.kill", [&](const std::string& t, const json_t*) { kills.push_back(t); });
-    for (const char* b : {R"({"signal":"CONT"})", R"({"signal":"sigcont"})", R"({"signal":18})",
-                          R"({"signal":"18"})"}) {
+    for (const char* b :
+         {R"({"signal":"CONT"})", R"({"signal":"sigcont"})", R"({"signal":18})", R"({"signal":"18"})"}) {
         Response r = call("POST", "/jobs/default/web/signal", b);
         EXPECT_EQ(r.status, 202) << b << " " << r.body;
         EXPECT_EQ(r.body, R"({"ok":true})");

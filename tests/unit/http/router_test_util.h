@@ -4,10 +4,9 @@
 // process a test starts is stopped by Manager::shutdown() in TearDown. Header-only.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cctype>
 #include <chrono>
@@ -28,11 +27,19 @@ namespace gaffer::http::testing {
 
 using Headers = std::map<std::string, std::string>;
 
-inline Peer loopback() { return Peer{EndpointKind::kTcpLoopback, false, std::nullopt, std::nullopt}; }
-inline Peer remote() { return Peer{EndpointKind::kTcpRemote, false, std::nullopt, std::nullopt}; }
-inline Peer unix_peer(uid_t uid, gid_t gid = 12345) { return Peer{EndpointKind::kUnix, false, uid, gid}; }
+inline Peer loopback() {
+    return Peer{EndpointKind::kTcpLoopback, false, std::nullopt, std::nullopt};
+}
+inline Peer remote() {
+    return Peer{EndpointKind::kTcpRemote, false, std::nullopt, std::nullopt};
+}
+inline Peer unix_peer(uid_t uid, gid_t gid = 12345) {
+    return Peer{EndpointKind::kUnix, false, uid, gid};
+}
 // A uid that is neither root nor the test's own.
-inline uid_t other_uid() { return geteuid() == 4242 ? 4343 : 4242; }
+inline uid_t other_uid() {
+    return geteuid() == 4242 ? 4343 : 4242;
+}
 
 class RouterFixture : public ::testing::Test {
 protected:
@@ -53,7 +60,8 @@ protected:
     }
 
     void TearDown() override {
-        if (!manager_) return;
+        if (!manager_)
+            return;
         bool done = false;
         manager_->shutdown([&] { done = true; });
         turn_until([&] { return done; }, std::chrono::seconds(20));
@@ -65,7 +73,8 @@ protected:
     bool turn_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
         auto deadline = std::chrono::steady_clock::now() + timeout;
         while (!pred()) {
-            if (std::chrono::steady_clock::now() >= deadline) return false;
+            if (std::chrono::steady_clock::now() >= deadline)
+                return false;
             (void)loop_->run_once(std::chrono::milliseconds(20));
         }
         return true;
@@ -92,7 +101,8 @@ protected:
                 if (!kv.empty()) {
                     req.query.emplace_back(kv.substr(0, eq), eq == std::string::npos ? "" : kv.substr(eq + 1));
                 }
-                if (amp == std::string::npos) break;
+                if (amp == std::string::npos)
+                    break;
                 start = amp + 1;
             }
         }

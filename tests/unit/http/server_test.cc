@@ -5,13 +5,12 @@
 // sleeps and nothing needs a thread.
 #include "lib/http/server.h"
 
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <string>
@@ -38,7 +37,8 @@ public:
             sockaddr_un sun{};
             sun.sun_family = AF_UNIX;
             snprintf(sun.sun_path, sizeof sun.sun_path, "%s", endpoint.c_str() + 5);
-            if (connect(c.fd_.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun) < 0) c.fd_.reset();
+            if (connect(c.fd_.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun) < 0)
+                c.fd_.reset();
         } else {
             auto colon = endpoint.rfind(':');
             sockaddr_in in{};
@@ -46,9 +46,11 @@ public:
             in.sin_port = htons(static_cast<uint16_t>(std::stoi(endpoint.substr(colon + 1))));
             in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
             c.fd_.reset(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-            if (connect(c.fd_.get(), reinterpret_cast<sockaddr*>(&in), sizeof in) < 0) c.fd_.reset();
+            if (connect(c.fd_.get(), reinterpret_cast<sockaddr*>(&in), sizeof in) < 0)
+                c.fd_.reset();
         }
-        if (c.fd_) (void)set_nonblocking(c.fd_.get());
+        if (c.fd_)
+            (void)set_nonblocking(c.fd_.get());
         return c;
     }
     bool ok() const { return fd_.valid(); }
@@ -57,8 +59,10 @@ public:
         size_t off = 0;
         while (off < data.size()) {
             ssize_t n = ::send(fd_.get(), data.data() + off, data.size() - off, MSG_NOSIGNAL);
-            if (n < 0 && errno == EAGAIN) return off > 0;  // the test only sends small requests
-            if (n <= 0) return false;
+            if (n < 0 && errno == EAGAIN)
+                return off > 0;  // the test only sends small requests
+            if (n <= 0)
+                return false;
             off += static_cast<size_t>(n);
         }
         return true;
@@ -77,7 +81,8 @@ public:
                 eof_ = true;
                 return false;
             }
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return true;
             eof_ = true;
             return false;
         }
@@ -86,13 +91,17 @@ public:
     // One complete response at the head of the input, removed from it, if there is one.
     bool take_response(std::string* head, std::string* body, bool head_request = false) {
         auto end = in_.find("\r\n\r\n");
-        if (end == std::string::npos) return false;
+        if (end == std::string::npos)
+            return false;
         std::string h = in_.substr(0, end + 2);
         size_t len = 0;
         auto cl = lower(h).find("content-length:");
-        if (cl != std::string::npos) len = std::stoul(h.substr(cl + 15));
-        if (head_request) len = 0;
-        if (in_.size() < end + 4 + len) return false;
+        if (cl != std::string::npos)
+            len = std::stoul(h.substr(cl + 15));
+        if (head_request)
+            len = 0;
+        if (in_.size() < end + 4 + len)
+            return false;
         *head = h;
         *body = in_.substr(end + 4, len);
         in_.erase(0, end + 4 + len);
@@ -149,13 +158,14 @@ protected:
     // Sends `request` and turns the loop until a whole response came back.
     bool roundtrip(Client& c, const std::string& request, std::string* head, std::string* body,
                    bool head_request = false) {
-        if (!c.send_all(request)) return false;
+        if (!c.send_all(request))
+            return false;
         return loop_->run_until(
-            [&] {
-                c.pump();
-                return c.take_response(head, body, head_request) || c.eof();
-            },
-            10s) &&
+                   [&] {
+                       c.pump();
+                       return c.take_response(head, body, head_request) || c.eof();
+                   },
+                   10s) &&
                !head->empty();
     }
 
@@ -245,8 +255,8 @@ TEST_F(ServerTest, OversizedBodyIs413) {
     {
         Client c = Client::connect_to(tcp());
         std::string head, body;
-        ASSERT_TRUE(roundtrip(c, "POST /jobs/default HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n", &head,
-                              &body));
+        ASSERT_TRUE(
+            roundtrip(c, "POST /jobs/default HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n", &head, &body));
         EXPECT_EQ(head.rfind("HTTP/1.1 413", 0), 0u) << head;
         EXPECT_NE(body.find("request_too_large"), std::string::npos);
     }

@@ -61,10 +61,12 @@ TEST(BoundedQueue, DroppedCountComesBeforeTheDataAfterTheGap) {
     // The consumer protocol: marker (if any) before each chunk.
     std::string out;
     auto drain_one = [&] {
-        if (uint64_t n = q.take_dropped()) out += "[" + std::to_string(n) + "]";
-        if (auto c = q.pop()) out += *c;
+        if (uint64_t n = q.take_dropped())
+            out += "[" + std::to_string(n) + "]";
+        if (auto c = q.pop())
+            out += *c;
     };
-    drain_one();  // AAA: no gap before it
+    drain_one();                 // AAA: no gap before it
     ASSERT_TRUE(q.push("EEE"));  // gap of 5 between BBB and EEE
     drain_one();
     drain_one();
@@ -119,7 +121,8 @@ TEST(BoundedQueue, MemoryStaysFlatUnderAFlood) {
         std::string chunk(1 + i % 9000, 'x');
         pushed += chunk.size();
         size_t n = chunk.size();
-        if (q.push(std::move(chunk))) accepted += n;
+        if (q.push(std::move(chunk)))
+            accepted += n;
         ASSERT_LE(q.bytes(), 64u * 1024);
         ASSERT_LE(q.items(), 16u);
     }

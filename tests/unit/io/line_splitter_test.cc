@@ -16,7 +16,8 @@ std::vector<std::string> feed_all(LineSplitter& s, const std::vector<std::string
     std::vector<std::string> out;
     auto sink = [&](std::string_view l) { out.emplace_back(l); };
     for (const auto& c : chunks) s.feed(c, sink);
-    if (flush) s.flush(sink);
+    if (flush)
+        s.flush(sink);
     return out;
 }
 

@@ -21,7 +21,9 @@ namespace {
 
 using testutil::TempDir;
 
-bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+bool exists(const std::string& path) {
+    return ::access(path.c_str(), F_OK) == 0;
+}
 
 std::string slurp(const std::string& path) {
     auto r = read_file(path, 64 << 20);
@@ -33,7 +35,8 @@ std::vector<std::string> files_oldest_first(const std::string& path, int backups
     std::vector<std::string> out;
     for (int i = backups; i >= 1; --i) {
         std::string p = path + "." + std::to_string(i);
-        if (exists(p)) out.push_back(p);
+        if (exists(p))
+            out.push_back(p);
     }
     out.push_back(path);
     return out;
@@ -129,7 +132,7 @@ TEST(RotatingLog, RotatesAtTheLastLineEndThatFits) {
     TempDir dir;
     auto log = open_ok(dir / "a.log", 10, 3);
     ASSERT_TRUE(log);
-    ASSERT_TRUE(log->write("aaaa\n"));       // 5
+    ASSERT_TRUE(log->write("aaaa\n"));          // 5
     ASSERT_TRUE(log->write("bb\ncc\ndddd\n"));  // 5 + 11 > 10: "bb\n" fits (8), "cc\n" would make 11
     EXPECT_EQ(slurp(dir / "a.log.1"), "aaaa\nbb\n");
     EXPECT_EQ(slurp(dir / "a.log"), "cc\ndddd\n");
@@ -163,8 +166,8 @@ TEST(RotatingLog, LineUnderWayIsFinishedBeforeRotating) {
     TempDir dir;
     auto log = open_ok(dir / "a.log", 10, 3);
     ASSERT_TRUE(log);
-    ASSERT_TRUE(log->write("abcdefgh"));     // mid-line
-    ASSERT_TRUE(log->write("ijkl\nmn\n"));   // no line end fits: finish the line, rotate
+    ASSERT_TRUE(log->write("abcdefgh"));    // mid-line
+    ASSERT_TRUE(log->write("ijkl\nmn\n"));  // no line end fits: finish the line, rotate
     EXPECT_EQ(slurp(dir / "a.log.1"), "abcdefghijkl\n");
     EXPECT_EQ(slurp(dir / "a.log"), "mn\n");
 }
@@ -228,30 +231,52 @@ std::string line(int i) {
 TEST(RotatingLog, ContentsAreByteExactAcrossRotations) {
     TempDir dir;
     const uint64_t max = 1000;
+    const size_t max_chunk = 700;
     const int backups = 1000;  // keeps everything, so nothing is lost
     auto log = open_ok(dir / "a.log", max, backups);
     ASSERT_TRUE(log);
-    std::string expected;
     // Chunks cut at arbitrary places, not at line ends, as read from a pipe.
     std::string stream;
-    for (int i = 0; i < 2000; ++i) stream += line(i);
+    for (int i = 0; i < 600; ++i) stream += line(i);
     size_t pos = 0;
-    for (int i = 0; pos < stream.size(); ++i) {
-        size_t n = std::min<size_t>(stream.size() - pos, 1 + (static_cast<size_t>(i) * 131) % 700);
+    for (size_t i = 0; pos < stream.size(); ++i) {
+        size_t n = std::min(stream.size() - pos, 1 + (i * 131) % max_chunk);
         ASSERT_TRUE(log->write(std::string_view(stream).substr(pos, n)));
         pos += n;
     }
     EXPECT_EQ(concat_all(dir / "a.log", backups), stream);
-    // Every file but the newest ends with a line end, and none is over the limit (no line
-    // here is longer than the limit).
+    // A file goes past the limit only to finish the line under way (≤ 300 bytes here) or
+    // by one chunk without a line end.
     auto files = files_oldest_first(dir / "a.log", backups);
-    ASSERT_GT(files.size(), 100u);
+    ASSERT_GT(files.size(), 50u);
+    for (const auto& f : files) EXPECT_LE(slurp(f).size(), max + max_chunk) << f;
+}
+
+TEST(RotatingLog, ChunksOfWholeLinesRotateOnlyAtLineEnds) {
+    TempDir dir;
+    const uint64_t max = 1000;
+    const int backups = 1000;
+    auto log = open_ok(dir / "a.log", max, backups);
+    ASSERT_TRUE(log);
+    std::string stream;
+    for (int i = 0; i < 600;) {
+        std::string chunk;
+        for (int j = 0; j <= i % 7 && i < 600; ++j, ++i) chunk += line(i);
+        ASSERT_TRUE(log->write(chunk));
+        stream += chunk;
+    }
+    EXPECT_EQ(concat_all(dir / "a.log", backups), stream);
+    // Every file ends with a line end and none is over the limit (no line here is longer
+    // than the limit); each rotated file was filled up to the last line that fit.
+    auto files = files_oldest_first(dir / "a.log", backups);
+    ASSERT_GT(files.size(), 50u);
     for (size_t i = 0; i < files.size(); ++i) {
         std::string body = slurp(files[i]);
         EXPECT_LE(body.size(), max) << files[i];
+        ASSERT_FALSE(body.empty()) << files[i];
+        EXPECT_EQ(body.back(), '\n') << files[i];
         if (i + 1 < files.size()) {
-            ASSERT_FALSE(body.empty()) << files[i];
-            EXPECT_EQ(body.back(), '\n') << files[i];
+            EXPECT_GT(body.size() + 300, max) << files[i];
         }
     }
 }
@@ -293,7 +318,7 @@ TEST(RotatingLog, MegabyteChunkWithoutNewlineStaysWhole) {
 TEST(RotatingLog, TwoWritersInterleaveWholeChunks) {
     TempDir dir;
     const int backups = 1000;
-    auto log = open_ok(dir / "a.log", 512, backups);
+    auto log = open_ok(dir / "a.log", 2048, backups);
     ASSERT_TRUE(log);
     // Two processes of one job, each writing chunks of whole lines tagged with its name.
     std::string expected;

@@ -31,8 +31,7 @@ INSTANTIATE_TEST_SUITE_P(
                       SseCase{"two_lines_trailing", "a\nb\n", "data: a\ndata: b\n\n"},
                       SseCase{"empty_line_inside", "a\n\nb\n", "data: a\ndata: \ndata: b\n\n"},
                       SseCase{"only_newline", "\n", "data: \n\n"},
-                      SseCase{"two_newlines", "\n\n", "data: \ndata: \n\n"},
-                      SseCase{"empty", "", "data: \n\n"},
+                      SseCase{"two_newlines", "\n\n", "data: \ndata: \n\n"}, SseCase{"empty", "", "data: \n\n"},
                       SseCase{"crlf", "a\r\nb\r\n", "data: a\ndata: b\n\n"},
                       SseCase{"bare_cr", "50%\r100%\r", "data: 50%\ndata: 100%\n\n"},
                       SseCase{"cr_then_lf_lines", "a\r\rb", "data: a\ndata: \ndata: b\n\n"},
@@ -48,8 +47,7 @@ TEST(DroppedMarkers, MatchSection16) {
     EXPECT_EQ(dropped_line(42), "gaffer: 42 bytes dropped\n");
     EXPECT_EQ(dropped_line(0), "gaffer: 0 bytes dropped\n");
     EXPECT_EQ(sse_dropped(7), "event: dropped\ndata: {\"bytes\": 7}\n\n");
-    EXPECT_EQ(dropped_error_json(18446744073709551615u),
-              "{\"error\":\"EOVERFLOW\",\"dropped\":18446744073709551615}");
+    EXPECT_EQ(dropped_error_json(18446744073709551615u), "{\"error\":\"EOVERFLOW\",\"dropped\":18446744073709551615}");
 }
 
 }  // namespace

@@ -21,7 +21,9 @@ using namespace std::string_literals;
 
 constexpr std::string_view kPrefix = "/channel";
 
-Route route(std::string_view path) { return parse_route(kPrefix, path); }
+Route route(std::string_view path) {
+    return parse_route(kPrefix, path);
+}
 
 // ---------------------------------------------------------------------------------------
 // Routing
@@ -35,9 +37,9 @@ TEST(SockJsRoute, StaticUrls) {
 }
 
 TEST(SockJsRoute, NotFound) {
-    for (const char* p : {"/channelx", "/other", "/channel/a", "/channel/a.html", "/channel//", "/channel///",
-                          "/channel/a/a", "/channel/a/a/", "/channel/a/", "/channel/info/", "/channel/a/a/bogus",
-                          "/channel/a/a/xhr/"})
+    for (const char* p :
+         {"/channelx", "/other", "/channel/a", "/channel/a.html", "/channel//", "/channel///", "/channel/a/a",
+          "/channel/a/a/", "/channel/a/", "/channel/info/", "/channel/a/a/bogus", "/channel/a/a/xhr/"})
         EXPECT_EQ(route(p).kind, RouteKind::kNotFound) << p;
 }
 
@@ -263,8 +265,7 @@ TEST(SockJsPayload, JsonpSend) {
         EXPECT_EQ(r.error().context, "Payload expected.");
     }
     // Other content types: the raw body, not URL-decoded.
-    EXPECT_EQ(*parse_jsonp_send(R"(["%61bc"])", std::string_view("text/plain")),
-              (std::vector<std::string>{"%61bc"}));
+    EXPECT_EQ(*parse_jsonp_send(R"(["%61bc"])", std::string_view("text/plain")), (std::vector<std::string>{"%61bc"}));
     EXPECT_EQ(*parse_jsonp_send(R"(["x"])", std::nullopt), (std::vector<std::string>{"x"}));
 }
 
@@ -307,12 +308,14 @@ TEST(SockJsFrame, QuoteEscapesLikeSockJsServers) {
     EXPECT_EQ(quote("plain"), R"("plain")");
     EXPECT_EQ(quote("  \0\n\r "s), R"("  \u0000\n\r ")");
     EXPECT_EQ(quote("\"\\/\b\f\t\x01\x1f\x7f"), "\"\\\"\\\\/\\b\\f\\t\\u0001\\u001f\x7f\"");
-    EXPECT_EQ(quote("\xc3\xa9"), "\"\xc3\xa9\"");                // é stays as is
-    EXPECT_EQ(quote("\xe2\x80\xa8"), R"("\u2028")");             // line separator
+    EXPECT_EQ(quote("\xc3\xa9"), "\"\xc3\xa9\"");     // é stays as is
+    EXPECT_EQ(quote("\xe2\x80\xa8"), R"("\u2028")");  // line separator
     EXPECT_EQ(quote("\xef\xbf\xbf"), R"("\uffff")");
-    EXPECT_EQ(quote("\xf0\x9f\x98\x80"), R"("\ud83d\ude00")");   // U+1F600 as a surrogate pair
-    EXPECT_EQ(quote("a\xff" "b"), R"("a\ufffdb")");              // invalid UTF-8
-    EXPECT_EQ(quote("\xe2\x82"), R"("\ufffd\ufffd")");           // truncated sequence
+    EXPECT_EQ(quote("\xf0\x9f\x98\x80"), R"("\ud83d\ude00")");  // U+1F600 as a surrogate pair
+    EXPECT_EQ(quote("a\xff"
+                    "b"),
+              R"("a\ufffdb")");                         // invalid UTF-8
+    EXPECT_EQ(quote("\xe2\x82"), R"("\ufffd\ufffd")");  // truncated sequence
 }
 
 // Every BMP character is escaped exactly when sockjs-protocol's escapable_by_server (or
@@ -353,9 +356,9 @@ TEST(SockJsFrame, QuotedFramesParseBack) {
     std::string tricky = "x\xe2\x80\xa8y\xf0\x9f\x98\x80\"\\\0z"s;
     auto j = json::parse("[" + quote(tricky) + "]");
     ASSERT_TRUE(j);
-    EXPECT_EQ(std::string(json_string_value(json_array_get(j->get(), 0)),
-                          json_string_length(json_array_get(j->get(), 0))),
-              tricky);
+    EXPECT_EQ(
+        std::string(json_string_value(json_array_get(j->get(), 0)), json_string_length(json_array_get(j->get(), 0))),
+        tricky);
 }
 
 TEST(SockJsFrame, WrapPerTransport) {
@@ -388,7 +391,9 @@ TEST(SockJsFrame, Preludes) {
 // ---------------------------------------------------------------------------------------
 // Sessions
 
-TimePoint t0() { return TimePoint{} + 1000s; }
+TimePoint t0() {
+    return TimePoint{} + 1000s;
+}
 
 SessionOptions small_options() {
     SessionOptions o;
@@ -625,6 +630,15 @@ TEST(SockJsSession, WebsocketDisconnectClosesAtOnce) {
     s.detach(a.receiver, false, t0() + 1s);
     EXPECT_EQ(s.state(), SessionState::kClosed);
     EXPECT_EQ(s.next_deadline(), std::nullopt);
+}
+
+TEST(SockJsSession, SendTransportsCannotReceive) {
+    Session s("id", {}, t0());
+    auto a = s.attach(Transport::kXhrSend, "", t0());
+    EXPECT_EQ(a.receiver, 0u);
+    EXPECT_TRUE(a.output.chunks.empty());
+    EXPECT_TRUE(a.output.end);
+    EXPECT_EQ(s.state(), SessionState::kOpening);
 }
 
 TEST(SockJsSession, QueueIsBounded) {

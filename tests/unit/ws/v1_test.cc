@@ -36,9 +36,9 @@ TEST(V1, EmptyBody) {
 }
 
 TEST(V1, RejectsMalformedMessages) {
-    for (const std::string& bad : {""s, "V1"s, "V1 "s, "V2 message id\0x"s, "v1 message id\0x"s,
-                                   "V1 message id"s, "V1 message\0x"s, "V1 message \0x"s, "V1 bogus id\0x"s,
-                                   "V1 message a b\0x"s, "V1  message id\0x"s, "V1 MESSAGE id\0x"s}) {
+    for (const std::string& bad :
+         {""s, "V1"s, "V1 "s, "V2 message id\0x"s, "v1 message id\0x"s, "V1 message id"s, "V1 message\0x"s,
+          "V1 message \0x"s, "V1 bogus id\0x"s, "V1 message a b\0x"s, "V1  message id\0x"s, "V1 MESSAGE id\0x"s}) {
         auto f = decode(bad);
         ASSERT_FALSE(f) << bad;
         EXPECT_EQ(f.error().code, EINVAL);

@@ -64,8 +64,8 @@ TEST(WebSocketHandshake, AcceptKeyOfTheRfcExample) {
 }
 
 TEST(WebSocketHandshake, AcceptKeyRejectsKeysThatAreNot16Base64Bytes) {
-    for (const char* k : {"", "dGhlIHNhbXBsZSBub25jZQ=", "dGhlIHNhbXBsZSBub25jZQ==x", "dGhlIHNhbXBsZSBub25jZQ!=",
-                          "dGhlIHNhbXBsZSBub25jZ===", "aGVsbG8="}) {
+    for (const char* k : {"", "dGhlIHNhbXBsZSBub25jZQ=", "dGhlIHNhbXBsZSBub25jZQ==x",
+                          "dGhlIHNhbXBsZSBub25jZQ!=", "dGhlIHNhbXBsZSBub25jZ===", "aGVsbG8="}) {
         auto r = accept_key(k);
         ASSERT_FALSE(r) << k;
         EXPECT_EQ(r.error().code, EINVAL);
@@ -182,8 +182,8 @@ TEST(WebSocketDecoder, RfcExtendedLengths) {
 }
 
 TEST(WebSocketDecoder, LengthBoundariesRoundTrip) {
-    for (size_t n : {size_t{0}, size_t{1}, size_t{125}, size_t{126}, size_t{127}, size_t{65535}, size_t{65536},
-                     size_t{70000}}) {
+    for (size_t n :
+         {size_t{0}, size_t{1}, size_t{125}, size_t{126}, size_t{127}, size_t{65535}, size_t{65536}, size_t{70000}}) {
         std::string payload(n, 'a');
         EXPECT_EQ(decode(masked(Opcode::kText, payload)), (std::vector<Event>{Message{Opcode::kText, payload}})) << n;
         Decoder d(client_role());
@@ -198,9 +198,9 @@ TEST(WebSocketDecoder, LengthBoundariesRoundTrip) {
 TEST(WebSocketDecoder, SeveralFramesInOneRead) {
     std::string in = masked(Opcode::kText, "one") + masked(Opcode::kBinary, std::string("\x00\xff", 2)) +
                      masked(Opcode::kPing, "p") + masked(Opcode::kText, "");
-    EXPECT_EQ(decode(in), (std::vector<Event>{Message{Opcode::kText, "one"},
-                                              Message{Opcode::kBinary, std::string("\x00\xff", 2)}, Ping{"p"},
-                                              Message{Opcode::kText, ""}}));
+    EXPECT_EQ(decode(in),
+              (std::vector<Event>{Message{Opcode::kText, "one"}, Message{Opcode::kBinary, std::string("\x00\xff", 2)},
+                                  Ping{"p"}, Message{Opcode::kText, ""}}));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -263,8 +263,7 @@ TEST(WebSocketDecoder, FragmentedOrLongControlFrames) {
     // A 126-byte ping: the encoder cuts control payloads, so build the header by hand.
     std::string f = bytes({0x89, 0xFE, 0x00, 0x7E, 1, 2, 3, 4}) + std::string(126, 'x');
     EXPECT_EQ(error_code(decode(f)), kCloseProtocolError);
-    EXPECT_EQ(decode(masked(Opcode::kPing, std::string(125, 'p'))),
-              (std::vector<Event>{Ping{std::string(125, 'p')}}));
+    EXPECT_EQ(decode(masked(Opcode::kPing, std::string(125, 'p'))), (std::vector<Event>{Ping{std::string(125, 'p')}}));
 }
 
 TEST(WebSocketDecoder, SixtyFourBitLengthWithTopBit) {
@@ -333,11 +332,15 @@ TEST(WebSocketDecoder, InvalidUtf8TextFailsWith1007) {
 }
 
 TEST(WebSocketDecoder, Utf8FailsFastInsideAFrame) {
-    std::string f = masked(Opcode::kText, std::string("ok\xff") + std::string(1000, 'x'));
+    std::string payload = std::string("ok\xff") + std::string(1000, 'x');
+    std::string f = masked(Opcode::kText, payload);
+    size_t header = f.size() - payload.size();  // 2 + 2 (16-bit length) + 4 (mask)
+    ASSERT_EQ(header, 8u);
     Decoder d;
-    // Header (6 bytes) + "ok\xff": the error comes before the rest of the payload.
-    auto evs = d.feed(std::string_view(f).substr(0, 9));
+    // Header + "ok\xff": the error comes before the rest of the payload.
+    auto evs = d.feed(std::string_view(f).substr(0, header + 3));
     EXPECT_EQ(error_code(evs), kCloseInvalidPayload);
+    EXPECT_TRUE(d.finished());
 }
 
 TEST(WebSocketDecoder, Utf8CharacterSplitAcrossFragments) {
@@ -355,12 +358,12 @@ TEST(Utf8Validator, Table) {
     EXPECT_TRUE(is_valid_utf8(""));
     EXPECT_TRUE(is_valid_utf8("plain ascii"));
     EXPECT_TRUE(is_valid_utf8("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf\xef\xbf\xbf"));
-    EXPECT_TRUE(is_valid_utf8("\xed\x9f\xbf"));  // U+D7FF, just below the surrogates
-    EXPECT_FALSE(is_valid_utf8("\xc1\xbf"));     // overlong
+    EXPECT_TRUE(is_valid_utf8("\xed\x9f\xbf"));       // U+D7FF, just below the surrogates
+    EXPECT_FALSE(is_valid_utf8("\xc1\xbf"));          // overlong
     EXPECT_FALSE(is_valid_utf8("\xf0\x8f\xbf\xbf"));  // overlong
-    EXPECT_FALSE(is_valid_utf8("\xed\xbf\xbf"));       // surrogate
-    EXPECT_FALSE(is_valid_utf8("\xf5\x80\x80\x80"));   // > U+10FFFF
-    EXPECT_FALSE(is_valid_utf8("\xe2\x82"));           // truncated
+    EXPECT_FALSE(is_valid_utf8("\xed\xbf\xbf"));      // surrogate
+    EXPECT_FALSE(is_valid_utf8("\xf5\x80\x80\x80"));  // > U+10FFFF
+    EXPECT_FALSE(is_valid_utf8("\xe2\x82"));          // truncated
 }
 
 // ---------------------------------------------------------------------------------------

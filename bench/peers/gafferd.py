@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: MIT
+"""gafferd over its HTTP API: the unix socket for everything, plus a loopback TCP
+endpoint (port 0, read back from the log) for the TCP rows and wrk.
+
+Jobs live in session "bench": a group g is job bench.g. The output child is a committed
+process (POST .../commit: run once, never restarted) of a job with numprocesses 0 whose
+stdout_file is the capture file."""
+import json
+import os
+import re
+import time
+
+from .base import HttpConn, Peer, Proc, Unsupported, wait_until
+
+SESSION = "bench"
+STATE = {"running": "running", "starting": "starting", "stopping": "stopping"}
+
+
+class GafferdPeer(Peer):
+    name = "gafferd"
+
+    def start(self):
+        self.bin = os.path.join(self.ctx.build_dir, "daemon", "gafferd")
+        self.ctl_bin = os.path.join(self.ctx.build_dir, "ctl", "gafferctl", "gafferctl")
+        for b in (self.bin, self.ctl_bin):
+            if not os.access(b, os.X_OK):
+                raise Unsupported(f"{b} is not built")
+        self.sock_path = os.path.join(self.dir, "gafferd.sock")
+        self.log_path = os.path.join(self.dir, "gafferd.log")
+        ini = os.path.join(self.dir, "gafferd.ini")
+        with open(ini, "w") as f:
+            f.write("[gaffer]\n")
+        env = {"PATH": "/usr/bin:/bin", "HOME": self.dir}
+        self.spawn_daemon([self.bin, "--bind", f"unix:{self.sock_path}", "--bind", "127.0.0.1:0",
+                           "--state-dir", os.path.join(self.dir, "state"), "--error-log", self.log_path, ini],
+                          env=env, log_name="gafferd.stderr")
+        self.port = wait_until(self._port_from_log, 15, 0.01)
+        if not self.port:
+            raise RuntimeError("gafferd did not report its TCP port")
+        self.http = HttpConn(self.sock_path)
+        self.tcp = HttpConn(("127.0.0.1", self.port))
+        if not wait_until(lambda: self._ping(), 15, 0.01):
+            raise RuntimeError("gafferd does not answer /ping")
+
+    def _port_from_log(self):
+        try:
+            with open(self.log_path) as f:
+                m = re.search(r"listening on 127\.0\.0\.1:(\d+)", f.read())
+            return int(m.group(1)) if m else None
+        except OSError:
+            return None
+
+    def _ping(self):
+        try:
+            return self.http.request("GET", "/ping")[0] == 200
+        except OSError:
+            return False
+
+    def _call(self, method, path, body=b"", ok=(200, 201, 202)):
+        status, data = self.http.request(method, path, body, "application/json" if body else None)
+        if status not in ok:
+            raise RuntimeError(f"gafferd {method} {path}: {status} {data[:200]!r}")
+        return data
+
+    # --- groups
+    def prepare_group(self, group, n, kind, grace):
+        argv = self.argv_of(kind)
+        cfg = {"name": group, "cmd": argv[0], "args": argv[1:], "numprocesses": 0 if kind == "writer" else n,
+               "graceful_timeout": grace}
+        if kind == "writer":
+            cfg.update({"redirect_output": ["out"], "stdout_file": self.writer_log})
+        return json.dumps(cfg).encode()
+
+    def start_group(self, group, n, kind, grace):
+        body = self.prepare_group(group, n, kind, grace)
+        self._call("POST", f"/jobs/{SESSION}", body)
+        if kind == "writer":
+            self._call("POST", f"/jobs/{SESSION}/{group}/commit", b"{}")
+
+    def _parse(self, data, group):
+        out = []
+        for p in json.loads(data)["processes"]:
+            sid, _, job = p["name"].partition(".")
+            if group and job != group:
+                continue
+            out.append(Proc(job, str(p["pid"]), int(p.get("os_pid") or 0), STATE.get(p["state"], "down")))
+        return out
+
+    def _path(self, group):
+        return f"/jobs/{SESSION}/{group}/processes" if group else "/processes?full=1"
+
+    def status_probe(self, group=None):
+        return self.http.request("GET", self._path(group))
+
+    def status(self, group=None):
+        status, data = self.http.request("GET", self._path(group))
+        if status == 404:
+            return []
+        if status != 200:
+            raise RuntimeError(f"gafferd status: {status} {data[:200]!r}")
+        return self._parse(data, group)
+
+    def time_status_tcp(self, group, count, budget):
+        out = []
+        t_end = time.monotonic() + budget
+        for i in range(count):
+            if i >= 5 and time.monotonic() > t_end:
+                break
+            t0 = time.perf_counter()
+            self.tcp.request("GET", self._path(group))
+            out.append(time.perf_counter() - t0)
+        return out
+
+    def stop_group(self, group):
+        self._call("POST", f"/jobs/{SESSION}/{group}/state", b"0")
+
+    def remove_group(self, group):
+        self._call("DELETE", f"/jobs/{SESSION}/{group}", ok=(200, 404))
+        wait_until(lambda: not self.status(group), 60, 0.005)
+
+    def scale(self, group, n):
+        self._call("POST", f"/jobs/{SESSION}/{group}/numprocesses", json.dumps({"scale": f"={n}"}).encode())
+
+    def cli_status(self):
+        return [self.ctl_bin, "--endpoint", f"unix:{self.sock_path}", "ps"], None
+
+    def http_url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def teardown(self):
+        for c in (getattr(self, "http", None), getattr(self, "tcp", None)):
+            if c:
+                c.close()
+        self.kill_everything(grace=20)

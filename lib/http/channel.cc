@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: MIT
+// The process stdio websockets: WS /<pid>/channel[/<stream>][?mode=M] (reference §5.1,
+// V1 framing, with the required fixes: permissions checked with and without a stream
+// name, the socket closed when the process exits) and the 0.4 WS /wstreams/<pid> (§4.1).
+// An unknown pid or stream refuses the handshake with HTTP 404 (allowed by §5.1).
+#include <cerrno>
+#include <utility>
+
+#include "lib/events/event_bus.h"
+#include "lib/http/handlers.h"
+#include "lib/http/live.h"
+#include "lib/http/router.h"
+#include "lib/http/upgrade.h"
+#include "lib/io/stream_format.h"
+#include "lib/manager/manager.h"
+#include "lib/ws/v1.h"
+
+namespace gaffer::http {
+
+namespace {
+
+// Output waiting in a websocket's buffer past which chunks are dropped and counted (§16).
+constexpr size_t kChannelBacklog = 1 << 20;
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+    for (const auto& x : v) {
+        if (x == s)
+            return true;
+    }
+    return false;
+}
+
+struct ChannelState {
+    Live* live = nullptr;
+    WsConn* ws = nullptr;
+    int pid = 0;
+    std::string job;
+    std::string read_label;    // empty: no reading
+    std::string write_stream;  // empty: no writing
+    unsigned mode = 3;
+    std::optional<ws::v1::ErrorCode> open_error;  // EPERM at open
+    bool authed = false;
+    Rights rights;
+    manager::Manager::OutputSubId out_sub = 0;
+    events::EventBus::SubId exit_sub = 0;
+    uint64_t dropped = 0;
+
+    void send_error(std::string_view id, ws::v1::ErrorCode code) { (void)ws->send_text(ws::v1::error_message(id, code)); }
+
+    // Permission and open-time checks, then the subscriptions.
+    void begin() {
+        if (open_error) {
+            send_error(ws::v1::kConnectionErrorId, *open_error);
+            ws->close();
+            return;
+        }
+        if (((mode & ws::v1::kModeRead) && !rights.perms.can_read(job)) ||
+            ((mode & ws::v1::kModeWrite) && !rights.perms.can_write(job))) {
+            send_error(ws::v1::kConnectionErrorId, ws::v1::ErrorCode::kForbidden);
+            ws->close();
+            return;
+        }
+        manager::Manager& m = live->manager();
+        if (!read_label.empty()) {
+            auto sub = m.subscribe_output(
+                pid, read_label,
+                [this](std::string_view data) {
+                    if (ws->outgoing() > kChannelBacklog) {
+                        dropped += data.size();
+                        return;
+                    }
+                    auto id = ws::v1::new_id();
+                    std::string mid = id ? *id : std::string("0");
+                    if (dropped) {
+                        (void)ws->send_text(
+                            ws::v1::encode(ws::v1::Type::kError, mid, ws::v1::overflow_body(dropped)));
+                        dropped = 0;
+                    }
+                    (void)ws->send_text(ws::v1::output_message(mid, data));
+                },
+                [this] {
+                    out_sub = 0;
+                    ws->close();
+                });
+            if (!sub) {
+                // The process went away meanwhile.
+                send_error(ws::v1::kConnectionErrorId, ws::v1::ErrorCode::kNotFound);
+                ws->close();
+                return;
+            }
+            out_sub = *sub;
+        }
+        // Closing on exit also for write-only channels.
+        exit_sub = live->bus().subscribe("proc." + std::to_string(pid) + ".exit",
+                                         [this](const std::string&, const json_t*) {
+                                             if (read_label.empty())
+                                                 ws->close();
+                                         });
+    }
+
+    void on_message(std::string&& text) {
+        auto frame = ws::v1::decode(text);
+        if (!frame)
+            return send_error(ws::v1::kConnectionErrorId, ws::v1::ErrorCode::kEio);
+        if (!authed) {
+            auto key = ws::v1::auth_key(frame->body);
+            Rights r;
+            Request req = ws->request();
+            if (key)
+                req.headers["x-api-key"] = std::string(*key);
+            if (!key || live->router().rights_for(req, &r) || !r.key) {
+                send_error(frame->id, ws::v1::ErrorCode::kAuthRequired);
+                ws->close();
+                return;
+            }
+            rights = std::move(r);
+            authed = true;
+            (void)ws->send_text(ws::v1::response_ok(frame->id));
+            begin();
+            return;
+        }
+        if (!(mode & ws::v1::kModeWrite) || write_stream.empty())
+            return send_error(frame->id, ws::v1::ErrorCode::kEperm);
+        Status st = live->manager().send(pid, frame->body, write_stream);
+        if (!st) {
+            int e = st.error().code;
+            return send_error(frame->id, e == EPERM   ? ws::v1::ErrorCode::kEperm
+                                         : e == ENXIO ? ws::v1::ErrorCode::kEnoent
+                                                      : ws::v1::ErrorCode::kEio);
+        }
+        (void)ws->send_text(ws::v1::response_ok(frame->id));
+    }
+
+    void release() {
+        if (out_sub)
+            live->manager().unsubscribe_output(out_sub);
+        out_sub = 0;
+        if (exit_sub)
+            live->bus().unsubscribe(exit_sub);
+        exit_sub = 0;
+    }
+};
+
+}  // namespace
+
+std::optional<MHD_Result> Live::handle_channel(MHD_Connection* conn, const Request& req,
+                                               const std::vector<std::string>& seg) {
+    auto pid = pid_from_segment(seg[0]);
+    if (!pid)
+        return send(conn, req, error_response(400, "bad_value", "the pid must be a decimal number"));
+    auto mode = ws::v1::parse_mode(req.query_value("mode"));
+    if (!mode)
+        return send(conn, req, error_response(400, "bad_value", "mode must be 0 to 3"));
+    Rights rights;
+    bool authed = true;
+    if (auto e = router_.rights_for(req, &rights)) {
+        // No key on the upgrade with keys required: AUTH:<key> must come first.
+        if (e->status != 401)
+            return send(conn, req, std::move(*e));
+        authed = false;
+    }
+    auto info = manager_.process_info(*pid);
+    if (!info)
+        return send(conn, req, error_response(404, "not_found"));
+    auto st = std::make_shared<ChannelState>();
+    st->live = this;
+    st->pid = *pid;
+    st->job = info->job.qualified();
+    st->mode = *mode;
+    st->authed = authed;
+    st->rights = std::move(rights);
+    const bool rd = *mode & ws::v1::kModeRead;
+    const bool wr = *mode & ws::v1::kModeWrite;
+    if (seg.size() == 2) {
+        if (rd) {
+            if (info->redirect_output.empty())
+                st->open_error = ws::v1::ErrorCode::kEperm;
+            else
+                st->read_label = info->redirect_output.front();
+        }
+        if (wr) {
+            if (!info->redirect_input)
+                st->open_error = ws::v1::ErrorCode::kEperm;
+            else
+                st->write_stream = "stdin";
+        }
+    } else {
+        const std::string& s = seg[2];
+        if (contains(info->redirect_output, s)) {
+            if (rd)
+                st->read_label = s;
+            if (wr) {
+                if (!info->redirect_input)
+                    st->open_error = ws::v1::ErrorCode::kEperm;
+                else
+                    st->write_stream = "stdin";
+            }
+        } else if (contains(info->custom_streams, s)) {
+            if (rd)
+                st->read_label = s;
+            if (wr)
+                st->write_stream = s;
+        } else {
+            return send(conn, req, error_response(404, "ENOENT", "no such stream"));
+        }
+    }
+    bool keyed = authed && req.header("x-api-key").has_value();
+    return upgrade(conn, req, keyed, [st](WsConn& ws) {
+        st->ws = &ws;
+        ws.on_message = [st](std::string&& text) { st->on_message(std::move(text)); };
+        ws.on_close = [st] { st->release(); };
+        if (st->authed)
+            st->begin();
+    });
+}
+
+namespace {
+
+struct WstreamState {
+    Live* live = nullptr;
+    WsConn* ws = nullptr;
+    int pid = 0;
+    manager::Manager::OutputSubId out_sub = 0;
+    uint64_t dropped = 0;
+
+    void fail(const char* error) {
+        (void)ws->send_text(std::string("{\"error\":\"") + error + "\"}");
+        ws->close();
+    }
+    void release() {
+        if (out_sub)
+            live->manager().unsubscribe_output(out_sub);
+        out_sub = 0;
+    }
+};
+
+}  // namespace
+
+std::optional<MHD_Result> Live::handle_wstreams(MHD_Connection* conn, const Request& req,
+                                                const std::vector<std::string>& seg) {
+    Rights rights;
+    if (auto e = router_.rights_for(req, &rights))
+        return send(conn, req, std::move(*e));
+    auto st = std::make_shared<WstreamState>();
+    st->live = this;
+    auto pid = pid_from_segment(seg[1]);
+    const char* error = nullptr;
+    std::optional<model::ProcessInfo> info;
+    if (!pid) {
+        error = "bad_value";
+    } else {
+        auto i = manager_.process_info(*pid);
+        if (!i) {
+            error = "not_found";
+        } else {
+            info = std::move(*i);
+            std::string job = info->job.qualified();
+            if (!rights.perms.can_read(job) || !rights.perms.can_write(job))
+                error = "forbidden";
+        }
+    }
+    if (pid)
+        st->pid = *pid;
+    bool keyed = req.header("x-api-key").has_value();
+    return upgrade(conn, req, keyed, [st, error, info](WsConn& ws) {
+        st->ws = &ws;
+        ws.on_close = [st] { st->release(); };
+        if (error)
+            return st->fail(error);
+        if (!info->redirect_output.empty()) {
+            WstreamState* s = st.get();
+            auto sub = s->live->manager().subscribe_output(
+                s->pid, info->redirect_output.front(),
+                [s](std::string_view data) {
+                    if (s->ws->outgoing() > kChannelBacklog) {
+                        s->dropped += data.size();
+                        return;
+                    }
+                    if (s->dropped) {
+                        (void)s->ws->send_text(io::dropped_line(s->dropped));
+                        s->dropped = 0;
+                    }
+                    (void)s->ws->send_text(data);
+                },
+                [s] {
+                    s->out_sub = 0;
+                    s->ws->close();
+                });
+            if (sub)
+                s->out_sub = *sub;
+        }
+        ws.on_message = [st](std::string&& text) {
+            Status r = st->live->manager().send(st->pid, text);
+            if (!r)
+                st->fail(r.error().code == EPERM ? "forbidden_write" : "not_found");
+        };
+    });
+}
+
+}  // namespace gaffer::http

@@ -1,0 +1,977 @@
+// SPDX-License-Identifier: MIT
+// The /channel event/command protocol (reference §5.2) and its SockJS transports; see
+// sockjs_app.h.
+#include <cerrno>
+#include <utility>
+
+#include "lib/base/log.h"
+#include "lib/base/strutil.h"
+#include "lib/config/job_json.h"
+#include "lib/events/event_bus.h"
+#include "lib/http/codec.h"
+#include "lib/http/router.h"
+#include "lib/http/sockjs_app.h"
+#include "lib/http/upgrade.h"
+#include "lib/manager/manager.h"
+#include "lib/model/values.h"
+#include "lib/ws/random.h"
+#include "lib/ws/v1.h"
+
+namespace gaffer::http::sockjs_app {
+
+namespace {
+
+constexpr auto kStatsPeriod = std::chrono::milliseconds(100);
+
+std::string_view jstr(const json_t* v) {
+    return json_is_string(v) ? std::string_view(json_string_value(v), json_string_length(v)) : std::string_view();
+}
+
+json::JsonPtr obj() {
+    return json::take(json_object());
+}
+
+std::string upper(std::string_view s) {
+    std::string o(s);
+    for (char& c : o) {
+        if (c >= 'a' && c <= 'z')
+            c = static_cast<char>(c - 'a' + 'A');
+    }
+    return o;
+}
+
+struct CmdError {
+    int code;
+    std::string reason;
+};
+
+CmdError from_manager(const Error& e) {
+    switch (e.code) {
+        case ENOENT:
+        case ESRCH: return {404, "not_found"};
+        case EEXIST: return {409, "process_conflict"};
+        case ENXIO: return {404, "stream_not_found"};
+        case EPERM:
+        case EACCES: return {403, "forbidden"};
+        case EINVAL: return {400, "bad_command"};
+        default: return {500, e.context.empty() ? e.message() : e.context};
+    }
+}
+
+// A job argument: "sid.job", or "job" in `session`.
+model::JobName job_arg(std::string_view s, std::string_view session = "default") {
+    if (s.find('.') != std::string_view::npos)
+        return model::JobName::parse(s);
+    model::JobName n;
+    n.session = std::string(session);
+    n.job = std::string(s);
+    return n;
+}
+
+std::optional<int> int_arg(const json_t* v) {
+    if (json_is_integer(v))
+        return static_cast<int>(json_integer_value(v));
+    if (json_is_string(v)) {
+        auto n = parse_int(jstr(v));
+        if (n)
+            return static_cast<int>(*n);
+    }
+    return std::nullopt;
+}
+
+std::optional<model::Env> env_arg(const json_t* v) {
+    model::Env env;
+    if (!v || json_is_null(v))
+        return env;
+    if (!json_is_object(v))
+        return std::nullopt;
+    const char* k;
+    json_t* val;
+    json_object_foreach(const_cast<json_t*>(v), k, val) {
+        if (!json_is_string(val))
+            return std::nullopt;
+        env[k] = std::string(jstr(val));
+    }
+    return env;
+}
+
+}  // namespace
+
+// ---- ChannelApp ----
+
+ChannelApp::ChannelApp(Live& live, const Request& req, ChannelTransport transport)
+    : live_(live), req_(req), transport_(std::move(transport)) {
+    if (auto e = live_.router().rights_for(req_, &rights_)) {
+        // No key on the upgrade: the first message must be AUTH:<key> (security-defaults.md).
+        need_auth_ = true;
+        rights_ = Rights{};
+    }
+}
+
+ChannelApp::~ChannelApp() {
+    *alive_ = false;
+    for (auto& [topic, sub] : subs_) {
+        if (sub.release)
+            sub.release();
+    }
+}
+
+void ChannelApp::error(std::string_view reason) {
+    json::JsonPtr d = obj();
+    json::set(d.get(), "error", json::str("invalid_msg"));
+    json::set(d.get(), "reason", json::str(reason));
+    json::JsonPtr m = obj();
+    json::set(m.get(), "event", json::str("gaffer:error"));
+    json::set(m.get(), "data", std::move(d));
+    transport_.send(json::dump(m.get()));
+}
+
+void ChannelApp::sub_error(const std::string& topic, std::string_view reason) {
+    json::JsonPtr d = obj();
+    json::set(d.get(), "reason", json::str(reason));
+    json::JsonPtr m = obj();
+    json::set(m.get(), "event", json::str("gaffer:subscription_error"));
+    json::set(m.get(), "topic", json::str(topic));
+    json::set(m.get(), "data", std::move(d));
+    transport_.send(json::dump(m.get()));
+}
+
+void ChannelApp::emit(const std::string& topic, std::string_view event, const json_t* payload) {
+    json::JsonPtr d = payload ? json::take(json_deep_copy(payload)) : obj();
+    json::set(d.get(), "event", json::str(event));
+    json::set(d.get(), "topic", json::str(topic));
+    json::JsonPtr m = obj();
+    json::set(m.get(), "event", json::str("gaffer:event"));
+    json::set(m.get(), "data", std::move(d));
+    transport_.send(json::dump(m.get()));
+}
+
+void ChannelApp::on_message(std::string_view text) {
+    if (dead_)
+        return;
+    if (auto key = ws::v1::auth_key(text)) {
+        Request r = req_;
+        r.headers["x-api-key"] = std::string(*key);
+        Rights rights;
+        if (live_.router().rights_for(r, &rights) || !rights.key) {
+            json::JsonPtr d = obj();
+            json::set(d.get(), "error", json::str("AUTH_REQUIRED"));
+            json::set(d.get(), "reason", json::str("invalid key"));
+            json::JsonPtr m = obj();
+            json::set(m.get(), "event", json::str("gaffer:error"));
+            json::set(m.get(), "data", std::move(d));
+            transport_.send(json::dump(m.get()));
+            dead_ = true;
+            transport_.close();
+            return;
+        }
+        rights_ = std::move(rights);
+        need_auth_ = false;
+        return;
+    }
+    if (need_auth_) {
+        json::JsonPtr d = obj();
+        json::set(d.get(), "error", json::str("AUTH_REQUIRED"));
+        json::set(d.get(), "reason", json::str("the first message must be AUTH:<key>"));
+        json::JsonPtr m = obj();
+        json::set(m.get(), "event", json::str("gaffer:error"));
+        json::set(m.get(), "data", std::move(d));
+        transport_.send(json::dump(m.get()));
+        dead_ = true;
+        transport_.close();
+        return;
+    }
+    auto parsed = json::parse(text);
+    if (!parsed || !json_is_object(parsed->get()))
+        return error("invalid_json");
+    const json_t* msg = parsed->get();
+    const json_t* ev = json_object_get(msg, "event");
+    if (!json_is_string(ev))
+        return error("event_missing");
+    std::string event = upper(jstr(ev));
+    if (event == "NOP")
+        return;
+    const json_t* data = json_object_get(msg, "data");
+    if (event == "SUB" || event == "UNSUB") {
+        if (!json_is_object(data))
+            return error("data_missing");
+        const json_t* topic = json_object_get(data, "topic");
+        if (!json_is_string(topic))
+            return error("topic_missing");
+        if (event == "SUB")
+            subscribe(std::string(jstr(topic)));
+        else
+            unsubscribe(std::string(jstr(topic)));
+        return;
+    }
+    if (event == "CMD") {
+        if (!json_is_object(data))
+            return error("data_missing");
+        return command(data);
+    }
+    error("unknown_cmd");
+}
+
+void ChannelApp::unsubscribe(const std::string& topic) {
+    auto it = subs_.find(topic);
+    if (it != subs_.end() && --it->second.refs <= 0) {
+        if (it->second.release)
+            it->second.release();
+        subs_.erase(it);
+    }
+    json::JsonPtr m = obj();
+    json::set(m.get(), "event", json::str("gaffer:subscription_success"));
+    json::set(m.get(), "topic", json::str(topic));
+    transport_.send(json::dump(m.get()));
+}
+
+void ChannelApp::subscribe(const std::string& topic) {
+    auto success = [&] {
+        json::JsonPtr m = obj();
+        json::set(m.get(), "event", json::str("gaffer:subscription_success"));
+        json::set(m.get(), "topic", json::str(topic));
+        transport_.send(json::dump(m.get()));
+    };
+    if (auto it = subs_.find(topic); it != subs_.end()) {
+        ++it->second.refs;
+        return success();
+    }
+    size_t colon = topic.find(':');
+    std::string kind = upper(topic.substr(0, colon));
+    std::string target = colon == std::string::npos ? std::string() : topic.substr(colon + 1);
+    manager::Manager& mgr = live_.manager();
+    events::EventBus& bus = live_.bus();
+    loop::Loop& loop = live_.loop();
+    Sub sub;
+    sub.refs = 1;
+
+    auto bus_sub = [&](const std::string& pattern, std::string strip) {
+        events::EventBus::SubId id =
+            bus.subscribe(pattern, [this, topic, strip](const std::string& type, const json_t* msg) {
+                std::string_view e = type;
+                if (!strip.empty() && starts_with(e, strip))
+                    e.remove_prefix(strip.size());
+                emit(topic, e, msg);
+            });
+        events::EventBus* b = &bus;
+        sub.release = [b, id] { b->unsubscribe(id); };
+    };
+
+    if (kind == "EVENTS") {
+        if (!rights_.perms.manage_all())
+            return sub_error(topic, "forbidden");
+        bus_sub(target.empty() ? "." : target, "");
+    } else if (kind == "JOB") {
+        if (target.empty())
+            return sub_error(topic, "invalid_topic");
+        model::JobName job = job_arg(target);
+        if (!rights_.perms.can_manage(job.qualified()))
+            return sub_error(topic, "forbidden");
+        if (!mgr.has_job(job))
+            return sub_error(topic, "invalid_process");
+        std::string prefix = "job." + job.qualified();
+        bus_sub(prefix, prefix + ".");
+    } else if (kind == "PROCESS") {
+        auto pid = pid_from_segment(target);
+        if (!pid)
+            return sub_error(topic, "invalid_topic");
+        auto info = mgr.process_info(*pid);
+        if (!info)
+            return sub_error(topic, "invalid_process");
+        if (!rights_.perms.can_manage(info->job.qualified()))
+            return sub_error(topic, "forbidden");
+        std::string prefix = "proc." + std::to_string(*pid);
+        bus_sub(prefix, prefix + ".");
+    } else if (kind == "STATS") {
+        if (target.empty())
+            return sub_error(topic, "invalid_topic");
+        std::optional<int> pid = pid_from_segment(target);
+        model::JobName job;
+        if (pid) {
+            auto info = mgr.process_info(*pid);
+            if (!info)
+                return sub_error(topic, "invalid_process");
+            job = info->job;
+        } else {
+            job = job_arg(target);
+            if (!mgr.has_job(job))
+                return sub_error(topic, "invalid_process");
+        }
+        if (!rights_.perms.can_read(job.qualified()))
+            return sub_error(topic, "forbidden");
+        // One timer per STATS topic, only while subscribed; job topics list the job's
+        // processes at every tick, so new processes are followed.
+        struct Ticker {
+            ChannelApp* app;
+            std::string topic;
+            std::optional<int> pid;
+            model::JobName job;
+            loop::Loop* loop;
+            loop::Loop::TimerId timer = 0;
+            void sample(const model::ProcessStats& s) {
+                json::JsonPtr o = encode_process_stats(s);
+                json::set(o.get(), "pid", json::take(json_integer(s.pid)));
+                json::set(o.get(), "os_pid", json::take(json_integer(s.os_pid)));
+                json::set(o.get(), "name", json::str(job.qualified()));
+                app->emit(topic, "stat", o.get());
+            }
+            void arm() {
+                timer = loop->add_timer(kStatsPeriod, [this] {
+                    timer = 0;
+                    manager::Manager& m = app->live_.manager();
+                    if (pid) {
+                        auto s = m.process_stats(*pid);
+                        if (!s)
+                            return;  // the process is gone: nothing more to sample
+                        sample(*s);
+                    } else {
+                        auto all = m.job_stats(job);
+                        if (all) {
+                            for (const auto& s : *all) sample(s);
+                        }
+                    }
+                    arm();
+                });
+            }
+        };
+        auto t = std::make_shared<Ticker>(Ticker{this, topic, pid, job, &loop, 0});
+        t->arm();
+        sub.release = [t] {
+            if (t->timer)
+                t->loop->cancel_timer(t->timer);
+            t->timer = 0;
+        };
+    } else if (kind == "STREAM") {
+        if (target.empty())
+            return sub_error(topic, "invalid_topic");
+        size_t dot = target.find('.');
+        auto pid = pid_from_segment(target.substr(0, dot));
+        if (!pid)
+            return sub_error(topic, "invalid_topic");
+        auto info = mgr.process_info(*pid);
+        if (!info)
+            return sub_error(topic, "invalid_process");
+        if (!rights_.perms.can_read(info->job.qualified()))
+            return sub_error(topic, "forbidden");
+        std::string label = dot == std::string::npos ? std::string() : target.substr(dot + 1);
+        if (label.empty()) {
+            auto labels = mgr.stream_labels(*pid);
+            if (!labels || labels->empty())
+                return sub_error(topic, "stream_not_found");
+            label = labels->front();
+        }
+        struct StreamState {
+            uint64_t dropped = 0;
+        };
+        auto st = std::make_shared<StreamState>();
+        std::string name = info->job.qualified();
+        int p = *pid;
+        auto id = mgr.subscribe_output(
+            p, label,
+            [this, topic, label, name, p, st](std::string_view data) {
+                if (transport_.backlog && transport_.backlog() > kStreamBacklog) {
+                    st->dropped += data.size();
+                    return;
+                }
+                if (st->dropped) {
+                    json::JsonPtr d = obj();
+                    json::set(d.get(), "topic", json::str(topic));
+                    json::set(d.get(), "bytes", json::take(json_integer(static_cast<json_int_t>(st->dropped))));
+                    json::JsonPtr m = obj();
+                    json::set(m.get(), "event", json::str("gaffer:dropped"));
+                    json::set(m.get(), "data", std::move(d));
+                    transport_.send(json::dump(m.get()));
+                    st->dropped = 0;
+                }
+                json::JsonPtr o = obj();
+                json::set(o.get(), "name", json::str(name));
+                json::set(o.get(), "pid", json::take(json_integer(p)));
+                json::set(o.get(), "data", json::str(json::sanitize_utf8(data)));
+                emit(topic, label, o.get());
+            },
+            [] {});
+        if (!id)
+            return sub_error(topic, id.error().code == ENOENT ? "invalid_process" : "stream_not_found");
+        manager::Manager* m = &mgr;
+        manager::Manager::OutputSubId sid = *id;
+        sub.release = [m, sid] { m->unsubscribe_output(sid); };
+    } else {
+        return sub_error(topic, "invalid_topic");
+    }
+    subs_.emplace(topic, std::move(sub));
+    success();
+}
+
+void ChannelApp::command(const json_t* data) {
+    const json_t* name_j = json_object_get(data, "name");
+    if (!json_is_string(name_j))
+        return error("cmd_name_mssing");
+    const json_t* ident = json_object_get(data, "identity");
+    if (!ident || json_is_null(ident))
+        return error("cmd_identity_missing");
+    std::string name(jstr(name_j));
+    const json_t* args = json_object_get(data, "args");
+    const json_t* kwargs = json_object_get(data, "kwargs");
+    if (!json_is_array(args))
+        args = nullptr;
+    if (!json_is_object(kwargs))
+        kwargs = nullptr;
+    size_t nargs = args ? json_array_size(args) : 0;
+    auto arg = [&](size_t i) -> const json_t* { return i < nargs ? json_array_get(args, i) : nullptr; };
+    auto kw = [&](const char* k) -> const json_t* { return kwargs ? json_object_get(kwargs, k) : nullptr; };
+    manager::Manager& m = live_.manager();
+    const auth::Permissions& perms = rights_.perms;
+
+    auto reply_error = [&](CmdError e) {
+        json::JsonPtr err = obj();
+        json::set(err.get(), "errno", json::take(json_integer(e.code)));
+        json::set(err.get(), "reason", json::str(e.reason));
+        json::JsonPtr d = obj();
+        json::set(d.get(), "id", json::ref(const_cast<json_t*>(ident)));
+        json::set(d.get(), "error", std::move(err));
+        json::JsonPtr msg = obj();
+        json::set(msg.get(), "event", json::str("gaffer:command_error"));
+        json::set(msg.get(), "data", std::move(d));
+        transport_.send(json::dump(msg.get()));
+    };
+    auto reply_ok = [&](json::JsonPtr result) {
+        json::JsonPtr d = obj();
+        json::set(d.get(), "id", json::ref(const_cast<json_t*>(ident)));
+        json::set(d.get(), "result", std::move(result));
+        json::JsonPtr msg = obj();
+        json::set(msg.get(), "event", json::str("gaffer:command_success"));
+        json::set(msg.get(), "data", std::move(d));
+        transport_.send(json::dump(msg.get()));
+    };
+    auto ok_true = [] {
+        json::JsonPtr o = obj();
+        json::set(o.get(), "ok", json::take(json_true()));
+        return o;
+    };
+    const CmdError kForbidden{403, "forbidden"};
+    const CmdError kBad{400, "bad_command"};
+    std::string session = json_is_string(kw("sessionid")) ? std::string(jstr(kw("sessionid"))) : "default";
+
+    static const char* const kKnown[] = {"sessions", "jobs",        "pids",          "load",         "unload",
+                                         "reload",   "update",      "start_job",     "stop_job",     "scale",
+                                         "info",     "stats",       "stopall",       "killall",      "commit",
+                                         "process_info", "process_stats", "stop_process", "send", "kill"};
+    bool known = false;
+    for (const char* k : kKnown) known = known || name == k;
+    if (!known)
+        return reply_error({404, "command_not_found"});
+
+    // ---- manage-all ----
+    if (name == "sessions" || name == "jobs" || name == "pids") {
+        if (!perms.manage_all())
+            return reply_error(kForbidden);
+        json::JsonPtr o = obj();
+        if (name == "sessions") {
+            json::set(o.get(), "sessions", json::strings(m.sessions()));
+        } else if (name == "jobs") {
+            if (json_is_string(arg(0))) {
+                auto js = m.jobs(jstr(arg(0)));
+                if (!js)
+                    return reply_error(from_manager(js.error()));
+                json::set(o.get(), "sessionid", json::str(jstr(arg(0))));
+                json::set(o.get(), "jobs", json::strings(*js));
+            } else {
+                json::set(o.get(), "jobs", json::strings(m.jobs()));
+            }
+        } else {
+            if (json_is_string(arg(0))) {
+                auto ps = m.pids(job_arg(jstr(arg(0))));
+                if (!ps)
+                    return reply_error(from_manager(ps.error()));
+                json::set(o.get(), "sessionid", json::str(jstr(arg(0))));
+                json::set(o.get(), "pids", json::ints(*ps));
+            } else {
+                json::set(o.get(), "pids", json::ints(m.all_pids()));
+            }
+        }
+        return reply_ok(std::move(o));
+    }
+
+    // ---- admin: load, update, unload, reload ----
+    if (name == "load" || name == "update") {
+        if (!perms.admin)
+            return reply_error(kForbidden);
+        const json_t* cfg = arg(0);
+        if (!cfg)
+            return reply_error({400, "config_missing"});
+        if (!json_is_object(cfg))
+            return reply_error({400, "invalid_config"});
+        auto spec = config::job_from_json(cfg, session, config::JobJsonMode::kLoad);
+        if (!spec)
+            return reply_error({400, "invalid_config"});
+        if (const json_t* st = kw("start"); json_is_boolean(st))
+            spec->start = json_is_true(st);
+        auto env = env_arg(kw("env"));
+        if (!env)
+            return reply_error({400, "invalid_config"});
+        Status s = name == "load" ? m.load(std::move(*spec), *env) : m.update(std::move(*spec), *env);
+        if (!s)
+            return reply_error(from_manager(s.error()));
+        return reply_ok(ok_true());
+    }
+    if (name == "unload" || name == "reload") {
+        if (!perms.admin)
+            return reply_error(kForbidden);
+        if (!json_is_string(arg(0)))
+            return reply_error(kBad);
+        model::JobName job = job_arg(jstr(arg(0)), session);
+        Status s = name == "unload" ? m.unload(job) : m.reload_job(job);
+        if (!s)
+            return reply_error(from_manager(s.error()));
+        return reply_ok(ok_true());
+    }
+
+    // ---- by pid ----
+    if (name == "process_info" || name == "process_stats" || name == "stop_process" || name == "kill" ||
+        name == "send") {
+        auto pid = int_arg(arg(0));
+        if (!pid)
+            return reply_error(kBad);
+        auto info = m.process_info(*pid);
+        if (!info)
+            return reply_error(from_manager(info.error()));
+        const std::string job = info->job.qualified();
+        bool allowed = name == "send" ? perms.can_write(job) : perms.can_manage(job);
+        if (!allowed)
+            return reply_error(kForbidden);
+        if (name == "process_info") {
+            json::JsonPtr o = obj();
+            json::set(o.get(), "info", encode_process_info(*info));
+            return reply_ok(std::move(o));
+        }
+        if (name == "process_stats") {
+            auto s = m.process_stats(*pid);
+            if (!s)
+                return reply_error(from_manager(s.error()));
+            json::JsonPtr o = obj();
+            json::set(o.get(), "stats", encode_process_stats_entry(*s, StatsFlavor::kHead));
+            return reply_ok(std::move(o));
+        }
+        if (name == "stop_process") {
+            Status s = m.stop_process(*pid);
+            if (!s)
+                return reply_error(from_manager(s.error()));
+            return reply_ok(ok_true());
+        }
+        if (name == "kill") {
+            auto sig = signal_from_json(arg(1));
+            if (!sig)
+                return reply_error(kBad);
+            Status s = m.kill(*pid, *sig);
+            if (!s)
+                return reply_error(from_manager(s.error()));
+            return reply_ok(ok_true());
+        }
+        // send
+        const json_t* d = arg(1);
+        std::string stream = json_is_string(arg(2)) ? std::string(jstr(arg(2))) : "stdin";
+        std::vector<std::string> parts;
+        if (json_is_string(d)) {
+            parts.emplace_back(jstr(d));
+        } else if (json_is_array(d)) {
+            size_t i;
+            json_t* v;
+            json_array_foreach(d, i, v) {
+                if (!json_is_string(v))
+                    return reply_error(kBad);
+                parts.emplace_back(jstr(v));
+            }
+        } else {
+            return reply_error(kBad);
+        }
+        for (const auto& p : parts) {
+            Status s = m.send(*pid, p, stream);
+            if (!s)
+                return reply_error(from_manager(s.error()));
+        }
+        return reply_ok(ok_true());
+    }
+
+    // ---- manage on args[0] ----
+    if (!json_is_string(arg(0)))
+        return reply_error(kBad);
+    model::JobName job = job_arg(jstr(arg(0)));
+    if (!perms.can_manage(job.qualified()))
+        return reply_error(kForbidden);
+    if (name == "start_job" || name == "stop_job" || name == "stopall") {
+        Status s = name == "start_job" ? m.start_job(job) : name == "stop_job" ? m.stop_job(job) : m.stopall(job);
+        if (!s)
+            return reply_error(from_manager(s.error()));
+        return reply_ok(ok_true());
+    }
+    if (name == "scale") {
+        const json_t* n = arg(1);
+        std::optional<model::ScaleOp> op;
+        if (json_is_integer(n))
+            op = model::scale_from_int(json_integer_value(n));
+        else if (json_is_string(n))
+            op = model::parse_scale(jstr(n));
+        if (!op)
+            return reply_error(kBad);
+        auto r = m.scale(job, *op);
+        if (!r)
+            return reply_error(from_manager(r.error()));
+        json::JsonPtr o = obj();
+        json::set(o.get(), "numprocesses", json::take(json_integer(*r)));
+        return reply_ok(std::move(o));
+    }
+    if (name == "info") {
+        auto info = m.info(job);
+        if (!info)
+            return reply_error(from_manager(info.error()));
+        json::JsonPtr o = obj();
+        json::set(o.get(), "info", encode_job_info(*info));
+        return reply_ok(std::move(o));
+    }
+    if (name == "stats") {
+        auto st = m.job_stats(job);
+        if (!st)
+            return reply_error(from_manager(st.error()));
+        json::JsonPtr o = obj();
+        json::set(o.get(), "stats", encode_job_stats(job.qualified(), *st, StatsFlavor::kHead));
+        return reply_ok(std::move(o));
+    }
+    if (name == "killall") {
+        auto sig = signal_from_json(arg(1));
+        if (!sig)
+            return reply_error(kBad);
+        Status s = m.killall(job, *sig);
+        if (!s)
+            return reply_error(from_manager(s.error()));
+        return reply_ok(ok_true());
+    }
+    // commit
+    std::optional<double> graceful;
+    if (json_is_number(arg(1)))
+        graceful = json_number_value(arg(1));
+    auto env = env_arg(arg(2));
+    if (!env)
+        return reply_error(kBad);
+    auto pid = m.commit(job, graceful, *env);
+    if (!pid)
+        return reply_error(from_manager(pid.error()));
+    json::JsonPtr o = ok_true();
+    json::set(o.get(), "pid", json::take(json_integer(*pid)));
+    reply_ok(std::move(o));
+}
+
+// ---- SockJS server ----
+
+struct SockjsServer::HttpSession {
+    std::unique_ptr<ChannelApp> app;
+    // The current receiving HTTP response, if any.
+    StreamBody* body = nullptr;
+    uint64_t receiver = 0;
+};
+
+SockjsServer::SockjsServer(Live& live) : live_(live), registry_(opts_.session, opts_.max_sessions) {}
+
+SockjsServer::~SockjsServer() {
+    if (timer_)
+        live_.loop().cancel_timer(timer_);
+    for (auto& [id, hs] : apps_) {
+        if (hs->body)
+            hs->body->on_destroy_clear();
+    }
+}
+
+SockjsServer::HttpSession* SockjsServer::find(const std::string& id) {
+    auto it = apps_.find(id);
+    return it == apps_.end() ? nullptr : it->second.get();
+}
+
+void SockjsServer::pump(const std::string& id) {
+    HttpSession* hs = find(id);
+    ws::sockjs::Session* s = registry_.find(id);
+    if (!hs || !s || !hs->body || !s->has_output())
+        return;
+    ws::sockjs::Output out = s->pull(hs->receiver, ws::sockjs::Clock::now());
+    for (auto& c : out.chunks) hs->body->push(std::move(c));
+    if (out.end) {
+        hs->body->finish();
+        hs->body->on_destroy_clear();
+        hs->body = nullptr;
+        hs->receiver = 0;
+    }
+    rearm();
+}
+
+void SockjsServer::rearm() {
+    if (timer_) {
+        live_.loop().cancel_timer(timer_);
+        timer_ = 0;
+    }
+    auto when = registry_.next_deadline();
+    if (!when)
+        return;
+    auto now = ws::sockjs::Clock::now();
+    auto after = *when > now ? *when - now : ws::sockjs::Clock::duration::zero();
+    timer_ = live_.loop().add_timer(after, [this] {
+        timer_ = 0;
+        for (const auto& gone : registry_.tick(ws::sockjs::Clock::now())) {
+            auto it = apps_.find(gone);
+            if (it != apps_.end()) {
+                if (it->second->body)
+                    it->second->body->on_destroy_clear();
+                apps_.erase(it);
+            }
+        }
+        std::vector<std::string> ids;
+        for (const auto& [id, hs] : apps_) ids.push_back(id);
+        for (const auto& id : ids) pump(id);
+        rearm();
+    });
+}
+
+MHD_Result SockjsServer::handle(MHD_Connection* conn, const Request& req) {
+    using namespace ws::sockjs;
+    auto reply = [&](const Reply& r) {
+        Response resp;
+        resp.status = r.status;
+        resp.content_type = r.content_type;
+        resp.headers = r.headers;
+        resp.body = r.body;
+        if (r.cors && req.method == "OPTIONS") {
+            if (auto h = req.header("access-control-request-headers"))
+                resp.set_header("Access-Control-Allow-Headers", std::string(*h));
+        }
+        return live_.send(conn, req, std::move(resp));
+    };
+    ws::sockjs::Route route = parse_route("/channel", req.path);
+    if (route.kind == RouteKind::kNotFound)
+        return reply(not_found_reply());
+    if (req.method == "OPTIONS" && is_cors_route(route))
+        return reply(options_reply(route, WallClock::now()));
+    if (!method_allowed(route, req.method))
+        return reply(method_not_allowed_reply(route));
+    switch (route.kind) {
+        case RouteKind::kGreeting: return reply(greeting_reply());
+        case RouteKind::kInfo: {
+            auto entropy = ws::random_u32();
+            return reply(info_reply(opts_, entropy ? *entropy : 0u));
+        }
+        case RouteKind::kIframe:
+            return reply(iframe_reply(opts_, req.header("if-none-match"), WallClock::now()));
+        case RouteKind::kChunkingTest: {
+            // Only the first chunk, at once (SockJS 0.1 probing; modern clients skip it).
+            Reply r = chunking_test_reply();
+            auto sched = chunking_test_schedule();
+            for (const auto& c : sched) r.body += c.chunk;
+            return reply(r);
+        }
+        case RouteKind::kRawWebsocket: {
+            Rights probe;
+            bool keyed = req.header("x-api-key").has_value() && !live_.router().rights_for(req, &probe);
+            Live* live = &live_;
+            return live_.upgrade(conn, req, keyed, [live](WsConn& ws) {
+                WsConn* w = &ws;
+                auto app = std::make_shared<std::unique_ptr<ChannelApp>>();
+                *app = std::make_unique<ChannelApp>(
+                    *live, ws.request(),
+                    ChannelTransport{[w](std::string m) { (void)w->send_text(m); }, [w] { w->close(); },
+                                     [w] { return w->outgoing(); }});
+                ws.on_message = [app](std::string&& text) {
+                    if (*app)
+                        (*app)->on_message(text);
+                };
+                ws.on_close = [app] { app->reset(); };
+            });
+        }
+        case RouteKind::kSession: break;
+        default: return reply(not_found_reply());
+    }
+    // Session transports.
+    auto now = Clock::now();
+    if (route.transport == Transport::kWebsocket) {
+        Rights probe;
+        bool keyed = req.header("x-api-key").has_value() && !live_.router().rights_for(req, &probe);
+        Live* live = &live_;
+        SessionOptions sopts = opts_.session;
+        std::string sid = route.session;
+        return live_.upgrade(conn, req, keyed, [live, sopts, sid](WsConn& ws) {
+            WsConn* w = &ws;
+            struct State {
+                std::unique_ptr<Session> session;
+                std::unique_ptr<ChannelApp> app;
+                uint64_t receiver = 0;
+                loop::Loop::TimerId timer = 0;
+            };
+            auto st = std::make_shared<State>();
+            st->session = std::make_unique<Session>(sid, sopts, Clock::now());
+            std::weak_ptr<State> weak = st;
+            loop::Loop* lp = &live->loop();
+            // Writes what the session has, and keeps one timer at its next deadline.
+            auto pump = std::make_shared<std::function<void()>>();
+            *pump = [weak, w, lp, pump_weak = std::weak_ptr<std::function<void()>>(pump)] {
+                auto s = weak.lock();
+                if (!s || !s->session)
+                    return;
+                if (s->session->has_output()) {
+                    Output out = s->session->pull(s->receiver, Clock::now());
+                    for (const auto& c : out.chunks) (void)w->send_text(c);
+                    if (out.end) {
+                        w->close();
+                        return;
+                    }
+                }
+                if (s->timer) {
+                    lp->cancel_timer(s->timer);
+                    s->timer = 0;
+                }
+                if (auto when = s->session->next_deadline()) {
+                    auto now2 = Clock::now();
+                    auto after = *when > now2 ? *when - now2 : Clock::duration::zero();
+                    s->timer = lp->add_timer(after, [weak, pump_weak] {
+                        auto s2 = weak.lock();
+                        auto p = pump_weak.lock();
+                        if (!s2 || !p)
+                            return;
+                        s2->timer = 0;
+                        s2->session->tick(Clock::now());
+                        (*p)();
+                    });
+                }
+            };
+            auto attached = st->session->attach(Transport::kWebsocket, {}, Clock::now());
+            st->receiver = attached.receiver;
+            for (const auto& c : attached.output.chunks) (void)w->send_text(c);
+            st->app = std::make_unique<ChannelApp>(
+                *live, ws.request(),
+                ChannelTransport{[weak, pump](std::string m) {
+                                     auto s = weak.lock();
+                                     if (!s)
+                                         return;
+                                     (void)s->session->send(std::move(m));
+                                     (*pump)();
+                                 },
+                                 [weak, pump] {
+                                     auto s = weak.lock();
+                                     if (!s)
+                                         return;
+                                     s->session->close();
+                                     (*pump)();
+                                 },
+                                 [w] { return w->outgoing(); }});
+            (*pump)();
+            ws.on_message = [st, w, pump](std::string&& text) {
+                auto msgs = parse_websocket_message(text);
+                if (!msgs) {
+                    st->session->close(kBrokenFraming.code, kBrokenFraming.reason);
+                    (*pump)();
+                    w->close();
+                    return;
+                }
+                for (const auto& m : *msgs) {
+                    if (st->app)
+                        st->app->on_message(m);
+                }
+            };
+            ws.on_close = [st, lp] {
+                if (st->timer)
+                    lp->cancel_timer(st->timer);
+                st->timer = 0;
+                st->app.reset();
+                st->session.reset();
+            };
+        });
+    }
+    if (role(route.transport) == TransportRole::kSend) {
+        Session* s = registry_.find(route.session);
+        if (!s)
+            return reply(not_found_reply());
+        auto msgs = route.transport == Transport::kXhrSend ? parse_xhr_send(req.body)
+                                                           : parse_jsonp_send(req.body, req.header("content-type"));
+        if (!msgs)
+            return reply(error_reply(msgs.error()));
+        std::string id = route.session;
+        if (s->accepts_messages()) {
+            for (const auto& m : *msgs) {
+                HttpSession* hs = find(id);
+                if (!hs || !hs->app)
+                    break;
+                hs->app->on_message(m);
+            }
+        }
+        pump(id);
+        return reply(send_ok_reply(route.transport, opts_, req.header("cookie")));
+    }
+    // Receiving transports.
+    std::string callback;
+    if (route.transport == Transport::kJsonp || route.transport == Transport::kHtmlfile) {
+        auto c = check_callback(req.query_value("c"));
+        if (!c)
+            return reply(error_reply(c.error()));
+        callback = *c;
+    }
+    Reply head = transport_reply(route.transport, opts_, req.header("cookie"));
+    auto lookup = registry_.find_or_create(route.session, now);
+    if (!lookup)
+        return reply(error_reply(lookup.error()));
+    Session* s = lookup->session;
+    std::string id = route.session;
+    if (lookup->created || !find(id)) {
+        auto hs = std::make_unique<HttpSession>();
+        SockjsServer* self = this;
+        hs->app = std::make_unique<ChannelApp>(
+            live_, req,
+            ChannelTransport{[self, id](std::string m) {
+                                 if (Session* ss = self->registry_.find(id)) {
+                                     (void)ss->send(std::move(m));
+                                     self->live_.loop().post([self, id] { self->pump(id); });
+                                 }
+                             },
+                             [self, id] {
+                                 if (Session* ss = self->registry_.find(id)) {
+                                     ss->close();
+                                     self->live_.loop().post([self, id] { self->pump(id); });
+                                 }
+                             },
+                             [self, id]() -> size_t {
+                                 Session* ss = self->registry_.find(id);
+                                 return ss ? ss->queued_bytes() : 0;
+                             }});
+        apps_[id] = std::move(hs);
+    }
+    auto attached = s->attach(route.transport, callback, now);
+    auto body = std::make_unique<StreamBody>(live_, conn, size_t{8} << 20, [](uint64_t) { return std::string(); });
+    for (auto& c : attached.output.chunks) body->push(std::move(c));
+    if (attached.receiver == 0 || attached.output.end) {
+        body->finish();
+    } else {
+        HttpSession* hs = find(id);
+        hs->body = body.get();
+        hs->receiver = attached.receiver;
+        SockjsServer* self = this;
+        uint64_t rcv = attached.receiver;
+        body->on_destroy([self, id, rcv] {
+            HttpSession* h = self->find(id);
+            if (h && h->receiver == rcv) {
+                h->body = nullptr;
+                h->receiver = 0;
+            }
+            if (Session* ss = self->registry_.find(id))
+                ss->detach(rcv, true, ws::sockjs::Clock::now());
+            self->rearm();
+        });
+    }
+    rearm();
+    MHD_Result r = live_.send_stream_head(conn, req, head.status, head.content_type, head.headers, std::move(body));
+    return r;
+}
+
+}  // namespace gaffer::http::sockjs_app
+
+namespace gaffer::http {
+
+std::optional<MHD_Result> Live::handle_sockjs(MHD_Connection* conn, const Request& req) {
+    if (!sockjs_)
+        return std::nullopt;
+    return sockjs_->handle(conn, req);
+}
+
+}  // namespace gaffer::http
