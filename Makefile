@@ -38,7 +38,7 @@ test: build
 sanitize: deps
 	@[ -f $(SANBUILD)/build.ninja ] || meson setup $(SANBUILD) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug $(MESON_OPTS)
 	ninja -C $(SANBUILD)
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ./tests/run-tests.sh $(SANBUILD)
+	@GAFFER_SANITIZED=1 TIMEOUT_MULTIPLIER=3 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ./tests/run-tests.sh $(SANBUILD)
 
 fuzz: deps
 	@./tests/fuzz/build_fuzzers.sh build-fuzz

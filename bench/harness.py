@@ -48,8 +48,8 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 # first repetition; sample_budget_s for latency samples), so that a slow peer on a busy
 # machine cannot stretch the run: the report gives the count of samples it got.
 FULL = dict(n_small=200, n_big=1000, spawn_reps=3, spawn_big_reps=2, status_samples=200, status_big_samples=20,
-            cli_samples=10, idle_s=30, stop_cap_s=30, restart_samples=30, ignore_reps=2, ignore_cap_s=20, scale_reps=2,
-            out_bytes=200_000_000, out_reps=2, wrk_s=8, spawn_timeout=240, rep_budget_s=45, sample_budget_s=10,
+            cli_samples=10, idle_s=30, stop_cap_s=20, restart_samples=30, ignore_reps=2, ignore_cap_s=20, scale_reps=2,
+            out_bytes=200_000_000, out_reps=2, wrk_s=5, spawn_timeout=240, rep_budget_s=45, sample_budget_s=10,
             runs=2)
 QUICK = dict(n_small=50, n_big=100, spawn_reps=2, spawn_big_reps=1, status_samples=40, status_big_samples=10,
              cli_samples=3, idle_s=3, stop_cap_s=8, restart_samples=8, ignore_reps=1, ignore_cap_s=6, scale_reps=1,
@@ -588,22 +588,34 @@ class PeerRun:
                 last, since = got, now
             time.sleep(0.05)
 
+    def captured_files(self):
+        """The capture file and its rotated siblings (out0.log, out0.log.1, ...)."""
+        d, base = os.path.split(self.p.writer_log)
+        try:
+            return [os.path.join(d, n) for n in os.listdir(d) if n == base or n.startswith(base + ".")]
+        except OSError:
+            return []
+
     def captured_bytes(self):
         if hasattr(self.p, "captured_bytes"):
             return self.p.captured_bytes()
-        try:
-            return os.path.getsize(self.p.writer_log)
-        except OSError:
-            return 0
+        total = 0
+        for path in self.captured_files():
+            try:
+                total += os.path.getsize(path)
+            except OSError:
+                pass
+        return total
 
     def remove_captured(self):
         if hasattr(self.p, "remove_captured"):
             self.p.remove_captured()
         else:
-            try:
-                os.unlink(self.p.writer_log)
-            except OSError:
-                pass
+            for path in self.captured_files():
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
 
 
 def read_writer_result(path):

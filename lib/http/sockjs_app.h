@@ -37,7 +37,7 @@ struct ChannelTransport {
 
 class ChannelApp {
 public:
-    static constexpr size_t kStreamBacklog = 1 << 20;
+    static constexpr size_t kStreamBacklog = 512 * 1024;  // below the SockJS session cap (1 MiB)
 
     // `req`: the opening request (peer, X-Api-Key).
     ChannelApp(Live& live, const Request& req, ChannelTransport transport);

@@ -2,6 +2,7 @@
 // libmicrohttpd upgrade glue and WsConn; see upgrade.h and live.h.
 #include "lib/http/upgrade.h"
 
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -99,8 +100,12 @@ MHD_Result Live::upgrade(MHD_Connection* conn, const Request& req, bool key_auth
     MhdResponsePtr r(MHD_create_response_for_upgrade(&on_upgraded, key));
     if (!r)
         return MHD_NO;
-    for (const auto& [k, v] : ws::handshake_response_headers(*accept))
+    for (const auto& [k, v] : ws::handshake_response_headers(*accept)) {
+        // MHD writes "Connection: Upgrade" itself.
+        if (strcasecmp(k.c_str(), "connection") == 0)
+            continue;
         (void)MHD_add_response_header(r.get(), k.c_str(), v.c_str());
+    }
     pending_upgrades_.emplace(key, std::move(ctx));
     return MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, r.get());
 }
