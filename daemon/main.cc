@@ -335,11 +335,19 @@ private:
     UniqueFd ready_;
 };
 
+// gafferd's environment as jobs with os_env see it: without what its own service
+// manager addressed to gafferd alone (notification socket, watchdog, passed sockets).
 model::Env daemon_environment() {
+    static const char* const kPrivate[] = {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID",
+                                           "LISTEN_FDS",    "LISTEN_PID",    "LISTEN_FDNAMES"};
     model::Env env;
     for (char** e = environ; e && *e; ++e) {
         const char* eq = strchr(*e, '=');
-        if (eq) env[std::string(*e, static_cast<size_t>(eq - *e))] = eq + 1;
+        if (!eq) continue;
+        std::string key(*e, static_cast<size_t>(eq - *e));
+        bool skip = false;
+        for (const char* p : kPrivate) skip = skip || key == p;
+        if (!skip) env[key] = eq + 1;
     }
     return env;
 }

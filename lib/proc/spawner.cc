@@ -64,6 +64,15 @@ std::string find_executable(const std::string& name, const std::string& path_var
 namespace {
 
 constexpr size_t kStackSize = 128 * 1024;
+constexpr int kMaxTargets = 3 + 64;  // stdio + at most 64 custom streams (the config's cap)
+
+// The kernel's struct sigaction (x86_64 and most 64-bit ABIs): what rt_sigaction takes.
+struct KernelSigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    uint64_t mask;
+};
 
 // Everything the child needs, laid out by the parent before clone. The child reads it
 // and writes only `stage`/`err` (shared memory, CLONE_VM).
@@ -107,12 +116,15 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* p) {
     sigset_t empty;
     sigemptyset(&empty);
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, nullptr, _NSIG / 8);
-    for (int sig = 1; sig < _NSIG; ++sig) {
+    // Raw rt_sigaction: glibc's sigaction refuses 32 and 33 (its own reserved signals),
+    // and an ignored 32 inherited from whoever started gafferd must not reach the job.
+    for (int sig = 1; sig <= 64; ++sig) {
         if (sig == SIGKILL || sig == SIGSTOP) continue;
-        struct sigaction sa;
-        if (sigaction(sig, nullptr, &sa) == 0 && sa.sa_handler == SIG_IGN) {
-            sa.sa_handler = SIG_DFL;
-            (void)sigaction(sig, &sa, nullptr);
+        KernelSigaction old{};
+        if (syscall(SYS_rt_sigaction, sig, nullptr, &old, sizeof(uint64_t)) == 0 && old.handler == SIG_IGN) {
+            KernelSigaction dfl{};
+            dfl.handler = SIG_DFL;
+            (void)syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof(uint64_t));
         }
     }
 
@@ -128,14 +140,14 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* p) {
     // Move every source fd above the target range first, so that dup2 into 0..n never
     // clobbers a source that happens to sit at a low number.
     int n_targets = 3 + a->n_extra;
-    int moved[64];
-    for (int i = 0; i < n_targets && i < 64; ++i) {
+    int moved[kMaxTargets];
+    for (int i = 0; i < n_targets && i < kMaxTargets; ++i) {
         int src = i < 3 ? a->fds[i] : a->extra[i - 3];
         if (src < 0) src = a->devnull;
         moved[i] = fcntl(src, F_DUPFD_CLOEXEC, n_targets);
         if (moved[i] < 0) child_fail(a, ExecStage::kStdio);
     }
-    for (int i = 0; i < n_targets && i < 64; ++i) {
+    for (int i = 0; i < n_targets && i < kMaxTargets; ++i) {
         if (dup2(moved[i], i) < 0) child_fail(a, ExecStage::kStdio);  // dup2 clears CLOEXEC
     }
     // Close everything else (fds inherited without CLOEXEC by the daemon included).
@@ -219,7 +231,7 @@ Result<Child> spawn(const ExecSpec& spec, SpawnFailure* ret_failure) {
     };
 
     if (spec.argv.empty()) return fail_at(ExecStage::kExec, EINVAL);
-    if (spec.extra_fds.size() > 60) return fail_at(ExecStage::kStdio, EMFILE);
+    if (spec.extra_fds.size() > kMaxTargets - 3) return fail_at(ExecStage::kStdio, EMFILE);
     int devnull = devnull_fd();
     if (devnull < 0) return fail_at(ExecStage::kStdio, errno);
     void* stack = child_stack();
