@@ -491,6 +491,19 @@ int run(int argc, char** argv) {
     std::unique_ptr<InitDuties> init;
     if (pid1 || args.init || args.subreaper) init = std::make_unique<InitDuties>(manager, pid1);
 
+    // Signals are blocked and queued on the signalfd from here on, before any job or
+    // endpoint exists; they are read only once the loop runs, when `dispatch_signal` is
+    // set, so a TERM or HUP during start-up is handled, never fatal.
+    std::function<void(const struct signalfd_siginfo&)> dispatch_signal;
+    auto forward_signal = [&](const struct signalfd_siginfo& si) {
+        if (dispatch_signal) dispatch_signal(si);
+    };
+    auto signals = init ? loop::SignalSource::create(
+                              loop, {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2}, forward_signal)
+                        : loop::SignalSource::create(loop, {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGPIPE, SIGUSR1, SIGUSR2},
+                                                     forward_signal);
+    if (!signals) return (void)log_error(signals.error(), "cannot set up signals"), kExitFailure;
+
     std::unique_ptr<Console> console;
     if (args.verbosity > 0) console = std::make_unique<Console>(bus, manager, args.verbosity);
 
@@ -597,11 +610,7 @@ int run(int argc, char** argv) {
             default: shutdown(sig); break;
         }
     };
-    auto signals = init ? loop::SignalSource::create(
-                              loop, {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2}, on_signal)
-                        : loop::SignalSource::create(loop, {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGPIPE, SIGUSR1, SIGUSR2},
-                                                     on_signal);
-    if (!signals) return (void)log_error(signals.error(), "cannot set up signals"), kExitFailure;
+    dispatch_signal = on_signal;
 
     // Children that exited before the signalfd existed (as PID 1: orphans) are reaped now.
     if (init) init->on_sigchld();
