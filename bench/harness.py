@@ -663,7 +663,13 @@ def machine_info(build_dir):
     head = cmd(["git", "-C", root, "rev-parse", "--short", "HEAD"])
     dirty = cmd(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"])
     if head:
-        versions["gafferd_source"] = head + (" + uncommitted changes" if dirty else "")
+        versions["gafferd_source"] = ("work tree at run time: " + head +
+                                      (" + uncommitted changes" if dirty else ""))
+    try:
+        mtime = os.path.getmtime(os.path.join(build_dir, "daemon", "gafferd"))
+        versions["gafferd_built"] = datetime.datetime.fromtimestamp(mtime).isoformat(timespec="minutes")
+    except OSError:
+        pass
     info["versions"] = versions
     info["nice"] = os.nice(0)
     return info
@@ -782,7 +788,8 @@ def markdown(doc):
            f"Machine: {m.get('cpu', '?')}, {m.get('cpus')} CPUs, {m.get('mem_gib')} GiB, kernel {m.get('kernel')}; "
            f"harness at nice {m.get('nice')}.  ",
            "Peers: " + ", ".join(f"{k} {v[k].removeprefix(k).strip()}"
-                                 for k in ("gafferd", "supervisord", "pm2", "s6", "wrk", "node") if v.get(k)) + f" (gafferd built from {v.get('gafferd_source', '?')}).  ",
+                                 for k in ("gafferd", "supervisord", "pm2", "s6", "wrk", "node") if v.get(k)) + f" (gafferd binary built {v.get('gafferd_built', '?')}; "
+                                                f"{v.get('gafferd_source', '?')}).  ",
            "Each cell: value (value ÷ raw's, value ÷ the row's best). Medians over repetitions; latencies are "
            "p50/p99 over samples. See bench/README.md.", ""]
     for i, run in enumerate(doc["runs"], 1):
@@ -916,20 +923,35 @@ def run_once(ctx, peers, order, tmp, run_no):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--build", required=True, help="meson build directory holding daemon/gafferd")
+    ap.add_argument("--build", required=False, help="meson build directory holding daemon/gafferd")
     ap.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK") == "1")
     ap.add_argument("--runs", type=int, default=None)
     ap.add_argument("--peers", default=",".join(ORDER))
     ap.add_argument("--out", default=os.path.join(BENCH_DIR, "results"))
+    ap.add_argument("--render", default=None, metavar="JSON",
+                    help="only rewrite the .md (and --readme) from an existing results .json")
     ap.add_argument("--only", default="", help="comma-separated scenario methods of PeerRun (debugging)")
     ap.add_argument("--readme", default=None, help="README.md whose Performance section to replace")
     args = ap.parse_args()
+
+    if args.render:
+        with open(args.render) as f:
+            doc = json.load(f)
+        doc["targets"] = targets(doc["runs"])
+        base = os.path.splitext(os.path.basename(args.render))[0]
+        with open(os.path.join(os.path.dirname(args.render), base + ".md"), "w") as f:
+            f.write(markdown(doc))
+        if args.readme:
+            update_readme(args.readme, doc, base + ".md")
+        return
 
     cfg = dict(QUICK if args.quick else FULL)
     if args.runs:
         cfg["runs"] = args.runs
     if args.only:
         cfg["only"] = args.only.split(",")
+    if not args.build:
+        ap.error("--build is required")
     peers = [p for p in args.peers.split(",") if p]
     for p in peers:
         if p not in PEERS:
