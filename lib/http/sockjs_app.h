@@ -53,6 +53,8 @@ private:
         std::function<void()> release;
     };
     void error(std::string_view reason);
+    void send_error(std::string_view code, std::string_view reason);
+    void refuse_auth(std::string_view reason);
     void sub_error(const std::string& topic, std::string_view reason);
     void subscribe(const std::string& topic);
     void unsubscribe(const std::string& topic);

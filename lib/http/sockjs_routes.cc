@@ -116,14 +116,23 @@ ChannelApp::~ChannelApp() {
     }
 }
 
-void ChannelApp::error(std::string_view reason) {
+void ChannelApp::error(std::string_view reason) { send_error("invalid_msg", reason); }
+
+void ChannelApp::send_error(std::string_view code, std::string_view reason) {
     json::JsonPtr d = obj();
-    json::set(d.get(), "error", json::str("invalid_msg"));
+    json::set(d.get(), "error", json::str(code));
     json::set(d.get(), "reason", json::str(reason));
     json::JsonPtr m = obj();
     json::set(m.get(), "event", json::str("gaffer:error"));
     json::set(m.get(), "data", std::move(d));
     transport_.send(json::dump(m.get()));
+}
+
+// Failed or missing AUTH: say so, then close (§5.2).
+void ChannelApp::refuse_auth(std::string_view reason) {
+    send_error("AUTH_REQUIRED", reason);
+    dead_ = true;
+    transport_.close();
 }
 
 void ChannelApp::sub_error(const std::string& topic, std::string_view reason) {
@@ -154,15 +163,7 @@ void ChannelApp::on_message(std::string_view text) {
         r.headers["x-api-key"] = std::string(*key);
         Rights rights;
         if (live_.router().rights_for(r, &rights) || !rights.key) {
-            json::JsonPtr d = obj();
-            json::set(d.get(), "error", json::str("AUTH_REQUIRED"));
-            json::set(d.get(), "reason", json::str("invalid key"));
-            json::JsonPtr m = obj();
-            json::set(m.get(), "event", json::str("gaffer:error"));
-            json::set(m.get(), "data", std::move(d));
-            transport_.send(json::dump(m.get()));
-            dead_ = true;
-            transport_.close();
+            refuse_auth("invalid key");
             return;
         }
         rights_ = std::move(rights);
@@ -170,15 +171,7 @@ void ChannelApp::on_message(std::string_view text) {
         return;
     }
     if (need_auth_) {
-        json::JsonPtr d = obj();
-        json::set(d.get(), "error", json::str("AUTH_REQUIRED"));
-        json::set(d.get(), "reason", json::str("the first message must be AUTH:<key>"));
-        json::JsonPtr m = obj();
-        json::set(m.get(), "event", json::str("gaffer:error"));
-        json::set(m.get(), "data", std::move(d));
-        transport_.send(json::dump(m.get()));
-        dead_ = true;
-        transport_.close();
+        refuse_auth("the first message must be AUTH:<key>");
         return;
     }
     auto parsed = json::parse(text);
