@@ -300,12 +300,19 @@ std::optional<uint64_t> cpu_quota_usec(double percent, uint64_t period_usec) {
 std::vector<int> Group::procs_fds() const {
     std::vector<int> out;
     if (procs) out.push_back(procs.get());
+    for (int fd : v1_procs_fds()) out.push_back(fd);
+    return out;
+}
+
+std::vector<int> Group::v1_procs_fds() const {
+    std::vector<int> out;
     for (const auto& fd : v1_procs)
         if (fd) out.push_back(fd.get());
     return out;
 }
 
 void Group::close_join_fds() {
+    dir.reset();
     procs.reset();
     for (auto& fd : v1_procs) fd.reset();
 }
@@ -446,13 +453,16 @@ Result<Group> Tree::create_group(const std::string& job, int pid, const Limits& 
     g.procs.reset(::open((g.path + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
     if (!g.procs) return fail(Error::from_errno("open '%s/cgroup.procs'", g.path.c_str()));
     g.events.reset(::open((g.path + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
+    g.dir.reset(::open(g.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));  // optional: procs is the fallback
 
-    // v1 directories: memory always (it is the memory accounting on hybrid hosts), cpu
-    // and pids only for their limits (CPU time comes from v2 cpu.stat, the task count
-    // from cgroup.procs).
+    // v1 directories only for their limits: joining one costs the child a cgroup
+    // migration, which waits for an RCU grace period (~10 ms, the whole restart budget);
+    // the v2 group is joined for free at clone3. CPU time comes from v2 cpu.stat, the
+    // task count from cgroup.procs, and the memory of an unlimited tree from the
+    // members' /proc (stats::CgroupSampler).
     for (int c = 0; c < kControllerCount; ++c) {
         if (source_[c] != Source::kV1) continue;
-        if (c != idx(Controller::kMemory) && !wanted[c]) continue;
+        if (!wanted[c]) continue;
         std::string dir = v1_base_[c] + "/jobs/" + job + "/" + std::to_string(pid);
         bool shared = false;  // co-mounted with an earlier controller: same directory
         for (int d = 0; d < c; ++d) shared = shared || g.v1_path[d] == dir;

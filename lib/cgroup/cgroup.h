@@ -13,7 +13,7 @@
 // cpu and pids controllers live in v1 hierarchies: each process then also gets
 // <v1 own cgroup>/<name>-<daemon pid>/jobs/<job>/<pid>/ in each of them (created under
 // the daemon's OWN v1 cgroup, read from /proc/self/cgroup), and the child joins every
-// one of them before exec (Group::procs_fds()). CPU time always comes from the v2
+// one of them before exec (Group::v1_procs_fds()); the v2 group it is born in. CPU time always comes from the v2
 // cpu.stat, which exists without the cpu controller.
 //
 // Invariants: nothing here is fatal to the daemon and a failing step degrades (to fewer
@@ -77,7 +77,8 @@ inline constexpr int kStatCount = 7;
 // One process's cgroup directories. Destroying it closes fds only; Tree::remove() rmdirs.
 struct Group {
     std::string path;  // the v2 directory
-    UniqueFd procs;    // v2 cgroup.procs, O_WRONLY: the child writes "0" to join
+    UniqueFd dir;      // the v2 directory, O_DIRECTORY: the child is born in it (CLONE_INTO_CGROUP)
+    UniqueFd procs;    // v2 cgroup.procs, O_WRONLY: else the child writes "0" to join
     UniqueFd events;   // v2 cgroup.events, for POLLPRI "populated" notifications
 
     // Hybrid hosts: the v1 directory per controller (empty when that controller is not
@@ -92,8 +93,11 @@ struct Group {
     std::array<UniqueFd, kStatCount> stat_fds;
     uint32_t stat_missing = 0;
 
-    // Every cgroup.procs the child must join, v2 first (for ExecSpec::cgroup_procs_fds).
+    // Every cgroup.procs the child must join, v2 first.
     std::vector<int> procs_fds() const;
+    // The v1 ones only (for ExecSpec::cgroup_procs_fds when the v2 group goes through
+    // ExecSpec::cgroup_v2_dir_fd / cgroup_v2_procs_fd).
+    std::vector<int> v1_procs_fds() const;
     // Closes the cgroup.procs write fds once the child has joined (after spawn()); the
     // group still works for usage(), kill(), populated() and remove().
     void close_join_fds();

@@ -381,7 +381,9 @@ struct Manager::Impl {
             auto g = cg_tree->create_group(j.spec.name.qualified(), pid, limits);
             if (g) {
                 p->cg = std::move(g).value();
-                ex.cgroup_procs_fds = p->cg->procs_fds();
+                ex.cgroup_v2_dir_fd = p->cg->dir.get();
+                ex.cgroup_v2_procs_fd = p->cg->procs.get();
+                ex.cgroup_procs_fds = p->cg->v1_procs_fds();
             } else if (limits.any()) {
                 return spawn_fail(proc::ExecStage::kCgroup, g.error());
             } else {

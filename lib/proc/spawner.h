@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Spawner: starts one child process, vfork-style, and hands back a pidfd for it.
 //
-// The child is created with glibc's clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) on a small
+// The child is created with clone3(CLONE_VM|CLONE_VFORK|CLONE_PIDFD|CLONE_INTO_CGROUP)
+// (x86_64; elsewhere, or when refused, glibc's clone without the cgroup) on a small
 // dedicated stack, so the cost does not grow with the daemon's size (no page tables are
 // copied) and the pidfd exists before anything could reap the pid. Between clone and
 // execve the child only makes raw, async-signal-safe system calls and allocates
@@ -11,7 +12,7 @@
 //
 // Child hygiene: empty signal mask, ignored signals reset to default, own process group
 // (or own session with `new_session`), only fds 0..2 (+ extra_fds at 3, 4, ...) open,
-// optional join of a cgroup by writing "0" to its cgroup.procs.
+// born in its v2 cgroup, or joining cgroups by writing "0" to their cgroup.procs.
 #pragma once
 
 #include <sys/types.h>
@@ -42,7 +43,11 @@ struct ExecSpec {
     int stdout_fd = -1;
     int stderr_fd = -1;
     std::vector<int> extra_fds;   // become fds 3, 4, ...
-    std::vector<int> cgroup_procs_fds;  // open cgroup.procs files to join (v2, and v1 controllers on hybrid hosts)
+    // The v2 cgroup to start in: its directory (clone3 CLONE_INTO_CGROUP, the child is
+    // born there) and its cgroup.procs (written by the child when clone3 is refused).
+    int cgroup_v2_dir_fd = -1;
+    int cgroup_v2_procs_fd = -1;
+    std::vector<int> cgroup_procs_fds;  // more cgroup.procs files to join (v1 controllers on hybrid hosts)
     bool new_session = false;     // setsid() instead of setpgid(0, 0)
     bool no_new_privs = false;
     std::vector<int> ambient_caps;  // capabilities kept across the uid change (CAP_* numbers)

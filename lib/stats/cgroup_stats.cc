@@ -2,6 +2,7 @@
 #include "lib/stats/cgroup_stats.h"
 
 #include <cmath>
+#include <cstdint>
 
 #include "lib/cgroup/cgroup.h"
 
@@ -34,12 +35,20 @@ model::ProcessStats CgroupSampler::sample(const cgroup::Usage& u, pid_t os_pid,
     } else {
         last_source_ = CpuSource::kNone;
     }
+    // Without a memory controller for this group (hybrid hosts without memory_max),
+    // the tree's memory is the sum of its members' resident sets.
+    uint64_t tree_rss = s.rss.value_or(0);
     for (pid_t m : u.members) {
         if (m == os_pid) continue;
         if (s.children.size() >= kMaxChildren) break;
         model::ProcessStats c = process_snapshot(m);
         c.cpu = 0.0;
+        tree_rss += c.rss.value_or(0);
         s.children.push_back(std::move(c));
+    }
+    if (!u.memory_bytes && s.rss) {
+        s.rss = tree_rss;
+        s.mem = memory_percent(tree_rss);
     }
     return s;
 }

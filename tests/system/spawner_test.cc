@@ -6,6 +6,7 @@
 // cgroup. Every process started here is killed and reaped by a ChildGuard.
 #include "lib/proc/spawner.h"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -516,7 +517,18 @@ TEST_F(SpawnerGroupTest, PlainSignalReachesOnlyTheChild) {
 
 // ---------------------------------------------------------------- cgroups
 
-TEST_F(SpawnerTest, ChildJoinsACgroupOfTheTree) {
+enum class Join { kWrite, kBornInIt, kClone3Refused };
+
+class SpawnerCgroupTest : public SpawnerTest, public ::testing::WithParamInterface<Join> {};
+
+INSTANTIATE_TEST_SUITE_P(Ways, SpawnerCgroupTest,
+                         ::testing::Values(Join::kWrite, Join::kBornInIt, Join::kClone3Refused));
+
+TEST_P(SpawnerCgroupTest, ChildJoinsACgroupOfTheTree) {
+    const Join how = GetParam();
+#if !defined(__x86_64__)
+    if (how == Join::kBornInIt) GTEST_SKIP() << "clone3 is used on x86_64 only";
+#endif
     if (geteuid() != 0)
         GTEST_SKIP() << "creating cgroups needs root (or a delegated subtree)";
     if (cgroup::detect_mode() == cgroup::Mode::kNone)
@@ -529,7 +541,21 @@ TEST_F(SpawnerTest, ChildJoinsACgroupOfTheTree) {
     EXPECT_FALSE(tree->populated(*g));
 
     auto s = exec_spec("/bin/sleep", {"sleep", "1000"});
-    s.cgroup_procs_fds = {g->procs.get()};
+    UniqueFd not_a_cgroup(open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    switch (how) {
+        case Join::kWrite: s.cgroup_procs_fds = {g->procs.get()}; break;
+        case Join::kBornInIt:
+            ASSERT_TRUE(g->dir);
+            s.cgroup_v2_dir_fd = g->dir.get();
+            s.cgroup_v2_procs_fd = -1;  // only CLONE_INTO_CGROUP can put it there
+            break;
+        case Join::kClone3Refused:
+            // clone3 refuses a directory outside cgroupfs (EBADF); the child then joins
+            // by writing to cgroup.procs.
+            s.cgroup_v2_dir_fd = not_a_cgroup.get();
+            s.cgroup_v2_procs_fd = g->procs.get();
+            break;
+    }
     Child c = spawn_ok(s);
     ASSERT_GT(c.pid, 0);
 
