@@ -86,6 +86,28 @@ class StreamsTest(unittest.TestCase):
         self.assertEqual(rc, 28, body)  # still streaming when curl gave up
         self.assertGreaterEqual(body.count(b"tick\n"), 3, body)
 
+    def test_quiet_line_after_a_burst_arrives_promptly(self):
+        # A burst puts the output on a pacing timer; a line written once the burst is
+        # over must still arrive (the pipe is polled again), and whole.
+        go = os.path.join(self.d.dir, "burst.go")
+        pid = self.load("burst", "sh", ["-c", f"while [ ! -e {go} ]; do sleep 0.01; done; "
+                                               "head -c 8000000 /dev/zero; sleep 1; echo quiet-line; sleep 1000"],
+                        redirect_output=["stdout"])
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.d.sock)
+        self.addCleanup(s.close)
+        s.sendall(f"GET /streams/{pid}/stdout?feed=continuous HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        open(go, "w").close()
+        s.settimeout(10)
+        seen = b""
+        deadline = time.monotonic() + 30
+        while b"quiet-line" not in seen and time.monotonic() < deadline:
+            c = s.recv(1 << 20)
+            if not c:
+                break
+            seen = seen[-64:] + c
+        self.assertIn(b"quiet-line\n", seen)
+
     def test_longpoll_one_chunk(self):
         pid = self.ticker("lp")
         rc, body = curl(self.d, f"/streams/{pid}/stdout", 5)
