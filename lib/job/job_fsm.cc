@@ -156,7 +156,7 @@ bool JobFsm::on_crash(Clock::time_point now, Actions& out) {
     return true;
 }
 
-Actions JobFsm::exited(int pid, Clock::time_point now) {
+Actions JobFsm::exited(int pid, Clock::time_point now, bool quick_crash) {
     Actions out;
     if (replacing_.erase(pid)) {
         // A process we stopped to replace it: one replacement per exit.
@@ -169,6 +169,13 @@ Actions JobFsm::exited(int pid, Clock::time_point now) {
     if (it == procs_.end()) return out;  // stopped or reaped on purpose: not a crash
     procs_.erase(it);
     if (on_crash(now, out)) return out;
+    if (quick_crash && !flapping_ && !stopped_ && !retry_pending_) {
+        if (!respawn_pending_) {
+            respawn_pending_ = true;
+            out.push_back({Action::Kind::kArmRespawn, 0, 0, kQuickRespawnDelay});
+        }
+        return out;
+    }
     auto r = reconcile();
     out.insert(out.end(), r.begin(), r.end());
     return out;

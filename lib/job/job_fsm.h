@@ -74,7 +74,13 @@ public:
     // Stop every regular process; the job replaces them as they exit (stopall).
     Actions stop_all_replace();
     // A regular or stopping process exited (committed ones are not reported here).
-    Actions exited(int pid, Clock::time_point now);
+    // `quick_crash`: it ended by itself (an exit, or a fault signal) within
+    // kQuickExit of its start. Without flapping settings such a process is respawned
+    // after kQuickRespawnDelay instead of at once, so a job whose command fails
+    // immediately costs ten spawns a second, not a core (systemd's RestartSec default).
+    Actions exited(int pid, Clock::time_point now, bool quick_crash = false);
+    static constexpr Seconds kQuickExit{1.0};
+    static constexpr Seconds kQuickRespawnDelay{0.1};
     // A kSpawn could not start a process (exec failure and the like).
     Actions spawn_failed(Clock::time_point now);
     Actions retry_fired(Clock::time_point now);

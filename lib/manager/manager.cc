@@ -98,6 +98,7 @@ struct Manager::Impl {
         bool stopping = false;
         bool leader_exited = false;
         loop::Loop::TimerId kill_timer = 0;
+        loop::Clock::time_point started{};  // when spawn() returned (loop clock)
         loop::Loop::WatchId exit_watch = 0;
         std::optional<cgroup::Group> cg;
         loop::Loop::WatchId cg_watch = 0;
@@ -412,6 +413,7 @@ struct Manager::Impl {
         if (p->cg) p->cg->close_join_fds();
         p->info.os_pid = p->child.pid;
         p->info.create_time = wall_now();
+        p->started = loop.now();
         p->info.state = model::ProcState::kRunning;
         ++counters.spawned;
 
@@ -674,9 +676,15 @@ struct Manager::Impl {
                 c.erase(std::remove(c.begin(), c.end(), pid), c.end());
             } else {
                 bool crash = !was_stopping && !j->fsm.is_replacing(pid);
-                auto actions = j->fsm.exited(pid, loop.now());
-                if (crash && std::any_of(actions.begin(), actions.end(),
-                                         [](const job::Action& a) { return a.kind == job::Action::Kind::kSpawn; }))
+                // Ended by itself (not by a signal someone sent it) right after its start.
+                int sig = st->term_signal;
+                bool by_itself = sig == 0 || sig == SIGSEGV || sig == SIGABRT || sig == SIGBUS || sig == SIGILL ||
+                                 sig == SIGFPE || sig == SIGSYS || sig == SIGTRAP;
+                bool quick = crash && by_itself && loop.now() - p->started < job::JobFsm::kQuickExit;
+                auto actions = j->fsm.exited(pid, loop.now(), quick);
+                if (crash && std::any_of(actions.begin(), actions.end(), [](const job::Action& a) {
+                        return a.kind == job::Action::Kind::kSpawn || a.kind == job::Action::Kind::kArmRespawn;
+                    }))
                     ++j->restarts;
                 execute(*j, actions);
             }

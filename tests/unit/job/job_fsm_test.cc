@@ -620,5 +620,34 @@ TEST(JobFsm, SpawnFailuresCountTowardsFlapping) {
     EXPECT_FALSE(h.fsm.respawn_pending());
 }
 
+// ---------------------------------------------------------------- quick crashes
+
+TEST(JobFsm, QuickCrashWithoutFlappingRespawnsAfterAShortDelay) {
+    Harness h(make_spec(2));
+    h.start();
+    // Ended by itself right after its start: respawned after 0.1 s, not at once.
+    EXPECT_EQ(h.run(h.fsm.exited(1, h.now, true)), (Actions{ArmRespawn(0.1)}));
+    EXPECT_TRUE(h.fsm.respawn_pending());
+    // A second quick crash while the delay runs arms nothing more.
+    EXPECT_EQ(h.run(h.fsm.exited(2, h.now, true)), Actions{});
+    EXPECT_EQ(h.respawn_fired(), (Actions{Spawn(2)}));
+    EXPECT_EQ(h.procs(), (std::vector<int>{3, 4}));
+    // A process that lived (or was killed from outside) is replaced at once.
+    EXPECT_EQ(h.run(h.fsm.exited(3, h.now, false)), (Actions{Spawn(1)}));
+    // Stopping the job cancels a pending delay.
+    ASSERT_EQ(h.run(h.fsm.exited(4, h.now, true)), (Actions{ArmRespawn(0.1)}));
+    EXPECT_EQ(h.fsm.stop(), (Actions{CancelRetry(), Stop(5)}));
+    EXPECT_EQ(h.respawn_fired(), Actions{});
+}
+
+TEST(JobFsm, QuickCrashWithFlappingFollowsTheFlappingRules) {
+    auto spec = make_spec(1);
+    spec.flapping = flapping(3, 1.0, 7.0, 5);
+    Harness h(spec);
+    h.start();
+    // Not flapping yet (attempts = 3): the spec's immediate respawn.
+    EXPECT_EQ(h.run(h.fsm.exited(1, h.now, true)), (Actions{Spawn(1)}));
+}
+
 }  // namespace
 }  // namespace gaffer::job
