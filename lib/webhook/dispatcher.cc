@@ -7,7 +7,8 @@
 // curl_multi_socket_action; finished transfers are read with curl_multi_info_read and
 // classified (retry.h): delivered, re-queued with a back-off, or failed. libcurl functions
 // are never called from inside libcurl's own callbacks: those only touch loop watches and
-// the timer.
+// the timer. Every libcurl call goes through the CurlApi table (curl_api.h), loaded by the
+// first non-empty set_hooks().
 #include "lib/webhook/dispatcher.h"
 
 #include <curl/curl.h>
@@ -19,6 +20,7 @@
 
 #include "lib/base/log.h"
 #include "lib/json/json.h"
+#include "lib/webhook/curl_api.h"
 #include "lib/webhook/retry.h"
 #include "lib/webhook/signature.h"
 
@@ -39,10 +41,12 @@ constexpr auto kLogInterval = 10s;  // at most one drop and one failure warning 
 constexpr const char* kUserAgent = "gafferd/" GAFFER_VERSION;
 
 struct EasyDeleter {
-    void operator()(CURL* e) const { curl_easy_cleanup(e); }
+    const CurlApi* curl = nullptr;
+    void operator()(CURL* e) const { curl->easy_cleanup(e); }
 };
 struct SlistDeleter {
-    void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+    const CurlApi* curl = nullptr;
+    void operator()(curl_slist* l) const { curl->slist_free_all(l); }
 };
 
 // Response bodies are not wanted; total_timeout bounds how long one can stream.
@@ -57,8 +61,8 @@ curl_socket_t open_socket(void*, curlsocktype, struct curl_sockaddr* addr) {
 }
 
 template <typename T>
-bool set(CURL* easy, CURLoption option, T value) {
-    return curl_easy_setopt(easy, option, value) == CURLE_OK;
+bool set(const CurlApi& curl, CURL* easy, CURLoption option, T value) {
+    return curl.easy_setopt(easy, option, value) == CURLE_OK;
 }
 
 // True when a rate-limited warning may be written now; counts the occurrence either way.
@@ -70,15 +74,6 @@ bool log_due(uint64_t& since_last, loop::Clock::time_point& last, loop::Clock::t
     return true;
 }
 
-Status init_curl_once() {
-    // curl_global_init is not thread-safe on every build; gafferd's loop thread is the only
-    // caller, and a function-local static runs it once.
-    static const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (rc != CURLE_OK)
-        return fail(Error::make(EIO, "curl_global_init: %s", curl_easy_strerror(rc)));
-    return ok();
-}
-
 }  // namespace
 
 struct Dispatcher::Transfer {
@@ -87,12 +82,12 @@ struct Dispatcher::Transfer {
     std::unique_ptr<curl_slist, SlistDeleter> headers;
 };
 
-void Dispatcher::CurlMultiDeleter::operator()(void* multi) const {
-    (void)curl_multi_cleanup(multi);
+void CurlMultiDeleter::operator()(void* multi) const {
+    (void)curl->multi_cleanup(multi);
 }
 
-Dispatcher::Dispatcher(loop::Loop& loop, events::EventBus& bus, Options options, bool async_dns)
-    : loop_(loop), bus_(bus), options_(std::move(options)), async_dns_(async_dns) {}
+Dispatcher::Dispatcher(loop::Loop& loop, events::EventBus& bus, Options options)
+    : loop_(loop), bus_(bus), options_(std::move(options)) {}
 
 Result<std::unique_ptr<Dispatcher>> Dispatcher::create(loop::Loop& loop, events::EventBus& bus, Options options) {
     if (options.max_queue == 0 || options.max_in_flight == 0 || options.max_attempts < 1)
@@ -101,28 +96,29 @@ Result<std::unique_ptr<Dispatcher>> Dispatcher::create(loop::Loop& loop, events:
         return fail(EINVAL, "webhook options: timeouts must be positive");
     if (options.first_backoff < 0ms || options.max_backoff < options.first_backoff)
         return fail(EINVAL, "webhook options: need 0 <= first_backoff <= max_backoff");
-    GAFFER_RETURN_IF_ERROR(init_curl_once());
-    const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
-    bool async_dns = info && (info->features & CURL_VERSION_ASYNCHDNS);
-    log_debug("webhooks: libcurl %s, %s resolver", info ? info->version : "?",
-              !async_dns ? "synchronous (host names refused)" : (info->ares ? "c-ares" : "threaded"));
-    std::unique_ptr<Dispatcher> d(new Dispatcher(loop, bus, std::move(options), async_dns));
-    GAFFER_RETURN_IF_ERROR(d->init_multi());
-    return d;
+    return std::unique_ptr<Dispatcher>(new Dispatcher(loop, bus, std::move(options)));
 }
 
-Status Dispatcher::init_multi() {
-    CURLM* multi = curl_multi_init();
+Status Dispatcher::init_curl() {
+    GAFFER_TRY(const CurlApi* curl, curl_api());
+    const curl_version_info_data* info = curl->version_info(CURLVERSION_NOW);
+    bool async_dns = info && (info->features & CURL_VERSION_ASYNCHDNS);
+    log_debug("webhooks: %s, libcurl %s, %s resolver", curl->soname.c_str(), info ? info->version : "?",
+              !async_dns ? "synchronous (host names refused)" : (info->ares ? "c-ares" : "threaded"));
+    std::unique_ptr<void, CurlMultiDeleter> multi(curl->multi_init(), CurlMultiDeleter{curl});
     if (!multi)
         return fail(EIO, "curl_multi_init failed");
-    multi_.reset(multi);
-    bool good = curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &Dispatcher::on_curl_socket) == CURLM_OK &&
-                curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this) == CURLM_OK &&
-                curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &Dispatcher::on_curl_timer) == CURLM_OK &&
-                curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this) == CURLM_OK &&
-                curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(options_.max_in_flight)) == CURLM_OK;
+    bool good =
+        curl->multi_setopt(multi.get(), CURLMOPT_SOCKETFUNCTION, &Dispatcher::on_curl_socket) == CURLM_OK &&
+        curl->multi_setopt(multi.get(), CURLMOPT_SOCKETDATA, this) == CURLM_OK &&
+        curl->multi_setopt(multi.get(), CURLMOPT_TIMERFUNCTION, &Dispatcher::on_curl_timer) == CURLM_OK &&
+        curl->multi_setopt(multi.get(), CURLMOPT_TIMERDATA, this) == CURLM_OK &&
+        curl->multi_setopt(multi.get(), CURLMOPT_MAXCONNECTS, static_cast<long>(options_.max_in_flight)) == CURLM_OK;
     if (!good)
         return fail(EIO, "curl_multi_setopt failed");
+    curl_ = curl;
+    async_dns_ = async_dns;
+    multi_ = std::move(multi);
     return ok();
 }
 
@@ -133,7 +129,7 @@ Dispatcher::~Dispatcher() {
     closing_ = true;
     for (auto& [fd, id] : sockets_) loop_.unwatch(id);
     sockets_.clear();
-    for (auto& [easy, t] : transfers_) (void)curl_multi_remove_handle(multi_.get(), easy);
+    for (auto& [easy, t] : transfers_) (void)curl_->multi_remove_handle(multi_.get(), easy);
     transfers_.clear();
     multi_.reset();
     loop_.cancel_timer(curl_timer_);
@@ -141,6 +137,8 @@ Dispatcher::~Dispatcher() {
 }
 
 Status Dispatcher::set_hooks(const std::vector<std::pair<std::string, std::string>>& hooks) {
+    if (!hooks.empty() && !curl_)
+        GAFFER_RETURN_IF_ERROR(init_curl());
     GAFFER_TRY(HookSet next, HookSet::make(hooks, async_dns_));
     const std::vector<std::string>& patterns = next.patterns();
     for (auto it = subs_.begin(); it != subs_.end();) {
@@ -247,17 +245,18 @@ void Dispatcher::arm_retry_timer(loop::Clock::time_point when) {
 
 void Dispatcher::start(Delivery d) {
     ++d.attempts;
-    auto t = std::make_unique<Transfer>();
-    t->delivery = std::move(d);
+    const CurlApi& curl = *curl_;  // deliveries exist only once hooks (and libcurl) were set
+    auto t = std::make_unique<Transfer>(
+        Transfer{std::move(d), {nullptr, EasyDeleter{&curl}}, {nullptr, SlistDeleter{&curl}}});
     const Delivery& dv = t->delivery;
-    t->easy.reset(curl_easy_init());
+    t->easy.reset(curl.easy_init());
     if (!t->easy)
         return note_failure(dv, "curl_easy_init failed");
     CURL* easy = t->easy.get();
 
     bool good = true;
     auto header = [&](const std::string& line) {
-        curl_slist* head = curl_slist_append(t->headers.get(), line.c_str());
+        curl_slist* head = curl.slist_append(t->headers.get(), line.c_str());
         if (!head) {
             good = false;
             return;
@@ -275,30 +274,31 @@ void Dispatcher::start(Delivery d) {
         header("X-Gaffer-Signature: " + signature(options_.secret, ts, dv.payload->body));
     }
     const std::string& body = dv.payload->body;
-    good = good && set(easy, CURLOPT_URL, dv.url.c_str()) && set(easy, CURLOPT_PRIVATE, t.get()) &&
-           set(easy, CURLOPT_NOSIGNAL, 1L) &&
+    good = good && set(curl, easy, CURLOPT_URL, dv.url.c_str()) && set(curl, easy, CURLOPT_PRIVATE, t.get()) &&
+           set(curl, easy, CURLOPT_NOSIGNAL, 1L) &&
 #if LIBCURL_VERSION_NUM >= 0x075500
-           set(easy, CURLOPT_PROTOCOLS_STR, "http,https") &&
+           set(curl, easy, CURLOPT_PROTOCOLS_STR, "http,https") &&
 #else
-           set(easy, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS)) &&
+           set(curl, easy, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS)) &&
 #endif
-           set(easy, CURLOPT_FOLLOWLOCATION, 0L) && set(easy, CURLOPT_POST, 1L) &&
-           set(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size())) &&
-           set(easy, CURLOPT_POSTFIELDS, body.data()) && set(easy, CURLOPT_HTTPHEADER, t->headers.get()) &&
-           set(easy, CURLOPT_USERAGENT, kUserAgent) &&
-           set(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count())) &&
-           set(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count())) &&
-           set(easy, CURLOPT_WRITEFUNCTION, &discard_body) && set(easy, CURLOPT_OPENSOCKETFUNCTION, &open_socket);
+           set(curl, easy, CURLOPT_FOLLOWLOCATION, 0L) && set(curl, easy, CURLOPT_POST, 1L) &&
+           set(curl, easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size())) &&
+           set(curl, easy, CURLOPT_POSTFIELDS, body.data()) && set(curl, easy, CURLOPT_HTTPHEADER, t->headers.get()) &&
+           set(curl, easy, CURLOPT_USERAGENT, kUserAgent) &&
+           set(curl, easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count())) &&
+           set(curl, easy, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count())) &&
+           set(curl, easy, CURLOPT_WRITEFUNCTION, &discard_body) &&
+           set(curl, easy, CURLOPT_OPENSOCKETFUNCTION, &open_socket);
     if (!good)
         return note_failure(dv, "cannot set up the request");
 
     Transfer* raw = t.get();
     transfers_.emplace(easy, std::move(t));
-    CURLMcode rc = curl_multi_add_handle(multi_.get(), easy);
+    CURLMcode rc = curl.multi_add_handle(multi_.get(), easy);
     if (rc != CURLM_OK) {
         Delivery failed = std::move(raw->delivery);
         transfers_.erase(easy);
-        return note_failure(failed, curl_multi_strerror(rc));
+        return note_failure(failed, curl.multi_strerror(rc));
     }
     log_debug("webhook %s: POST '%s' (attempt %d)", redact_url(raw->delivery.url).c_str(),
               raw->delivery.payload->type.c_str(), raw->delivery.attempts);
@@ -365,16 +365,16 @@ int Dispatcher::on_curl_timer(void* /*multi*/, long timeout_ms, void* userp) {
 
 void Dispatcher::socket_action(int fd, int mask) {
     int running = 0;
-    CURLMcode rc = curl_multi_socket_action(multi_.get(), fd, mask, &running);
+    CURLMcode rc = curl_->multi_socket_action(multi_.get(), fd, mask, &running);
     if (rc != CURLM_OK)
-        log_debug("webhooks: curl_multi_socket_action: %s", curl_multi_strerror(rc));
+        log_debug("webhooks: curl_multi_socket_action: %s", curl_->multi_strerror(rc));
     drain_done();
     pump();
 }
 
 void Dispatcher::drain_done() {
     int left = 0;
-    while (CURLMsg* m = curl_multi_info_read(multi_.get(), &left)) {
+    while (CURLMsg* m = curl_->multi_info_read(multi_.get(), &left)) {
         if (m->msg != CURLMSG_DONE)
             continue;
         // The message dies with the handle: copy what finish() needs first.
@@ -386,16 +386,16 @@ void Dispatcher::drain_done() {
 
 void Dispatcher::finish(void* easy, int curl_code) {
     long status = 0;
-    (void)curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-    (void)curl_multi_remove_handle(multi_.get(), easy);
+    (void)curl_->easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    (void)curl_->multi_remove_handle(multi_.get(), easy);
     auto it = transfers_.find(easy);
     if (it == transfers_.end())
         return;  // not ours: cannot happen, nothing to account
     Delivery d = std::move(it->second->delivery);
     transfers_.erase(it);
 
-    std::string why =
-        curl_code != CURLE_OK ? curl_easy_strerror(static_cast<CURLcode>(curl_code)) : "HTTP " + std::to_string(status);
+    std::string why = curl_code != CURLE_OK ? curl_->easy_strerror(static_cast<CURLcode>(curl_code))
+                                            : "HTTP " + std::to_string(status);
     switch (classify(curl_code, status)) {
         case Outcome::kDelivered:
             ++stats_.delivered;

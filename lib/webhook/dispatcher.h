@@ -5,6 +5,9 @@
 // `Content-Type: application/json`, `User-Agent: gafferd/<version>` and, when a secret is
 // set, `X-Gaffer-Timestamp`/`X-Gaffer-Signature` (the signed string is in signature.h).
 //
+// libcurl is loaded at run time (curl_api.h) by the first set_hooks() with at least one
+// hook; a Dispatcher without hooks never loads it, and gafferd does not link it.
+//
 // I/O: libcurl's multi API driven by the gafferd Loop. CURLMOPT_SOCKETFUNCTION maps to
 // Loop::watch/modify/unwatch, CURLMOPT_TIMERFUNCTION to one loop timer, and both call
 // curl_multi_socket_action; nothing polls, nothing blocks, and gafferd creates no thread.
@@ -49,6 +52,15 @@
 
 namespace gaffer::webhook {
 
+struct CurlApi;
+
+// Frees a libcurl multi handle through the table it was made with (Dispatcher's own; at
+// namespace scope so that it is default-constructible inside the class).
+struct CurlMultiDeleter {
+    const CurlApi* curl = nullptr;
+    void operator()(void* multi) const;
+};
+
 struct Options {
     std::string secret;  // [gaffer] webhook_secret; empty = unsigned requests
     std::chrono::milliseconds connect_timeout{2000};
@@ -71,8 +83,8 @@ public:
         size_t in_flight = 0;    // requests open now
     };
 
-    // EINVAL for options that cannot work (a zero bound or timeout); EIO if libcurl cannot
-    // be initialised. Starts with no hooks: nothing is subscribed until set_hooks().
+    // EINVAL for options that cannot work (a zero bound or timeout). Starts with no hooks:
+    // nothing is subscribed and libcurl is not loaded until set_hooks().
     static Result<std::unique_ptr<Dispatcher>> create(loop::Loop& loop, events::EventBus& bus, Options options);
     ~Dispatcher();
     Dispatcher(const Dispatcher&) = delete;
@@ -84,7 +96,8 @@ public:
     // went away are unsubscribed from the bus, new ones subscribed, unchanged ones kept (so
     // no event is lost or doubled across a reload). Queued deliveries to URLs no longer in
     // the set are dropped (counted in `dropped`); requests in flight finish but are not
-    // retried.
+    // retried. The first non-empty set loads libcurl: ELIBACC naming the libraries tried if
+    // none can be loaded, EIO if it cannot be initialised (the previous set stays too).
     Status set_hooks(const std::vector<std::pair<std::string, std::string>>& hooks);
 
     // Replaces the signing secret (reload of [gaffer] webhook_secret); applies from the next
@@ -93,7 +106,8 @@ public:
 
     Stats stats() const;
 
-    // Whether libcurl resolves names without blocking (see the banner).
+    // Whether libcurl resolves names without blocking (see the banner); false until libcurl
+    // is loaded.
     bool async_dns() const { return async_dns_; }
 
 private:
@@ -110,16 +124,14 @@ private:
         loop::Clock::time_point not_before{};  // back-off: not sent before this
     };
     struct Transfer;
-    struct CurlMultiDeleter {
-        void operator()(void* multi) const;
-    };
     struct RateLimit {
         loop::Clock::time_point last{};
         uint64_t since_last = 0;
     };
 
-    Dispatcher(loop::Loop& loop, events::EventBus& bus, Options options, bool async_dns);
-    Status init_multi();
+    Dispatcher(loop::Loop& loop, events::EventBus& bus, Options options);
+    // Loads libcurl (curl_api()) and creates the multi handle; all or nothing.
+    Status init_curl();
 
     void on_event(const std::string& pattern, const std::string& type, const json_t* msg);
     void enqueue(Delivery d);
@@ -138,7 +150,8 @@ private:
     loop::Loop& loop_;
     events::EventBus& bus_;
     Options options_;
-    bool async_dns_;
+    const CurlApi* curl_ = nullptr;  // set by init_curl(), then for good
+    bool async_dns_ = false;
     std::unique_ptr<void, CurlMultiDeleter> multi_;
     HookSet hooks_;
     std::map<std::string, events::EventBus::SubId> subs_;             // pattern → subscription

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Hook table validation and matching (see hook_set.h). URLs are parsed with libcurl's URL
-// API, the same parser that later sends the request.
+// API, the same parser that later sends the request, loaded at run time (curl_api.h).
 #include "lib/webhook/hook_set.h"
 
 #include <arpa/inet.h>
@@ -12,26 +12,29 @@
 
 #include "lib/base/strutil.h"
 #include "lib/events/event_bus.h"
+#include "lib/webhook/curl_api.h"
 
 namespace gaffer::webhook {
 
 namespace {
 
 struct UrlDeleter {
-    void operator()(CURLU* u) const { curl_url_cleanup(u); }
+    const CurlApi* curl = nullptr;
+    void operator()(CURLU* u) const { curl->url_cleanup(u); }
 };
 using UrlPtr = std::unique_ptr<CURLU, UrlDeleter>;
 
 struct CurlStrDeleter {
-    void operator()(char* s) const { curl_free(s); }
+    const CurlApi* curl = nullptr;
+    void operator()(char* s) const { curl->free(s); }
 };
 using CurlStr = std::unique_ptr<char, CurlStrDeleter>;
 
-CurlStr get_part(CURLU* u, CURLUPart part) {
+CurlStr get_part(const CurlApi& curl, CURLU* u, CURLUPart part) {
     char* s = nullptr;
-    if (curl_url_get(u, part, &s, 0) != CURLUE_OK)
-        return nullptr;
-    return CurlStr(s);
+    if (curl.url_get(u, part, &s, 0) != CURLUE_OK)
+        return CurlStr(nullptr, CurlStrDeleter{&curl});
+    return CurlStr(s, CurlStrDeleter{&curl});
 }
 
 bool is_ip_literal_or_localhost(std::string_view host) {
@@ -74,15 +77,16 @@ Status validate_url(std::string_view url, bool async_dns) {
     std::string_view rest = url.substr(colon + 3);
     if (rest.empty() || rest.find_first_of("/?#") == 0)
         return fail(EINVAL, "the URL has no host");
-    UrlPtr u(curl_url());
+    GAFFER_TRY(const CurlApi* curl, curl_api());
+    UrlPtr u(curl->url(), UrlDeleter{curl});
     if (!u)
         return fail(ENOMEM, "curl_url");
     std::string text(url);
     // No flags: no guessing of a scheme, no default scheme, no spaces.
-    CURLUcode rc = curl_url_set(u.get(), CURLUPART_URL, text.c_str(), 0);
+    CURLUcode rc = curl->url_set(u.get(), CURLUPART_URL, text.c_str(), 0);
     if (rc != CURLUE_OK)
-        return fail(Error::make(EINVAL, "not a valid URL: %s", curl_url_strerror(rc)));
-    CurlStr host = get_part(u.get(), CURLUPART_HOST);
+        return fail(Error::make(EINVAL, "not a valid URL: %s", curl->url_strerror(rc)));
+    CurlStr host = get_part(*curl, u.get(), CURLUPART_HOST);
     if (!host || !*host)
         return fail(EINVAL, "the URL has no host");
     if (!async_dns && !is_ip_literal_or_localhost(host.get()))

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // HookSet: the `[webhooks]` table (reference §10.6) as validated, immutable data, and the
-// matching rule that decides which URLs receive an event. Pure: no I/O, no loop.
+// matching rule that decides which URLs receive an event. No loop, no I/O, except that
+// validating a URL loads libcurl on first use (its URL parser; curl_api.h).
 //
 // Matching (gafferd's choice where §10.6 leaves it open): a hook on pattern P receives an
 // event of type T when P matches T under the subscription rule of §6.1, that is T == P or
@@ -13,7 +14,8 @@
 // Every URL receives a given event at most once, however many of its hooks match it (a URL
 // listed under both "." and "spawn" gets one POST per spawn event).
 //
-// URLs: only absolute http:// and https:// URLs with a host are accepted. Without an
+// URLs: only absolute http:// and https:// URLs with a host are accepted; when libcurl
+// cannot be loaded, none is (the error of curl_api()). Without an
 // asynchronous resolver in libcurl (`async_dns` false) the host must also be an IP literal
 // or "localhost", because resolving any other name would block the loop.
 #pragma once
