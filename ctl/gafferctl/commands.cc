@@ -8,8 +8,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <map>
+#include <set>
 
 #include "ctl/gafferctl/format.h"
 #include "lib/base/strutil.h"
@@ -1439,6 +1443,479 @@ int cmd_auth(Context& ctx, const Command& cmd, const Invocation& inv) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Live commands: watch (§11.3), tail, send (§11.1). They stream over client::StreamSet;
+// SIGINT and SIGTERM end them cleanly (exit 0).
+
+// The local time of day, "HH:MM:SS".
+std::string clock_text() {
+    time_t t = time(nullptr);
+    struct tm tm;
+    char buf[16] = "??:??:??";
+    if (localtime_r(&t, &tm))
+        strftime(buf, sizeof buf, "%H:%M:%S", &tm);
+    return buf;
+}
+
+// One ANSI colour per name, stable across runs (FNV-1a of the name).
+const char* colour_for(std::string_view name) {
+    static const char* const kColours[] = {"\033[32m", "\033[33m", "\033[34m", "\033[35m",
+                                           "\033[36m", "\033[92m", "\033[93m", "\033[96m"};
+    uint32_t h = 2166136261u;
+    for (char c : name) h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
+    return kColours[h % (sizeof kColours / sizeof kColours[0])];
+}
+
+// Writes and flushes at once (a live command's reader waits for each line); false once
+// the output is gone (a closed pipe).
+bool emit(Context& ctx, std::string_view s) {
+    if (!s.empty())
+        fwrite(s.data(), 1, s.size(), ctx.out);
+    return fflush(ctx.out) == 0 && !ferror(ctx.out);
+}
+
+// "HH:MM:SS <job> | <event> <job>" for a job event; "... | <event> process with pid <pid>"
+// for a process event, plus the exit status or signal of an exit and the signal of a kill.
+std::string event_line(const std::string& type, const std::string& data, bool colour) {
+    std::string name = "-";
+    long long pid = -1;
+    std::string extra;
+    auto j = json::parse(data);
+    if (j && json_is_object(j->get())) {
+        json_t* msg = j->get();
+        if (json_t* n = json_object_get(msg, "name"); json_is_string(n))
+            name = json_string_value(n);
+        if (json_t* p = json_object_get(msg, "pid"); json_is_integer(p))
+            pid = json_integer_value(p);
+        json_t* sig = json_object_get(msg, "term_signal");
+        json_t* st = json_object_get(msg, "exit_status");
+        if (json_is_integer(sig) && json_integer_value(sig) > 0)
+            extra = " (signal " + std::to_string(json_integer_value(sig)) + ")";
+        else if (json_is_integer(st))
+            extra = " (status " + std::to_string(json_integer_value(st)) + ")";
+        if (json_t* r = json_object_get(msg, "reason"); json_is_string(r))
+            extra += std::string(" [") + json_string_value(r) + "]";
+        if (json_t* s = json_object_get(msg, "signum"); json_is_integer(s))
+            extra = " (signal " + std::to_string(json_integer_value(s)) + ")";
+    }
+    std::string head = clock_text() + " " + name;
+    std::string line = colour ? std::string(colour_for(name)) + head + "\033[0m" : head;
+    line += " | " + type + " ";
+    line += pid >= 0 ? "process with pid " + std::to_string(pid) : name;
+    line += extra;
+    line += '\n';
+    return line;
+}
+
+// Why a stream ended badly, as one line.
+std::string stream_end_text(const client::StreamEnd& e) {
+    if (e.error)
+        return e.error->message();
+    return http_error_text(e.response());
+}
+
+constexpr auto kStreamHeartbeat = std::chrono::seconds(30);
+// A stream that stays silent this long (the daemon sends a heartbeat every 30 s) is dead.
+constexpr auto kStreamIdleLimit = std::chrono::seconds(75);
+
+// A decimal count for an option, or nullopt.
+std::optional<long long> number_arg(std::string_view s, long long max) {
+    if (s.empty() || s.size() > 12 || s.find_first_not_of("0123456789") != std::string_view::npos)
+        return std::nullopt;
+    auto n = parse_int(s);
+    if (!n || *n > max)
+        return std::nullopt;
+    return static_cast<long long>(*n);
+}
+
+// `watch [<p1>[.<p2>.<p3>]]`: GET /watch[/<p1>/<p2>/<p3>]?feed=eventsource, one line per
+// event until interrupted (exit 0). The daemon never ends this stream by itself, so any
+// end of it (the daemon stopped or restarted, the connection was lost) is a failure.
+int cmd_watch(Context& ctx, const Command& cmd, const Invocation& inv) {
+    std::string path = "/watch";
+    if (!inv.args.empty() && inv.args[0] != ".") {
+        // At most three segments; dots after the second stay in the third (the daemon joins
+        // the segments with '.' again).
+        std::string_view rest = inv.args[0];
+        for (int i = 0; i < 3 && !rest.empty(); ++i) {
+            size_t dot = i < 2 ? rest.find('.') : std::string_view::npos;
+            std::string_view segment = rest.substr(0, dot);
+            if (segment.empty())
+                return usage_error(ctx, cmd, "invalid pattern '" + inv.args[0] + "'");
+            path += "/" + path_segment(segment);
+            rest = dot == std::string_view::npos ? std::string_view() : rest.substr(dot + 1);
+            if (dot != std::string_view::npos && rest.empty())
+                return usage_error(ctx, cmd, "invalid pattern '" + inv.args[0] + "'");
+        }
+    }
+    path += "?feed=eventsource";
+    auto idle = std::chrono::seconds(130);  // the daemon's default heartbeat is 60 s
+    if (auto v = inv.get("heartbeat")) {
+        auto n = number_arg(*v, 86400);
+        if (!n)
+            return usage_error(ctx, cmd, "--heartbeat takes a number of seconds");
+        path += "&heartbeat=" + std::to_string(*n);
+        idle = std::chrono::seconds(*n > 0 ? 2 * *n + 10 : 0);
+    }
+    const bool colour = inv.has("colorize");
+
+    auto set = client::StreamSet::create(ctx.http->options(), {SIGINT, SIGTERM});
+    if (!set)
+        return report(ctx, failure(cmd.name, set.error().message()));
+    client::SseParser parser;
+    std::optional<client::StreamEnd> ended;
+    bool output_lost = false;
+    client::StreamHandlers h;
+    h.on_data = [&](std::string_view data) {
+        parser.feed(data, [&](const client::SseParser::Event& ev) {
+            if (output_lost)
+                return;
+            if (!emit(ctx, ctx.json ? ev.data + "\n" : event_line(ev.type, ev.data, colour)))
+                output_lost = true;
+        });
+    };
+    h.on_end = [&](const client::StreamEnd& e) { ended = e; };
+    set->add(path, std::move(h), idle);
+    while (!ended && !output_lost) {
+        auto r = set->step();
+        if (!r)
+            return report(ctx, failure(cmd.name, r.error().message()));
+        if (*r)
+            return kExitOk;  // SIGINT or SIGTERM
+    }
+    if (output_lost)
+        return kExitFailure;  // main() reports the write error
+    if (!ended->ok())
+        return report(ctx, failure(cmd.name, stream_end_text(*ended)));
+    return report(ctx, failure(cmd.name, "the daemon ended the event stream"));
+}
+
+// Line framing for output from several processes: each complete line gets `prefix`; a
+// partial line waits for its end (or for flush()).
+class LinePrefixer {
+public:
+    explicit LinePrefixer(std::string prefix) : prefix_(std::move(prefix)) {}
+    std::string feed(std::string_view data) {
+        std::string out;
+        while (!data.empty()) {
+            size_t nl = data.find('\n');
+            if (nl == std::string_view::npos) {
+                partial_.append(data);
+                // Bounded: a very long line is cut rather than held.
+                if (partial_.size() >= 65536)
+                    out += flush();
+                break;
+            }
+            out += prefix_;
+            out += partial_;
+            out.append(data.substr(0, nl + 1));
+            partial_.clear();
+            data.remove_prefix(nl + 1);
+        }
+        return out;
+    }
+    std::string flush() {
+        if (partial_.empty())
+            return {};
+        std::string out = prefix_ + partial_ + "\n";
+        partial_.clear();
+        return out;
+    }
+
+private:
+    std::string prefix_;
+    std::string partial_;
+};
+
+std::string stream_path(long long pid, const std::string& label, std::string_view query) {
+    return "/streams/" + std::to_string(pid) + "/" + path_segment(label) + "?" + std::string(query);
+}
+
+// The first member of a redirect_output array, or "".
+std::string first_label(const json_t* obj) {
+    json_t* r = json_is_object(obj) ? json_object_get(obj, "redirect_output") : nullptr;
+    json_t* first = json_is_array(r) ? json_array_get(r, 0) : nullptr;
+    return json_is_string(first) ? json_string_value(first) : "";
+}
+
+// `tail <pid>`: the bytes of one stream, unchanged.
+int tail_pid(Context& ctx, const Command& cmd, const std::string& pid, std::optional<std::string> label, size_t backlog,
+             bool follow) {
+    const std::string w = what(cmd, pid);
+    if (!label) {
+        auto a = call(ctx, w, "GET", pid_path(pid));
+        if (!a)
+            return report(ctx, a.error());
+        std::string l = first_label(a->body.get());
+        if (l.empty())
+            return report(ctx, failure(w, "the process has no redirected output (redirect_output)"));
+        label = l;
+    }
+    const long long n = parse_int(pid).value_or(0);  // is_pid(): at most 10 digits
+    const std::string q = "backlog=" + std::to_string(backlog);
+    if (!follow) {
+        auto a = call(ctx, w, "GET", stream_path(n, *label, "feed=longpoll&" + q));
+        if (!a)
+            return report(ctx, a.error());
+        return emit(ctx, a->resp.body) ? kExitOk : kExitFailure;
+    }
+    auto set = client::StreamSet::create(ctx.http->options(), {SIGINT, SIGTERM});
+    if (!set)
+        return report(ctx, failure(w, set.error().message()));
+    std::optional<client::StreamEnd> ended;
+    bool output_lost = false;
+    client::StreamHandlers h;
+    h.on_data = [&](std::string_view data) { output_lost = output_lost || !emit(ctx, data); };
+    h.on_end = [&](const client::StreamEnd& e) { ended = e; };
+    set->add(stream_path(n, *label, "feed=continuous&heartbeat=" + std::to_string(kStreamHeartbeat.count()) + "&" + q),
+             std::move(h), kStreamIdleLimit);
+    while (!ended && !output_lost) {
+        auto r = set->step();
+        if (!r)
+            return report(ctx, failure(w, r.error().message()));
+        if (*r)
+            return kExitOk;
+    }
+    if (output_lost)
+        return kExitFailure;
+    // A clean end: the process exited and its output is drained.
+    if (!ended->ok())
+        return report(ctx, failure(w, stream_end_text(*ended)));
+    return kExitOk;
+}
+
+// The internal pids of a job (GET .../pids), or an error.
+Result<std::vector<long long>> job_pids(Context& ctx, const std::string& w, const model::JobName& job) {
+    GAFFER_TRY(Answer a, call(ctx, w, "GET", job_path(job) + "/pids"));
+    json_t* arr = json_is_object(a.body.get()) ? json_object_get(a.body.get(), "pids") : nullptr;
+    if (!json_is_array(arr))
+        return fail(failure(w, "unexpected answer from the daemon (no 'pids' member)"));
+    std::vector<long long> pids;
+    size_t i;
+    json_t* e;
+    json_array_foreach(arr, i, e) {
+        if (json_is_integer(e))
+            pids.push_back(json_integer_value(e));
+    }
+    return pids;
+}
+
+// `tail <sid.job>`: every process of the job, the ones spawned later included (found
+// through the job's spawn events on /watch, in the same StreamSet), lines prefixed with
+// "<sid.job>.<pid> | ".
+int tail_job(Context& ctx, const Command& cmd, const model::JobName& job, std::optional<std::string> label,
+             size_t backlog, bool follow) {
+    const std::string w = what(cmd, job.qualified());
+    auto info = call(ctx, w, "GET", job_path(job));
+    if (!info)
+        return report(ctx, info.error());
+    if (!label) {
+        json_t* config = json_is_object(info->body.get()) ? json_object_get(info->body.get(), "config") : nullptr;
+        std::string l = first_label(config);
+        if (l.empty())
+            return report(ctx, failure(w, "the job has no redirected output (redirect_output)"));
+        label = l;
+    }
+    auto prefix = [&](long long pid) { return job.qualified() + "." + std::to_string(pid) + " | "; };
+
+    if (!follow) {
+        auto pids = job_pids(ctx, w, job);
+        if (!pids)
+            return report(ctx, pids.error());
+        for (long long pid : *pids) {
+            auto r =
+                ctx.http->request("GET", stream_path(pid, *label, "feed=longpoll&backlog=" + std::to_string(backlog)));
+            if (!r)
+                return report(ctx, r.error());
+            if (r->status == 404)
+                continue;  // exited meanwhile
+            if (!r->ok())
+                return report(ctx, failure(w + " (pid " + std::to_string(pid) + ")", http_error_text(*r)));
+            LinePrefixer lp(prefix(pid));
+            std::string text = lp.feed(r->body);
+            text += lp.flush();
+            if (!emit(ctx, text))
+                return kExitFailure;
+        }
+        return kExitOk;
+    }
+
+    auto set = client::StreamSet::create(ctx.http->options(), {SIGINT, SIGTERM});
+    if (!set)
+        return report(ctx, failure(w, set.error().message()));
+    std::set<long long> seen;
+    std::map<long long, LinePrefixer> lines;
+    std::optional<client::StreamEnd> watch_end;
+    bool list_due = false;
+    bool output_lost = false;
+    const std::string hb = "heartbeat=" + std::to_string(kStreamHeartbeat.count());
+
+    // Starts following one process; `bytes` of its past output first.
+    auto follow_pid = [&](long long pid, size_t bytes) {
+        if (!seen.insert(pid).second)
+            return;
+        lines.emplace(pid, LinePrefixer(prefix(pid)));
+        client::StreamHandlers h;
+        h.on_data = [&, pid](std::string_view data) {
+            auto it = lines.find(pid);
+            if (it != lines.end() && !output_lost)
+                output_lost = !emit(ctx, it->second.feed(data));
+        };
+        h.on_end = [&, pid](const client::StreamEnd& e) {
+            auto it = lines.find(pid);
+            if (it != lines.end()) {
+                if (!output_lost)
+                    output_lost = !emit(ctx, it->second.flush());
+                lines.erase(it);
+            }
+            // 404: the process was gone before its stream opened; the job goes on.
+            if (!e.ok() && e.status != 404)
+                fprintf(ctx.err, "gafferctl: %s (pid %lld): %s\n", w.c_str(), pid, stream_end_text(e).c_str());
+        };
+        set->add(stream_path(pid, *label, "feed=continuous&" + hb + "&backlog=" + std::to_string(bytes)), std::move(h),
+                 kStreamIdleLimit);
+    };
+
+    client::SseParser parser;
+    client::StreamHandlers wh;
+    // The subscription is in place once the answer's head is in: list the processes then,
+    // so that none spawned in between is missed (duplicates are ignored).
+    wh.on_open = [&](long status) { list_due = status == 200; };
+    wh.on_data = [&](std::string_view data) {
+        parser.feed(data, [&](const client::SseParser::Event& ev) {
+            if (!std::string_view(ev.type).ends_with(".spawn"))
+                return;
+            auto j = json::parse(ev.data);
+            json_t* p = j && json_is_object(j->get()) ? json_object_get(j->get(), "pid") : nullptr;
+            // A new process: all of its output so far (it has just started).
+            if (json_is_integer(p))
+                follow_pid(json_integer_value(p), 1u << 20);
+        });
+    };
+    wh.on_end = [&](const client::StreamEnd& e) { watch_end = e; };
+    set->add("/watch/job/" + path_segment(job.session) + "/" + path_segment(job.job) + "?feed=eventsource&" + hb,
+             std::move(wh), kStreamIdleLimit);
+
+    while (!watch_end && !output_lost) {
+        auto r = set->step();
+        if (!r)
+            return report(ctx, failure(w, r.error().message()));
+        if (*r) {
+            std::string rest;
+            for (auto& [pid, lp] : lines) rest += lp.flush();
+            emit(ctx, rest);
+            return kExitOk;
+        }
+        if (list_due) {
+            list_due = false;
+            auto pids = job_pids(ctx, w, job);
+            if (!pids)
+                return report(ctx, pids.error());
+            for (long long pid : *pids) follow_pid(pid, backlog);
+        }
+    }
+    if (output_lost)
+        return kExitFailure;
+    if (!watch_end->ok())
+        return report(ctx, failure(w, stream_end_text(*watch_end)));
+    return report(ctx, failure(w, "the daemon ended the event stream"));
+}
+
+int cmd_tail(Context& ctx, const Command& cmd, const Invocation& inv) {
+    size_t backlog = 4096;
+    if (auto v = inv.get("bytes")) {
+        auto n = number_arg(*v, 1ll << 40);
+        if (!n)
+            return usage_error(ctx, cmd, "-n takes a number of bytes");
+        backlog = static_cast<size_t>(std::min<long long>(*n, 1 << 20));
+    }
+    const bool follow = !inv.has("no-follow");
+    std::optional<std::string> label = inv.get("label");
+    if (label && label->empty())
+        return usage_error(ctx, cmd, "empty --label");
+    const std::string& target = inv.args[0];
+    if (is_pid(target))
+        return tail_pid(ctx, cmd, target, label, backlog, follow);
+    auto job = job_arg(target);
+    if (!job)
+        return usage_error(ctx, cmd, "expected a job name (sid.job) or a pid, got '" + target + "'");
+    return tail_job(ctx, cmd, *job, label, backlog, follow);
+}
+
+// One write to a process's stdin (POST /streams/<pid>/stdin), errors spelt out.
+Status send_data(Context& ctx, const std::string& w, const std::string& pid, std::string_view data) {
+    GAFFER_TRY(Response r, ctx.http->request("POST", "/streams/" + pid + "/stdin", data,
+                                             {{"Content-Type", "application/octet-stream"}}));
+    if (r.ok())
+        return {};
+    std::string error;
+    if (auto j = json::parse(r.body); j && json_is_object(j->get()))
+        if (json_t* e = json_object_get(j->get(), "error"); json_is_string(e))
+            error = json_string_value(e);
+    if (r.status == 403 && error == "forbidden_write")
+        return fail(failure(w, "the process's stdin is not redirected (its job needs redirect_input = true)"));
+    if (r.status == 404)
+        return fail(failure(w, "no process " + pid + " (404 " + (error.empty() ? "not_found" : error) + ")"));
+    return fail(failure(w, http_error_text(r)));
+}
+
+// `send [-s STREAM] <pid>[.<stream>] <data>...`: the words joined with spaces plus a
+// newline, or with `-` each line of stdin until EOF or a line ".", one write per line.
+int cmd_send(Context& ctx, const Command& cmd, const Invocation& inv) {
+    std::string pid = inv.args[0];
+    std::string stream = "stdin";
+    if (size_t dot = pid.find('.'); dot != std::string::npos) {
+        stream = pid.substr(dot + 1);
+        pid.resize(dot);
+    }
+    if (auto s = inv.get("stream"))
+        stream = *s;
+    if (!is_pid(pid))
+        return usage_error(ctx, cmd, "expected an internal pid, got '" + inv.args[0] + "'");
+    if (stream != "stdin")
+        return usage_error(ctx, cmd,
+                           "the HTTP API writes to stdin only (POST /streams/<pid>/stdin), not to '" + stream + "'");
+    const std::string w = what(cmd, pid);
+    std::vector<std::string> words(inv.args.begin() + 1, inv.args.end());
+    if (words.size() == 1 && words[0] == "-") {
+        char* line = nullptr;
+        size_t cap = 0;
+        ssize_t n;
+        int rc = kExitOk;
+        while ((n = getline(&line, &cap, stdin)) >= 0) {
+            std::string s(line, static_cast<size_t>(n));
+            std::string_view bare = s;
+            while (!bare.empty() && (bare.back() == '\n' || bare.back() == '\r')) bare.remove_suffix(1);
+            if (bare == ".")
+                break;
+            if (s.empty() || s.back() != '\n')
+                s += '\n';
+            if (auto st = send_data(ctx, w, pid, s); !st) {
+                rc = report(ctx, st.error());
+                break;
+            }
+        }
+        bool bad = rc == kExitOk && ferror(stdin);
+        free(line);
+        if (bad)
+            return report(ctx, Error::from_errno("cannot read stdin"));
+        return rc;
+    }
+    std::string data;
+    for (const auto& word : words) {
+        if (!data.empty())
+            data += ' ';
+        data += word;
+    }
+    if (data.empty() || data.back() != '\n')
+        data += '\n';
+    if (auto st = send_data(ctx, w, pid, data); !st)
+        return report(ctx, st.error());
+    if (ctx.json)
+        print_line(ctx, "{\"ok\": true}");
+    return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------------
 // The table
 
 constexpr std::span<const OptionSpec> kNoOptions;
@@ -1467,6 +1944,18 @@ constexpr OptionSpec kUserAddOpts[] = {
 };
 constexpr OptionSpec kPasswordOpt[] = {
     {"password", 'p', "PASSWORD", "the password (else prompted, or read from stdin)"},
+};
+constexpr OptionSpec kWatchOpts[] = {
+    {"heartbeat", 0, "SECS", "ask the daemon for a heartbeat every SECS seconds (default 60; 0 = none)"},
+    {"colorize", 0, nullptr, "one colour per job name"},
+};
+constexpr OptionSpec kTailOpts[] = {
+    {"bytes", 'n', "BYTES", "show up to BYTES of earlier output of each process first (default 4096)"},
+    {"no-follow", 0, nullptr, "print that earlier output and exit"},
+    {"label", 'l', "LABEL", "the output stream (default: the first redirect_output label)"},
+};
+constexpr OptionSpec kSendOpts[] = {
+    {"stream", 's', "STREAM", "the stream to write to (only stdin over the HTTP API)"},
 };
 
 const Command kCommands[] = {
@@ -1589,6 +2078,25 @@ const Command kCommands[] = {
      "Prints a table of per-process statistics and the totals of a job, or the statistics of one "
      "process.",
      kNoOptions, 1, 1, cmd_stats},
+    {"watch", "[<p1>[.<p2>.<p3>]] [--heartbeat SECS] [--colorize]", "print events as they happen",
+     "Follows the daemon's events (GET /watch[/<p1>/<p2>/<p3>]?feed=eventsource): every event, or those "
+     "whose type starts with the pattern (start, job.default.web, proc.3). Prints one line per event, "
+     "\"HH:MM:SS <job> | <event> <job>\" or \"... | <event> process with pid <pid>\" with the exit "
+     "status or signal of exits; with --json, each event's JSON. Runs until interrupted (SIGINT or "
+     "SIGTERM: exit 0); if the daemon closes the stream (it stopped or restarted) it fails (exit 1).",
+     kWatchOpts, 0, 1, cmd_watch},
+    {"tail", "[-n BYTES] [--no-follow] [--label LABEL] <sid.job|pid>", "follow the output of processes",
+     "Prints the last BYTES of a process's output (GET /streams/<pid>/<label>?backlog=BYTES), then "
+     "follows it until interrupted (SIGINT or SIGTERM: exit 0) or until the process exits. For a job, "
+     "every process is followed, processes spawned later (restarts, scale-ups) included, until "
+     "interrupted; each line is prefixed with \"<sid.job>.<pid> | \". The bytes of a single pid are "
+     "written unchanged.",
+     kTailOpts, 1, 1, cmd_tail},
+    {"send", "[-s STREAM] <pid>[.<stream>] <data>...", "write to a process's stdin",
+     "Writes the data words, joined with spaces and ended with a newline, to the process's stdin "
+     "(POST /streams/<pid>/stdin; its job needs redirect_input). With - as the data, each line read "
+     "from stdin until its end or a line \".\" is sent as one write. Prints nothing on success.",
+     kSendOpts, 2, -1, cmd_send},
     {"state", "<sid.job>", "print 1 if the job is active, else 0",
      "Prints the body of GET /jobs/<sid>/<job>/state: 1 when the job has processes, 0 otherwise.", kNoOptions, 1, 1,
      cmd_state},

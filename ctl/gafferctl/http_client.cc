@@ -3,9 +3,14 @@
 #include "ctl/gafferctl/http_client.h"
 
 #include <curl/curl.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 
 #include "lib/base/strutil.h"
 
@@ -77,6 +82,87 @@ std::string seconds_text(std::chrono::milliseconds ms) {
     char buf[32];
     snprintf(buf, sizeof buf, "%g s", static_cast<double>(ms.count()) / 1000.0);
     return buf;
+}
+
+// The Error for a failed transfer; its message names the endpoint.
+Error transfer_error(CURLcode rc, CURL* c, const char* errbuf, const ClientOptions& options, bool too_large) {
+    std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    long os_errno = 0;
+    (void)curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
+    switch (rc) {
+        case CURLE_COULDNT_CONNECT:
+            if (os_errno > 0)
+                return Error{static_cast<int>(os_errno), "cannot connect to " + options.endpoint.text};
+            return Error{0, "cannot connect to " + options.endpoint.text + ": " + detail};
+        case CURLE_COULDNT_RESOLVE_HOST:
+            return Error{0, "cannot connect to " + options.endpoint.text + ": " + detail};
+        case CURLE_OPERATION_TIMEDOUT:
+            return Error{0, "no answer from " + options.endpoint.text + " within " +
+                                seconds_text(options.timeout.count() > 0 ? options.timeout : options.connect_timeout)};
+        case CURLE_WRITE_ERROR:
+            if (too_large)
+                return Error{0, "the answer from " + options.endpoint.text + " is larger than " +
+                                    std::to_string(options.max_body) + " bytes"};
+            break;
+        case CURLE_GOT_NOTHING:
+            return Error{0, options.endpoint.text + " closed the connection without answering"};
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CIPHER:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_ISSUER_ERROR:
+        case CURLE_SSL_CRL_BADFILE:
+        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        case CURLE_SSL_INVALIDCERTSTATUS:
+        case CURLE_SSL_ENGINE_INITFAILED:
+        case CURLE_USE_SSL_FAILED:
+            return Error{0, "TLS failure with " + options.endpoint.text + ": " + detail};
+        default:
+            break;
+    }
+    if (os_errno > 0 && (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR))
+        return Error{static_cast<int>(os_errno), "connection to " + options.endpoint.text + " failed"};
+    return Error{0, "request to " + options.endpoint.text + " failed: " + detail};
+}
+
+// Options shared by every request: URL, endpoint (unix socket or TLS), no signals, no
+// proxy, no redirects, the connect timeout.
+void configure(CURL* c, const ClientOptions& options, const std::string& url, char* errbuf) {
+    const Endpoint& ep = options.endpoint;
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(c, CURLOPT_PROXY, "");
+    curl_easy_setopt(c, CURLOPT_USERAGENT, options.user_agent.c_str());
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
+    if (ep.kind == Endpoint::Kind::kUnix)
+        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, ep.socket_path.c_str());
+    if (ep.kind == Endpoint::Kind::kHttps) {
+        const TlsOptions& tls = options.tls;
+        if (!tls.certfile.empty())
+            curl_easy_setopt(c, CURLOPT_SSLCERT, tls.certfile.c_str());
+        if (!tls.keyfile.empty())
+            curl_easy_setopt(c, CURLOPT_SSLKEY, tls.keyfile.c_str());
+        if (!tls.cacert.empty())
+            curl_easy_setopt(c, CURLOPT_CAINFO, tls.cacert.c_str());
+        if (tls.insecure) {
+            curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+            curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+        }
+    }
+}
+
+std::string request_url(const Endpoint& ep, std::string_view path) {
+    std::string url = ep.base_url;
+    if (path.empty() || path[0] != '/')
+        url += '/';
+    url += path;
+    return url;
 }
 
 }  // namespace
@@ -205,47 +291,20 @@ Result<Response> HttpClient::request(std::string_view method, std::string_view p
     // Options are set afresh for every request; the connection cache survives the reset.
     curl_easy_reset(c);
 
-    std::string url = ep.base_url;
-    if (path.empty() || path[0] != '/')
-        url += '/';
-    url += path;
+    std::string url = request_url(ep, path);
 
     Transfer t;
     t.max_body = options_.max_body;
     char errbuf[CURL_ERROR_SIZE] = {0};
     std::string method_s(method);
 
-    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
-    curl_easy_setopt(c, CURLOPT_PROXY, "");
-    curl_easy_setopt(c, CURLOPT_USERAGENT, options_.user_agent.c_str());
+    configure(c, options_, url, errbuf);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
     if (options_.timeout.count() > 0)
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
-    if (ep.kind == Endpoint::Kind::kUnix)
-        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, ep.socket_path.c_str());
-    if (ep.kind == Endpoint::Kind::kHttps) {
-        const TlsOptions& tls = options_.tls;
-        if (!tls.certfile.empty())
-            curl_easy_setopt(c, CURLOPT_SSLCERT, tls.certfile.c_str());
-        if (!tls.keyfile.empty())
-            curl_easy_setopt(c, CURLOPT_SSLKEY, tls.keyfile.c_str());
-        if (!tls.cacert.empty())
-            curl_easy_setopt(c, CURLOPT_CAINFO, tls.cacert.c_str());
-        if (tls.insecure) {
-            curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-            curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-        }
-    }
 
     // POST and PUT always carry a body, empty if none is given, so that a Content-Length
     // is sent (some servers answer 411 otherwise).
@@ -300,47 +359,8 @@ Result<Response> HttpClient::request(std::string_view method, std::string_view p
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
 
-    if (rc != CURLE_OK) {
-        std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-        long os_errno = 0;
-        (void)curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
-        switch (rc) {
-            case CURLE_COULDNT_CONNECT:
-                if (os_errno > 0)
-                    return fail(Error{static_cast<int>(os_errno), "cannot connect to " + ep.text});
-                return fail(Error{0, "cannot connect to " + ep.text + ": " + detail});
-            case CURLE_COULDNT_RESOLVE_HOST:
-                return fail(Error{0, "cannot connect to " + ep.text + ": " + detail});
-            case CURLE_OPERATION_TIMEDOUT:
-                return fail(Error{
-                    0, "no answer from " + ep.text + " within " +
-                           seconds_text(options_.timeout.count() > 0 ? options_.timeout : options_.connect_timeout)});
-            case CURLE_WRITE_ERROR:
-                if (t.too_large)
-                    return fail(Error{0, "the answer from " + ep.text + " is larger than " +
-                                             std::to_string(options_.max_body) + " bytes"});
-                break;
-            case CURLE_GOT_NOTHING:
-                return fail(Error{0, ep.text + " closed the connection without answering"});
-            case CURLE_SSL_CONNECT_ERROR:
-            case CURLE_PEER_FAILED_VERIFICATION:
-            case CURLE_SSL_CERTPROBLEM:
-            case CURLE_SSL_CIPHER:
-            case CURLE_SSL_CACERT_BADFILE:
-            case CURLE_SSL_ISSUER_ERROR:
-            case CURLE_SSL_CRL_BADFILE:
-            case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-            case CURLE_SSL_INVALIDCERTSTATUS:
-            case CURLE_SSL_ENGINE_INITFAILED:
-            case CURLE_USE_SSL_FAILED:
-                return fail(Error{0, "TLS failure with " + ep.text + ": " + detail});
-            default:
-                break;
-        }
-        if (os_errno > 0 && (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR))
-            return fail(Error{static_cast<int>(os_errno), "connection to " + ep.text + " failed"});
-        return fail(Error{0, "request to " + ep.text + " failed: " + detail});
-    }
+    if (rc != CURLE_OK)
+        return fail(transfer_error(rc, c, errbuf, options_, t.too_large));
 
     long status = 0;
     (void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -349,6 +369,339 @@ Result<Response> HttpClient::request(std::string_view method, std::string_view p
         t.response.content_type = ct;
     t.response.status = status;
     return std::move(t.response);
+}
+
+// ---------------------------------------------------------------------------------------
+// StreamSet
+
+Response StreamEnd::response() const {
+    Response r;
+    r.status = status;
+    r.body = body;
+    r.content_type = content_type;
+    return r;
+}
+
+namespace {
+
+constexpr size_t kMaxErrorBody = 64 * 1024;
+
+struct MultiDeleter {
+    void operator()(CURLM* m) const { curl_multi_cleanup(m); }
+};
+
+}  // namespace
+
+struct StreamSet::Impl {
+    // One transfer; heap-allocated so that curl's callback pointers stay valid.
+    struct Stream {
+        Id id = 0;
+        std::string path;
+        StreamHandlers handlers;
+        std::chrono::seconds idle_limit{0};
+        CURL* easy = nullptr;
+        Slist headers;
+        char errbuf[CURL_ERROR_SIZE] = {0};
+        std::string url;
+        long status = 0;
+        bool opened = false;
+        bool cancelled = false;
+        StreamEnd end;
+
+        ~Stream() {
+            if (easy)
+                curl_easy_cleanup(easy);
+        }
+    };
+
+    ClientOptions options;
+    std::unique_ptr<CURLM, MultiDeleter> multi;
+    std::map<Id, std::unique_ptr<Stream>> streams;  // added to the multi handle
+    std::vector<std::unique_ptr<Stream>> pending;   // queued by add()
+    Id next_id = 1;
+    int sigfd = -1;
+    sigset_t blocked;
+    sigset_t saved_mask;
+    bool mask_saved = false;
+
+    ~Impl() {
+        for (auto& [id, st] : streams)
+            if (st->easy)
+                curl_multi_remove_handle(multi.get(), st->easy);
+        streams.clear();
+        multi.reset();
+        if (sigfd >= 0) {
+            // Discard the stop signals that arrived meanwhile, then unblock.
+            struct signalfd_siginfo si;
+            while (::read(sigfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+            }
+            ::close(sigfd);
+        }
+        if (mask_saved)
+            sigprocmask(SIG_SETMASK, &saved_mask, nullptr);
+    }
+
+    static size_t on_header(char* data, size_t size, size_t nmemb, void* user) {
+        auto* st = static_cast<Stream*>(user);
+        size_t n = size * nmemb;
+        std::string_view line(data, n);
+        if (starts_with(line, "HTTP/")) {
+            // "HTTP/1.1 200 OK": a new status line (a 1xx one is followed by another).
+            size_t sp = line.find(' ');
+            auto code = sp == std::string_view::npos ? std::nullopt : parse_int(trim(line.substr(sp + 1, 3)));
+            st->status = code ? static_cast<long>(*code) : 0;
+            return n;
+        }
+        if (trim(line).empty() && st->status >= 200 && !st->opened) {
+            st->opened = true;
+            if (st->handlers.on_open && !st->cancelled)
+                st->handlers.on_open(st->status);
+            return n;
+        }
+        size_t colon = line.find(':');
+        if (colon != std::string_view::npos && to_lower(trim(line.substr(0, colon))) == "content-type")
+            st->end.content_type = std::string(trim(line.substr(colon + 1)));
+        return n;
+    }
+
+    static size_t on_body(char* data, size_t size, size_t nmemb, void* user) {
+        auto* st = static_cast<Stream*>(user);
+        size_t n = size * nmemb;
+        if (st->cancelled)
+            return CURL_WRITEFUNC_ERROR;
+        if (st->status >= 200 && st->status < 300) {
+            if (st->handlers.on_data)
+                st->handlers.on_data(std::string_view(data, n));
+        } else if (st->end.body.size() < kMaxErrorBody) {
+            st->end.body.append(data, std::min(n, kMaxErrorBody - st->end.body.size()));
+        }
+        return n;
+    }
+
+    Status start(std::unique_ptr<Stream> st) {
+        CURL* c = curl_easy_init();
+        if (!c)
+            return fail(Error::make(ENOMEM, "cannot create a curl handle"));
+        st->easy = c;
+        st->url = request_url(options.endpoint, st->path);
+        configure(c, options, st->url, st->errbuf);
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Impl::on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, st.get());
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &Impl::on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, st.get());
+        curl_easy_setopt(c, CURLOPT_PRIVATE, st.get());
+        // Hand the bytes over as they come, not once a buffer is full.
+        curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 16384L);
+        curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+        if (st->idle_limit.count() > 0) {
+            curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+            curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(st->idle_limit.count()));
+        }
+        bool okay = slist_append(st->headers, "Expect:");
+        if (!options.api_key.empty())
+            okay = okay && slist_append(st->headers, "X-Api-Key: " + options.api_key);
+        if (!okay)
+            return fail(Error::make(ENOMEM, "cannot build the request headers"));
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, st->headers.get());
+        if (CURLMcode mc = curl_multi_add_handle(multi.get(), c); mc != CURLM_OK)
+            return fail(Error{0, std::string("cannot start a request: ") + curl_multi_strerror(mc)});
+        Id id = st->id;
+        streams.emplace(id, std::move(st));
+        return {};
+    }
+
+    // Ends the transfers curl reports done, then drops the cancelled ones.
+    void reap() {
+        int left = 0;
+        while (CURLMsg* m = curl_multi_info_read(multi.get(), &left)) {
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            CURL* easy = m->easy_handle;
+            CURLcode rc = m->data.result;
+            Stream* raw = nullptr;
+            (void)curl_easy_getinfo(easy, CURLINFO_PRIVATE, &raw);
+            curl_multi_remove_handle(multi.get(), easy);
+            if (!raw)
+                continue;
+            auto it = streams.find(raw->id);
+            if (it == streams.end())
+                continue;
+            std::unique_ptr<Stream> st = std::move(it->second);
+            streams.erase(it);
+            if (st->cancelled)
+                continue;
+            st->end.status = st->status;
+            if (rc != CURLE_OK) {
+                if (rc == CURLE_OPERATION_TIMEDOUT && st->opened)
+                    st->end.error = Error{0, "no data from " + options.endpoint.text + " for " +
+                                                 std::to_string(st->idle_limit.count()) + " s"};
+                else if (st->opened && (rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR))
+                    st->end.error = Error{0, options.endpoint.text + " closed the stream"};
+                else
+                    st->end.error = transfer_error(rc, easy, st->errbuf, options, false);
+            }
+            if (st->handlers.on_end)
+                st->handlers.on_end(st->end);
+        }
+        for (auto it = streams.begin(); it != streams.end();) {
+            if (it->second->cancelled) {
+                curl_multi_remove_handle(multi.get(), it->second->easy);
+                it = streams.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+};
+
+StreamSet::StreamSet(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+StreamSet::StreamSet(StreamSet&&) noexcept = default;
+StreamSet& StreamSet::operator=(StreamSet&&) noexcept = default;
+StreamSet::~StreamSet() = default;
+
+Result<StreamSet> StreamSet::create(const ClientOptions& options, std::initializer_list<int> stop_signals) {
+    if (has_control_chars(options.api_key))
+        return fail(Error::make(EINVAL, "the API key contains control characters"));
+    auto impl = std::make_unique<Impl>();
+    impl->options = options;
+    impl->multi.reset(curl_multi_init());
+    if (!impl->multi)
+        return fail(Error::make(ENOMEM, "cannot create a curl multi handle"));
+    if (stop_signals.size() > 0) {
+        sigemptyset(&impl->blocked);
+        for (int sig : stop_signals) sigaddset(&impl->blocked, sig);
+        if (sigprocmask(SIG_BLOCK, &impl->blocked, &impl->saved_mask) != 0)
+            return fail(Error::from_errno("cannot block signals"));
+        impl->mask_saved = true;
+        impl->sigfd = signalfd(-1, &impl->blocked, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (impl->sigfd < 0)
+            return fail(Error::from_errno("cannot create a signalfd"));
+    }
+    return StreamSet(std::move(impl));
+}
+
+StreamSet::Id StreamSet::add(std::string path, StreamHandlers handlers, std::chrono::seconds idle_limit) {
+    auto st = std::make_unique<Impl::Stream>();
+    st->id = impl_->next_id++;
+    st->path = std::move(path);
+    st->handlers = std::move(handlers);
+    st->idle_limit = idle_limit;
+    Id id = st->id;
+    impl_->pending.push_back(std::move(st));
+    return id;
+}
+
+void StreamSet::cancel(Id id) {
+    auto& pending = impl_->pending;
+    for (auto it = pending.begin(); it != pending.end(); ++it) {
+        if ((*it)->id == id) {
+            pending.erase(it);
+            return;
+        }
+    }
+    if (auto it = impl_->streams.find(id); it != impl_->streams.end())
+        it->second->cancelled = true;
+}
+
+size_t StreamSet::size() const {
+    size_t n = impl_->pending.size();
+    for (const auto& [id, st] : impl_->streams)
+        if (!st->cancelled)
+            ++n;
+    return n;
+}
+
+Result<int> StreamSet::step(std::chrono::milliseconds max_wait) {
+    Impl& im = *impl_;
+    while (!im.pending.empty()) {
+        std::vector<std::unique_ptr<Impl::Stream>> batch = std::move(im.pending);
+        im.pending.clear();
+        for (auto& st : batch) GAFFER_RETURN_IF_ERROR(im.start(std::move(st)));
+    }
+    int running = 0;
+    if (CURLMcode mc = curl_multi_perform(im.multi.get(), &running); mc != CURLM_OK)
+        return fail(Error{0, std::string("transfer failure: ") + curl_multi_strerror(mc)});
+    im.reap();
+    if (!im.pending.empty())
+        return 0;  // new streams to start: no waiting
+
+    struct curl_waitfd extra = {im.sigfd, CURL_WAIT_POLLIN, 0};
+    int numfds = 0;
+    CURLMcode mc = curl_multi_poll(im.multi.get(), im.sigfd >= 0 ? &extra : nullptr, im.sigfd >= 0 ? 1u : 0u,
+                                   static_cast<int>(max_wait.count()), &numfds);
+    if (mc != CURLM_OK)
+        return fail(Error{0, std::string("transfer failure: ") + curl_multi_strerror(mc)});
+    if (im.sigfd >= 0 && (extra.revents & CURL_WAIT_POLLIN)) {
+        struct signalfd_siginfo si;
+        if (::read(im.sigfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si))
+            return static_cast<int>(si.ssi_signo);
+    }
+    if (CURLMcode mc2 = curl_multi_perform(im.multi.get(), &running); mc2 != CURLM_OK)
+        return fail(Error{0, std::string("transfer failure: ") + curl_multi_strerror(mc2)});
+    im.reap();
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// SseParser
+
+void SseParser::feed(std::string_view bytes, const std::function<void(const Event&)>& on_event) {
+    constexpr size_t kMaxLine = 16u << 20;
+    while (!bytes.empty()) {
+        size_t nl = bytes.find('\n');
+        if (nl == std::string_view::npos) {
+            if (!overlong_ && partial_.size() + bytes.size() <= kMaxLine) {
+                partial_.append(bytes);
+            } else {
+                overlong_ = true;
+                partial_.clear();
+            }
+            return;
+        }
+        std::string_view piece = bytes.substr(0, nl);
+        bytes.remove_prefix(nl + 1);
+        if (overlong_) {
+            overlong_ = false;
+            partial_.clear();
+            continue;
+        }
+        if (partial_.empty()) {
+            line(piece, on_event);
+        } else {
+            partial_.append(piece);
+            std::string l = std::move(partial_);
+            partial_.clear();
+            line(l, on_event);
+        }
+    }
+}
+
+void SseParser::line(std::string_view l, const std::function<void(const Event&)>& on_event) {
+    if (!l.empty() && l.back() == '\r')
+        l.remove_suffix(1);
+    if (l.empty()) {
+        if (has_data_)
+            on_event(cur_);
+        cur_ = Event();
+        has_data_ = false;
+        return;
+    }
+    if (l[0] == ':')
+        return;  // a comment
+    size_t colon = l.find(':');
+    std::string_view field = l.substr(0, colon);
+    std::string_view value = colon == std::string_view::npos ? std::string_view() : l.substr(colon + 1);
+    if (!value.empty() && value[0] == ' ')
+        value.remove_prefix(1);
+    if (field == "event") {
+        cur_.type = std::string(value);
+    } else if (field == "data") {
+        if (has_data_)
+            cur_.data += '\n';
+        cur_.data.append(value);
+        has_data_ = true;
+    }
 }
 
 // ---------------------------------------------------------------------------------------

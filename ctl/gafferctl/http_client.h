@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // HttpClient: a small synchronous HTTP/1.1 client for the command-line tools (gafferctl
-// today, the `gaffer` CLI later), over libcurl's easy API.
+// today, the `gaffer` CLI later), over libcurl's easy API; StreamSet: long-lived streamed
+// GETs (watch, tail) over libcurl's multi API.
 //
 // An endpoint is `http://host:port[/prefix]`, `https://host:port[/prefix]` or `unix:/path`;
 // on a unix endpoint requests go to `http://localhost/<path>` through
@@ -17,6 +18,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -119,6 +123,87 @@ private:
 
     ClientOptions options_;
     std::unique_ptr<void, EasyDeleter> easy_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Streaming: long-lived GET requests (the daemon's feed=continuous and eventsource
+// answers), several at once over curl's multi interface, read as the bytes arrive.
+
+// How a streamed request ended.
+struct StreamEnd {
+    long status = 0;             // 0 when no HTTP answer came
+    std::string body;            // the body of a non-2xx answer (at most 64 KiB)
+    std::string content_type;    // of a non-2xx answer
+    std::optional<Error> error;  // transport failure, the connection lost mid-body included
+    bool ok() const { return !error && status >= 200 && status < 300; }
+    // A Response of status, body and content type, for messages about a non-2xx answer.
+    Response response() const;
+};
+
+struct StreamHandlers {
+    // The status line and the headers are in; the body follows. Optional.
+    std::function<void(long status)> on_open;
+    // A piece of a 2xx body as it arrived (the bytes of a non-2xx body are kept for
+    // StreamEnd instead).
+    std::function<void(std::string_view data)> on_data;
+    // Once, when the transfer is over; never after cancel(). Optional.
+    std::function<void(const StreamEnd& end)> on_end;
+};
+
+// A set of streamed requests driven by step(). Callbacks run inside step(); they may call
+// add() and cancel() (both take effect within step()), nothing else of the set.
+//
+// Stop signals (SIGINT, SIGTERM, ...) are blocked while the set exists and read through a
+// signalfd that step() polls with the transfers, so an interrupt ends the wait cleanly
+// instead of killing the process; pending ones are discarded and the signal mask is
+// restored on destruction. Waiting is curl_multi_poll: no busy loop.
+class StreamSet {
+public:
+    using Id = uint64_t;
+
+    static Result<StreamSet> create(const ClientOptions& options, std::initializer_list<int> stop_signals = {});
+    StreamSet(StreamSet&&) noexcept;
+    StreamSet& operator=(StreamSet&&) noexcept;
+    StreamSet(const StreamSet&) = delete;
+    StreamSet& operator=(const StreamSet&) = delete;
+    ~StreamSet();
+
+    // Queues `GET path` (a path and query as for HttpClient::request); it starts at the next
+    // step(). With `idle_limit` > 0 the transfer fails when no byte at all arrives for that
+    // long (set it above the heartbeat period the request asks for). The options' whole-request
+    // timeout does not apply to streams; the connect timeout does.
+    Id add(std::string path, StreamHandlers handlers, std::chrono::seconds idle_limit = std::chrono::seconds(0));
+    // Stops a stream without calling its on_end.
+    void cancel(Id id);
+    // Streams added and neither ended nor cancelled.
+    size_t size() const;
+    // Moves every transfer forward, waiting at most `max_wait` for network activity or a
+    // stop signal. Returns the number of the stop signal that arrived, else 0.
+    Result<int> step(std::chrono::milliseconds max_wait = std::chrono::milliseconds(30000));
+
+private:
+    struct Impl;
+    explicit StreamSet(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+// An incremental text/event-stream parser: `event:` and `data:` fields (several data lines
+// joined with '\n'), an event per blank line; comments, other fields and heartbeat blank
+// lines produce nothing. A line longer than 16 MiB is dropped.
+class SseParser {
+public:
+    struct Event {
+        std::string type = "message";
+        std::string data;
+    };
+    void feed(std::string_view bytes, const std::function<void(const Event&)>& on_event);
+
+private:
+    void line(std::string_view l, const std::function<void(const Event&)>& on_event);
+    std::string partial_;
+    Event cur_;
+    bool has_data_ = false;
+    bool overlong_ = false;
 };
 
 // Percent-encodes one path segment: RFC 3986 unreserved characters and the sub-delims,

@@ -4,6 +4,7 @@
 // (reference §4.1), GET /watch[/...] (§4.2) and the feed= variants of /stats (§4.3).
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -350,14 +351,36 @@ std::optional<MHD_Result> Live::handle_streams(MHD_Connection* conn, const Reque
     auto hb = parse_heartbeat(req.query_value("heartbeat"));
     if (!hb)
         return send(conn, req, error_response(400, "bad_value", "heartbeat must be true, false or a number"));
+    // gafferd extension: backlog=<bytes> sends up to that many of the most recent bytes
+    // first (each stream keeps 64 KiB). With the longpoll feed the answer is then that
+    // snapshot alone (possibly empty) and ends at once.
+    std::optional<size_t> backlog;
+    if (auto v = req.query_value("backlog")) {
+        if (v->empty() || v->size() > 12 || v->find_first_not_of("0123456789") != std::string_view::npos)
+            return send(conn, req, error_response(400, "bad_value", "backlog must be a number of bytes"));
+        auto n = parse_int(*v);
+        if (!n)
+            return send(conn, req, error_response(400, "bad_value", "backlog must be a number of bytes"));
+        backlog = static_cast<size_t>(std::min<int64_t>(*n, static_cast<int64_t>(kStreamQueueBytes)));
+    }
     const bool sse = feed == "eventsource";
+    const bool continuous = sse || feed == "continuous";
     const std::string label = seg[2];
     auto body = std::make_unique<StreamBody>(*this, conn, kStreamQueueBytes,
                                              sse ? std::function<std::string(uint64_t)>(&io::sse_dropped)
                                                  : std::function<std::string(uint64_t)>(&io::dropped_line));
-    if (feed != "continuous" && !sse)
+    if (!continuous)
         body->end_after_first_data();
     StreamBody* b = body.get();
+    if (backlog && !continuous) {
+        auto snap = manager_.stream_backlog(*pid, label, *backlog);
+        if (!snap)
+            return send(conn, req, manager_error(snap.error()));
+        if (!snap->empty())
+            b->push(std::move(*snap));
+        b->finish();
+        return send_stream(conn, req, 200, "application/octet-stream", std::move(body));
+    }
     auto sub = manager_.subscribe_output(
         *pid, label,
         [b, sse, label](std::string_view data) {
@@ -372,6 +395,15 @@ std::optional<MHD_Result> Live::handle_streams(MHD_Connection* conn, const Reque
     manager::Manager::OutputSubId id = *sub;
     manager::Manager* m = &manager_;
     b->on_destroy([m, id] { m->unsubscribe_output(id); });
+    if (backlog) {
+        // Same loop turn as the subscription: no chunk can arrive in between, so the
+        // backlog and the live data neither overlap nor leave a gap.
+        auto past = manager_.stream_backlog(*pid, label, *backlog);
+        if (!past)
+            return send(conn, req, manager_error(past.error()));
+        if (!past->empty())
+            b->push(sse ? io::sse_event(label, *past) : std::move(*past));
+    }
     b->set_heartbeat(*hb);
     return send_stream(conn, req, 200, sse ? "text/event-stream" : "application/octet-stream", std::move(body));
 }
@@ -425,22 +457,27 @@ std::optional<MHD_Result> Live::handle_stats_feed(MHD_Connection* conn, const Re
     auto hb = parse_heartbeat(req.query_value("heartbeat"));
     if (!hb)
         return send(conn, req, error_response(400, "bad_value", "heartbeat must be true, false or a number"));
-    const bool sse = req.query_value("feed").value_or("") == "eventsource";
+    const std::string_view feed = req.query_value("feed").value_or("");
+    const bool sse = feed == "eventsource";
     auto body = std::make_unique<StreamBody>(*this, conn, kStreamQueueBytes,
                                              sse ? std::function<std::string(uint64_t)>(&io::sse_dropped)
                                                  : std::function<std::string(uint64_t)>(&io::dropped_line));
     StreamBody* b = body.get();
-    if (!sse) {
+    if (!sse && feed != "continuous") {
         body->end_after_first_data();
         b->push(first.body + "\r\n");
         return send_stream(conn, req, 200, "application/json", std::move(body));
     }
-    b->push(io::sse_event("stat", first.body));
+    // eventsource: one `stat` event per period; continuous: one JSON document per period,
+    // each followed by CRLF (no SSE framing).
+    auto frame = [sse](const std::string& doc) { return sse ? io::sse_event("stat", doc) : doc + "\r\n"; };
+    b->push(frame(first.body));
     // A timer only while this client is connected: the state lives with the body.
     struct Ticker {
         Live* live;
         Request req;
         StreamBody* body;
+        std::function<std::string(const std::string&)> frame;
         loop::Loop::TimerId timer = 0;
         void arm() {
             timer = live->loop().add_timer(kStatsPeriod, [this] {
@@ -450,12 +487,12 @@ std::optional<MHD_Result> Live::handle_stats_feed(MHD_Connection* conn, const Re
                     body->finish();
                     return;
                 }
-                body->push(io::sse_event("stat", r.body));
+                body->push(frame(r.body));
                 arm();
             });
         }
     };
-    auto ticker = std::make_shared<Ticker>(Ticker{this, req, b, 0});
+    auto ticker = std::make_shared<Ticker>(Ticker{this, req, b, frame, 0});
     ticker->arm();
     loop::Loop* lp = &loop_;
     b->on_destroy([ticker, lp] {
@@ -463,7 +500,7 @@ std::optional<MHD_Result> Live::handle_stats_feed(MHD_Connection* conn, const Re
             lp->cancel_timer(ticker->timer);
     });
     b->set_heartbeat(*hb);
-    return send_stream(conn, req, 200, "text/event-stream", std::move(body));
+    return send_stream(conn, req, 200, sse ? "text/event-stream" : "application/json", std::move(body));
 }
 
 }  // namespace gaffer::http
