@@ -3,6 +3,8 @@
 // V1 framing, with the required fixes: permissions checked with and without a stream
 // name, the socket closed when the process exits) and the 0.4 WS /wstreams/<pid> (§4.1).
 // An unknown pid or stream refuses the handshake with HTTP 404 (allowed by §5.1).
+// Output goes out in text frames, so through a ws::Utf8Sanitizer per connection: a
+// character split across two reads arrives whole, invalid bytes arrive as U+FFFD.
 #include <cerrno>
 #include <utility>
 
@@ -13,6 +15,7 @@
 #include "lib/http/upgrade.h"
 #include "lib/io/stream_format.h"
 #include "lib/manager/manager.h"
+#include "lib/ws/utf8.h"
 #include "lib/ws/v1.h"
 
 namespace gaffer::http {
@@ -30,6 +33,26 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
     return false;
 }
 
+// One output stream on its way to a websocket as text: UTF-8 (utf8.h), and chunks that
+// find the socket too far behind are dropped and counted (§16).
+struct OutputText {
+    ws::Utf8Sanitizer utf8;
+    uint64_t dropped = 0;
+
+    // The text of `data` (possibly empty: a character is held back), or nullopt when
+    // the chunk is dropped; held-back bytes are dropped with it (their end is lost).
+    std::optional<std::string> take(const WsConn& ws, std::string_view data) {
+        if (ws.outgoing() > kChannelBacklog) {
+            dropped += data.size() + utf8.held();
+            utf8.reset();
+            return std::nullopt;
+        }
+        return utf8.feed(data);
+    }
+    // The count to report before the next text (0: nothing dropped); resets it.
+    uint64_t take_dropped() { return std::exchange(dropped, 0); }
+};
+
 struct ChannelState {
     Live* live = nullptr;
     WsConn* ws = nullptr;
@@ -43,9 +66,20 @@ struct ChannelState {
     Rights rights;
     manager::Manager::OutputSubId out_sub = 0;
     events::EventBus::SubId exit_sub = 0;
-    uint64_t dropped = 0;
+    OutputText out;
 
     void send_error(std::string_view id, ws::v1::ErrorCode code) { (void)ws->send_text(ws::v1::error_message(id, code)); }
+
+    // `V1 message <fresh id>\0<text>`, after the overflow error if chunks were dropped.
+    void send_output(std::string_view text) {
+        if (text.empty())
+            return;
+        auto id = ws::v1::new_id();
+        std::string mid = id ? *id : std::string("0");
+        if (uint64_t n = out.take_dropped())
+            (void)ws->send_text(ws::v1::encode(ws::v1::Type::kError, mid, ws::v1::overflow_body(n)));
+        (void)ws->send_text(ws::v1::output_message(mid, text));
+    }
 
     // Permission and open-time checks, then the subscriptions.
     void begin() {
@@ -65,21 +99,12 @@ struct ChannelState {
             auto sub = m.subscribe_output(
                 pid, read_label,
                 [this](std::string_view data) {
-                    if (ws->outgoing() > kChannelBacklog) {
-                        dropped += data.size();
-                        return;
-                    }
-                    auto id = ws::v1::new_id();
-                    std::string mid = id ? *id : std::string("0");
-                    if (dropped) {
-                        (void)ws->send_text(
-                            ws::v1::encode(ws::v1::Type::kError, mid, ws::v1::overflow_body(dropped)));
-                        dropped = 0;
-                    }
-                    (void)ws->send_text(ws::v1::output_message(mid, data));
+                    if (auto text = out.take(*ws, data))
+                        send_output(*text);
                 },
                 [this] {
                     out_sub = 0;
+                    send_output(out.utf8.finish());
                     ws->close();
                 });
             if (!sub) {
@@ -221,11 +246,19 @@ struct WstreamState {
     WsConn* ws = nullptr;
     int pid = 0;
     manager::Manager::OutputSubId out_sub = 0;
-    uint64_t dropped = 0;
+    OutputText out;
 
     void fail(const char* error) {
         (void)ws->send_text(std::string("{\"error\":\"") + error + "\"}");
         ws->close();
+    }
+    // One text message per chunk, after the §16 marker if chunks were dropped.
+    void send_output(std::string_view text) {
+        if (text.empty())
+            return;
+        if (uint64_t n = out.take_dropped())
+            (void)ws->send_text(io::dropped_line(n));
+        (void)ws->send_text(text);
     }
     void release() {
         if (out_sub)
@@ -272,18 +305,12 @@ std::optional<MHD_Result> Live::handle_wstreams(MHD_Connection* conn, const Requ
             auto sub = s->live->manager().subscribe_output(
                 s->pid, info->redirect_output.front(),
                 [s](std::string_view data) {
-                    if (s->ws->outgoing() > kChannelBacklog) {
-                        s->dropped += data.size();
-                        return;
-                    }
-                    if (s->dropped) {
-                        (void)s->ws->send_text(io::dropped_line(s->dropped));
-                        s->dropped = 0;
-                    }
-                    (void)s->ws->send_text(data);
+                    if (auto text = s->out.take(*s->ws, data))
+                        s->send_output(*text);
                 },
                 [s] {
                     s->out_sub = 0;
+                    s->send_output(s->out.utf8.finish());
                     s->ws->close();
                 });
             if (sub)

@@ -15,6 +15,7 @@
 #include "lib/manager/manager.h"
 #include "lib/model/values.h"
 #include "lib/ws/random.h"
+#include "lib/ws/utf8.h"
 #include "lib/ws/v1.h"
 
 namespace gaffer::http::sockjs_app {
@@ -77,6 +78,12 @@ std::optional<int> int_arg(const json_t* v) {
             return static_cast<int>(*n);
     }
     return std::nullopt;
+}
+
+// A valid X-Api-Key on the request: then any Origin may open the channel.
+bool key_authenticated(Live& live, const Request& req) {
+    Rights probe;
+    return req.header("x-api-key").has_value() && !live.router().rights_for(req, &probe);
 }
 
 std::optional<model::Env> env_arg(const json_t* v) {
@@ -353,36 +360,45 @@ void ChannelApp::subscribe(const std::string& topic) {
                 return sub_error(topic, "stream_not_found");
             label = labels->front();
         }
+        // The chunks as text (§5.2 "UTF-8 decoded text"): a character split across two
+        // reads arrives whole, invalid bytes as U+FFFD, so json_stringn never refuses one.
         struct StreamState {
+            ws::Utf8Sanitizer utf8;
             uint64_t dropped = 0;
         };
         auto st = std::make_shared<StreamState>();
         std::string name = info->job.qualified();
         int p = *pid;
+        auto deliver = [this, topic, label, name, p, st](const std::string& text) {
+            if (text.empty())
+                return;
+            if (st->dropped) {
+                json::JsonPtr d = obj();
+                json::set(d.get(), "topic", json::str(topic));
+                json::set(d.get(), "bytes", json::take(json_integer(static_cast<json_int_t>(st->dropped))));
+                json::JsonPtr m = obj();
+                json::set(m.get(), "event", json::str("gaffer:dropped"));
+                json::set(m.get(), "data", std::move(d));
+                transport_.send(json::dump(m.get()));
+                st->dropped = 0;
+            }
+            json::JsonPtr o = obj();
+            json::set(o.get(), "name", json::str(name));
+            json::set(o.get(), "pid", json::take(json_integer(p)));
+            json::set(o.get(), "data", json::str(text));
+            emit(topic, label, o.get());
+        };
         auto id = mgr.subscribe_output(
             p, label,
-            [this, topic, label, name, p, st](std::string_view data) {
+            [this, st, deliver](std::string_view data) {
                 if (transport_.backlog && transport_.backlog() > kStreamBacklog) {
-                    st->dropped += data.size();
+                    st->dropped += data.size() + st->utf8.held();
+                    st->utf8.reset();
                     return;
                 }
-                if (st->dropped) {
-                    json::JsonPtr d = obj();
-                    json::set(d.get(), "topic", json::str(topic));
-                    json::set(d.get(), "bytes", json::take(json_integer(static_cast<json_int_t>(st->dropped))));
-                    json::JsonPtr m = obj();
-                    json::set(m.get(), "event", json::str("gaffer:dropped"));
-                    json::set(m.get(), "data", std::move(d));
-                    transport_.send(json::dump(m.get()));
-                    st->dropped = 0;
-                }
-                json::JsonPtr o = obj();
-                json::set(o.get(), "name", json::str(name));
-                json::set(o.get(), "pid", json::take(json_integer(p)));
-                json::set(o.get(), "data", json::str(json::sanitize_utf8(data)));
-                emit(topic, label, o.get());
+                deliver(st->utf8.feed(data));
             },
-            [] {});
+            [st, deliver] { deliver(st->utf8.finish()); });
         if (!id)
             return sub_error(topic, id.error().code == ENOENT ? "invalid_process" : "stream_not_found");
         manager::Manager* m = &mgr;
@@ -758,10 +774,8 @@ MHD_Result SockjsServer::handle(MHD_Connection* conn, const Request& req) {
             return reply(r);
         }
         case RouteKind::kRawWebsocket: {
-            Rights probe;
-            bool keyed = req.header("x-api-key").has_value() && !live_.router().rights_for(req, &probe);
             Live* live = &live_;
-            return live_.upgrade(conn, req, keyed, [live](WsConn& ws) {
+            return live_.upgrade(conn, req, key_authenticated(live_, req), [live](WsConn& ws) {
                 WsConn* w = &ws;
                 auto app = std::make_shared<std::unique_ptr<ChannelApp>>();
                 *app = std::make_unique<ChannelApp>(
@@ -781,12 +795,10 @@ MHD_Result SockjsServer::handle(MHD_Connection* conn, const Request& req) {
     // Session transports.
     auto now = Clock::now();
     if (route.transport == Transport::kWebsocket) {
-        Rights probe;
-        bool keyed = req.header("x-api-key").has_value() && !live_.router().rights_for(req, &probe);
         Live* live = &live_;
         SessionOptions sopts = opts_.session;
         std::string sid = route.session;
-        return live_.upgrade(conn, req, keyed, [live, sopts, sid](WsConn& ws) {
+        return live_.upgrade(conn, req, key_authenticated(live_, req), [live, sopts, sid](WsConn& ws) {
             WsConn* w = &ws;
             struct State {
                 std::unique_ptr<Session> session;
@@ -873,6 +885,11 @@ MHD_Result SockjsServer::handle(MHD_Connection* conn, const Request& req) {
             };
         });
     }
+    // The HTTP transports carry the same channel as the websockets, so they get the same
+    // Origin check (security-defaults.md "Browsers"): a page elsewhere could otherwise
+    // post commands through jsonp_send or xhr_send with a plain form or fetch.
+    if (!live_.origin_allowed(req, key_authenticated(live_, req)))
+        return live_.send(conn, req, error_response(403, "forbidden", "SockJS Origin not allowed"));
     if (role(route.transport) == TransportRole::kSend) {
         Session* s = registry_.find(route.session);
         if (!s)

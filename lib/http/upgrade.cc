@@ -26,6 +26,24 @@ struct MhdResponseDeleter {
 };
 using MhdResponsePtr = std::unique_ptr<MHD_Response, MhdResponseDeleter>;
 
+enum class Io { kMoved, kNotReady, kFailed };
+
+// Runs `op`, a MSG_DONTWAIT recv(2) or send(2), until a signal does not interrupt it:
+// kMoved with the byte count in `*n`, kNotReady when the socket would block, kFailed
+// when the connection is broken.
+template <typename Op>
+Io nonblocking(Op op, size_t* n) {
+    for (;;) {
+        ssize_t r = op();
+        if (r >= 0) {
+            *n = static_cast<size_t>(r);
+            return Io::kMoved;
+        }
+        if (errno != EINTR)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? Io::kNotReady : Io::kFailed;
+    }
+}
+
 void on_upgraded(void* cls, MHD_Connection* conn, void*, const char* extra_in, size_t extra_in_size, MHD_socket sock,
                  MHD_UpgradeResponseHandle* urh) {
     auto* key = cls;
@@ -129,21 +147,18 @@ WsConn::~WsConn() {
 }
 
 void WsConn::start(std::string_view extra) {
+    if (closed_)
+        return;  // the protocol handler refused the connection at once: the socket is gone
     auto w = live_.loop().watch(fd_, POLLIN, [this](uint32_t revents) { on_ready(revents); });
     if (!w) {
         teardown();
         return;
     }
     watch_ = *w;
-    if (!extra.empty()) {
-        decoder_.feed(extra, [this](ws::Event&& ev) {
-            if (auto* m = std::get_if<ws::Message>(&ev)) {
-                if (on_message && !closed_)
-                    on_message(std::move(m->payload));
-            }
-        });
-    }
-    flush();
+    if (!extra.empty())
+        feed(extra);
+    if (!closed_)
+        flush();
 }
 
 bool WsConn::send_text(std::string_view text) {
@@ -180,60 +195,60 @@ void WsConn::on_ready(uint32_t revents) {
     char buf[kReadChunk];
     size_t budget = kReadBudget;
     while (budget > 0 && !closed_) {
-        ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
+        size_t n = 0;
+        Io io = nonblocking([&] { return ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT); }, &n);
+        if (io == Io::kNotReady)
+            break;
+        if (io == Io::kFailed || n == 0) {
             teardown();
             return;
         }
-        if (n == 0) {
-            teardown();
-            return;
-        }
-        budget -= std::min(budget, static_cast<size_t>(n));
+        budget -= std::min(budget, n);
         if (closing_after_flush_ || decoder_.finished())
             continue;  // discard what comes after our close
-        decoder_.feed(std::string_view(buf, static_cast<size_t>(n)), [this](ws::Event&& ev) {
-            if (closed_)
-                return;
-            if (auto* m = std::get_if<ws::Message>(&ev)) {
-                if (on_message && !closing_after_flush_)
-                    on_message(std::move(m->payload));
-            } else if (auto* p = std::get_if<ws::Ping>(&ev)) {
-                out_ += ws::encode_pong(p->payload);
-            } else if (auto* c = std::get_if<ws::Close>(&ev)) {
-                if (!closing_after_flush_) {
-                    out_ += ws::close_reply(*c);
-                    closing_after_flush_ = true;
-                }
-            } else if (auto* e = std::get_if<ws::ProtocolError>(&ev)) {
-                if (!closing_after_flush_) {
-                    out_ += ws::encode_close(e->close_code, e->why);
-                    closing_after_flush_ = true;
-                }
-            }
-        });
+        feed(std::string_view(buf, n));
         if (closed_)
             return;
         flush();
     }
 }
 
+void WsConn::feed(std::string_view bytes) {
+    decoder_.feed(bytes, [this](ws::Event&& ev) {
+        if (closed_)
+            return;
+        if (auto* m = std::get_if<ws::Message>(&ev)) {
+            if (on_message && !closing_after_flush_)
+                on_message(std::move(m->payload));
+        } else if (auto* p = std::get_if<ws::Ping>(&ev)) {
+            out_ += ws::encode_pong(p->payload);
+        } else if (auto* c = std::get_if<ws::Close>(&ev)) {
+            if (!closing_after_flush_) {
+                out_ += ws::close_reply(*c);
+                closing_after_flush_ = true;
+            }
+        } else if (auto* e = std::get_if<ws::ProtocolError>(&ev)) {
+            if (!closing_after_flush_) {
+                out_ += ws::encode_close(e->close_code, e->why);
+                closing_after_flush_ = true;
+            }
+        }
+    });
+}
+
 void WsConn::flush() {
     while (!closed_ && out_off_ < out_.size()) {
-        ssize_t n = ::send(fd_, out_.data() + out_off_, out_.size() - out_off_, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
+        size_t n = 0;
+        Io io = nonblocking(
+            [&] { return ::send(fd_, out_.data() + out_off_, out_.size() - out_off_, MSG_NOSIGNAL | MSG_DONTWAIT); },
+            &n);
+        if (io == Io::kNotReady)
+            break;
+        if (io == Io::kFailed) {
             teardown();
             return;
         }
-        out_off_ += static_cast<size_t>(n);
+        out_off_ += n;
     }
     if (closed_)
         return;

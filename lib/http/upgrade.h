@@ -59,6 +59,9 @@ public:
 
 private:
     void on_ready(uint32_t revents);
+    // Decodes received bytes: messages to on_message, pings answered, a close or a
+    // protocol error answered and the connection set to close once flushed.
+    void feed(std::string_view bytes);
     void flush();
     void teardown();
 

@@ -745,7 +745,15 @@ std::string wrap(Transport t, std::string_view frame, std::string_view callback)
             return out;
         case Transport::kHtmlfile:
             out.append("<script>\np(");
-            out.append(quote(frame));
+            // Inside an HTML <script> element "</script" or "<!--" in the text (a topic
+            // or process output the frame echoes) would end or derail the script: every
+            // '<' goes as \u003c, which the string literal still decodes to '<'.
+            for (char c : quote(frame)) {
+                if (c == '<')
+                    out.append("\\u003c");
+                else
+                    out.push_back(c);
+            }
             out.append(");\n</script>\r\n");
             return out;
         case Transport::kWebsocket:

@@ -239,7 +239,8 @@ inline std::string close_frame(CloseReason c) {
     return close_frame(c.code, c.reason);
 }
 
-// A frame as written on transport `t` (`callback` for jsonp and htmlfile).
+// A frame as written on transport `t` (`callback` for jsonp and htmlfile). htmlfile
+// frames write '<' as \u003c so that no frame can close its <script> element.
 std::string wrap(Transport t, std::string_view frame, std::string_view callback = {});
 // What a response of transport `t` starts with before any frame (xhr_streaming: 2048 'h'
 // and "\n"; eventsource: "\r\n"; htmlfile: the callback page padded past 1 KiB).

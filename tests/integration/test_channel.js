@@ -38,7 +38,8 @@ if (scenario === 'v1') {
     send({event: 'NOP'});
     send('junk');
   });
-  ws.on('message', (d) => { seen.push(JSON.parse(d.toString())); if (seen.length === 6) ws.close(); });
+  // Six answers and the echoed output (its event may come before or after the answers).
+  ws.on('message', (d) => { seen.push(JSON.parse(d.toString())); if (seen.length === 7) ws.close(); });
   ws.on('close', () => out({seen}));
 } else if (scenario === 'sockjs_websocket' || scenario === 'sockjs_xhr_streaming') {
   const transports = scenario === 'sockjs_websocket' ? ['websocket'] : ['xhr-streaming'];
@@ -63,4 +64,37 @@ if (scenario === 'v1') {
     }
   };
   s.onclose = () => out({seen, transport: s.transport});
+}
+else if (scenario === 'utf8_v1' || scenario === 'utf8_wstreams' || scenario === 'utf8_raw') {
+  // Process output with invalid and split UTF-8 in text frames (argv[5]: the raw bytes the
+  // child writes, hex). ws closes with 1007 on a text frame that is not UTF-8; the text
+  // must be what the WHATWG decoder makes of the bytes.
+  const want = new TextDecoder().decode(Buffer.from(process.argv[5], 'hex'));
+  const path = {utf8_v1: `/${pid}/channel`, utf8_wstreams: `/wstreams/${pid}`, utf8_raw: '/channel/websocket'}[scenario];
+  const ws = new WebSocket(`ws://${base}${path}`);
+  const res = {want, text: '', frames: 0, errors: []};
+  const done = () => out(res);
+  ws.on('error', (e) => res.errors.push(String(e.code || e.message)));
+  ws.on('open', () => {
+    if (scenario === 'utf8_v1') ws.send('V1 message go\0go\n');
+    else if (scenario === 'utf8_wstreams') ws.send('go\n');
+    else ws.send(JSON.stringify({event: 'SUB', data: {topic: `STREAM:${pid}`}}));
+  });
+  ws.on('message', (d, isBinary) => {
+    const s = d.toString();
+    if (isBinary) res.errors.push('binary frame');
+    if (scenario === 'utf8_v1') {
+      if (s.startsWith('V1 message ')) { res.frames++; res.text += s.slice(s.indexOf('\0') + 1); }
+    } else if (scenario === 'utf8_wstreams') {
+      res.frames++; res.text += s;
+    } else {
+      const m = JSON.parse(s);
+      if (m.event === 'gaffer:subscription_success')
+        ws.send(JSON.stringify({event: 'CMD', data: {identity: 'go', name: 'send', args: [Number(pid), 'go\n']}}));
+      if (m.event === 'gaffer:event') { res.frames++; res.text += m.data.data; }
+      // The raw channel stays open after the process exits: stop once the text is whole.
+      if (res.text === want) ws.close();
+    }
+  });
+  ws.on('close', (code) => { res.code = code; done(); });
 }

@@ -5,7 +5,8 @@ real Node clients (tests/node_modules: ws, sockjs-client; `make deps` or
 `cd tests && npm install`): the V1 stdio channel (§5.1: write, read, close on exit,
 EPERM on a read-only channel, unknown stream, Origin check), the raw /channel/websocket
 and the SockJS websocket and xhr-streaming transports (§5.2: SUB reference counting,
-UNSUB, CMD, errors), and 300 websocket connect/disconnect cycles without fd growth.
+UNSUB, CMD, errors), non-UTF-8 process output in text frames (V1, /wstreams, STREAM
+topics), and 300 websocket connect/disconnect cycles without fd growth.
 """
 import json
 import os
@@ -31,15 +32,33 @@ def free_port():
     return p
 
 
+def daemon_with_cat():
+    """A gafferd on a free loopback TCP port (full rights) running default.cat with its
+    stdin and stdout redirected (also used by test_sockjs_transports.py)."""
+    d = gafferlib.Daemon("", tcp_port=free_port()).start()
+    r = d.request("POST", "/jobs/default", {"name": "cat", "cmd": "cat", "redirect_output": ["stdout"],
+                                            "redirect_input": True})
+    assert r.status == 200, r
+    return d
+
+
+def load_bytes_job(d, name, parts):
+    """Loads default.<name>: a process that waits for a line on stdin, then writes each of
+    `parts` (bytes) with a 0.3 s pause after each write, and exits. Returns its pid."""
+    script = ("import os, sys, time\nsys.stdin.readline()\n"
+              f"for p in {parts!r}:\n    os.write(1, p)\n    time.sleep(0.3)\n")
+    r = d.request("POST", "/jobs/default", {"name": name, "cmd": sys.executable, "args": ["-c", script],
+                                            "redirect_output": ["stdout"], "redirect_input": True})
+    assert r.status == 200, r
+    return d.get_json(f"/jobs/default/{name}/pids")["pids"][0]
+
+
 class ChannelTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if not shutil.which("node") or not os.path.isdir(os.path.join(NODE_MODULES, "sockjs-client")):
             raise AssertionError("node and tests/node_modules are required (make deps)")
-        cls.d = gafferlib.Daemon("", tcp_port=free_port()).start()
-        r = cls.d.request("POST", "/jobs/default", {"name": "cat", "cmd": "cat", "redirect_output": ["stdout"],
-                                                    "redirect_input": True})
-        assert r.status == 200, r
+        cls.d = daemon_with_cat()
 
     @classmethod
     def tearDownClass(cls):
@@ -111,6 +130,44 @@ class ChannelTest(unittest.TestCase):
 
     def test_sockjs_xhr_streaming(self):
         self.sockjs("sockjs_xhr_streaming")
+
+    # Output that is not UTF-8, and characters split across two reads (a sleep between the
+    # writes), in text frames: the text is what a browser's TextDecoder makes of the bytes,
+    # the connection stays open (ws closes with 1007 on invalid UTF-8), and the bytes held
+    # back when the process exits come out as U+FFFD.
+    UTF8_PARTS = [b"A\xff\xfeB \xe2\x82", b"\xac \xed\xa0\x80 \xc0\xaf \xf4\x90\x80\x80 \xe0\x80 \xf0\x9f",
+                  b"\x98\x80 \x80 end \xe2\x82"]
+
+    def utf8_scenario(self, scenario):
+        name = scenario.replace("_", "")
+        try:
+            pid = load_bytes_job(self.d, name, self.UTF8_PARTS)
+            raw = b"".join(self.UTF8_PARTS)
+            env = dict(os.environ, NODE_PATH=NODE_MODULES)
+            p = subprocess.run(["node", os.path.join(HERE, "test_channel.js"), f"127.0.0.1:{self.d.tcp_port}",
+                                scenario, str(pid), raw.hex()], capture_output=True, env=env, timeout=30)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            res = json.loads(p.stdout.decode().strip().splitlines()[-1])
+        finally:
+            self.d.request("DELETE", f"/jobs/default/{name}")
+        self.assertEqual(res["errors"], [], res)
+        self.assertEqual(res["text"], res["want"], res)
+        # Python's decoder replaces maximal subparts too: the same text.
+        self.assertEqual(res["want"], raw.decode("utf-8", "replace"))
+        self.assertIn("\u20ac", res["text"])
+        self.assertIn("\U0001f600", res["text"])
+        self.assertTrue(res["text"].endswith("end \ufffd"), res)
+        return res
+
+    def test_utf8_v1_channel(self):
+        # The server closes the channel normally when the process exits.
+        self.assertEqual(self.utf8_scenario("utf8_v1")["code"], 1000)
+
+    def test_utf8_wstreams(self):
+        self.assertEqual(self.utf8_scenario("utf8_wstreams")["code"], 1000)
+
+    def test_utf8_sockjs_stream_topic(self):
+        self.utf8_scenario("utf8_raw")
 
     def test_websocket_cycles_no_fd_leak(self):
         pid = self.cat_pid()

@@ -371,6 +371,8 @@ TEST(SockJsFrame, WrapPerTransport) {
     EXPECT_EQ(wrap(Transport::kJsonp, R"(c[3000,"Go away!"])", "x"), "x(\"c[3000,\\\"Go away!\\\"]\");\r\n");
     EXPECT_EQ(wrap(Transport::kHtmlfile, "o", "cb"), "<script>\np(\"o\");\n</script>\r\n");
     EXPECT_EQ(wrap(Transport::kHtmlfile, R"(a["x"])", "cb"), "<script>\np(\"a[\\\"x\\\"]\");\n</script>\r\n");
+    EXPECT_EQ(wrap(Transport::kHtmlfile, R"(a["</script><!--"])", "cb"),
+              "<script>\np(\"a[\\\"\\u003c/script>\\u003c!--\\\"]\");\n</script>\r\n");
     EXPECT_EQ(wrap(Transport::kWebsocket, "o"), "o");
 }
 
