@@ -1345,10 +1345,21 @@ void Manager::shutdown(std::function<void()> done) {
 }
 
 void Manager::kill_all_now() {
+    std::vector<int> leftover_groups;
     for (auto& [pid, p] : impl_->procs) {
-        if (!p->leader_exited) (void)proc::send_signal(p->child, SIGKILL, true);
-        if (p->cg && impl_->cg_tree) (void)impl_->cg_tree->kill(*p->cg);
+        bool has_cgroup = p->cg && impl_->cg_tree;
+        if (!p->leader_exited) {
+            (void)proc::send_signal(p->child, SIGKILL, true);
+        } else if (!has_cgroup) {
+            // Its main process is reaped (the pidfd no longer reaches the group), and it
+            // is only still here while its process group lives on: the group id cannot
+            // have been reused. As when its kill timer fires, it is done once KILLed.
+            (void)::kill(-p->child.pid, SIGKILL);
+            leftover_groups.push_back(pid);
+        }
+        if (has_cgroup) (void)impl_->cg_tree->kill(*p->cg);
     }
+    for (int pid : leftover_groups) impl_->finalize(pid);
 }
 
 bool Manager::shutting_down() const { return impl_->shutting_down; }

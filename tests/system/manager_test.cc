@@ -350,6 +350,31 @@ TEST_P(ManagerGrandchildTest, GrandchildIgnoringTermIsGoneAfterStopWithoutCgroup
     run_case();
 }
 
+// A second shutdown signal (kill_all_now) must reach the group of a process whose main
+// process already exited, long before its graceful timeout, also without a cgroup.
+TEST_P(ManagerGrandchildTest, KillAllNowReachesTheGroupOfAnExitedLeaderWithoutCgroups) {
+    make_manager(false);
+    ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+    auto s = job_spec("default.tree", "sh -c 'trap \"\" TERM; echo $$; exec sleep 1000' & wait", 1, 60);
+    s.shell = true;
+    s.redirect_output = {"out"};
+    ASSERT_TRUE(mgr_->load(s));
+    ASSERT_TRUE(wait([&] { return output_[1].find('\n') != std::string::npos; }));
+    auto gc = parse_int(output_[1]);
+    ASSERT_TRUE(gc) << output_[1];
+    const pid_t grandchild = static_cast<pid_t>(*gc);
+    guard_.add(grandchild);
+    ASSERT_TRUE(mgr_->stop_job(JobName::parse("default.tree")));
+    // The leader exits on SIGTERM; the grandchild ignores it and keeps the group alive.
+    run_for(500ms);  // the leader exits on SIGTERM and is reaped
+    ASSERT_TRUE(alive(grandchild));
+    mgr_->kill_all_now();
+    int status = 0;
+    EXPECT_TRUE(wait([&] { return waitpid(grandchild, &status, WNOHANG) == grandchild; }, 5s))
+        << "grandchild " << grandchild << " survived kill_all_now";
+    EXPECT_TRUE(wait([&] { return gone(1); }, 5s));
+}
+
 // ---------------------------------------------------------------- commit
 
 TEST_P(ManagerTest, CommittedProcessIsNeverRestarted) {
