@@ -17,6 +17,7 @@
 
 #include "lib/auth/password.h"
 #include "lib/base/log.h"
+#include "lib/base/utf8.h"
 
 namespace gaffer::auth {
 
@@ -30,7 +31,7 @@ constexpr int kLockAttempts = 500;  // 1 ms apart: another writer only holds it 
 
 // ---- input validation ----
 
-bool valid_utf8(std::string_view s) { return json::sanitize_utf8(s) == s; }
+bool valid_utf8(std::string_view s) { return gaffer::sanitize_utf8(s) == s; }
 
 Status check_username(std::string_view name) {
     if (name.empty()) return fail(EINVAL, "username must not be empty");

@@ -3,11 +3,12 @@
 // V1 framing, with the required fixes: permissions checked with and without a stream
 // name, the socket closed when the process exits) and the 0.4 WS /wstreams/<pid> (§4.1).
 // An unknown pid or stream refuses the handshake with HTTP 404 (allowed by §5.1).
-// Output goes out in text frames, so through a ws::Utf8Sanitizer per connection: a
+// Output goes out in text frames, so through a Utf8Sanitizer per connection: a
 // character split across two reads arrives whole, invalid bytes arrive as U+FFFD.
 #include <cerrno>
 #include <utility>
 
+#include "lib/base/utf8.h"
 #include "lib/events/event_bus.h"
 #include "lib/http/handlers.h"
 #include "lib/http/live.h"
@@ -15,7 +16,6 @@
 #include "lib/http/upgrade.h"
 #include "lib/io/stream_format.h"
 #include "lib/manager/manager.h"
-#include "lib/ws/utf8.h"
 #include "lib/ws/v1.h"
 
 namespace gaffer::http {
@@ -36,7 +36,7 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
 // One output stream on its way to a websocket as text: UTF-8 (utf8.h), and chunks that
 // find the socket too far behind are dropped and counted (§16).
 struct OutputText {
-    ws::Utf8Sanitizer utf8;
+    Utf8Sanitizer utf8;
     uint64_t dropped = 0;
 
     // The text of `data` (possibly empty: a character is held back), or nullopt when

@@ -6,6 +6,7 @@
 
 #include "lib/base/log.h"
 #include "lib/base/strutil.h"
+#include "lib/base/utf8.h"
 #include "lib/config/job_json.h"
 #include "lib/events/event_bus.h"
 #include "lib/http/codec.h"
@@ -15,7 +16,6 @@
 #include "lib/manager/manager.h"
 #include "lib/model/values.h"
 #include "lib/ws/random.h"
-#include "lib/ws/utf8.h"
 #include "lib/ws/v1.h"
 
 namespace gaffer::http::sockjs_app {
@@ -363,7 +363,7 @@ void ChannelApp::subscribe(const std::string& topic) {
         // The chunks as text (§5.2 "UTF-8 decoded text"): a character split across two
         // reads arrives whole, invalid bytes as U+FFFD, so json_stringn never refuses one.
         struct StreamState {
-            ws::Utf8Sanitizer utf8;
+            Utf8Sanitizer utf8;
             uint64_t dropped = 0;
         };
         auto st = std::make_shared<StreamState>();

@@ -3,6 +3,8 @@
 
 #include <cstdlib>
 
+#include "lib/base/utf8.h"
+
 namespace gaffer::json {
 
 Result<JsonPtr> parse(std::string_view text) {
@@ -20,33 +22,11 @@ std::string dump(const json_t* j) {
     return r;
 }
 
-std::string sanitize_utf8(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    size_t i = 0;
-    auto cont = [&](size_t k) { return k < s.size() && (static_cast<unsigned char>(s[k]) & 0xC0) == 0x80; };
-    while (i < s.size()) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-        bool good = len > 0 && c != 0xC0 && c != 0xC1 && c < 0xF5;
-        for (size_t k = 1; good && k < len; ++k) good = cont(i + k);
-        if (good && len == 1 && c == 0) good = true;
-        if (good) {
-            out.append(s.substr(i, len));
-            i += len;
-        } else {
-            out += "\xEF\xBF\xBD";  // U+FFFD
-            ++i;
-        }
-    }
-    return out;
-}
-
 JsonPtr str(std::string_view s) {
     json_t* j = json_stringn(s.data(), s.size());
     if (!j) {
         // Invalid UTF-8 (process output, odd file names): replace the bad bytes.
-        std::string clean = sanitize_utf8(s);
+        std::string clean = gaffer::sanitize_utf8(s);
         j = json_stringn(clean.data(), clean.size());
     }
     return JsonPtr(j ? j : json_string(""));

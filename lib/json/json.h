@@ -27,9 +27,9 @@ Result<JsonPtr> parse(std::string_view text);
 // Compact text (JSON_COMPACT), keys in insertion order.
 std::string dump(const json_t* j);
 
-// A JSON string; invalid UTF-8 bytes become U+FFFD.
+// A JSON string; invalid UTF-8 becomes U+FFFD (gaffer::sanitize_utf8, lib/base/utf8.h:
+// jansson refuses surrogates, overlongs and code points above U+10FFFF).
 JsonPtr str(std::string_view s);
-std::string sanitize_utf8(std::string_view s);
 JsonPtr strings(const std::vector<std::string>& v);
 JsonPtr ints(const std::vector<int>& v);
 

@@ -27,6 +27,18 @@ std::string str_member(const json::JsonPtr& j, const char* key) {
     return json_is_string(v) ? json_string_value(v) : "<not a string>";
 }
 
+TEST(Codec, JsonStringsOfInvalidUtf8KeepTheValidText) {
+    // jansson refuses these; the text around them must survive, not become "".
+    for (std::string bad : {"a\xED\xA0\x80z", "a\xC0\xAFz", "a\xF4\x90\x80\x80z", "a\xFFz"}) {
+        json::JsonPtr j = json::str(bad);
+        ASSERT_TRUE(json_is_string(j.get()));
+        std::string v = json_string_value(j.get());
+        EXPECT_EQ(v.front(), 'a') << v;
+        EXPECT_EQ(v.back(), 'z') << v;
+        EXPECT_NE(v.find("\xEF\xBF\xBD"), std::string::npos) << v;
+    }
+}
+
 TEST(Codec, HumanSizeUsesTheLargestUnitAndTheIntegerPart) {
     EXPECT_EQ(human_size(0), "0B");
     EXPECT_EQ(human_size(1023), "1023B");

@@ -23,7 +23,7 @@
 #include <string>
 #include <string_view>
 
-namespace gaffer::ws {
+namespace gaffer {
 
 // U+FFFD REPLACEMENT CHARACTER in UTF-8.
 inline constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";
@@ -57,4 +57,4 @@ private:
 // One-shot: the whole of `bytes` as one stream (feed, then finish).
 std::string sanitize_utf8(std::string_view bytes);
 
-}  // namespace gaffer::ws
+}  // namespace gaffer

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Utf8Sanitizer (lib/ws/utf8.h): the WHATWG UTF-8 decoder's output, chunk by chunk.
-#include "lib/ws/utf8.h"
+// Utf8Sanitizer (lib/base/utf8.h): the WHATWG UTF-8 decoder's output, chunk by chunk.
+#include "lib/base/utf8.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace gaffer::ws {
+namespace gaffer {
 namespace {
 
 const std::string R(kReplacementChar);
@@ -218,4 +218,4 @@ TEST(Utf8Sanitizer, RandomBytesMatchTheReferenceDecoder) {
 }
 
 }  // namespace
-}  // namespace gaffer::ws
+}  // namespace gaffer

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // See utf8.h. The byte classes are those of the WHATWG UTF-8 decoder (Encoding Standard
 // §9.1.1) and of RFC 3629's well-formed sequences.
-#include "lib/ws/utf8.h"
+#include "lib/base/utf8.h"
 
-namespace gaffer::ws {
+namespace gaffer {
 
 namespace {
 
@@ -113,4 +113,4 @@ std::string sanitize_utf8(std::string_view bytes) {
     return out;
 }
 
-}  // namespace gaffer::ws
+}  // namespace gaffer
