@@ -36,11 +36,15 @@ public:
     void unsubscribe(SubId id);
     // True if some subscription would receive an event of this type: publishers of
     // optional aliases (the 0.4 event names) skip the work when nobody listens.
-    bool wanted(std::string_view type) const;
+    // `named_only`: count only subscriptions that name a prefix (not "." / "").
+    bool wanted(std::string_view type, bool named_only = false) const;
     size_t subscriber_count() const { return subs_.size(); }
 
     // `msg` may be null; "event" is set to `type` either way.
     void publish(std::string type, json::JsonPtr msg);
+    // For aliases: delivered only to subscriptions that name a prefix of `type`, never
+    // to "everything" subscribers, who would see each event twice under two names.
+    void publish_to_named(std::string type, json::JsonPtr msg);
     // Delivers everything queued now (the loop calls this; tests may too).
     void flush();
 
@@ -57,7 +61,10 @@ private:
     struct Event {
         std::string type;
         json::JsonPtr msg;
+        bool named_only = false;
     };
+    void enqueue(Event ev);
+    static bool is_wildcard(std::string_view pattern);
     loop::Loop& loop_;
     std::map<SubId, Sub> subs_;
     SubId next_id_ = 1;

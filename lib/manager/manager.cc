@@ -185,7 +185,8 @@ struct Manager::Impl {
     }
 
     // The 0.4 catalogue (§6.3) for /watch users: create/delete/stop_pid and
-    // proc.<template>.<event>, published only when someone subscribed to them.
+    // proc.<template>.<event>, published only when someone subscribed to them by name
+    // (an "every event" subscriber gets the HEAD names only, each event once).
     void publish_04_alias(const std::string& type, const JobName& name, const json_t* msg) {
         std::string alias;
         if (type == "load") {
@@ -201,10 +202,10 @@ struct Manager::Impl {
             if (ev != "start" && ev != "stop" && ev != "spawn" && ev != "reap" && ev != "exit") return;
             alias = "proc." + template_name(name) + "." + ev;
         }
-        if (bus.wanted(alias)) bus.publish(alias, JsonPtr(json_deep_copy(msg)));
+        if (bus.wanted(alias, true)) bus.publish_to_named(alias, JsonPtr(json_deep_copy(msg)));
         if (type == "stop_process") {
             std::string per = "proc." + template_name(name) + ".stop_pid";
-            if (bus.wanted(per)) bus.publish(per, JsonPtr(json_deep_copy(msg)));
+            if (bus.wanted(per, true)) bus.publish_to_named(per, JsonPtr(json_deep_copy(msg)));
         }
     }
     // 0.4 template name: the job in the default session, else "session:job".

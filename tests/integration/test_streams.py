@@ -221,6 +221,37 @@ class StreamsTest(unittest.TestCase):
         self.assertIn(b"event: job.default.watched.start\ndata: {", body)
         self.assertIn(b"event: job.default.watched.spawn\n", body)
 
+    def test_watch_04_names_only_by_name(self):
+        # The 0.4 names (create, proc.<template>.<event>) reach subscribers that ask for
+        # them; an "every event" watcher sees each event once, under its HEAD name.
+        out = {}
+
+        def named():
+            out["create"] = curl(self.d, "/watch/create", 10)
+
+        def tmpl():
+            out["tmpl"] = curl(self.d, "/watch/proc/w04?feed=eventsource", 2)
+
+        def everything():
+            out["all"] = curl(self.d, "/watch?feed=eventsource", 2)
+
+        ts = [threading.Thread(target=f) for f in (named, tmpl, everything)]
+        for t in ts:
+            t.start()
+        time.sleep(0.5)
+        self.load("w04", "sleep", ["1000"])
+        for t in ts:
+            t.join()
+        rc, body = out["create"]
+        self.assertEqual(rc, 0, body)
+        self.assertEqual(json.loads(body)["event"], "create")
+        self.assertIn(b"event: proc.w04.spawn\n", out["tmpl"][1])
+        body = out["all"][1]
+        self.assertIn(b"event: load\n", body)
+        self.assertIn(b"event: job.default.w04.spawn\n", body)
+        self.assertNotIn(b"event: create\n", body)
+        self.assertNotIn(b"event: proc.w04.", body)
+
     def test_stats_feed(self):
         self.load("st", "sleep", ["1000"])
         rc, body = curl(self.d, "/stats/st?feed=eventsource", 1.05)

@@ -248,6 +248,25 @@ TEST_F(EventBusTest, WantedFollowsTheSubscriptions) {
     EXPECT_FALSE(bus_->wanted("proc.web.exit"));
 }
 
+TEST_F(EventBusTest, NamedOnlyEventsSkipEverythingSubscribers) {
+    std::vector<std::string> all, empty, named, other;
+    record(".", &all);
+    record("", &empty);
+    record("proc", &named);
+    record("create", &other);
+    EXPECT_TRUE(bus_->wanted("proc.web.exit", true));
+    EXPECT_FALSE(bus_->wanted("delete", true));
+    EXPECT_TRUE(bus_->wanted("delete"));  // "." and "" take everything
+    bus_->publish("proc.3.exit", nullptr);
+    bus_->publish_to_named("proc.web.exit", nullptr);
+    bus_->publish_to_named("create", nullptr);
+    turn();
+    EXPECT_EQ(all, std::vector<std::string>{"proc.3.exit"});
+    EXPECT_EQ(empty, std::vector<std::string>{"proc.3.exit"});
+    EXPECT_EQ(named, (std::vector<std::string>{"proc.3.exit", "proc.web.exit"}));
+    EXPECT_EQ(other, std::vector<std::string>{"create"});
+}
+
 TEST_F(EventBusTest, FlushDeliversAtOnceAndTheScheduledTurnIsHarmless) {
     std::vector<std::string> got;
     record(".", &got);
