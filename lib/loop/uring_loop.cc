@@ -15,7 +15,8 @@ namespace gaffer::loop {
 namespace {
 
 constexpr unsigned kRingDepth = 256;
-constexpr unsigned kCqDepth = 32768;
+constexpr unsigned kCqDepth = 2048;
+constexpr unsigned kCqDepthWithoutNodrop = 32768;
 constexpr uint64_t kIgnoredUserData = 0;  // POLL_REMOVE completions
 
 class UringLoop final : public Loop {
@@ -25,20 +26,35 @@ public:
     const char* backend_name() const override { return "io_uring"; }
 
     Status init() {
-        struct io_uring_params p {};
         // Every watched fd has one poll in flight, and there can be as many as the fd
-        // limit allows: size the CQ for that so completions never overflow.
+        // limit allows. Kernels with IORING_FEAT_NODROP (5.5+) keep completions that do
+        // not fit in the CQ and hand them over later, so a modest CQ is enough (the
+        // rings are locked memory: 16 bytes per entry); older ones get a CQ sized so
+        // completions never overflow.
+        int r = init_ring(kCqDepth);
+        if (r == 0 && !(features_ & IORING_FEAT_NODROP)) {
+            io_uring_queue_exit(&ring_);
+            r = init_ring(kCqDepthWithoutNodrop);
+        }
+        if (r < 0) return fail(Error{-r, "io_uring_queue_init"});
+        return ok();
+    }
+
+    int init_ring(unsigned cq_entries) {
+        struct io_uring_params p {};
         p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
-        p.cq_entries = kCqDepth;
+        p.cq_entries = cq_entries;
         int r = io_uring_queue_init_params(kRingDepth, &ring_, &p);
         if (r < 0) {
             struct io_uring_params p2 {};
             p2.flags = IORING_SETUP_CQSIZE;
-            p2.cq_entries = kCqDepth;
+            p2.cq_entries = cq_entries;
             r = io_uring_queue_init_params(kRingDepth, &ring_, &p2);
+            features_ = p2.features;
+        } else {
+            features_ = p.features;
         }
-        if (r < 0) return fail(Error{-r, "io_uring_queue_init"});
-        return ok();
+        return r;
     }
 
     Result<WatchId> watch(int fd, uint32_t events, FdCallback cb) override {
@@ -153,6 +169,7 @@ private:
     }
 
     struct io_uring ring_ {};
+    uint32_t features_ = 0;
     std::unordered_map<WatchId, Watch> watches_;
     std::vector<std::pair<uint64_t, int>> ready_;
     WatchId next_id_ = 1;
