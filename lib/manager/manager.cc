@@ -125,6 +125,7 @@ struct Manager::Impl {
         std::map<std::string, std::shared_ptr<io::RotatingLog>> logs;  // "stdout"/"stderr"
         std::vector<gid_t> groups;  // supplementary groups of spec.uid, resolved at load
         model::Env user_env;        // HOME, USER, LOGNAME of spec.uid
+        std::shared_ptr<const model::Env> last_env;  // the newest process's, shared when equal
         Job(model::JobSpec s, model::Env e) : spec(std::move(s)), session_env(std::move(e)), fsm(spec) {}
     };
 
@@ -234,7 +235,8 @@ struct Manager::Impl {
     }
 
     // Builds the exec spec; fills the process info members derived from it.
-    Result<proc::ExecSpec> build_exec(const Job& j, const model::Env& env, model::ProcessInfo& info) const {
+    // `own_env`: a commit with extra variables, whose environment no other process shares.
+    Result<proc::ExecSpec> build_exec(Job& j, const model::Env& env, bool own_env, model::ProcessInfo& info) const {
         proc::ExecSpec ex;
         const auto& s = j.spec;
         std::vector<std::string> args;
@@ -274,7 +276,12 @@ struct Manager::Impl {
             if (cap_from_name(name.c_str(), &c) == 0) ex.ambient_caps.push_back(static_cast<int>(c));
         }
         ex.drop_bounding = !s.capabilities.empty();
-        info.env = env;
+        if (j.last_env && *j.last_env == env) {
+            info.env = j.last_env;
+        } else {
+            info.env = std::make_shared<const model::Env>(env);
+            if (!own_env) j.last_env = info.env;
+        }
         info.uid = s.uid;
         info.gid = s.gid;
         info.redirect_output = s.redirect_output;
@@ -325,7 +332,7 @@ struct Manager::Impl {
             p->ready = false;
             p->watchdog_sec = j.spec.watchdog_sec.value_or(0);
         }
-        auto ex_r = build_exec(j, env, p->info);
+        auto ex_r = build_exec(j, env, extra_env && !extra_env->empty(), p->info);
         if (!ex_r) return spawn_fail(proc::ExecStage::kExec, ex_r.error());
         proc::ExecSpec ex = std::move(ex_r).value();
 
@@ -783,16 +790,16 @@ struct Manager::Impl {
         out->pace_timer = 0;
         // Several reads per wake-up (bounded, so one chatty process cannot starve the
         // loop): a fast writer fills the pipe again while we deliver.
-        static char buf[kReadChunk];
+        char* buf = read_buffer();
         size_t total = 0;
         for (int i = 0; i < kReadsPerWakeup; ++i) {
-            ssize_t n = read(fd, buf, sizeof buf);
+            ssize_t n = read(fd, buf, kReadChunk);
             if (n > 0) {
                 total += static_cast<size_t>(n);
                 deliver(*p, *out, std::string_view(buf, static_cast<size_t>(n)));
                 p = find_proc(pid);  // a subscriber may have changed the world
                 if (!p || !(out = find_output(*p, fd))) return;
-                if (static_cast<size_t>(n) < sizeof buf) break;  // drained
+                if (static_cast<size_t>(n) < kReadChunk) break;  // drained
                 continue;
             }
             if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
@@ -802,6 +809,13 @@ struct Manager::Impl {
             break;
         }
         pace_output(pid, *out, total >= kPaceThreshold);
+    }
+
+    // One read buffer for every output pipe (the loop is single-threaded and deliver()
+    // copies what it keeps); in .bss, so resident only once output has been read.
+    static char* read_buffer() {
+        static char buf[kReadChunk];
+        return buf;
     }
 
     Output* find_output(Proc& p, int fd) {
@@ -843,10 +857,10 @@ struct Manager::Impl {
 
     void drain_output(Proc& p, Output& out) {
         if (!out.fd) return;
-        static char buf[kReadChunk];
-        // Bounded: what the pipe holds (64 KiB by default), plus what descendants still write.
+        char* buf = read_buffer();
+        // Bounded: what the pipe holds (up to 1 MiB), plus what descendants still write.
         for (int i = 0; i < 64; ++i) {
-            ssize_t n = read(out.fd.get(), buf, sizeof buf);
+            ssize_t n = read(out.fd.get(), buf, kReadChunk);
             if (n <= 0) break;
             deliver(p, out, std::string_view(buf, static_cast<size_t>(n)));
         }

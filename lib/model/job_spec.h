@@ -12,6 +12,7 @@
 #include <climits>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -97,7 +98,9 @@ struct ProcessInfo {
     JobName job;
     std::string cmd;  // after splitting and substitution
     std::vector<std::string> args;
-    Env env;  // effective
+    // Effective; shared by the processes of a job that got the same one (it is most of
+    // a process's memory in the daemon: the whole inherited environment).
+    std::shared_ptr<const Env> env;
     std::optional<uid_t> uid;
     std::optional<gid_t> gid;
     double create_time = 0;  // seconds since the epoch

@@ -390,7 +390,8 @@ TEST_P(ManagerTest, CommittedProcessIsNeverRestarted) {
     auto pinfo = mgr_->process_info(cpid);
     ASSERT_TRUE(pinfo);
     EXPECT_TRUE(pinfo->commited);
-    EXPECT_EQ(pinfo->env.at("EXTRA"), "1");
+    ASSERT_TRUE(pinfo->env);
+    EXPECT_EQ(pinfo->env->at("EXTRA"), "1");
     EXPECT_EQ(mgr_->spec(kWeb)->env.count("EXTRA"), 0u);  // the job's env is untouched
     ASSERT_TRUE(wait([&] { return count("spawn") == 2; }));
     EXPECT_EQ(count("job.default.web.spawn"), 1u);  // only the global spawn for a commit
@@ -407,6 +408,13 @@ TEST_P(ManagerTest, CommittedProcessIsNeverRestarted) {
     EXPECT_EQ(mgr_->process_info(1)->restarts, 0);
     EXPECT_EQ(mgr_->commit(JobName::parse("default.nope"), std::nullopt, {}).error().code, ENOENT);
     EXPECT_EQ(mgr_->commit(kWeb, -1.0, {}).error().code, EINVAL);
+    // The regular processes share one copy of the environment; the commit has its own.
+    ASSERT_TRUE(mgr_->scale(kWeb, model::ScaleOp{model::ScaleOp::Kind::kAdd, 1}));
+    ASSERT_TRUE(wait([&] { return mgr_->pids(kWeb)->size() == 2; }));
+    auto p1 = mgr_->process_info(1), p3 = mgr_->process_info(mgr_->pids(kWeb)->back());
+    ASSERT_TRUE(p1 && p3 && p1->env && p3->env);
+    EXPECT_EQ(p1->env.get(), p3->env.get());
+    EXPECT_NE(p1->env.get(), pinfo->env.get());
 }
 
 // ---------------------------------------------------------------- flapping (§7.5)

@@ -102,7 +102,7 @@ TEST(Codec, ProcessInfoShape) {
     p.job = {"default", "web"};
     p.cmd = "python";
     p.args = {"-u", "app.py"};
-    p.env = {{"PORT", "8080"}};
+    p.env = std::make_shared<const model::Env>(model::Env{{"PORT", "8080"}});
     p.create_time = 1380000000.25;
     p.redirect_output = {"out", "err"};
     auto j = encode_process_info(p);
