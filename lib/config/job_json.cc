@@ -540,6 +540,12 @@ Result<model::JobSpec> job_from_json(const json_t* config, std::string_view sess
         spec.pids_max = static_cast<uint64_t>(*pids_max);
     GAFFER_TRY(spec.ready_timeout, get_number(config, "ready_timeout", 0, true, kMaxSeconds, r));
     GAFFER_TRY(spec.watchdog_sec, get_number(config, "watchdog_sec", 0, true, kMaxSeconds, r));
+    // Both only mean something for a process that talks to NOTIFY_SOCKET: refuse them
+    // rather than accept a setting that would silently do nothing.
+    if (spec.ready_timeout && !spec.notify)
+        return r.bad("ready_timeout", "needs notify = true (it bounds the wait for READY=1)");
+    if (spec.watchdog_sec && !spec.notify)
+        return r.bad("watchdog_sec", "needs notify = true (the process pings with WATCHDOG=1)");
 
     std::vector<std::string> caps;
     GAFFER_TRY(auto cap_names, get_string_list(

@@ -504,6 +504,7 @@ TEST(Ini, TypeErrorsPointAtTheirLine) {
         {"cpu_max = fast", "test.ini:4: cpu_max: 'fast' is not a number"},
         {"pids_max = 1e3", "test.ini:4: pids_max: '1e3' is not an integer"},
         {"ready_timeout = 0", "test.ini:4: ready_timeout: must be a number > 0"},
+        {"watchdog_sec = 3", "test.ini:4: watchdog_sec: needs notify = true"},
         {"flapping =", "test.ini:4: flapping: expected 1 to 4 values"},
         {"flapping = 2 x", "test.ini:4: flapping: window 'x' is not a number"},
         {"flapping = 2 1 7 5.5", "test.ini:4: flapping: max_retry '5.5' is not an integer"},

@@ -325,6 +325,8 @@ const BadCase kBadCases[] = {
     {CFG(R"("cpu_max": "50%")"), "cpu_max", "must be a number > 0"},
     {CFG(R"("pids_max": 0)"), "pids_max", "must be an integer >= 1"},
     {CFG(R"("ready_timeout": 0)"), "ready_timeout", "must be a number > 0"},
+    {CFG(R"("ready_timeout": 5)"), "ready_timeout", "needs notify = true"},
+    {CFG(R"("watchdog_sec": 5, "notify": false)"), "watchdog_sec", "needs notify = true"},
     {CFG(R"("capabilities": ["CAP_FOO"])"), "capabilities", "unknown capability 'CAP_FOO'"},
     {CFG(R"("capabilities": ["12"])"), "capabilities", "unknown capability '12'"},
     {CFG(R"("capabilities": ["cap_chown "])"), "capabilities", "unknown capability"},
