@@ -352,6 +352,11 @@ model::Env daemon_environment() {
     return env;
 }
 
+// Where the [webhooks] entry a Dispatcher refused is written ("file:line"), or the file.
+std::string webhook_location(const config::DaemonConfig& cfg, const std::string& ini_path, size_t bad) {
+    return bad < cfg.webhook_locations.size() ? cfg.webhook_locations[bad] : ini_path;
+}
+
 std::string current_dir() {
     char buf[PATH_MAX];
     if (!getcwd(buf, sizeof buf)) return "/";
@@ -481,8 +486,10 @@ int run(int argc, char** argv) {
     auto wh = webhook::Dispatcher::create(loop, bus, std::move(wopts));
     if (!wh) return (void)log_error(wh.error(), "cannot start webhooks"), kExitFailure;
     std::unique_ptr<webhook::Dispatcher> webhooks = std::move(wh).value();
-    if (auto st = webhooks->set_hooks(cfg.webhooks); !st) {
-        fprintf(stderr, "gafferd: %s: [webhooks]: %s\n", ini_path.c_str(), st.error().message().c_str());
+    size_t bad_hook = SIZE_MAX;
+    if (auto st = webhooks->set_hooks(cfg.webhooks, &bad_hook); !st) {
+        fprintf(stderr, "gafferd: %s: [webhooks]: %s\n", webhook_location(cfg, ini_path, bad_hook).c_str(),
+                st.error().message().c_str());
         return kExitFailure;
     }
 
@@ -582,8 +589,10 @@ int run(int argc, char** argv) {
             return;
         }
         for (const auto& w : r->warnings) log_warning("SIGHUP: %s", w.c_str());
-        if (auto st = webhooks->set_hooks(r->webhooks); !st) {
-            log_error(st.error(), "SIGHUP: [webhooks] not applied, keeping the previous ones");
+        size_t bad = SIZE_MAX;
+        if (auto st = webhooks->set_hooks(r->webhooks, &bad); !st) {
+            log_error(st.error(), "SIGHUP: %s: [webhooks] not applied, keeping the previous ones",
+                      webhook_location(*r, ini_path, bad).c_str());
         } else {
             webhooks->set_secret(r->webhook_secret);
         }

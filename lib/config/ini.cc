@@ -923,6 +923,7 @@ Result<DaemonConfig> build(const RawConfig& raw, const std::string& path, std::v
                     if (o.value.empty())
                         return bad_at(o.loc, "webhook " + quote_value(o.name) + " has no URL");
                     cfg.webhooks.emplace_back(o.name, o.value);
+                    cfg.webhook_locations.push_back(where(o.loc));
                 }
                 break;
             case SectionKind::kJob:

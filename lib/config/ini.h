@@ -62,6 +62,7 @@ struct DaemonConfig {
     std::vector<std::string> lookupd_addresses;  // every [gaffer] option starting with lookupd_address
     std::string certfile, keyfile;               // [ssl] certfile/keyfile (else [gaffer] certfile/keyfile)
     std::vector<std::pair<std::string, std::string>> webhooks;  // [webhooks] event = url, file order
+    std::vector<std::string> webhook_locations;                  // "file:line" of each entry of webhooks
     std::vector<model::JobSpec> jobs;                           // stable-sorted by priority ascending
     // Things worth a log line that do not stop the load ("<file>:<line>: unknown option
     // 'numprocess' in [job:web]"). The caller logs them.

@@ -136,10 +136,10 @@ Dispatcher::~Dispatcher() {
     loop_.cancel_timer(retry_timer_);
 }
 
-Status Dispatcher::set_hooks(const std::vector<std::pair<std::string, std::string>>& hooks) {
+Status Dispatcher::set_hooks(const std::vector<std::pair<std::string, std::string>>& hooks, size_t* bad_index) {
     if (!hooks.empty() && !curl_)
         GAFFER_RETURN_IF_ERROR(init_curl());
-    GAFFER_TRY(HookSet next, HookSet::make(hooks, async_dns_));
+    GAFFER_TRY(HookSet next, HookSet::make(hooks, async_dns_, bad_index));
     const std::vector<std::string>& patterns = next.patterns();
     for (auto it = subs_.begin(); it != subs_.end();) {
         if (std::find(patterns.begin(), patterns.end(), it->first) != patterns.end()) {

@@ -98,7 +98,8 @@ public:
     // the set are dropped (counted in `dropped`); requests in flight finish but are not
     // retried. The first non-empty set loads libcurl: ELIBACC naming the libraries tried if
     // none can be loaded, EIO if it cannot be initialised (the previous set stays too).
-    Status set_hooks(const std::vector<std::pair<std::string, std::string>>& hooks);
+    // `bad_index`: set to the index of the refused hook when one is (HookSet::make).
+    Status set_hooks(const std::vector<std::pair<std::string, std::string>>& hooks, size_t* bad_index = nullptr);
 
     // Replaces the signing secret (reload of [gaffer] webhook_secret); applies from the next
     // attempt on, retries included. Empty = unsigned.

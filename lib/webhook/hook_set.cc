@@ -117,11 +117,13 @@ bool pattern_matches(std::string_view pattern, std::string_view type) {
     return events::EventBus::matches(pattern, type);
 }
 
-Result<HookSet> HookSet::make(const std::vector<std::pair<std::string, std::string>>& hooks, bool async_dns) {
+Result<HookSet> HookSet::make(const std::vector<std::pair<std::string, std::string>>& hooks, bool async_dns,
+                              size_t* bad_index) {
     HookSet set;
     set.hooks_.reserve(hooks.size());
     for (const auto& [pattern, url] : hooks) {
         Status st = validate_url(url, async_dns);
+        if (!st && bad_index) *bad_index = set.hooks_.size();
         if (!st)
             return fail(Error::make(EINVAL, "webhook '%s = %s': %s", pattern.c_str(), redact_url(url).c_str(),
                                     st.error().context.c_str()));

@@ -51,8 +51,10 @@ public:
     HookSet() = default;
 
     // Validates every entry; on the first bad one returns EINVAL naming the entry
-    // ("webhook 'spawn = ftp://x': only http:// and https:// URLs are supported").
-    static Result<HookSet> make(const std::vector<std::pair<std::string, std::string>>& hooks, bool async_dns);
+    // ("webhook 'spawn = ftp://x': only http:// and https:// URLs are supported"), and
+    // its index in `*bad_index` when given (for the caller to name the config line).
+    static Result<HookSet> make(const std::vector<std::pair<std::string, std::string>>& hooks, bool async_dns,
+                                size_t* bad_index = nullptr);
 
     const std::vector<Hook>& hooks() const { return hooks_; }
     bool empty() const { return hooks_.empty(); }

@@ -113,6 +113,15 @@ class WebhookTest(unittest.TestCase):
         self.assertIn("libcurl-gnutls.so.4", out)
         self.assertEqual(d.children(), [])
 
+    def test_a_bad_url_is_refused_with_its_line(self):
+        d = self.daemon(f"[webhooks]\nspawn = {self.receiver.url('/ok')}\nexit = ftp://example.com/x\n"
+                        "[job:a]\ncmd = sleep 1000\n")
+        d.start(wait=False)
+        self.assertEqual(d.proc.wait(timeout=15), 1)
+        out = d.output()
+        self.assertRegex(out, r"gafferd\.ini:3: \[webhooks\]: webhook 'exit = ftp://example\.com/x'")
+        self.assertEqual(d.children(), [])
+
     def test_without_webhooks_libcurl_is_not_needed(self):
         # The same unusable libcurl does not matter to a configuration without [webhooks].
         with open("/proc/self/maps") as f:
