@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "lib/loop/loop.h"
 #include "tests/helpers/child_guard.h"
 #include "tests/helpers/loop_backends.h"
+#include "tests/helpers/temp_dir.h"
 
 namespace gaffer::manager {
 namespace {
@@ -373,6 +375,35 @@ TEST_P(ManagerGrandchildTest, KillAllNowReachesTheGroupOfAnExitedLeaderWithoutCg
     EXPECT_TRUE(wait([&] { return waitpid(grandchild, &status, WNOHANG) == grandchild; }, 5s))
         << "grandchild " << grandchild << " survived kill_all_now";
     EXPECT_TRUE(wait([&] { return gone(1); }, 5s));
+}
+
+// ---------------------------------------------------------------- PATH search
+
+// The PATH search is reused between spawns only while its result is still there.
+TEST_P(ManagerTest, PathSearchFollowsAnExecutableThatMoved) {
+    testutil::TempDir a, b;
+    ASSERT_TRUE(a.ok() && b.ok());
+    auto script = [](const std::string& path, const std::string& word) {
+        FILE* f = fopen(path.c_str(), "w");
+        ASSERT_NE(f, nullptr);
+        fprintf(f, "#!/bin/sh\necho %s\nexec sleep 1000\n", word.c_str());
+        fclose(f);
+        ASSERT_EQ(chmod(path.c_str(), 0755), 0);
+    };
+    script(b / "gaffer-moved-tool", "from-b");
+    auto s = job_spec("default.moved", "gaffer-moved-tool", 1);
+    s.env["PATH"] = a.path() + ":" + b.path() + ":/usr/bin:/bin";
+    s.redirect_output = {"out"};
+    ASSERT_TRUE(mgr_->load(s));
+    ASSERT_TRUE(wait([&] { return output_[1].find("from-b\n") != std::string::npos; })) << output_[1];
+    // The tool moves from b to a (earlier in PATH): the replacement must find it there.
+    ASSERT_EQ(unlink((b / "gaffer-moved-tool").c_str()), 0);
+    script(a / "gaffer-moved-tool", "from-a");
+    auto info = mgr_->process_info(1);
+    ASSERT_TRUE(info);
+    ASSERT_EQ(kill(info->os_pid, SIGKILL), 0);
+    ASSERT_TRUE(wait([&] { return output_.count(2) && output_[2].find("from-a\n") != std::string::npos; }))
+        << (output_.count(2) ? output_[2] : "no process 2");
 }
 
 // ---------------------------------------------------------------- commit
