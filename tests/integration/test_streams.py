@@ -87,8 +87,8 @@ class StreamsTest(unittest.TestCase):
         self.assertGreaterEqual(body.count(b"tick\n"), 3, body)
 
     def test_quiet_line_after_a_burst_arrives_promptly(self):
-        # A burst puts the output on a pacing timer; a line written once the burst is
-        # over must still arrive (the pipe is polled again), and whole.
+        # A line written once a burst is over must still arrive promptly, and whole (the
+        # pipe's watch must survive the batched reads of the burst).
         go = os.path.join(self.d.dir, "burst.go")
         pid = self.load("burst", "sh", ["-c", f"while [ ! -e {go} ]; do sleep 0.01; done; "
                                                "head -c 8000000 /dev/zero; sleep 1; echo quiet-line; sleep 1000"],

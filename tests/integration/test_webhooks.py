@@ -5,6 +5,7 @@ run time (lib/webhook/curl_api.h): events are POSTed to a receiver on 127.0.0.1 
 configuration at start-up and from a SIGHUP that adds the section; libcurl is mapped only
 once hooks exist; without a usable libcurl, [webhooks] is a configuration error (exit 1)
 naming the library."""
+import contextlib
 import http.server
 import json
 import os
@@ -59,6 +60,18 @@ def libcurl_mapped(pid):
         return "libcurl" in f.read()
 
 
+@contextlib.contextmanager
+def unusable_libcurl():
+    """A directory for LD_LIBRARY_PATH where every libcurl soname gafferd tries is a library
+    that is not libcurl (this interpreter's libc): it loads fine and has no curl_* functions."""
+    with open("/proc/self/maps") as f:
+        libc = next(line.split()[-1] for line in f if "/libc.so" in line or "/libc-" in line)
+    with tempfile.TemporaryDirectory(prefix="gafferd-nocurl-") as fake:
+        for name in ("libcurl-gnutls.so.4", "libcurl.so.4"):
+            os.symlink(libc, os.path.join(fake, name))
+        yield fake
+
+
 class WebhookTest(unittest.TestCase):
     def setUp(self):
         self.daemons = []
@@ -96,13 +109,7 @@ class WebhookTest(unittest.TestCase):
         self.assertIsNone(d.proc.poll())
 
     def test_refuses_to_start_when_libcurl_cannot_be_loaded(self):
-        # Every libcurl soname gafferd tries resolves, through LD_LIBRARY_PATH, to a library
-        # that is not libcurl (this interpreter's libc): loaded fine, no curl_* functions.
-        with open("/proc/self/maps") as f:
-            libc = next(line.split()[-1] for line in f if "/libc.so" in line or "/libc-" in line)
-        with tempfile.TemporaryDirectory(prefix="gafferd-nocurl-") as fake:
-            for name in ("libcurl-gnutls.so.4", "libcurl.so.4"):
-                os.symlink(libc, os.path.join(fake, name))
+        with unusable_libcurl() as fake:
             d = self.daemon(f"[webhooks]\nspawn = {self.receiver.url('/never')}\n"
                             "[job:a]\ncmd = sleep 1000\n", env={"LD_LIBRARY_PATH": fake})
             d.start(wait=False)
@@ -124,11 +131,7 @@ class WebhookTest(unittest.TestCase):
 
     def test_without_webhooks_libcurl_is_not_needed(self):
         # The same unusable libcurl does not matter to a configuration without [webhooks].
-        with open("/proc/self/maps") as f:
-            libc = next(line.split()[-1] for line in f if "/libc.so" in line or "/libc-" in line)
-        with tempfile.TemporaryDirectory(prefix="gafferd-nocurl-") as fake:
-            for name in ("libcurl-gnutls.so.4", "libcurl.so.4"):
-                os.symlink(libc, os.path.join(fake, name))
+        with unusable_libcurl() as fake:
             d = self.daemon("[webhooks]\n[job:a]\ncmd = sleep 1000\n", env={"LD_LIBRARY_PATH": fake}).start()
             wait_for(lambda: len(d.children()) == 1, what="job a running")
             self.assertFalse(libcurl_mapped(d.proc.pid))

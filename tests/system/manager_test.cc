@@ -306,20 +306,27 @@ protected:
         (void)prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
     }
 
-    void run_case() {
-        // Orphans come to us, so a dead grandchild can be reaped and checked here
-        // instead of lingering as a zombie of PID 1.
+    // Loads default.tree, whose process starts a grandchild that ignores SIGTERM, and
+    // sets *grandchild. Orphans come to us, so a dead grandchild can be reaped and
+    // checked here instead of lingering as a zombie of PID 1.
+    void start_tree(double graceful_timeout, pid_t* grandchild) {
         ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
-        auto s = job_spec("default.tree", "sh -c 'trap \"\" TERM; echo $$; exec sleep 1000' & wait", 1, 0.3);
+        auto s = job_spec("default.tree", "sh -c 'trap \"\" TERM; echo $$; exec sleep 1000' & wait", 1,
+                          graceful_timeout);
         s.shell = true;
         s.redirect_output = {"out"};
         ASSERT_TRUE(mgr_->load(s));
         ASSERT_TRUE(wait([&] { return output_[1].find('\n') != std::string::npos; }));
         auto gc = parse_int(output_[1]);
         ASSERT_TRUE(gc) << output_[1];
-        const pid_t grandchild = static_cast<pid_t>(*gc);
-        guard_.add(grandchild);
-        ASSERT_TRUE(alive(grandchild));
+        *grandchild = static_cast<pid_t>(*gc);
+        guard_.add(*grandchild);
+        ASSERT_TRUE(alive(*grandchild));
+    }
+
+    void run_case() {
+        pid_t grandchild = 0;
+        ASSERT_NO_FATAL_FAILURE(start_tree(0.3, &grandchild));
 
         ASSERT_TRUE(mgr_->stop_job(JobName::parse("default.tree")));
         ASSERT_TRUE(wait([&] { return gone(1); })) << "the manager still tracks the process";
@@ -356,19 +363,12 @@ TEST_P(ManagerGrandchildTest, GrandchildIgnoringTermIsGoneAfterStopWithoutCgroup
 // process already exited, long before its graceful timeout, also without a cgroup.
 TEST_P(ManagerGrandchildTest, KillAllNowReachesTheGroupOfAnExitedLeaderWithoutCgroups) {
     make_manager(false);
-    ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
-    auto s = job_spec("default.tree", "sh -c 'trap \"\" TERM; echo $$; exec sleep 1000' & wait", 1, 60);
-    s.shell = true;
-    s.redirect_output = {"out"};
-    ASSERT_TRUE(mgr_->load(s));
-    ASSERT_TRUE(wait([&] { return output_[1].find('\n') != std::string::npos; }));
-    auto gc = parse_int(output_[1]);
-    ASSERT_TRUE(gc) << output_[1];
-    const pid_t grandchild = static_cast<pid_t>(*gc);
-    guard_.add(grandchild);
+    pid_t grandchild = 0;
+    ASSERT_NO_FATAL_FAILURE(start_tree(60, &grandchild));
     ASSERT_TRUE(mgr_->stop_job(JobName::parse("default.tree")));
-    // The leader exits on SIGTERM; the grandchild ignores it and keeps the group alive.
-    run_for(500ms);  // the leader exits on SIGTERM and is reaped
+    // The leader exits on SIGTERM and is reaped; the grandchild ignores it and keeps the
+    // group alive.
+    run_for(500ms);
     ASSERT_TRUE(alive(grandchild));
     mgr_->kill_all_now();
     int status = 0;
