@@ -298,7 +298,8 @@ TEST_P(WebhookTest, RetriesAfterA500ThenSucceeds) {
     make_dispatcher(o);
     set_hooks({{".", url("/fail-once")}});
     publish("load", R"({"name":"default.web"})");
-    ASSERT_TRUE(wait([&] { return stats().delivered == 1 && idle(); }));
+    // The receiver logs a request after answering it: wait for its record of the retry too.
+    ASSERT_TRUE(wait([&] { return stats().delivered == 1 && idle() && receiver_->count("/fail-once") == 2; }));
 
     auto reqs = receiver_->on("/fail-once");
     ASSERT_EQ(reqs.size(), 2u);
