@@ -217,7 +217,7 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* p) {
 // -errno).
 extern "C" long gaffer_clone3(struct clone_args* args, size_t size, int (*fn)(void*), void* arg);
 asm(R"(
-    .text
+    .pushsection .text
     .p2align 4
     .type gaffer_clone3, @function
 gaffer_clone3:
@@ -240,6 +240,7 @@ gaffer_clone3:
     hlt
     .cfi_endproc
     .size gaffer_clone3, .-gaffer_clone3
+    .popsection
 )");
 constexpr bool kHaveClone3 = true;
 static_assert(SYS_clone3 == 435 && SYS_exit == 60, "x86_64 system call numbers");
