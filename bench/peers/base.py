@@ -34,6 +34,20 @@ IGNORE_TERM_SCRIPT = "trap '' TERM; exec /bin/sleep 3600"
 IGNORE_TERM_ARGV = ["/bin/sh", "-c", IGNORE_TERM_SCRIPT]
 
 
+
+def timed_rounds(call, count, budget):
+    """Durations (s) of up to count calls of call(); fewer once budget s have passed, at
+    least 5."""
+    out = []
+    t_end = time.monotonic() + budget
+    for i in range(count):
+        if i >= 5 and time.monotonic() > t_end:
+            break
+        t0 = time.perf_counter()
+        call()
+        out.append(time.perf_counter() - t0)
+    return out
+
 class Unsupported(Exception):
     """The peer has no way to do this; the message says why (it lands in the report)."""
 
@@ -321,15 +335,7 @@ class Peer:
 
     def time_status(self, group, count, budget):
         """count status round trips (fewer once budget s have passed, at least 5)."""
-        out = []
-        t_end = time.monotonic() + budget
-        for i in range(count):
-            if i >= 5 and time.monotonic() > t_end:
-                break
-            t0 = time.perf_counter()
-            self.status_probe(group)
-            out.append(time.perf_counter() - t0)
-        return out
+        return timed_rounds(lambda: self.status_probe(group), count, budget)
 
     def time_status_tcp(self, group, count, budget):
         raise Unsupported("the bench drives this peer over its unix socket only")

@@ -8,9 +8,8 @@ stdout_file is the capture file."""
 import json
 import os
 import re
-import time
 
-from .base import HttpConn, Peer, Proc, Unsupported, wait_until
+from .base import HttpConn, Peer, Proc, Unsupported, timed_rounds, wait_until
 
 SESSION = "bench"
 STATE = {"running": "running", "starting": "starting", "stopping": "stopping"}
@@ -101,15 +100,7 @@ class GafferdPeer(Peer):
         return self._parse(data, group)
 
     def time_status_tcp(self, group, count, budget):
-        out = []
-        t_end = time.monotonic() + budget
-        for i in range(count):
-            if i >= 5 and time.monotonic() > t_end:
-                break
-            t0 = time.perf_counter()
-            self.tcp.request("GET", self._path(group))
-            out.append(time.perf_counter() - t0)
-        return out
+        return timed_rounds(lambda: self.tcp.request("GET", self._path(group)), count, budget)
 
     def stop_group(self, group):
         self._call("POST", f"/jobs/{SESSION}/{group}/state", b"0")

@@ -123,10 +123,11 @@ Result<HookSet> HookSet::make(const std::vector<std::pair<std::string, std::stri
     set.hooks_.reserve(hooks.size());
     for (const auto& [pattern, url] : hooks) {
         Status st = validate_url(url, async_dns);
-        if (!st && bad_index) *bad_index = set.hooks_.size();
-        if (!st)
+        if (!st) {
+            if (bad_index) *bad_index = set.hooks_.size();
             return fail(Error::make(EINVAL, "webhook '%s = %s': %s", pattern.c_str(), redact_url(url).c_str(),
                                     st.error().context.c_str()));
+        }
         set.hooks_.push_back(Hook{pattern, url});
         if (std::find(set.patterns_.begin(), set.patterns_.end(), pattern) == set.patterns_.end())
             set.patterns_.push_back(pattern);
