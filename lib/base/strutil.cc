@@ -72,6 +72,16 @@ std::optional<double> parse_double(std::string_view s) {
     return v;
 }
 
+int hex_digit_value(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 std::optional<bool> parse_bool(std::string_view s) {
     std::string t = to_lower(trim(s));
     if (t == "true" || t == "yes" || t == "on" || t == "1") return true;

@@ -18,6 +18,8 @@ std::string to_upper(std::string_view s);
 std::vector<std::string> split_any(std::string_view s, std::string_view seps);
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 bool starts_with(std::string_view s, std::string_view prefix);
+// The value of a hexadecimal digit (either case), or -1.
+int hex_digit_value(char c);
 
 std::optional<int64_t> parse_int(std::string_view s);
 std::optional<double> parse_double(std::string_view s);

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "lib/base/strutil.h"
 #include "lib/json/json.h"
 
 namespace gaffer::ws::sockjs {
@@ -141,16 +142,6 @@ Result<std::vector<std::string>> strings_of(const json_t* j, const char* error) 
     return out;
 }
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 // application/x-www-form-urlencoded value decoding: '+' is a space, %XX a byte; a '%'
 // without two hex digits stays as it is.
 std::string form_decode(std::string_view s) {
@@ -160,8 +151,8 @@ std::string form_decode(std::string_view s) {
         char c = s[i];
         if (c == '+') {
             out.push_back(' ');
-        } else if (c == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
-            out.push_back(static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
+        } else if (c == '%' && i + 2 < s.size() && hex_digit_value(s[i + 1]) >= 0 && hex_digit_value(s[i + 2]) >= 0) {
+            out.push_back(static_cast<char>(hex_digit_value(s[i + 1]) * 16 + hex_digit_value(s[i + 2])));
             i += 2;
         } else {
             out.push_back(c);
