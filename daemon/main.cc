@@ -53,6 +53,7 @@ struct Args {
     std::string config;  // file or directory; empty = discover
     std::vector<std::string> binds;
     std::vector<std::string> cors_origins;
+    std::vector<std::string> allowed_hosts;
     bool daemonize = false;
     std::string pidfile;
     int verbosity = 0;
@@ -88,6 +89,9 @@ void usage(FILE* out) {
             "      --keyfile=FILE       TLS private key for TCP endpoints\n"
             "      --require-key        require API keys on TCP endpoints\n"
             "      --cors-origin=ORIGIN allow browser requests from ORIGIN (repeatable)\n"
+            "      --allowed-host=NAME  a further name the Host header may give for the TCP\n"
+            "                           endpoints (repeatable; their addresses, and localhost\n"
+            "                           on loopback, are always accepted)\n"
             "      --state-dir=DIR      where keys and users are kept\n"
             "  -p, --plugin-dir=DIR     plugin directory\n"
             "      --daemon             detach and run in the background\n"
@@ -113,7 +117,7 @@ void usage(FILE* out) {
 int parse_args(int argc, char** argv, Args& a) {
     enum {
         kBind = 256, kBacklog, kCert, kKey, kRequireKey, kCors, kStateDir, kDaemon, kPidfile, kErrorLog,
-        kLogLevel, kCreateAdmin, kUsername, kPassword, kListAdmins, kVersion, kInit, kSubreaper,
+        kLogLevel, kCreateAdmin, kUsername, kPassword, kListAdmins, kVersion, kInit, kSubreaper, kAllowedHost,
     };
     static const struct option opts[] = {
         {"config", required_argument, nullptr, 'c'},
@@ -124,6 +128,7 @@ int parse_args(int argc, char** argv, Args& a) {
         {"keyfile", required_argument, nullptr, kKey},
         {"require-key", no_argument, nullptr, kRequireKey},
         {"cors-origin", required_argument, nullptr, kCors},
+        {"allowed-host", required_argument, nullptr, kAllowedHost},
         {"state-dir", required_argument, nullptr, kStateDir},
         {"daemon", no_argument, nullptr, kDaemon},
         {"pidfile", required_argument, nullptr, kPidfile},
@@ -160,6 +165,7 @@ int parse_args(int argc, char** argv, Args& a) {
             case kKey: a.keyfile = optarg; break;
             case kRequireKey: a.require_key = true; break;
             case kCors: a.cors_origins.push_back(optarg); break;
+            case kAllowedHost: a.allowed_hosts.push_back(optarg); break;
             case kStateDir: a.state_dir = optarg; break;
             case kDaemon: a.daemonize = true; break;
             case kPidfile: a.pidfile = optarg; break;
@@ -528,6 +534,7 @@ int run(int argc, char** argv) {
         if (hopts.keyfile.empty() && !ep.keyfile.empty()) hopts.keyfile = ep.keyfile;
     }
     hopts.cors_origins = args.cors_origins.empty() ? cfg.cors_origins : args.cors_origins;
+    hopts.allowed_hosts = args.allowed_hosts.empty() ? cfg.allowed_hosts : args.allowed_hosts;
     hopts.require_key = args.require_key || cfg.require_key.value_or(false);
     hopts.state_dir = state_dir;
     for (auto& [fd, name] : take_listen_fds()) hopts.inherited_fds.push_back(fd);

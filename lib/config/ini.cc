@@ -558,6 +558,8 @@ Status build_gaffer(const Section& sec, const RawConfig& raw, DaemonConfig* cfg)
             cfg->binds = split_list(o.value);
         } else if (n == "cors_origins") {
             cfg->cors_origins = split_list(o.value);
+        } else if (n == "allowed_hosts") {
+            cfg->allowed_hosts = split_list(o.value);
         } else if (n == "backlog") {
             GAFFER_TRY(cfg->backlog, positive_int(o));
         } else if (n == "daemonize") {

@@ -56,6 +56,7 @@ struct DaemonConfig {
     std::vector<std::string> binds;         // [gaffer] bind, comma separated; empty = not set
     std::vector<Endpoint> endpoints;        // [gaffer] http_endpoints = a, b → [endpoint:a] ...
     std::vector<std::string> cors_origins;  // [gaffer] cors_origins (comma separated)
+    std::vector<std::string> allowed_hosts;  // [gaffer] allowed_hosts (comma separated)
     std::optional<int> backlog;
     std::optional<bool> daemonize, require_key;
     std::string pidfile, error_log, log_level, plugins_dir, broadcast_address, state_dir, webhook_secret;

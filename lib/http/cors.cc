@@ -32,20 +32,28 @@ CorsPolicy::CorsPolicy(std::vector<std::string> origins) {
         origins_.push_back("*");
 }
 
+bool CorsPolicy::named(std::string_view origin) const {
+    std::string o = to_lower(normalize(origin));
+    if (o.empty() || o == "null" || o == "*")
+        return false;
+    return std::find(origins_.begin(), origins_.end(), o) != origins_.end();
+}
+
+bool CorsPolicy::listed(std::string_view origin) const {
+    std::string o = to_lower(normalize(origin));
+    if (o.empty() || o == "null")
+        return false;
+    return any_ || named(o);
+}
+
 void CorsPolicy::apply(const Request& req, Response& resp) const {
     if (!enabled())
         return;
     resp.set_header("Vary", "Origin");
     auto origin = req.header("origin");
-    if (!origin)
+    if (!origin || !listed(*origin))
         return;
-    std::string o = to_lower(normalize(*origin));
-    if (o.empty() || o == "null")
-        return;
-    bool listed = std::find(origins_.begin(), origins_.end(), o) != origins_.end() && o != "*";
-    if (!listed && !any_)
-        return;
-    if (listed) {
+    if (named(*origin)) {
         resp.set_header("Access-Control-Allow-Origin", std::string(trim(*origin)));
         resp.set_header("Access-Control-Allow-Credentials", "true");
     } else {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lib/http/request.h"
@@ -21,6 +22,10 @@ public:
     bool enabled() const { return !origins_.empty(); }
     // Adds the CORS headers for `req`'s Origin to `resp` (nothing when not allowed).
     void apply(const Request& req, Response& resp) const;
+    // Whether `origin` gets CORS headers: named in the list, or any but "null" under "*".
+    bool listed(std::string_view origin) const;
+    // Whether `origin` is named in the list itself ("*" names no origin).
+    bool named(std::string_view origin) const;
 
     static constexpr const char* kAllowMethods = "POST, GET, PUT, DELETE, OPTIONS, HEAD";
     static constexpr const char* kAllowHeaders =

@@ -111,24 +111,30 @@ bool is_loopback(const struct sockaddr* sa, socklen_t len) {
     return false;
 }
 
-std::string sockaddr_name(const struct sockaddr* sa, socklen_t len) {
+std::optional<HostPort> sockaddr_host_port(const struct sockaddr* sa, socklen_t len) {
     char host[INET6_ADDRSTRLEN] = "?";
+    if (sa->sa_family == AF_INET && len >= static_cast<socklen_t>(sizeof(sockaddr_in))) {
+        auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        return HostPort{host, ntohs(in->sin_port)};
+    }
+    if (sa->sa_family == AF_INET6 && len >= static_cast<socklen_t>(sizeof(sockaddr_in6))) {
+        auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        return HostPort{"[" + std::string(host) + "]", ntohs(in6->sin6_port)};
+    }
+    return std::nullopt;
+}
+
+std::string sockaddr_name(const struct sockaddr* sa, socklen_t len) {
     if (sa->sa_family == AF_UNIX) {
         auto* un = reinterpret_cast<const sockaddr_un*>(sa);
         size_t n = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
         std::string path(un->sun_path, strnlen(un->sun_path, n));
         return "unix:" + path;
     }
-    if (sa->sa_family == AF_INET) {
-        auto* in = reinterpret_cast<const sockaddr_in*>(sa);
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-        return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
-    }
-    if (sa->sa_family == AF_INET6) {
-        auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-        return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
-    }
+    if (auto hp = sockaddr_host_port(sa, len))
+        return hp->host + ":" + std::to_string(hp->port);
     return "?";
 }
 

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,13 @@ std::vector<std::string> default_binds(uid_t euid, const char* xdg_runtime_dir);
 bool is_loopback(const struct sockaddr* sa, socklen_t len);
 // "127.0.0.1:5000", "[::1]:5000", "unix:/path".
 std::string sockaddr_name(const struct sockaddr* sa, socklen_t len);
+// An IPv4 or IPv6 address as a Host header names it ("127.0.0.1", "[::1]"), and its
+// port; nullopt for other families.
+struct HostPort {
+    std::string host;
+    uint16_t port = 0;
+};
+std::optional<HostPort> sockaddr_host_port(const struct sockaddr* sa, socklen_t len);
 
 class Listener {
 public:

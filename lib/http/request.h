@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -34,6 +35,11 @@ struct Peer {
     // SO_PEERCRED of a unix-socket caller; nullopt elsewhere.
     std::optional<uid_t> uid;
     std::optional<gid_t> gid;
+    // TCP: the local address and port the connection came in on ("127.0.0.1", "[::1]"),
+    // from getsockname(): the endpoint's identity for the Host and Origin checks
+    // (lib/http/gate.h), never taken from the request's own headers.
+    std::string local_host;
+    uint16_t local_port = 0;
 };
 
 struct Request {

@@ -9,6 +9,7 @@
 #include "lib/auth/store.h"
 #include "lib/base/log.h"
 #include "lib/base/strutil.h"
+#include "lib/http/gate.h"
 #include "lib/http/handlers.h"
 #include "lib/manager/errors.h"
 #include "lib/manager/manager.h"
@@ -398,6 +399,8 @@ Router::Router(loop::Loop& loop, manager::Manager& manager, auth::Store* store, 
     impl_->cors = CorsPolicy(impl_->opts.cors_origins);
     if (impl_->opts.version.empty())
         impl_->opts.version = GAFFER_VERSION;
+    gate_ = std::make_unique<RequestGate>(GateOptions{impl_->opts.allowed_hosts, impl_->opts.require_key},
+                                          impl_->cors);
 }
 
 Router::~Router() = default;
@@ -506,10 +509,15 @@ void Router::apply_cors(const Request& req, Response& resp) const {
     impl_->cors.apply(req, resp);
 }
 
-bool Router::origin_listed(const Request& req) const {
-    Response probe;
-    impl_->cors.apply(req, probe);
-    return probe.header("access-control-allow-origin").has_value();
+std::optional<Response> Router::screen(const Request& req) const {
+    auto refused = gate_->screen(req);
+    if (refused)
+        impl_->cors.apply(req, *refused);
+    return refused;
+}
+
+bool Router::origin_may_act(const Request& req, std::string_view origin) const {
+    return gate_->origin_may_act(req, origin);
 }
 
 }  // namespace gaffer::http

@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lib/http/request.h"
@@ -39,6 +40,7 @@ class Manager;
 namespace gaffer::http {
 
 struct Rights;
+class RequestGate;
 
 struct RouterOptions {
     std::vector<std::string> cors_origins;
@@ -50,6 +52,8 @@ struct RouterOptions {
     // Lifetime of the keys GET /auth mints (security-defaults.md).
     std::chrono::seconds auth_key_ttl = std::chrono::hours(12);
     std::string version;  // empty: GAFFER_VERSION
+    // [gaffer] allowed_hosts: further names the Host header may give (lib/http/gate.h).
+    std::vector<std::string> allowed_hosts;
 };
 
 class Router {
@@ -63,6 +67,14 @@ public:
 
     Response handle(const Request& req);
 
+    // The checks of lib/http/gate.h on a request's head, before its body is read:
+    // nullopt when it may go on, else the refusal (with the CORS headers it earns).
+    std::optional<Response> screen(const Request& req) const;
+    // Whether a browser page of `origin` may drive the API through `req`'s endpoint
+    // (websocket and SockJS commands): the daemon's own origin, or a listed one
+    // (gate.h, check 3).
+    bool origin_may_act(const Request& req, std::string_view origin) const;
+
     // An error answer in the API's shape, with the CORS headers `req` earns: for errors
     // the server detects itself (413 body too large).
     Response error(const Request& req, int status, const char* name, const std::string& reason) const;
@@ -70,16 +82,16 @@ public:
     bool key_api_enabled() const;
 
     // For the live routes (lib/http/live.h), which answer outside handle(): step 3 (the
-    // caller's rights; nullopt when found, else the 401/403 answer), the CORS headers
-    // `req` earns, and whether `req`'s Origin is a listed CORS origin.
+    // caller's rights; nullopt when found, else the 401/403 answer) and the CORS headers
+    // `req` earns.
     std::optional<Response> rights_for(const Request& req, Rights* out) const;
     void apply_cors(const Request& req, Response& resp) const;
-    bool origin_listed(const Request& req) const;
 
     struct Impl;
 
 private:
     std::unique_ptr<Impl> impl_;
+    std::unique_ptr<RequestGate> gate_;
 };
 
 }  // namespace gaffer::http

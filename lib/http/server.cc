@@ -19,6 +19,7 @@
 #include "lib/base/strutil.h"
 #include "lib/base/unique_fd.h"
 #include "lib/http/endpoint.h"
+#include "lib/http/gate.h"
 #include "lib/http/live.h"
 #include "lib/http/router.h"
 #include "lib/loop/loop.h"
@@ -44,12 +45,17 @@ struct MhdResponseDeleter {
 };
 using MhdResponsePtr = std::unique_ptr<MHD_Response, MhdResponseDeleter>;
 
-// What the access handler accumulates for one request between its calls.
+// What the access handler accumulates for one request between its calls: the request
+// as its head described it (built once, on the first call), then its body.
 struct PendingRequest {
-    std::string body;
+    Request req;
     size_t received = 0;
     bool too_large = false;
 };
+
+size_t unescape(void*, MHD_Connection*, char* s) {
+    return unescape_url(s);
+}
 
 void mhd_log(void*, const char* fmt, va_list ap) {
     char buf[512];
@@ -90,7 +96,7 @@ private:
     static void on_completed(void* cls, MHD_Connection* conn, void** req_cls, MHD_RequestTerminationCode toe);
     MHD_Result handle(MHD_Connection* conn, const char* url, const char* method, const char* upload_data,
                       size_t* upload_data_size, void** req_cls);
-    Request build_request(MHD_Connection* conn, const char* url, const char* method, std::string body) const;
+    Request build_request(MHD_Connection* conn, const char* url, const char* method) const;
     MHD_Result send(MHD_Connection* conn, const Response& resp);
     void run();
     void rearm();
@@ -154,6 +160,11 @@ Status Endpoint::start(const ServerOptions& opts, const std::string& cert, const
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<intptr_t>(kConnectionMemory), nullptr},
         {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&Endpoint::on_completed), this},
         {MHD_OPTION_EXTERNAL_LOGGER, reinterpret_cast<intptr_t>(&mhd_log), nullptr},
+        {MHD_OPTION_UNESCAPE_CALLBACK, reinterpret_cast<intptr_t>(&unescape), nullptr},
+        // Refuse what RFC 9112 lets a server refuse (whitespace before a header's colon,
+        // HTTP/1.1 without Host, ...); lib/http/gate.h refuses the rest of what could
+        // smuggle a request past a proxy.
+        {MHD_OPTION_STRICT_FOR_CLIENT, 1, nullptr},
     };
     if (tls_) {
         options.push_back({MHD_OPTION_HTTPS_MEM_CERT, 0, const_cast<char*>(cert.c_str())});
@@ -240,43 +251,43 @@ MHD_Result Endpoint::handle(MHD_Connection* conn, const char* url, const char* m
     const size_t max_body = server_.opts.max_body;
     auto* pending = static_cast<PendingRequest*>(*req_cls);
     if (!pending) {
-        // First call: headers only. Answering now would make MHD 0.9.75 close the
-        // connection after the response, so only oversized bodies are refused here (and
-        // then the connection is closed anyway, with the body unread).
-        *req_cls = std::make_unique<PendingRequest>().release();
-        const char* cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl) {
-            auto n = parse_int(cl);
+        // First call: the head only. Answering now makes MHD 0.9.75 close the connection
+        // after the response, which is what a refused request gets (its body unread).
+        pending = std::make_unique<PendingRequest>(PendingRequest{build_request(conn, url, method)}).release();
+        *req_cls = pending;
+        if (auto refused = server_.router->screen(pending->req))
+            return send(conn, *refused);
+        if (auto cl = pending->req.header("content-length")) {
+            auto n = parse_int(*cl);
             if (n && static_cast<uint64_t>(*n) > max_body) {
-                Request req = build_request(conn, url, method, {});
                 return send(conn,
-                            server_.router->error(req, 413, "request_too_large",
+                            server_.router->error(pending->req, 413, "request_too_large",
                                                   "the body is larger than " + std::to_string(max_body) + " bytes"));
             }
         }
         return MHD_YES;
     }
+    std::string& body = pending->req.body;
     if (*upload_data_size > 0) {
         pending->received += *upload_data_size;
         if (pending->received > max_body) {
             pending->too_large = true;
-            pending->body.clear();
-            pending->body.shrink_to_fit();
+            body.clear();
+            body.shrink_to_fit();
             // A client that keeps sending is cut off rather than read forever.
             if (pending->received > kDrainFactor * max_body + kConnectionMemory)
                 return MHD_NO;
         } else {
-            pending->body.append(upload_data, *upload_data_size);
+            body.append(upload_data, *upload_data_size);
         }
         *upload_data_size = 0;
         return MHD_YES;
     }
+    const Request& req = pending->req;
     if (pending->too_large) {
-        Request req = build_request(conn, url, method, {});
         return send(conn, server_.router->error(req, 413, "request_too_large",
                                                 "the body is larger than " + std::to_string(max_body) + " bytes"));
     }
-    Request req = build_request(conn, url, method, std::move(pending->body));
     if (server_.live) {
         if (auto r = server_.live->handle(conn, req))
             return *r;
@@ -284,19 +295,20 @@ MHD_Result Endpoint::handle(MHD_Connection* conn, const char* url, const char* m
     return send(conn, server_.router->handle(req));
 }
 
-Request Endpoint::build_request(MHD_Connection* conn, const char* url, const char* method, std::string body) const {
+Request Endpoint::build_request(MHD_Connection* conn, const char* url, const char* method) const {
     Request req;
     req.method = method ? method : "";
     req.path = url ? url : "/";
-    req.body = std::move(body);
     req.peer.kind = kind_;
     req.peer.tls = tls_;
-    MHD_get_connection_values(
+    // With their sizes: a NUL inside a value must reach the gate, not cut the value short.
+    MHD_get_connection_values_n(
         conn, MHD_HEADER_KIND,
-        [](void* cls, MHD_ValueKind, const char* key, const char* value) -> MHD_Result {
+        [](void* cls, MHD_ValueKind, const char* key, size_t key_size, const char* value,
+           size_t value_size) -> MHD_Result {
             auto* r = static_cast<Request*>(cls);
-            std::string k = to_lower(key ? key : "");
-            std::string v = value ? value : "";
+            std::string k = to_lower(std::string_view(key ? key : "", key ? key_size : 0));
+            std::string v(value ? value : "", value ? value_size : 0);
             auto [it, inserted] = r->headers.emplace(k, v);
             if (!inserted)
                 it->second += ", " + v;
@@ -310,13 +322,24 @@ Request Endpoint::build_request(MHD_Connection* conn, const char* url, const cha
             return MHD_YES;
         },
         &req);
+    const MHD_ConnectionInfo* ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (kind_ == EndpointKind::kUnix) {
-        const MHD_ConnectionInfo* ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         struct ucred cred {};
         socklen_t len = sizeof cred;
         if (ci && getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
             req.peer.uid = cred.uid;
             req.peer.gid = cred.gid;
+        }
+    } else {
+        // The endpoint's identity for the Host and Origin checks (a wildcard listener's
+        // connections each know the address they came in on).
+        sockaddr_storage local{};
+        socklen_t len = sizeof local;
+        if (ci && getsockname(ci->connect_fd, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
+            if (auto hp = sockaddr_host_port(reinterpret_cast<sockaddr*>(&local), len)) {
+                req.peer.local_host = std::move(hp->host);
+                req.peer.local_port = hp->port;
+            }
         }
     }
     return req;
@@ -387,6 +410,7 @@ Result<std::unique_ptr<Server>> Server::create(loop::Loop& loop, manager::Manage
 
     RouterOptions ropts;
     ropts.cors_origins = opts.cors_origins;
+    ropts.allowed_hosts = opts.allowed_hosts;
     ropts.require_key = opts.require_key;
     ropts.auth_key_ttl = opts.auth_key_ttl;
     ropts.daemon_uid = geteuid();

@@ -43,6 +43,8 @@ struct ServerOptions {
     int backlog = 128;
     std::string certfile, keyfile;  // TLS for TCP endpoints when both are set
     std::vector<std::string> cors_origins;
+    // Further names the Host header may give for the TCP endpoints (lib/http/gate.h).
+    std::vector<std::string> allowed_hosts;
     bool require_key = false;
     std::string state_dir;  // where lib/auth keeps its state file (auth_state_file())
     size_t max_body = 1 << 20;

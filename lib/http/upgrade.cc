@@ -80,16 +80,14 @@ bool Live::origin_allowed(const Request& req, bool key_authenticated) const {
     auto origin = req.header("origin");
     if (!origin || key_authenticated)
         return true;
-    if (router_.origin_listed(req))
-        return true;
-    // The daemon's own origin (as served by its plugin sites).
-    auto host = req.header("host");
-    if (host) {
-        std::string own = std::string(req.peer.tls ? "https://" : "http://") + std::string(*host);
-        if (*origin == own)
-            return true;
+    // The daemon's own origin (that of the endpoint, never taken from Host) or a listed
+    // one (lib/http/gate.h). A unix socket is reached by a browser only through a proxy,
+    // which names the site in Host.
+    if (req.peer.kind == EndpointKind::kUnix) {
+        auto host = req.header("host");
+        return (host && *origin == "http://" + std::string(*host)) || router_.origin_may_act(req, *origin);
     }
-    return false;
+    return router_.origin_may_act(req, *origin);
 }
 
 MHD_Result Live::upgrade(MHD_Connection* conn, const Request& req, bool key_authenticated, WsOpen open) {

@@ -51,6 +51,15 @@ class Response:
         return f"<Response {self.status} {self.body[:200]!r}>"
 
 
+def free_port():
+    """A loopback TCP port that was free a moment ago."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
 def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
     deadline = time.monotonic() + timeout
     last = None
@@ -194,7 +203,11 @@ class Daemon:
                 body = json.dumps(body)
             if isinstance(body, str):
                 body = body.encode()
-            conn.request(method, path, body=body, headers=headers or {})
+            headers = dict(headers or {})
+            if body and not any(k.lower() == "content-type" for k in headers):
+                # As gafferctl does; a TCP endpoint refuses other bodies (415).
+                headers["Content-Type"] = "application/json"
+            conn.request(method, path, body=body, headers=headers)
             r = conn.getresponse()
             return Response(r.status, r.headers, r.read())
         finally:

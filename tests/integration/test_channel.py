@@ -24,18 +24,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 NODE_MODULES = os.path.join(os.path.dirname(HERE), "node_modules")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def daemon_with_cat():
     """A gafferd on a free loopback TCP port (full rights) running default.cat with its
     stdin and stdout redirected (also used by test_sockjs_transports.py)."""
-    d = gafferlib.Daemon("", tcp_port=free_port()).start()
+    d = gafferlib.Daemon("", tcp_port=gafferlib.free_port()).start()
     r = d.request("POST", "/jobs/default", {"name": "cat", "cmd": "cat", "redirect_output": ["stdout"],
                                             "redirect_input": True})
     assert r.status == 200, r

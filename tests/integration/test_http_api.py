@@ -209,6 +209,8 @@ env:GAFFER_TEST_TAG = {tag}
             body = json.dumps(body)
         if isinstance(body, str):
             body = body.encode()
+        if body and not any(k.lower() == "content-type" for k in hdrs):
+            hdrs["Content-Type"] = "application/json"  # as gafferctl; TCP refuses others (415)
         own = conn is None
         c = conn or self.connection(via)
         try:
@@ -526,7 +528,8 @@ class ApiTest(Base):
         # The answer comes before the body is read (and the connection is then closed), so
         # send the head only and read the answer, as a client using Expect would.
         with socket.create_connection(("127.0.0.1", self.daemon.port), timeout=10) as s:
-            s.sendall(b"POST /jobs/t_big HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % ((1 << 20) + 10))
+            s.sendall(b"POST /jobs/t_big HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: %d\r\n\r\n" % (self.daemon.port, (1 << 20) + 10))
             resp = http.client.HTTPResponse(s)
             resp.begin()
             r = Resp(resp.status, resp.headers, resp.read())
