@@ -1072,8 +1072,10 @@ Result<std::map<std::string, std::shared_ptr<io::RotatingLog>>> open_logs(const 
 }
 
 namespace {
-// Whether a job of `size` config bytes fits in place of one of `replaced` bytes.
+// Whether a job of `size` config bytes fits in place of one of `replaced` bytes. A job
+// that does not grow always fits (the limits may have been lowered below what is loaded).
 Status check_config_fits(const Limits& limits, size_t in_use, size_t replaced, size_t size) {
+    if (size <= replaced) return ok();
     if (size > limits.max_config_bytes)
         return fail(Error::make(EFBIG, "the job's config takes %zu bytes, more than max_config_bytes (%zu)", size,
                                 limits.max_config_bytes));

@@ -16,7 +16,8 @@
 // of its compact config JSON (JobSpec::config_json, what GET /jobs/<sid>/<job> echoes)
 // plus the names and values of its load-time session environment. A load or update
 // beyond them fails with ENOSPC, one job larger than the whole budget with EFBIG, and
-// nothing changes. Jobs loaded before the limits were lowered stay.
+// nothing changes; an update that does not grow a job always passes. Jobs loaded
+// before the limits were lowered stay.
 #pragma once
 
 #include <functional>
