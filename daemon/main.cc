@@ -363,6 +363,14 @@ std::string webhook_location(const config::DaemonConfig& cfg, const std::string&
     return bad < cfg.webhook_locations.size() ? cfg.webhook_locations[bad] : ini_path;
 }
 
+// [gaffer] max_jobs and max_config_bytes over the manager's defaults.
+manager::Limits limits_of(const config::DaemonConfig& cfg) {
+    manager::Limits limits;
+    if (cfg.max_jobs) limits.max_jobs = static_cast<size_t>(*cfg.max_jobs);
+    if (cfg.max_config_bytes) limits.max_config_bytes = static_cast<size_t>(*cfg.max_config_bytes);
+    return limits;
+}
+
 std::string current_dir() {
     char buf[PATH_MAX];
     if (!getcwd(buf, sizeof buf)) return "/";
@@ -485,6 +493,7 @@ int run(int argc, char** argv) {
     mopts.default_cwd = cwd;
     mopts.daemon_env = daemon_environment();
     mopts.child_umask = child_umask;
+    mopts.limits = limits_of(cfg);
     manager::Manager manager(loop, bus, mopts);
 
     webhook::Options wopts;
@@ -546,9 +555,13 @@ int run(int argc, char** argv) {
 
     manager::ConfigSync sync(manager);
     auto report = sync.apply(cfg.jobs);
-    for (const auto& e : report.errors) log_warning("%s", e.c_str());
+    if (!report) {
+        fprintf(stderr, "gafferd: %s: %s\n", ini_path.c_str(), report.error().context.c_str());
+        return kExitFailure;
+    }
+    for (const auto& e : report->errors) log_warning("%s", e.c_str());
     log_info("gafferd %s started (loop %s, cgroup %s): %d job(s), listening on %s", GAFFER_VERSION,
-             loop.backend_name(), manager.cgroup_mode(), report.loaded, join((*server)->endpoints(), ", ").c_str());
+             loop.backend_name(), manager.cgroup_mode(), report->loaded, join((*server)->endpoints(), ", ").c_str());
 
     auto summary = [&] {
         return std::to_string(manager.jobs().size()) + " jobs, " + std::to_string(manager.all_pids().size()) +
@@ -596,6 +609,15 @@ int run(int argc, char** argv) {
             return;
         }
         for (const auto& w : r->warnings) log_warning("SIGHUP: %s", w.c_str());
+        // The new limits first: the new file's jobs are checked against them.
+        manager::Limits old_limits = manager.limits();
+        manager.set_limits(limits_of(*r));
+        if (auto st = sync.check(r->jobs); !st) {
+            manager.set_limits(old_limits);
+            log_warning("SIGHUP: %s: %s, keeping the running one", ini_path.c_str(), st.error().context.c_str());
+            notifier.ready("configuration error, running the previous one; " + summary());
+            return;
+        }
         size_t bad = SIZE_MAX;
         if (auto st = webhooks->set_hooks(r->webhooks, &bad); !st) {
             log_error(st.error(), "SIGHUP: %s: [webhooks] not applied, keeping the previous ones",
@@ -604,9 +626,15 @@ int run(int argc, char** argv) {
             webhooks->set_secret(r->webhook_secret);
         }
         auto rep = sync.apply(r->jobs);
-        for (const auto& e : rep.errors) log_warning("SIGHUP: %s", e.c_str());
-        log_info("SIGHUP: %d loaded, %d updated, %d unloaded, %d unchanged", rep.loaded, rep.updated, rep.unloaded,
-                 rep.unchanged);
+        if (!rep) {
+            // Checked above; only a broken invariant gets here.
+            log_warning("SIGHUP: %s: %s", ini_path.c_str(), rep.error().context.c_str());
+            notifier.ready(summary());
+            return;
+        }
+        for (const auto& e : rep->errors) log_warning("SIGHUP: %s", e.c_str());
+        log_info("SIGHUP: %d loaded, %d updated, %d unloaded, %d unchanged", rep->loaded, rep->updated, rep->unloaded,
+                 rep->unchanged);
         notifier.ready(summary());
     };
     auto on_signal = [&](const struct signalfd_siginfo& si) {

@@ -584,6 +584,13 @@ Status build_gaffer(const Section& sec, const RawConfig& raw, DaemonConfig* cfg)
             cfg->state_dir = o.value;
         } else if (n == "webhook_secret") {
             cfg->webhook_secret = o.value;
+        } else if (n == "max_jobs") {
+            GAFFER_TRY(cfg->max_jobs, positive_int(o));
+        } else if (n == "max_config_bytes") {
+            cfg->max_config_bytes = parse_byte_size(o.value);
+            if (!cfg->max_config_bytes)
+                return bad_at(o.loc, "max_config_bytes: " + quote_value(o.value) +
+                                         " is not a size (bytes, or with a K, M, G or T suffix)");
         } else if (starts_with(n, "lookupd_address")) {
             if (!o.value.empty())
                 cfg->lookupd_addresses.push_back(o.value);

@@ -32,6 +32,7 @@
 // options are ignored (forward compatibility); a known option with a bad value is an error.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -60,6 +61,9 @@ struct DaemonConfig {
     std::optional<int> backlog;
     std::optional<bool> daemonize, require_key;
     std::string pidfile, error_log, log_level, plugins_dir, broadcast_address, state_dir, webhook_secret;
+    // [gaffer] max_jobs (a positive integer) and max_config_bytes (bytes, or 512K, 16M,
+    // 1G): the manager's limits (lib/manager/manager.h Limits); unset: its defaults.
+    std::optional<uint64_t> max_jobs, max_config_bytes;
     std::vector<std::string> lookupd_addresses;  // every [gaffer] option starting with lookupd_address
     std::string certfile, keyfile;               // [ssl] certfile/keyfile (else [gaffer] certfile/keyfile)
     std::vector<std::pair<std::string, std::string>> webhooks;  // [webhooks] event = url, file order

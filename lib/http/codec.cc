@@ -110,7 +110,7 @@ json::JsonPtr encode_process_info(const model::ProcessInfo& p) {
     json::set(o.get(), "pid", json::take(json_integer(p.pid)));
     json::set(o.get(), "name", json::str(p.job.qualified()));
     json::set(o.get(), "cmd", json::str(p.cmd));
-    json::set(o.get(), "args", json::strings(p.args));
+    json::set(o.get(), "args", p.args ? json::strings(*p.args) : json::take(json_array()));
     json::set(o.get(), "env", p.env ? env_object(*p.env) : json::take(json_object()));
     json::set(o.get(), "uid", opt_id(p.uid ? std::optional<unsigned>(*p.uid) : std::nullopt));
     json::set(o.get(), "gid", opt_id(p.gid ? std::optional<unsigned>(*p.gid) : std::nullopt));

@@ -13,6 +13,7 @@
 #include "lib/http/router.h"
 #include "lib/http/sockjs_app.h"
 #include "lib/http/upgrade.h"
+#include "lib/manager/errors.h"
 #include "lib/manager/manager.h"
 #include "lib/model/values.h"
 #include "lib/ws/random.h"
@@ -55,6 +56,12 @@ CmdError from_manager(const Error& e) {
         case EPERM:
         case EACCES: return {403, "forbidden"};
         case EINVAL: return {400, "bad_command"};
+        case ENOSPC:
+        case EFBIG: {
+            // The limits: named as in the HTTP answers (lib/manager/errors.h).
+            manager::ErrorMapping mapped = manager::map_error(e);
+            return {mapped.http_status, mapped.name};
+        }
         default: return {500, e.context.empty() ? e.message() : e.context};
     }
 }

@@ -80,7 +80,7 @@ Actions JobFsm::scale(const model::ScaleOp& op) {
     return reconcile();
 }
 
-Actions JobFsm::update(const model::JobSpec& spec, bool start) {
+Actions JobFsm::update(const model::JobSpec& spec, bool start, bool exact_target) {
     Actions out;
     config_numprocesses_ = spec.numprocesses;
     flapping_ = spec.flapping;
@@ -89,7 +89,7 @@ Actions JobFsm::update(const model::JobSpec& spec, bool start) {
         stopped_ = false;
         reset_flapping();
     }
-    target_ = std::max(spec.numprocesses, target_);
+    target_ = exact_target ? spec.numprocesses : std::max(spec.numprocesses, target_);
     for (int pid : procs_) {
         out.push_back({Action::Kind::kStop, pid});
         if (!stopped_) replacing_.insert(pid);

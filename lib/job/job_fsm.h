@@ -63,9 +63,11 @@ public:
     Actions stop();
     Actions reload(Clock::time_point now);
     Actions scale(const model::ScaleOp& op);
-    // PUT: new config; target = max(new numprocesses, current target); every process is
-    // stopped and replaced as it exits. `start` un-stops a stopped job.
-    Actions update(const model::JobSpec& spec, bool start);
+    // PUT: new config; target = max(new numprocesses, current target), or exactly the
+    // new numprocesses with `exact_target` (a config file's reload: the file says how
+    // many); every process is stopped and replaced as it exits. `start` un-stops a
+    // stopped job.
+    Actions update(const model::JobSpec& spec, bool start, bool exact_target = false);
 
     // The manager started a regular process for a kSpawn.
     void spawned(int pid);

@@ -7,7 +7,20 @@
 
 namespace gaffer::manager {
 
-SyncReport ConfigSync::apply(const std::vector<model::JobSpec>& jobs) {
+Status ConfigSync::check(const std::vector<model::JobSpec>& jobs) const {
+    const Limits& limits = manager_.limits();
+    if (jobs.size() > limits.max_jobs)
+        return fail(Error::make(EINVAL, "%zu jobs, more than max_jobs (%zu)", jobs.size(), limits.max_jobs));
+    size_t bytes = 0;
+    for (const auto& spec : jobs) bytes += Manager::config_size(spec);
+    if (bytes > limits.max_config_bytes)
+        return fail(Error::make(EINVAL, "the jobs' configs take %zu bytes, more than max_config_bytes (%zu)", bytes,
+                                limits.max_config_bytes));
+    return ok();
+}
+
+Result<SyncReport> ConfigSync::apply(const std::vector<model::JobSpec>& jobs) {
+    GAFFER_RETURN_IF_ERROR(check(jobs));
     SyncReport rep;
     std::set<model::JobName> wanted;
     for (const auto& spec : jobs) wanted.insert(spec.name);
@@ -35,7 +48,7 @@ SyncReport ConfigSync::apply(const std::vector<model::JobSpec>& jobs) {
             }
             model::JobSpec upd = spec;
             upd.start = false;
-            auto r = manager_.update(upd);
+            auto r = manager_.update(upd, {}, /*exact_target=*/it->second.numprocesses != spec.numprocesses);
             if (!r) {
                 rep.errors.push_back(spec.name.qualified() + ": " + r.error().message());
                 continue;

@@ -5,6 +5,15 @@
 // config changed are updated as by PUT with start=false, unchanged jobs are left alone.
 // Jobs loaded through the API are never touched: only names that came from a file are
 // tracked here.
+//
+// A job option removed from the file returns to its default: the update carries the
+// whole new config, and a changed `numprocesses` sets the target exactly (a PUT keeps
+// max(new, current); the file says how many, while a scaling through the API survives
+// reloads that do not change the file's `numprocesses`).
+//
+// The file's jobs alone must fit the manager's limits (max_jobs, max_config_bytes);
+// otherwise nothing is applied. Jobs loaded through the API count too: a file job that
+// does not fit beside them is reported in SyncReport::errors like any failed load.
 #pragma once
 
 #include <map>
@@ -22,8 +31,11 @@ struct SyncReport {
 class ConfigSync {
 public:
     explicit ConfigSync(Manager& manager) : manager_(manager) {}
-    // `jobs` in load order (ascending priority).
-    SyncReport apply(const std::vector<model::JobSpec>& jobs);
+    // `jobs` in load order (ascending priority). EINVAL, with nothing applied, when the
+    // jobs alone exceed the manager's limits ("3 jobs, more than max_jobs (2)").
+    Result<SyncReport> apply(const std::vector<model::JobSpec>& jobs);
+    // apply()'s check alone.
+    Status check(const std::vector<model::JobSpec>& jobs) const;
 
 private:
     Manager& manager_;

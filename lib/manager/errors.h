@@ -3,7 +3,8 @@
 // fail with these codes only: ENOENT (unknown job/session/pid), EEXIST (conflict),
 // EINVAL (bad value), EPERM (not allowed), ESRCH (process already gone), ENODATA (no
 // redirected output), ENXIO (no such stream), EPIPE (stream closed), ENOBUFS (queue
-// full); anything else is an internal failure.
+// full), ENOSPC (max_jobs or max_config_bytes reached), EFBIG (one job's config larger
+// than max_config_bytes); anything else is an internal failure.
 #pragma once
 
 #include "lib/base/result.h"
@@ -27,6 +28,8 @@ inline ErrorMapping map_error(const Error& e) {
         case ENXIO: return {404, "io_not_found"};
         case EPIPE: return {410, "stream_closed"};
         case ENOBUFS: return {503, "stream_full"};
+        case ENOSPC: return {507, "insufficient_storage"};
+        case EFBIG: return {413, "config_too_large"};
         default: return {500, "internal_error"};
     }
 }

@@ -2,6 +2,7 @@
 #include "lib/manager/manager.h"
 
 #include <grp.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -42,6 +43,19 @@ constexpr int kReadsPerWakeup = 8;
 constexpr int kOutputPipeSize = 1 << 20;  // fewer wake-ups for a fast writer (F_SETPIPE_SZ)
 constexpr size_t kBacklogBytes = 64 * 1024;  // recent output kept per stream
 constexpr size_t kMaxWriteQueue = 4 << 20;  // bytes queued for one process's stdin (or custom stream)
+constexpr size_t kTrimAfterBytes = 1 << 20;  // freed job data that makes the heap be trimmed
+
+size_t strings_bytes(const std::vector<std::string>& v) {
+    size_t n = 0;
+    for (const auto& s : v) n += s.size();
+    return n;
+}
+
+size_t env_bytes(const model::Env& env) {
+    size_t n = 0;
+    for (const auto& [k, v] : env) n += k.size() + v.size();
+    return n;
+}
 
 double wall_now() {
     struct timeval tv;
@@ -108,6 +122,9 @@ struct Manager::Impl {
     };
 
     struct Job {
+        // `spec.args` is always empty: the arguments live in `args`, which processes whose
+        // argument list is the job's own share (a job's arguments can be as large as a
+        // request body; three copies of them made a 1 MB job cost 3.5 MB).
         model::JobSpec spec;
         model::Env session_env;
         job::JobFsm fsm;
@@ -120,10 +137,24 @@ struct Manager::Impl {
         std::vector<gid_t> groups;  // supplementary groups of spec.uid, resolved at load
         model::Env user_env;        // HOME, USER, LOGNAME of spec.uid
         std::shared_ptr<const model::Env> last_env;  // the newest process's, shared when equal
+        std::shared_ptr<const std::vector<std::string>> last_args;  // likewise
+        size_t config_size = 0;                       // counted in Impl::config_bytes
+        std::shared_ptr<const std::vector<std::string>> args;  // spec.args, moved here
         struct ExeCache {
             std::string name, path_var, cwd, resolved;  // resolved empty: nothing cached
         } exe_cache;
-        Job(model::JobSpec s, model::Env e) : spec(std::move(s)), session_env(std::move(e)), fsm(spec) {}
+        Job(model::JobSpec s, model::Env e) : spec(std::move(s)), session_env(std::move(e)), fsm(spec) {
+            take_args();
+        }
+        void take_args() {
+            args = std::make_shared<const std::vector<std::string>>(std::move(spec.args));
+            spec.args.clear();
+        }
+        model::JobSpec full_spec() const {
+            model::JobSpec s = spec;
+            s.args = *args;
+            return s;
+        }
     };
 
     Impl(Manager& owner, loop::Loop& l, events::EventBus& b, Options o)
@@ -135,6 +166,7 @@ struct Manager::Impl {
         // Destroying the manager frees handles only; it never kills (style rule 9).
         for (auto& [pid, p] : procs) release_watches(*p);
         for (auto& j : jobs) cancel_timer(*j);
+        if (trim_timer) loop.cancel_timer(trim_timer);
         // Remove empty cgroups left behind (populated ones stay, with their processes).
         if (cg_tree) {
             for (auto& [pid, p] : procs)
@@ -156,6 +188,23 @@ struct Manager::Impl {
     bool shutting_down = false;
     std::function<void()> shutdown_done;
     Counters counters;
+    size_t config_bytes = 0;  // the sum of the jobs' config_size
+    size_t freed_since_trim = 0;
+    loop::Loop::TimerId trim_timer = 0;
+
+    // glibc keeps what a big job freed in its heap (small chunks between live ones are
+    // never given back by free()): once a megabyte of job data went away, malloc_trim
+    // returns the free pages to the kernel, after the current turn (several unloads in
+    // one turn make one trim). See docs/architecture.md, Memory.
+    void note_freed(size_t bytes) {
+        freed_since_trim += bytes;
+        if (freed_since_trim < kTrimAfterBytes || trim_timer) return;
+        trim_timer = loop.add_timer(loop::Clock::duration::zero(), [this] {
+            trim_timer = 0;
+            freed_since_trim = 0;
+            (void)malloc_trim(0);
+        });
+    }
 
     // ---------- lookup ----------
     Job* find_job(const JobName& n) const {
@@ -249,33 +298,51 @@ struct Manager::Impl {
         return found;
     }
 
+    // Shares the newest process's copy when equal (a job's processes usually get the same
+    // arguments and environment: one copy per job, not one per process).
+    template <typename T, typename V>
+    static std::shared_ptr<const T> share(std::shared_ptr<const T>& last, V&& value, bool own) {
+        if (last && *last == value) return last;
+        auto made = std::make_shared<const T>(std::forward<V>(value));
+        if (!own) last = made;
+        return made;
+    }
+
     // `own_env`: a commit with extra variables, whose environment no other process shares.
     Result<proc::ExecSpec> build_exec(Job& j, const model::Env& env, bool own_env, model::ProcessInfo& info) const {
         proc::ExecSpec ex;
         const auto& s = j.spec;
-        std::vector<std::string> args;
-        for (const auto& a : s.args) args.push_back(model::substitute_vars(a, env));
+        std::vector<std::string> args;  // info.args
         if (s.shell) {
             ex.path = "/bin/sh";
-            ex.argv = {"sh", "-c", s.cmd};
             info.cmd = "sh";
-            info.args = {"-c", s.cmd};
-            for (auto& a : args) {
-                ex.argv.push_back(a);
-                info.args.push_back(a);
-            }
+            args = {"-c", s.cmd};
         } else {
             GAFFER_TRY(auto words, model::shell_split(s.cmd));
             if (words.empty()) return fail(Error::make(EINVAL, "empty cmd"));
             for (auto& w : words) w = model::substitute_vars(w, env);
-            info.cmd = words[0];
-            info.args.assign(words.begin() + 1, words.end());
-            info.args.insert(info.args.end(), args.begin(), args.end());
-            ex.argv.push_back(words[0]);
-            ex.argv.insert(ex.argv.end(), info.args.begin(), info.args.end());
+            info.cmd = std::move(words[0]);
+            args.assign(std::make_move_iterator(words.begin() + 1), std::make_move_iterator(words.end()));
+        }
+        // No word after the command and no variable in the job's arguments (the usual
+        // case): the process's argument list is the job's own, shared, not copied.
+        bool own_list = args.empty() && std::none_of(j.args->begin(), j.args->end(), [](const std::string& a) {
+                            return a.find('$') != std::string::npos;
+                        });
+        if (own_list) {
+            info.args = j.args;
+        } else {
+            args.reserve(args.size() + j.args->size());
+            for (const auto& a : *j.args) args.push_back(model::substitute_vars(a, env));
+            info.args = share(j.last_args, std::move(args), own_env);
+        }
+        ex.argv.reserve(info.args->size() + 1);
+        ex.argv.push_back(info.cmd);
+        ex.argv.insert(ex.argv.end(), info.args->begin(), info.args->end());
+        if (!s.shell) {
             auto path_it = env.find("PATH");
             ex.cwd = s.cwd.empty() ? opts.default_cwd : s.cwd;
-            ex.path = resolve_executable(j, words[0], path_it != env.end() ? path_it->second : "/bin:/usr/bin", ex.cwd);
+            ex.path = resolve_executable(j, info.cmd, path_it != env.end() ? path_it->second : "/bin:/usr/bin", ex.cwd);
         }
         ex.cwd = s.cwd.empty() ? opts.default_cwd : s.cwd;
         for (auto& [k, v] : env) ex.envp.push_back(k + "=" + v);
@@ -290,12 +357,7 @@ struct Manager::Impl {
             if (cap_from_name(name.c_str(), &c) == 0) ex.ambient_caps.push_back(static_cast<int>(c));
         }
         ex.drop_bounding = !s.capabilities.empty();
-        if (j.last_env && *j.last_env == env) {
-            info.env = j.last_env;
-        } else {
-            info.env = std::make_shared<const model::Env>(env);
-            if (!own_env) j.last_env = info.env;
-        }
+        info.env = share(j.last_env, env, own_env);
         info.uid = s.uid;
         info.gid = s.gid;
         info.redirect_output = s.redirect_output;
@@ -596,7 +658,7 @@ struct Manager::Impl {
                                 j.spec.name.qualified().c_str(), j.spec.flapping ? j.spec.flapping->max_retry : 0);
                     publish("stop", j.spec.name, {{"reason", json::str("flapping")}});
                     publish(job_prefix(j.spec.name) + "stop", j.spec.name, {{"reason", json::str("flapping")}});
-                    if (give_up_hook) give_up_hook(j.spec, j.last_exit_status, j.last_term_signal);
+                    if (give_up_hook) give_up_hook(j.full_spec(), j.last_exit_status, j.last_term_signal);
                     break;
             }
         }
@@ -759,7 +821,12 @@ struct Manager::Impl {
             auto r = cg_tree->remove(*p.cg, p.job.qualified());
             if (!r) log_debug("%s", r.error().message().c_str());
         }
+        // The last holder of a shared argument list or environment (its job is gone).
+        size_t freed = 0;
+        if (p.info.args && p.info.args.use_count() == 1) freed += strings_bytes(*p.info.args);
+        if (p.info.env && p.info.env.use_count() == 1) freed += env_bytes(*p.info.env);
         procs.erase(it);
+        if (freed) note_freed(freed);
         if (shutting_down && procs.empty() && shutdown_done) {
             auto done = std::move(shutdown_done);
             shutdown_done = nullptr;
@@ -1004,6 +1071,21 @@ Result<std::map<std::string, std::shared_ptr<io::RotatingLog>>> open_logs(const 
     return logs;
 }
 
+namespace {
+// Whether a job of `size` config bytes fits in place of one of `replaced` bytes. A job
+// that does not grow always fits (the limits may have been lowered below what is loaded).
+Status check_config_fits(const Limits& limits, size_t in_use, size_t replaced, size_t size) {
+    if (size <= replaced) return ok();
+    if (size > limits.max_config_bytes)
+        return fail(Error::make(EFBIG, "the job's config takes %zu bytes, more than max_config_bytes (%zu)", size,
+                                limits.max_config_bytes));
+    if (in_use - replaced + size > limits.max_config_bytes)
+        return fail(Error::make(ENOSPC, "the loaded jobs' configs would take %zu bytes, more than max_config_bytes (%zu)",
+                                in_use - replaced + size, limits.max_config_bytes));
+    return ok();
+}
+}  // namespace
+
 // ====================================================================================
 
 Manager::Manager(loop::Loop& loop, events::EventBus& bus, Options options)
@@ -1015,6 +1097,11 @@ Status Manager::load(model::JobSpec spec, const model::Env& session_env) {
     if (impl_->shutting_down) return fail(Error::make(EPERM, "gafferd is shutting down"));
     if (impl_->find_job(spec.name))
         return fail(Error::make(EEXIST, "job '%s' already exists", spec.name.qualified().c_str()));
+    const Limits& limits = impl_->opts.limits;
+    if (impl_->jobs.size() >= limits.max_jobs)
+        return fail(Error::make(ENOSPC, "%zu jobs are loaded, max_jobs is %zu", impl_->jobs.size(), limits.max_jobs));
+    size_t size = config_size(spec, session_env);
+    GAFFER_RETURN_IF_ERROR(check_config_fits(limits, impl_->config_bytes, 0, size));
     bool start = spec.start;
     GAFFER_TRY(auto logs, open_logs(spec));
     std::vector<gid_t> groups;
@@ -1025,6 +1112,8 @@ Status Manager::load(model::JobSpec spec, const model::Env& session_env) {
     j.groups = std::move(groups);
     j.logs = std::move(logs);
     j.user_env = std::move(user_env);
+    j.config_size = size;
+    impl_->config_bytes += size;
     impl_->jobs.push_back(std::move(job));
     impl_->publish("load", j.spec.name);
     if (!start) {
@@ -1044,23 +1133,34 @@ Status Manager::unload(const JobName& name) {
     auto actions = j->fsm.stop();
     impl_->execute(*j, actions);
     impl_->stop_committed(*j);
+    impl_->config_bytes -= j->config_size;
+    // The spec's members and its config JSON: about twice its config size.
+    size_t freed = 2 * j->config_size;
     auto& jobs = impl_->jobs;
     jobs.erase(std::remove_if(jobs.begin(), jobs.end(), [&](auto& p) { return p.get() == j; }), jobs.end());
+    impl_->note_freed(freed);
     return ok();
 }
 
-Status Manager::update(model::JobSpec spec, const model::Env& session_env) {
+Status Manager::update(model::JobSpec spec, const model::Env& session_env, bool exact_target) {
     GAFFER_TRY(Impl::Job * j, impl_->get_job(spec.name));
     bool start = spec.start;
     bool was_stopped = j->fsm.stopped();
+    // The session env given at load time stays unless the update brings one (§14.13).
+    size_t size = config_size(spec, session_env.empty() ? j->session_env : session_env);
+    GAFFER_RETURN_IF_ERROR(check_config_fits(impl_->opts.limits, impl_->config_bytes, j->config_size, size));
     GAFFER_TRY(auto logs, open_logs(spec));
     j->logs = std::move(logs);
     resolve_user(spec, j->groups, j->user_env);
     j->spec = std::move(spec);
-    // The session env given at load time stays unless the update brings one (§14.13).
+    j->take_args();
+    j->last_args.reset();
     if (!session_env.empty()) j->session_env = session_env;
+    impl_->config_bytes = impl_->config_bytes - j->config_size + size;
+    impl_->note_freed(2 * j->config_size);
+    j->config_size = size;
     if (start && was_stopped) impl_->publish_job_pair("start", j->spec.name);
-    auto actions = j->fsm.update(j->spec, start);
+    auto actions = j->fsm.update(j->spec, start, exact_target);
     impl_->stop_committed(*j);
     impl_->execute(*j, actions);
     return ok();
@@ -1111,7 +1211,7 @@ Result<model::JobInfo> Manager::info(const JobName& name) const {
 
 Result<model::JobSpec> Manager::spec(const JobName& name) const {
     GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
-    return j->spec;
+    return j->full_spec();
 }
 
 Result<std::vector<int>> Manager::pids(const JobName& name) const {
@@ -1363,6 +1463,15 @@ void Manager::kill_all_now() {
 
 bool Manager::shutting_down() const { return impl_->shutting_down; }
 size_t Manager::process_count() const { return impl_->procs.size(); }
+const Limits& Manager::limits() const { return impl_->opts.limits; }
+void Manager::set_limits(const Limits& limits) { impl_->opts.limits = limits; }
+size_t Manager::config_bytes() const { return impl_->config_bytes; }
+
+size_t Manager::config_size(const model::JobSpec& spec, const model::Env& session_env) {
+    size_t n = spec.config_json.size();
+    for (const auto& [k, v] : session_env) n += k.size() + v.size();
+    return n;
+}
 const Counters& Manager::counters() const { return impl_->counters; }
 const char* Manager::cgroup_mode() const {
     return impl_->cg_tree ? cgroup::to_string(impl_->cg_tree->mode()) : "none";

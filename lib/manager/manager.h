@@ -10,6 +10,14 @@
 //
 // Naming: `pid` is gaffer's internal process id (from 1, never reused); `os_pid` is
 // the kernel's.
+//
+// Bounds (Limits): at most `max_jobs` jobs, whose configurations take at most
+// `max_config_bytes` together. A job's configuration size (config_size()) is the length
+// of its compact config JSON (JobSpec::config_json, what GET /jobs/<sid>/<job> echoes)
+// plus the names and values of its load-time session environment. A load or update
+// beyond them fails with ENOSPC, one job larger than the whole budget with EFBIG, and
+// nothing changes; an update that does not grow a job always passes. Jobs loaded
+// before the limits were lowered stay.
 #pragma once
 
 #include <functional>
@@ -27,12 +35,18 @@
 
 namespace gaffer::manager {
 
+struct Limits {
+    size_t max_jobs = 1024;
+    size_t max_config_bytes = 16u << 20;
+};
+
 struct Options {
     std::string default_cwd;   // where jobs without `cwd` run (gafferd's cwd)
     model::Env daemon_env;     // gafferd's environment, for jobs with os_env
     bool use_cgroups = true;   // a cgroup per process where the host allows it
     std::string cgroup_name;   // cgroup2 directory name for this daemon (default: "gaffer")
     int child_umask = -1;      // umask for every child (-1: inherit gafferd's)
+    Limits limits;
 };
 
 // A chunk of process output, as read from its pipe (no line assembly).
@@ -58,12 +72,16 @@ public:
     Manager& operator=(const Manager&) = delete;
 
     // ---- jobs ----
-    // Loads a job; spawns its processes when spec.start. EEXIST if it exists.
+    // Loads a job; spawns its processes when spec.start. EEXIST if it exists; ENOSPC or
+    // EFBIG beyond the limits.
     // `session_env` (the API's load-time env) overrides the job's env for its processes.
     Status load(model::JobSpec spec, const model::Env& session_env = {});
     Status unload(const model::JobName& name);
     // PUT semantics (§3.3): replaces the config; with spec.start a stopped job starts.
-    Status update(model::JobSpec spec, const model::Env& session_env = {});
+    // The target becomes max(spec.numprocesses, current target), or exactly
+    // spec.numprocesses with `exact_target` (a config file's reload: the file says how
+    // many). ENOSPC or EFBIG when the new config does not fit the limits.
+    Status update(model::JobSpec spec, const model::Env& session_env = {}, bool exact_target = false);
     Status start_job(const model::JobName& name);
     Status stop_job(const model::JobName& name);
     Status reload_job(const model::JobName& name);
@@ -151,6 +169,12 @@ public:
     void kill_all_now();
     size_t process_count() const;
     const Counters& counters() const;
+    // The limits in force; set_limits() changes them for later loads (SIGHUP).
+    const Limits& limits() const;
+    void set_limits(const Limits& limits);
+    // The sum of the loaded jobs' config_size().
+    size_t config_bytes() const;
+    static size_t config_size(const model::JobSpec& spec, const model::Env& session_env = {});
     // The cgroup layout in use: "v2", "hybrid" or "none".
     const char* cgroup_mode() const;
 

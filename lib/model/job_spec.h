@@ -97,7 +97,9 @@ struct ProcessInfo {
     pid_t os_pid = 0;
     JobName job;
     std::string cmd;  // after splitting and substitution
-    std::vector<std::string> args;
+    // After splitting and substitution; shared by the processes of a job that got the
+    // same ones, as `env` (a job's argument list can be as large as a request body).
+    std::shared_ptr<const std::vector<std::string>> args;
     // Effective; shared by the processes of a job that got the same one (it is most of
     // a process's memory in the daemon: the whole inherited environment).
     std::shared_ptr<const Env> env;

@@ -527,6 +527,20 @@ TEST(Ini, UnknownGafferOptionsAreIgnoredButKnownOnesAreChecked) {
     EXPECT_EQ(parse_error("[gaffer]\nbacklog = 0\n"), "test.ini:2: backlog: '0' is not a positive integer");
 }
 
+TEST(Ini, JobLimits) {
+    auto cfg = parse("[gaffer]\nmax_jobs = 100\nmax_config_bytes = 16M\n");
+    ASSERT_TRUE(cfg) << cfg.error().message();
+    EXPECT_EQ(cfg->max_jobs, std::optional<uint64_t>(100));
+    EXPECT_EQ(cfg->max_config_bytes, std::optional<uint64_t>(16u << 20));
+    cfg = parse("[gaffer]\nmax_config_bytes = 65536\n");
+    ASSERT_TRUE(cfg) << cfg.error().message();
+    EXPECT_FALSE(cfg->max_jobs.has_value());
+    EXPECT_EQ(cfg->max_config_bytes, std::optional<uint64_t>(65536));
+    EXPECT_EQ(parse_error("[gaffer]\nmax_jobs = 0\n"), "test.ini:2: max_jobs: '0' is not a positive integer");
+    EXPECT_EQ(parse_error("[gaffer]\nmax_config_bytes = lots\n"),
+              "test.ini:2: max_config_bytes: 'lots' is not a size (bytes, or with a K, M, G or T suffix)");
+}
+
 TEST(Ini, StartIsLoadTimeOnly) {
     auto cfg = parse("[job:a]\ncmd = x\nstart = false\n");
     ASSERT_TRUE(cfg) << cfg.error().message();

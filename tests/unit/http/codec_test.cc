@@ -7,7 +7,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "lib/json/json.h"
 
@@ -101,7 +103,7 @@ TEST(Codec, ProcessInfoShape) {
     p.os_pid = 41234;
     p.job = {"default", "web"};
     p.cmd = "python";
-    p.args = {"-u", "app.py"};
+    p.args = std::make_shared<const std::vector<std::string>>(std::vector<std::string>{"-u", "app.py"});
     p.env = std::make_shared<const model::Env>(model::Env{{"PORT", "8080"}});
     p.create_time = 1380000000.25;
     p.redirect_output = {"out", "err"};

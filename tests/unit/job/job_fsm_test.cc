@@ -286,6 +286,17 @@ TEST(JobFsm, UpdateKeepsTheLargerCurrentTarget) {
     EXPECT_EQ(h.start(), (Actions{Spawn(2)}));
 }
 
+TEST(JobFsm, UpdateWithExactTargetTakesTheNewNumprocesses) {
+    // A config file's reload that drops `numprocesses = 2`: the default (1) applies.
+    Harness h(make_spec(2));
+    h.start();  // 1 2
+    EXPECT_EQ(h.run(h.fsm.update(make_spec(1), false, /*exact_target=*/true)), (Actions{Stop(1), Stop(2)}));
+    EXPECT_EQ(h.fsm.target(), 1);
+    EXPECT_EQ(h.exited(1), Actions{});  // one still being replaced is enough
+    EXPECT_EQ(h.exited(2), (Actions{Spawn(1)}));
+    EXPECT_EQ(h.procs(), (std::vector<int>{3}));
+}
+
 TEST(JobFsm, UpdateWithStartUnstopsAStoppedJob) {
     Harness h(make_spec(2));
     h.start();
