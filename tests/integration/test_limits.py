@@ -16,8 +16,7 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gafferlib import Daemon, wait_for  # noqa: E402
-from test_channel import free_port  # noqa: E402
+from gafferlib import Daemon, free_port, wait_for  # noqa: E402
 
 JSON = {"Content-Type": "application/json"}
 # `make sanitize` sets this: under ASan, RSS measures its quarantine, not gafferd.
