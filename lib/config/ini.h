@@ -59,6 +59,9 @@ struct DaemonConfig {
     std::optional<int> backlog;
     std::optional<bool> daemonize, require_key;
     std::string pidfile, error_log, log_level, plugins_dir, broadcast_address, state_dir, webhook_secret;
+    // [gaffer] log_root: where callers without full rights may put job log files
+    // (absolute; stored without a trailing '/'). Empty: not set.
+    std::string log_root;
     std::vector<std::string> lookupd_addresses;  // every [gaffer] option starting with lookupd_address
     std::string certfile, keyfile;               // [ssl] certfile/keyfile (else [gaffer] certfile/keyfile)
     std::vector<std::pair<std::string, std::string>> webhooks;  // [webhooks] event = url, file order

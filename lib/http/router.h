@@ -47,6 +47,9 @@ struct RouterOptions {
     bool require_key = false;
     uid_t daemon_uid = 0;
     gid_t daemon_gid = 0;
+    // [gaffer] log_root: the directory beneath which callers without full rights may
+    // put log files (absolute, no trailing '/'); empty: they may set none.
+    std::string log_root;
     // Lifetime of the keys GET /auth mints (security-defaults.md).
     std::chrono::seconds auth_key_ttl = std::chrono::hours(12);
     std::string version;  // empty: GAFFER_VERSION

@@ -389,6 +389,7 @@ Result<std::unique_ptr<Server>> Server::create(loop::Loop& loop, manager::Manage
     ropts.cors_origins = opts.cors_origins;
     ropts.require_key = opts.require_key;
     ropts.auth_key_ttl = opts.auth_key_ttl;
+    ropts.log_root = opts.log_root;
     ropts.daemon_uid = geteuid();
     ropts.daemon_gid = getegid();
     impl->router = std::make_unique<Router>(loop, manager, impl->store.get(), std::move(ropts));

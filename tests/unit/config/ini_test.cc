@@ -527,6 +527,14 @@ TEST(Ini, UnknownGafferOptionsAreIgnoredButKnownOnesAreChecked) {
     EXPECT_EQ(parse_error("[gaffer]\nbacklog = 0\n"), "test.ini:2: backlog: '0' is not a positive integer");
 }
 
+TEST(Ini, LogRootIsAnAbsoluteDirectory) {
+    auto cfg = parse("[gaffer]\nlog_root = /var/log/gaffer/jobs//\n");
+    ASSERT_TRUE(cfg) << cfg.error().message();
+    EXPECT_EQ(cfg->log_root, "/var/log/gaffer/jobs");
+    EXPECT_EQ(parse_error("[gaffer]\nlog_root = logs\n"), "test.ini:2: log_root: 'logs' is not an absolute path");
+    EXPECT_EQ(parse_error("[gaffer]\nlog_root =\n"), "test.ini:2: log_root: '' is not an absolute path");
+}
+
 TEST(Ini, StartIsLoadTimeOnly) {
     auto cfg = parse("[job:a]\ncmd = x\nstart = false\n");
     ASSERT_TRUE(cfg) << cfg.error().message();
