@@ -35,6 +35,10 @@ class Loop;
 namespace gaffer::manager {
 class Manager;
 }
+namespace gaffer::model {
+struct JobName;
+struct JobSpec;
+}
 
 namespace gaffer::http {
 
@@ -78,6 +82,11 @@ public:
     std::optional<Response> rights_for(const Request& req, Rights* out) const;
     void apply_cors(const Request& req, Response& resp) const;
     bool origin_listed(const Request& req) const;
+    // For the channel's commands, which take job specs outside handle(): the rule of the
+    // routes (handlers.h job_spec_denial, commit_env_denial); nullopt when allowed, else
+    // the reason.
+    std::optional<std::string> job_spec_denied(const Rights& rights, const model::JobSpec& spec) const;
+    std::optional<std::string> commit_env_denied(const Rights& rights, const model::JobName& job) const;
 
     struct Impl;
 
