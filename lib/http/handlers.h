@@ -48,7 +48,8 @@ struct Rights {
 //   daemon is not root, the daemon's uid (no job of such a daemon can run as anyone else).
 //   A `gid` may be given only when it is the caller's own gid (the peer's; the daemon's
 //   when the daemon is not root); without one the uid's primary group applies.
-// - shell, capabilities and os_env (the daemon's environment) need full rights.
+// - shell, capabilities, os_env (the daemon's environment) and critical (which stops
+//   the daemon, every other session's jobs with it) need full rights.
 // - Log files (stdout_file, stderr_file, log_dir and the files it would hold) must lie
 //   beneath the configured log_root after normalisation (relative paths are taken from
 //   the daemon's working directory, as the manager opens them): no ".." component, no

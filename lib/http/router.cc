@@ -519,6 +519,9 @@ std::optional<std::string> job_spec_denial(const Router::Impl& r, const Rights& 
         return "capabilities need full rights";
     if (spec.os_env)
         return "os_env = true (the daemon's environment) needs full rights";
+    // A critical job that gives up stops the daemon and every other session's jobs.
+    if (spec.critical)
+        return "critical = true (stopping the daemon) needs full rights";
     if (!spec.uid && !may_use_uid(r, rights, r.opts.daemon_uid))
         return "gafferd runs as root: a job loaded without full rights must name a uid the caller may use";
     if (spec.uid && !may_use_uid(r, rights, *spec.uid))

@@ -122,6 +122,11 @@ class JobRuleTest(unittest.TestCase):
         self.assertRefused(self.req("POST", "/jobs/app", self.job("env", uid=NOBODY, os_env=True), self.nobody),
                            "env", "os_env")
 
+    def test_critical_is_refused(self):
+        # A critical job that gives up would stop gafferd with every other session's jobs.
+        cfg = self.job("crit", uid=NOBODY, critical=True, flapping={"attempts": 1, "window": 1, "max_retry": 0})
+        self.assertRefused(self.req("POST", "/jobs/app", cfg, self.nobody), "crit", "critical")
+
     # ---- log files ----
 
     def test_stdout_file_outside_log_root_is_refused(self):

@@ -568,6 +568,12 @@ TEST_F(JobRuleTest, OsEnvNeedsFullRights) {
     EXPECT_EQ(load_as(admin_, R"(,"os_env":true)").status, 200);
 }
 
+// A critical job that gives up stops gafferd and every job of every session.
+TEST_F(JobRuleTest, CriticalNeedsFullRights) {
+    expect_refused(load_as(uids_, R"(,"uid":4242,"critical":true,"flapping":{"attempts":1,"window":1})"),
+                   "critical", "critical");
+}
+
 TEST_F(JobRuleTest, LogFilesOutsideLogRootAreRefused) {
     ASSERT_EQ(::mkdir((log_root_ + "/sub").c_str(), 0755), 0);
     const std::pair<std::string, std::string> cases[] = {
