@@ -546,6 +546,7 @@ int run(int argc, char** argv) {
     hopts.allowed_hosts = args.allowed_hosts.empty() ? cfg.allowed_hosts : args.allowed_hosts;
     hopts.require_key = args.require_key || cfg.require_key.value_or(false);
     hopts.state_dir = state_dir;
+    hopts.log_root = cfg.log_root;
     for (auto& [fd, name] : take_listen_fds()) hopts.inherited_fds.push_back(fd);
     auto server = http::Server::create(loop, manager, bus, hopts);
     if (!server) {

@@ -3,6 +3,9 @@
 #include "lib/auth/permissions.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
 
 namespace gaffer::auth {
 
@@ -58,7 +61,87 @@ Result<std::vector<std::string>> parse_list(const json_t* obj, const char* name)
     return out;
 }
 
+bool is_decimal(std::string_view s) {
+    if (s.empty())
+        return false;
+    for (char ch : s) {
+        if (ch < '0' || ch > '9')
+            return false;
+    }
+    return true;
+}
+
+// (uid_t)-1 means "unchanged" to setresuid(2), so it is never a user.
+constexpr uint64_t kMaxUid = UINT32_MAX - 1ull;
+
+// One `uids` entry: an integer, or a string (digits count as the number, as the job
+// option `uid` takes them). Numbers are kept as their decimal text without leading zeros.
+Result<std::string> parse_uid_entry(const json_t* e, size_t i) {
+    if (json_is_integer(e)) {
+        json_int_t v = json_integer_value(e);
+        if (v < 0 || static_cast<uint64_t>(v) > kMaxUid) {
+            return fail(Error::make(EINVAL, "permissions.uids[%zu] is not a valid uid", i));
+        }
+        return std::to_string(v);
+    }
+    if (!json_is_string(e) || json_string_length(e) == 0) {
+        return fail(Error::make(EINVAL, "permissions.uids[%zu] must be a uid or a user name", i));
+    }
+    if (json_string_length(e) > Permissions::kMaxEntryBytes) {
+        return fail(Error::make(EINVAL, "permissions.uids[%zu] is longer than %zu bytes", i,
+                                Permissions::kMaxEntryBytes));
+    }
+    std::string s(json_string_value(e), json_string_length(e));
+    if (s.find('\0') != std::string::npos) {
+        return fail(Error::make(EINVAL, "permissions.uids[%zu] contains a NUL byte", i));
+    }
+    if (!is_decimal(s))
+        return s;
+    uint64_t v = 0;
+    for (char ch : s) {
+        v = v * 10 + static_cast<uint64_t>(ch - '0');
+        if (v > kMaxUid)
+            return fail(Error::make(EINVAL, "permissions.uids[%zu] is not a valid uid", i));
+    }
+    return std::to_string(v);
+}
+
+Result<std::vector<std::string>> parse_uids(const json_t* obj) {
+    std::vector<std::string> out;
+    const json_t* v = json_object_get(obj, "uids");
+    if (!v || json_is_null(v))
+        return out;
+    if (!json_is_array(v)) {
+        return fail(Error::make(EINVAL, "permissions.uids must be an array of uids and user names"));
+    }
+    if (json_array_size(v) > Permissions::kMaxEntries) {
+        return fail(Error::make(EINVAL, "permissions.uids has more than %zu entries", Permissions::kMaxEntries));
+    }
+    size_t i;
+    const json_t* e;
+    json_array_foreach(v, i, e) {
+        GAFFER_TRY(auto entry, parse_uid_entry(e, i));
+        out.push_back(std::move(entry));
+    }
+    return out;
+}
+
 }  // namespace
+
+bool Permissions::may_use_uid(uid_t uid, std::string_view user_name) const {
+    if (admin)
+        return true;
+    std::string number = std::to_string(uid);
+    for (const auto& e : uids) {
+        if (e == number || (!user_name.empty() && e == user_name))
+            return true;
+    }
+    return false;
+}
+
+bool Permissions::has_uid_names() const {
+    return std::any_of(uids.begin(), uids.end(), [](const std::string& e) { return !is_decimal(e); });
+}
 
 bool Permissions::manage_all() const { return admin || has_star(manage); }
 
@@ -89,6 +172,9 @@ bool Permissions::covers(const Permissions& other) const {
     for (const auto& t : other.read) {
         if (!can_read(t)) return false;
     }
+    for (const auto& u : other.uids) {
+        if (std::find(uids.begin(), uids.end(), u) == uids.end()) return false;
+    }
     return true;
 }
 
@@ -102,6 +188,7 @@ Result<Permissions> Permissions::from_json(const json_t* j) {
     GAFFER_TRY(p.manage, parse_list(j, "manage"));
     GAFFER_TRY(p.write, parse_list(j, "write"));
     GAFFER_TRY(p.read, parse_list(j, "read"));
+    GAFFER_TRY(p.uids, parse_uids(j));
     return p;
 }
 
@@ -113,6 +200,12 @@ json::JsonPtr Permissions::to_json() const {
     json::set(o.get(), "manage", json::strings(manage));
     json::set(o.get(), "write", json::strings(write));
     json::set(o.get(), "read", json::strings(read));
+    json::JsonPtr u(json_array());
+    for (const auto& e : uids) {
+        json_t* v = is_decimal(e) ? json_integer(static_cast<json_int_t>(std::strtoull(e.c_str(), nullptr, 10))) : json_stringn(e.data(), e.size());
+        json_array_append_new(u.get(), v);
+    }
+    json::set(o.get(), "uids", std::move(u));
     return o;
 }
 

@@ -582,6 +582,11 @@ Status build_gaffer(const Section& sec, const RawConfig& raw, DaemonConfig* cfg)
             cfg->broadcast_address = o.value;
         } else if (n == "state_dir") {
             cfg->state_dir = o.value;
+        } else if (n == "log_root") {
+            if (o.value.empty() || o.value[0] != '/')
+                return bad_at(o.loc, "log_root: " + quote_value(o.value) + " is not an absolute path");
+            cfg->log_root = o.value;
+            while (cfg->log_root.size() > 1 && cfg->log_root.back() == '/') cfg->log_root.pop_back();
         } else if (n == "webhook_secret") {
             cfg->webhook_secret = o.value;
         } else if (n == "max_jobs") {

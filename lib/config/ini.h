@@ -64,6 +64,9 @@ struct DaemonConfig {
     // [gaffer] max_jobs (a positive integer) and max_config_bytes (bytes, or 512K, 16M,
     // 1G): the manager's limits (lib/manager/manager.h Limits); unset: its defaults.
     std::optional<uint64_t> max_jobs, max_config_bytes;
+    // [gaffer] log_root: where callers without full rights may put job log files
+    // (absolute; stored without a trailing '/'). Empty: not set.
+    std::string log_root;
     std::vector<std::string> lookupd_addresses;  // every [gaffer] option starting with lookupd_address
     std::string certfile, keyfile;               // [ssl] certfile/keyfile (else [gaffer] certfile/keyfile)
     std::vector<std::pair<std::string, std::string>> webhooks;  // [webhooks] event = url, file order

@@ -34,11 +34,31 @@ struct Rights {
     auth::Permissions perms;
     // The key that authenticated the request, if one did.
     std::optional<auth::KeyInfo> key;
-    // uid/gid that a job "of the caller" may run as (security-defaults.md "Jobs created
-    // through the API"): the peer's on the unix socket, the daemon's elsewhere.
-    uid_t caller_uid = 0;
-    gid_t caller_gid = 0;
+    // The peer's uid/gid on the unix socket (SO_PEERCRED); nullopt on TCP. A job "of the
+    // caller" may run as them (security-defaults.md "Jobs created through the API").
+    std::optional<uid_t> peer_uid;
+    std::optional<gid_t> peer_gid;
 };
+
+// The rule of security-defaults.md "Jobs created through the API" for a caller without
+// full (admin) rights: nothing it could not do itself. Each returns nullopt when allowed,
+// else the reason of the 403.
+// - A job runs as its `uid`, else as the daemon's user. The caller may use its own uid on
+//   the unix socket, the uids its key lists (auth::Permissions::uids), and, when the
+//   daemon is not root, the daemon's uid (no job of such a daemon can run as anyone else).
+//   A `gid` may be given only when it is the caller's own gid (the peer's; the daemon's
+//   when the daemon is not root); without one the uid's primary group applies.
+// - shell, capabilities, os_env (the daemon's environment) and critical (which stops
+//   the daemon, every other session's jobs with it) need full rights.
+// - Log files (stdout_file, stderr_file, log_dir and the files it would hold) must lie
+//   beneath the configured log_root after normalisation (relative paths are taken from
+//   the daemon's working directory, as the manager opens them): no ".." component, no
+//   symbolic link beneath log_root, an existing file must be a regular file with one
+//   link. Without a log_root a caller without full rights can set no log file.
+std::optional<std::string> job_spec_denial(const Router::Impl& r, const Rights& rights, const model::JobSpec& spec);
+// `POST .../commit` with an environment puts caller-chosen variables (LD_PRELOAD...) in a
+// process of an existing job: allowed only when the caller may use that job's uid.
+std::optional<std::string> commit_env_denial(const Router::Impl& r, const Rights& rights, const model::JobName& job);
 
 struct Ctx {
     Router::Impl& r;
@@ -49,13 +69,19 @@ struct Ctx {
     bool is_head() const { return req.method == "HEAD"; }
     // nullopt when allowed, else the 403 answer.
     std::optional<Response> need_read(const model::JobName& job) const;
+    std::optional<Response> need_read_session(std::string_view session) const;
+    // Read rights on every job: the listings (/sessions, /jobs, /pids, ...).
+    std::optional<Response> need_read_all() const;
     std::optional<Response> need_manage(const model::JobName& job) const;
     std::optional<Response> need_manage_session(std::string_view session) const;
     std::optional<Response> need_manage_all() const;
     std::optional<Response> need_admin() const;
-    // 403 unless the caller has full rights, when a job asks for what only full rights
-    // may ask for (shell, another uid/gid, capabilities).
+    // 403 (job_spec_denial) when the caller may not have a job with `spec`.
     std::optional<Response> check_privileged_options(const model::JobSpec& spec) const;
+    // The process `pid` for a route that needs read (else manage) rights on its job. The
+    // rights come first: a caller without the right on every job gets 403 for an unknown
+    // pid as for a pid of a job it may not see, so it learns nothing; else 404.
+    std::optional<Response> need_process(int pid, bool manage, model::ProcessInfo* ret_info) const;
 };
 
 // ---- answers ----

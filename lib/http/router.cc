@@ -3,14 +3,22 @@
 // router.h for the order of the checks.
 #include "lib/http/router.h"
 
+#include <algorithm>
+#include <cerrno>
+#include <climits>
 #include <cstring>
 #include <utility>
+
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/auth/store.h"
 #include "lib/base/log.h"
 #include "lib/base/strutil.h"
 #include "lib/http/gate.h"
 #include "lib/http/handlers.h"
+#include "lib/io/rotating_log.h"
 #include "lib/manager/errors.h"
 #include "lib/manager/manager.h"
 #include "lib/model/values.h"
@@ -177,8 +185,10 @@ auth::Permissions read_only() {
 // Rights from the endpoint, the peer and X-Api-Key (security-defaults.md "Listening").
 // nullopt when rights were found, else the 401/403 answer.
 std::optional<Response> resolve_rights(const Router::Impl& r, const Request& req, Rights* out) {
-    out->caller_uid = req.peer.uid.value_or(r.opts.daemon_uid);
-    out->caller_gid = req.peer.gid.value_or(r.opts.daemon_gid);
+    if (req.peer.kind == EndpointKind::kUnix) {
+        out->peer_uid = req.peer.uid;
+        out->peer_gid = req.peer.gid;
+    }
     auto key_header = req.header("x-api-key");
     auto find = [&](std::string_view secret) -> std::optional<auth::KeyInfo> {
         if (!r.store || secret.empty())
@@ -352,17 +362,184 @@ std::optional<Response> Ctx::need_admin() const {
     return forbidden("admin permission required");
 }
 
+std::optional<Response> Ctx::need_read_session(std::string_view session) const {
+    if (rights.perms.can_read(session))
+        return std::nullopt;
+    return forbidden("read permission on '" + std::string(session) + "' required");
+}
+
+std::optional<Response> Ctx::need_read_all() const {
+    if (rights.perms.can_read("*"))
+        return std::nullopt;
+    return forbidden("read permission on every job required");
+}
+
 std::optional<Response> Ctx::check_privileged_options(const model::JobSpec& spec) const {
+    if (auto why = job_spec_denial(r, rights, spec))
+        return forbidden(*why);
+    return std::nullopt;
+}
+
+std::optional<Response> Ctx::need_process(int pid, bool manage, model::ProcessInfo* ret_info) const {
+    auto info = r.manager.process_info(pid);
+    if (!info) {
+        if (!(manage ? rights.perms.manage_all() : rights.perms.can_read("*"))) {
+            return forbidden(std::string(manage ? "manage" : "read") + " permission on the job of process " +
+                             std::to_string(pid) + " required");
+        }
+        return manager_error(info.error());
+    }
+    if (auto d = manage ? need_manage(info->job) : need_read(info->job))
+        return d;
+    *ret_info = std::move(*info);
+    return std::nullopt;
+}
+
+// ---- jobs of callers without full rights (handlers.h) ----
+
+namespace {
+
+// The user name of `uid` (NSS, as the manager asks it when it loads a job), or "".
+std::string user_name_of(uid_t uid) {
+    struct passwd pw, *res = nullptr;
+    std::vector<char> buf(16384);
+    if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &res) != 0 || !res)
+        return {};
+    return res->pw_name;
+}
+
+bool may_use_uid(const Router::Impl& r, const Rights& rights, uid_t uid) {
+    if (rights.perms.admin)
+        return true;
+    if (rights.peer_uid && *rights.peer_uid == uid)
+        return true;
+    if (r.opts.daemon_uid != 0 && uid == r.opts.daemon_uid)
+        return true;
+    return rights.perms.may_use_uid(uid, rights.perms.has_uid_names() ? user_name_of(uid) : std::string());
+}
+
+bool may_use_gid(const Router::Impl& r, const Rights& rights, gid_t gid) {
+    if (rights.perms.admin)
+        return true;
+    if (rights.peer_gid && *rights.peer_gid == gid)
+        return true;
+    return r.opts.daemon_uid != 0 && gid == r.opts.daemon_gid;
+}
+
+// The components of `path` without empty ones and "."; nullopt when one is "..".
+std::optional<std::vector<std::string>> path_components(std::string_view path) {
+    std::vector<std::string> out;
+    for (auto& c : split_any(path, "/")) {
+        if (c.empty() || c == ".")
+            continue;
+        if (c == "..")
+            return std::nullopt;
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+// Why the caller may not have the daemon write `path` (a log file, or with `is_dir` a
+// log_dir), given as the job option `option`; nullopt when it lies beneath log_root.
+std::optional<std::string> log_path_denial(const std::string& log_root, const char* option, const std::string& path,
+                                           bool is_dir) {
+    std::string opt(option);
+    if (log_root.empty())
+        return opt + ": log files need full rights (no log_root is configured)";
+    if (path.find('\0') != std::string::npos)
+        return opt + ": the path contains a NUL byte";
+    std::string abs = path;
+    if (abs.empty() || abs[0] != '/') {
+        // The manager opens a relative path from the daemon's working directory.
+        std::vector<char> cwd(PATH_MAX);
+        if (!::getcwd(cwd.data(), cwd.size()))
+            return opt + ": a relative path needs full rights here";
+        abs = std::string(cwd.data()) + "/" + abs;
+    }
+    auto comps = path_components(abs);
+    if (!comps)
+        return opt + ": '..' is not allowed in a log path";
+    auto root = path_components(log_root);
+    if (!root || comps->size() < root->size() + (is_dir ? 0 : 1) ||
+        !std::equal(root->begin(), root->end(), comps->begin())) {
+        return opt + ": '" + path + "' is not beneath log_root";
+    }
+    // What the kernel will resolve beneath log_root must be what was checked: no symlink
+    // (nor, for the file itself, anything but a regular file with one link).
+    std::string at = "/" + join(*root, "/");
+    for (size_t i = root->size(); i < comps->size(); ++i) {
+        at += "/" + (*comps)[i];
+        struct stat st;
+        if (::lstat(at.c_str(), &st) < 0) {
+            if (errno == ENOENT)
+                break;
+            return opt + ": cannot check '" + at + "': " + strerror(errno);
+        }
+        if (S_ISLNK(st.st_mode))
+            return opt + ": '" + at + "' is a symbolic link";
+        bool last = i + 1 == comps->size();
+        if (last && !is_dir && (!S_ISREG(st.st_mode) || st.st_nlink != 1))
+            return opt + ": '" + at + "' is not a regular file with a single link";
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> log_files_denial(const Router::Impl& r, const model::JobSpec& spec) {
+    const std::string& root = r.opts.log_root;
+    if (!spec.stdout_file.empty()) {
+        if (auto why = log_path_denial(root, "stdout_file", spec.stdout_file, false))
+            return why;
+    }
+    if (!spec.stderr_file.empty()) {
+        if (auto why = log_path_denial(root, "stderr_file", spec.stderr_file, false))
+            return why;
+    }
+    if (spec.log_dir.empty())
+        return std::nullopt;
+    if (auto why = log_path_denial(root, "log_dir", spec.log_dir, true))
+        return why;
+    // Every file the log_dir could hold for this job (lib/io/rotating_log.h log_path_for).
+    std::vector<std::string> labels = {"stdout", "stderr"};
+    labels.insert(labels.end(), spec.redirect_output.begin(), spec.redirect_output.end());
+    for (const auto& label : labels) {
+        std::string file = io::log_path_for(spec.log_dir, spec.name.qualified(), label);
+        if (auto why = log_path_denial(root, "log_dir", file, false))
+            return why;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> job_spec_denial(const Router::Impl& r, const Rights& rights, const model::JobSpec& spec) {
     if (rights.perms.admin)
         return std::nullopt;
     if (spec.shell)
-        return forbidden("shell = true needs full rights");
-    if (spec.uid && *spec.uid != rights.caller_uid)
-        return forbidden("a uid other than the caller's needs full rights");
-    if (spec.gid && *spec.gid != rights.caller_gid)
-        return forbidden("a gid other than the caller's needs full rights");
+        return "shell = true needs full rights";
     if (!spec.capabilities.empty())
-        return forbidden("capabilities need full rights");
+        return "capabilities need full rights";
+    if (spec.os_env)
+        return "os_env = true (the daemon's environment) needs full rights";
+    // A critical job that gives up stops the daemon and every other session's jobs.
+    if (spec.critical)
+        return "critical = true (stopping the daemon) needs full rights";
+    if (!spec.uid && !may_use_uid(r, rights, r.opts.daemon_uid))
+        return "gafferd runs as root: a job loaded without full rights must name a uid the caller may use";
+    if (spec.uid && !may_use_uid(r, rights, *spec.uid))
+        return "uid " + std::to_string(*spec.uid) + " is not one the caller may use";
+    if (spec.gid && !may_use_gid(r, rights, *spec.gid))
+        return "gid " + std::to_string(*spec.gid) + " is not the caller's own (leave gid out to use the uid's group)";
+    return log_files_denial(r, spec);
+}
+
+std::optional<std::string> commit_env_denial(const Router::Impl& r, const Rights& rights, const model::JobName& job) {
+    if (rights.perms.admin)
+        return std::nullopt;
+    auto spec = r.manager.spec(job);
+    if (!spec)
+        return std::nullopt;  // the commit itself answers 404
+    if (!may_use_uid(r, rights, spec->uid.value_or(r.opts.daemon_uid)))
+        return "env on commit needs full rights or a job whose uid the caller may use";
     return std::nullopt;
 }
 
@@ -507,6 +684,14 @@ std::optional<Response> Router::rights_for(const Request& req, Rights* out) cons
 
 void Router::apply_cors(const Request& req, Response& resp) const {
     impl_->cors.apply(req, resp);
+}
+
+std::optional<std::string> Router::job_spec_denied(const Rights& rights, const model::JobSpec& spec) const {
+    return job_spec_denial(*impl_, rights, spec);
+}
+
+std::optional<std::string> Router::commit_env_denied(const Rights& rights, const model::JobName& job) const {
+    return commit_env_denial(*impl_, rights, job);
 }
 
 std::optional<Response> Router::screen(const Request& req) const {

@@ -36,6 +36,10 @@ class Loop;
 namespace gaffer::manager {
 class Manager;
 }
+namespace gaffer::model {
+struct JobName;
+struct JobSpec;
+}
 
 namespace gaffer::http {
 
@@ -49,6 +53,9 @@ struct RouterOptions {
     bool require_key = false;
     uid_t daemon_uid = 0;
     gid_t daemon_gid = 0;
+    // [gaffer] log_root: the directory beneath which callers without full rights may
+    // put log files (absolute, no trailing '/'); empty: they may set none.
+    std::string log_root;
     // Lifetime of the keys GET /auth mints (security-defaults.md).
     std::chrono::seconds auth_key_ttl = std::chrono::hours(12);
     std::string version;  // empty: GAFFER_VERSION
@@ -86,6 +93,11 @@ public:
     // `req` earns.
     std::optional<Response> rights_for(const Request& req, Rights* out) const;
     void apply_cors(const Request& req, Response& resp) const;
+    // For the channel's commands, which take job specs outside handle(): the rule of the
+    // routes (handlers.h job_spec_denial, commit_env_denial); nullopt when allowed, else
+    // the reason.
+    std::optional<std::string> job_spec_denied(const Rights& rights, const model::JobSpec& spec) const;
+    std::optional<std::string> commit_env_denied(const Rights& rights, const model::JobName& job) const;
 
     struct Impl;
 

@@ -44,17 +44,18 @@ struct Target {
     std::optional<int> pid;
 };
 
-// Resolves `x`; nullopt with *ret_error set when the pid is unknown.
-std::optional<Target> resolve_target(Ctx& c, std::string_view x, Response* ret_error) {
+// Resolves `x`; nullopt with *ret_error set when the pid is unknown or, rights first
+// (Ctx::need_process), when the caller lacks read (`manage`: manage) rights on it.
+std::optional<Target> resolve_target(Ctx& c, std::string_view x, bool manage, Response* ret_error) {
     Target t;
     if (is_number_segment(x)) {
         t.pid = pid_from_segment(x);
-        auto info = c.r.manager.process_info(*t.pid);
-        if (!info) {
-            *ret_error = manager_error(info.error());
+        model::ProcessInfo info;
+        if (auto d = c.need_process(*t.pid, manage, &info)) {
+            *ret_error = std::move(*d);
             return std::nullopt;
         }
-        t.job = info->job;
+        t.job = info.job;
         return t;
     }
     t.job = parse_compat_name(x);
@@ -77,7 +78,7 @@ Response ok_with_count(int n) {
 }  // namespace
 
 Response compat_list(Ctx& c) {
-    if (auto d = c.need_manage_all())
+    if (auto d = c.need_read_all())
         return *d;
     if (truthy(c.req.query_value("full")))
         return json_response(200, encode_process_list(c.r.manager.all_processes()));
@@ -115,9 +116,9 @@ Response compat_add(Ctx& c) {
 
 Response compat_exists(Ctx& c) {
     Response err;
-    auto t = resolve_target(c, c.seg[1], &err);
+    auto t = resolve_target(c, c.seg[1], false, &err);
     if (!t)
-        return error_response(404, "not_found");
+        return err.status == 404 ? error_response(404, "not_found") : err;
     if (auto d = c.need_read(t->job))
         return *d;
     if (!t->pid && !c.r.manager.has_job(t->job))
@@ -127,7 +128,7 @@ Response compat_exists(Ctx& c) {
 
 Response compat_get(Ctx& c) {
     Response err;
-    auto t = resolve_target(c, c.seg[1], &err);
+    auto t = resolve_target(c, c.seg[1], false, &err);
     if (!t)
         return err;
     if (auto d = c.need_read(t->job))
@@ -163,7 +164,7 @@ Response compat_update(Ctx& c) {
 
 Response compat_delete(Ctx& c) {
     Response err;
-    auto t = resolve_target(c, c.seg[1], &err);
+    auto t = resolve_target(c, c.seg[1], true, &err);
     if (!t)
         return err;
     if (auto d = c.need_manage(t->job))
@@ -202,7 +203,8 @@ Response compat_action(Ctx& c) {
         return method_not_allowed(method);
 
     Response err;
-    auto t = resolve_target(c, c.seg[1], &err);
+    // _pids takes a template name only, so a pid here always wants manage rights.
+    auto t = resolve_target(c, c.seg[1], action != "_pids", &err);
     if (!t)
         return err;
     if (action == "_pids") {
@@ -270,7 +272,7 @@ Response compat_status(Ctx& c) {
 }
 
 Response compat_stats_all(Ctx& c) {
-    if (auto d = c.need_manage_all())
+    if (auto d = c.need_read_all())
         return *d;
     json::JsonPtr arr = json::take(json_array());
     for (const auto& q : c.r.manager.jobs()) {
@@ -312,14 +314,14 @@ Response compat_stats_pid(Ctx& c) {
 }
 
 Response compat_groups(Ctx& c) {
-    if (auto d = c.need_manage_all())
+    if (auto d = c.need_read_all())
         return *d;
     return json_response(200, json::strings(c.r.manager.sessions()));
 }
 
 Response compat_group(Ctx& c) {
     const std::string& g = c.seg[1];
-    if (auto d = c.need_manage_session(g))
+    if (auto d = c.need_read_session(g))
         return *d;
     auto jobs = c.r.manager.jobs(g);
     if (!jobs)

@@ -28,35 +28,25 @@ json::JsonPtr object_with(const char* key, json::JsonPtr value) {
     return o;
 }
 
-// The process behind /<pid>..., after the permission check on its job. `manage`
-// selects manage (else read) rights.
-Result<model::ProcessInfo> process_for(Ctx& c, int pid, bool manage, std::optional<Response>* ret_denied) {
-    auto info = c.r.manager.process_info(pid);
-    if (!info)
-        return info;
-    *ret_denied = manage ? c.need_manage(info->job) : c.need_read(info->job);
-    return info;
-}
-
 }  // namespace
 
 // ---- §3.2 ----
 
 Response sessions(Ctx& c) {
-    if (auto d = c.need_manage_all())
+    if (auto d = c.need_read_all())
         return *d;
     return json_response(200, object_with("sessions", json::strings(c.r.manager.sessions())));
 }
 
 Response jobs(Ctx& c) {
-    if (auto d = c.need_manage_all())
+    if (auto d = c.need_read_all())
         return *d;
     return json_response(200, object_with("jobs", json::strings(c.r.manager.jobs())));
 }
 
 Response session_jobs(Ctx& c) {
     const std::string& sid = c.seg[1];
-    if (auto d = c.need_manage_session(sid))
+    if (auto d = c.need_read_session(sid))
         return *d;
     auto list = c.r.manager.jobs(sid);
     if (!list)
@@ -295,6 +285,10 @@ Response commit(Ctx& c) {
             env[k] = json_string_value(val);
         }
     }
+    if (!env.empty()) {
+        if (auto denied = commit_env_denial(c.r, c.rights, name))
+            return forbidden(*denied);
+    }
     auto pid = c.r.manager.commit(name, graceful, env);
     if (!pid)
         return manager_error(pid.error());
@@ -302,7 +296,7 @@ Response commit(Ctx& c) {
 }
 
 Response all_pids(Ctx& c) {
-    if (auto d = c.need_manage_all())
+    if (auto d = c.need_read_all())
         return *d;
     return json_response(200, object_with("pids", json::ints(c.r.manager.all_pids())));
 }
@@ -310,33 +304,24 @@ Response all_pids(Ctx& c) {
 // ---- §3.7 ----
 
 Response pid_exists(Ctx& c) {
-    std::optional<Response> denied;
-    auto p = process_for(c, *pid_from_segment(c.seg[0]), false, &denied);
-    if (!p)
-        return error_response(404, "not_found");
-    if (denied)
-        return *denied;
+    model::ProcessInfo p;
+    if (auto d = c.need_process(*pid_from_segment(c.seg[0]), false, &p))
+        return d->status == 404 ? error_response(404, "not_found") : *d;
     return text_response(200, "");
 }
 
 Response pid_info(Ctx& c) {
-    std::optional<Response> denied;
-    auto p = process_for(c, *pid_from_segment(c.seg[0]), false, &denied);
-    if (!p)
-        return manager_error(p.error());
-    if (denied)
-        return *denied;
-    return json_response(200, encode_process_info(*p));
+    model::ProcessInfo p;
+    if (auto d = c.need_process(*pid_from_segment(c.seg[0]), false, &p))
+        return *d;
+    return json_response(200, encode_process_info(p));
 }
 
 Response pid_stop(Ctx& c) {
-    std::optional<Response> denied;
+    model::ProcessInfo p;
     int pid = *pid_from_segment(c.seg[0]);
-    auto p = process_for(c, pid, true, &denied);
-    if (!p)
-        return manager_error(p.error());
-    if (denied)
-        return *denied;
+    if (auto d = c.need_process(pid, true, &p))
+        return *d;
     Status st = c.r.manager.stop_process(pid);
     if (!st)
         return manager_error(st.error());
@@ -344,13 +329,10 @@ Response pid_stop(Ctx& c) {
 }
 
 Response pid_signal(Ctx& c) {
-    std::optional<Response> denied;
+    model::ProcessInfo p;
     int pid = *pid_from_segment(c.seg[0]);
-    auto p = process_for(c, pid, true, &denied);
-    if (!p)
-        return manager_error(p.error());
-    if (denied)
-        return *denied;
+    if (auto d = c.need_process(pid, true, &p))
+        return *d;
     std::string why;
     auto obj = parse_object(c.req.body, &why);
     if (!obj)
@@ -366,13 +348,10 @@ Response pid_signal(Ctx& c) {
 }
 
 Response pid_stats(Ctx& c) {
-    std::optional<Response> denied;
+    model::ProcessInfo p;
     int pid = *pid_from_segment(c.seg[0]);
-    auto p = process_for(c, pid, false, &denied);
-    if (!p)
-        return manager_error(p.error());
-    if (denied)
-        return *denied;
+    if (auto d = c.need_process(pid, false, &p))
+        return *d;
     auto s = c.r.manager.process_stats(pid);
     if (!s)
         return manager_error(s.error());

@@ -413,6 +413,7 @@ Result<std::unique_ptr<Server>> Server::create(loop::Loop& loop, manager::Manage
     ropts.allowed_hosts = opts.allowed_hosts;
     ropts.require_key = opts.require_key;
     ropts.auth_key_ttl = opts.auth_key_ttl;
+    ropts.log_root = opts.log_root;
     ropts.daemon_uid = geteuid();
     ropts.daemon_gid = getegid();
     impl->router = std::make_unique<Router>(loop, manager, impl->store.get(), std::move(ropts));

@@ -52,6 +52,8 @@ struct ServerOptions {
     unsigned idle_timeout_s = 60;
     // Lifetime of the keys GET /auth mints (`auth_key_ttl`, security-defaults.md).
     std::chrono::seconds auth_key_ttl = std::chrono::hours(12);
+    // [gaffer] log_root (RouterOptions::log_root).
+    std::string log_root;
     // Already listening sockets (systemd socket activation), used instead of binds when
     // non-empty. The server adopts them.
     std::vector<int> inherited_fds;

@@ -525,6 +525,9 @@ void ChannelApp::command(const json_t* data) {
         auto env = env_arg(kw("env"));
         if (!env)
             return reply_error({400, "invalid_config"});
+        // The routes' rule for jobs of callers without full rights (router.h).
+        if (live_.router().job_spec_denied(rights_, *spec))
+            return reply_error(kForbidden);
         Status s = name == "load" ? m.load(std::move(*spec), *env) : m.update(std::move(*spec), *env);
         if (!s)
             return reply_error(from_manager(s.error()));
@@ -668,6 +671,8 @@ void ChannelApp::command(const json_t* data) {
     auto env = env_arg(arg(2));
     if (!env)
         return reply_error(kBad);
+    if (!env->empty() && live_.router().commit_env_denied(rights_, job))
+        return reply_error(kForbidden);
     auto pid = m.commit(job, graceful, *env);
     if (!pid)
         return reply_error(from_manager(pid.error()));

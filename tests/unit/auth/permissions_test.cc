@@ -148,10 +148,11 @@ TEST(Permissions, JsonRoundTrip) {
     p.create_user = true;
     p.manage = {"s", "t.j"};
     p.read = {"*"};
+    p.uids = {"1000", "www-data"};
     json::JsonPtr j = p.to_json();
     EXPECT_EQ(json::dump(j.get()),
               R"({"admin":false,"create_key":false,"create_user":true,"manage":["s","t.j"],)"
-              R"("write":[],"read":["*"]})");
+              R"("write":[],"read":["*"],"uids":[1000,"www-data"]})");
     auto back = Permissions::from_json(j.get());
     ASSERT_TRUE(back);
     EXPECT_EQ(*back, p);
@@ -181,6 +182,48 @@ TEST(Permissions, Covers) {
     EXPECT_FALSE(creator.covers(perms(R"({"read": ["t"]})")));
     EXPECT_FALSE(creator.covers(perms(R"({"write": ["t.j"]})")));
     EXPECT_TRUE(perms(R"({"manage": ["*"]})").covers(perms(R"({"manage": ["*"], "read": ["x"]})")));
+}
+
+TEST(Permissions, UidsParseAsNumbersOrNames) {
+    Permissions p = perms(R"({"uids": [1000, "0033", "www-data", 0]})");
+    EXPECT_EQ(p.uids, (std::vector<std::string>{"1000", "33", "www-data", "0"}));
+    EXPECT_TRUE(p.has_uid_names());
+    EXPECT_FALSE(perms(R"({"uids": [5]})").has_uid_names());
+    const std::pair<const char*, const char*> bad[] = {
+        {R"({"uids": 1000})", "permissions.uids"},
+        {R"({"uids": [-1]})", "permissions.uids[0]"},
+        {R"({"uids": [1, 4294967295]})", "permissions.uids[1]"},
+        {R"({"uids": ["99999999999"]})", "permissions.uids[0]"},
+        {R"({"uids": [""]})", "permissions.uids[0]"},
+        {R"({"uids": [1.5]})", "permissions.uids[0]"},
+    };
+    for (const auto& [text, member] : bad) {
+        auto j = json::parse(text);
+        ASSERT_TRUE(j);
+        auto r = Permissions::from_json(j->get());
+        ASSERT_FALSE(r) << text;
+        EXPECT_NE(r.error().context.find(member), std::string::npos) << r.error().context;
+    }
+}
+
+TEST(Permissions, MayUseOnlyListedUids) {
+    Permissions p = perms(R"({"manage": ["s"], "uids": [1000, "www-data"]})");
+    EXPECT_TRUE(p.may_use_uid(1000, ""));
+    EXPECT_TRUE(p.may_use_uid(33, "www-data"));
+    EXPECT_FALSE(p.may_use_uid(33, ""));
+    EXPECT_FALSE(p.may_use_uid(0, "root"));
+    EXPECT_FALSE(perms(R"({"manage": ["*"]})").may_use_uid(1000, ""));
+    EXPECT_TRUE(perms(R"({"admin": true})").may_use_uid(0, "root"));
+}
+
+TEST(Permissions, CoversUidsOnlyAsListed) {
+    Permissions creator = perms(R"({"create_key": true, "manage": ["s"], "uids": [1000, "www-data"]})");
+    EXPECT_TRUE(creator.covers(perms(R"({"manage": ["s"], "uids": ["1000"]})")));
+    EXPECT_TRUE(creator.covers(perms(R"({"uids": ["www-data", 1000]})")));
+    EXPECT_FALSE(creator.covers(perms(R"({"uids": [0]})")));
+    EXPECT_FALSE(creator.covers(perms(R"({"uids": [33]})")));
+    EXPECT_FALSE(perms(R"({"manage": ["*"]})").covers(perms(R"({"uids": [1000]})")));
+    EXPECT_TRUE(perms(R"({"admin": true})").covers(perms(R"({"uids": [0, "root"]})")));
 }
 
 }  // namespace

@@ -541,6 +541,14 @@ TEST(Ini, JobLimits) {
               "test.ini:2: max_config_bytes: 'lots' is not a size (bytes, or with a K, M, G or T suffix)");
 }
 
+TEST(Ini, LogRootIsAnAbsoluteDirectory) {
+    auto cfg = parse("[gaffer]\nlog_root = /var/log/gaffer/jobs//\n");
+    ASSERT_TRUE(cfg) << cfg.error().message();
+    EXPECT_EQ(cfg->log_root, "/var/log/gaffer/jobs");
+    EXPECT_EQ(parse_error("[gaffer]\nlog_root = logs\n"), "test.ini:2: log_root: 'logs' is not an absolute path");
+    EXPECT_EQ(parse_error("[gaffer]\nlog_root =\n"), "test.ini:2: log_root: '' is not an absolute path");
+}
+
 TEST(Ini, StartIsLoadTimeOnly) {
     auto cfg = parse("[job:a]\ncmd = x\nstart = false\n");
     ASSERT_TRUE(cfg) << cfg.error().message();

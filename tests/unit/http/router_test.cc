@@ -6,6 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <string>
 
@@ -16,6 +20,7 @@ namespace {
 
 using testing::loopback;
 using testing::RouterFixture;
+using testing::unix_peer;
 
 class RouterTest : public RouterFixture {};
 
@@ -483,6 +488,273 @@ TEST_F(RouterTest, AllPids) {
 TEST_F(RouterTest, FullRightsMayUseShell) {
     Response r = call("POST", "/jobs/default", R"({"name":"sh","cmd":"sleep 1000","shell":true})");
     EXPECT_EQ(r.status, 200) << r.body;
+}
+
+// ---- issue 11 §3: a caller without full rights gets nothing it could not do itself ----
+// The router is told that gafferd runs as root (daemon_uid 0), as under the systemd unit;
+// every test is the attack, as the exact request, by a key that may manage session "app".
+
+class JobRuleTest : public RouterFixture {
+protected:
+    void SetUp() override {
+        RouterFixture::SetUp();
+        log_root_ = dir_ / "logs";
+        ASSERT_EQ(::mkdir(log_root_.c_str(), 0755), 0);
+        RouterOptions o;
+        o.require_key = true;
+        o.daemon_uid = 0;
+        o.daemon_gid = 0;
+        o.log_root = log_root_;
+        make_router(o);
+        admin_ = make_key(R"({"admin":true})");
+        load_headers_ = key(admin_);
+        session_ = make_key(R"({"manage":["app"]})");
+        uids_ = make_key(R"({"manage":["app"],"uids":[4242]})");
+    }
+    testing::Headers key(const std::string& k) { return {{"X-Api-Key", k}}; }
+    // POST /jobs/app with `members` added to a stopped job "a" (nothing is spawned).
+    Response load_as(const std::string& k, const std::string& members) {
+        return call("POST", "/jobs/app", R"({"name":"a","cmd":"sleep","args":["1000"],"start":false)" + members + "}",
+                    loopback(), key(k));
+    }
+    // 403 for the reason named by `because` (a substring of the answer's reason), and
+    // nothing stored.
+    void expect_refused(const Response& r, const std::string& what, const std::string& because = "") {
+        EXPECT_EQ(r.status, 403) << what << ": " << r.body;
+        EXPECT_EQ(error_name(r), "forbidden") << what;
+        EXPECT_NE(reason(r).find(because), std::string::npos) << what << ": " << r.body;
+        EXPECT_FALSE(manager_->has_job({"app", "a"})) << what;
+    }
+    std::string log_root_, admin_, session_, uids_;
+};
+
+TEST_F(JobRuleTest, JobWithoutUidWouldRunAsRoot) {
+    expect_refused(load_as(session_, ""), "no uid, daemon root");
+    expect_refused(load_as(uids_, ""), "no uid, key with uids");
+    EXPECT_NE(reason(load_as(session_, "")).find("uid"), std::string::npos);
+}
+
+TEST_F(JobRuleTest, UidZeroOrUnlistedIsRefused) {
+    expect_refused(load_as(session_, R"(,"uid":0)"), "uid 0");
+    expect_refused(load_as(uids_, R"(,"uid":0)"), "uid 0 with uids");
+    expect_refused(load_as(uids_, R"(,"uid":"root")"), "uid root by name");
+    expect_refused(load_as(session_, R"(,"uid":4242)"), "uid of no list");
+    expect_refused(load_as(uids_, R"(,"uid":4343)"), "unlisted uid");
+}
+
+TEST_F(JobRuleTest, ListedUidIsAllowed) {
+    Response r = load_as(uids_, R"(,"uid":4242)");
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_TRUE(manager_->has_job({"app", "a"}));
+}
+
+TEST_F(JobRuleTest, ListedUserNameIsAllowed) {
+    struct passwd* pw = ::getpwnam("nobody");
+    if (!pw)
+        GTEST_SKIP() << "no user 'nobody' on this machine";
+    std::string k = make_key(R"({"manage":["app"],"uids":["nobody"]})");
+    Response r = load_as(k, ",\"uid\":" + std::to_string(pw->pw_uid));
+    EXPECT_EQ(r.status, 200) << r.body;
+    Response root = call("POST", "/jobs/app", R"({"name":"b","cmd":"sleep","start":false,"uid":0})", loopback(), key(k));
+    EXPECT_EQ(root.status, 403) << root.body;
+}
+
+TEST_F(JobRuleTest, GidOtherThanTheCallersIsRefused) {
+    expect_refused(load_as(uids_, R"(,"uid":4242,"gid":0)"), "gid 0", "gid 0");
+}
+
+TEST_F(JobRuleTest, OsEnvNeedsFullRights) {
+    expect_refused(load_as(uids_, R"(,"uid":4242,"os_env":true)"), "os_env", "os_env");
+    EXPECT_EQ(load_as(admin_, R"(,"os_env":true)").status, 200);
+}
+
+// A critical job that gives up stops gafferd and every job of every session.
+TEST_F(JobRuleTest, CriticalNeedsFullRights) {
+    expect_refused(load_as(uids_, R"(,"uid":4242,"critical":true,"flapping":{"attempts":1,"window":1})"),
+                   "critical", "critical");
+}
+
+TEST_F(JobRuleTest, LogFilesOutsideLogRootAreRefused) {
+    ASSERT_EQ(::mkdir((log_root_ + "/sub").c_str(), 0755), 0);
+    const std::pair<std::string, std::string> cases[] = {
+        {"stdout_file", "/etc/x"},
+        {"stderr_file", "/etc/x"},
+        {"stdout_file", log_root_ + "/../x"},
+        {"stdout_file", log_root_ + "/sub/../../x"},
+        {"stdout_file", log_root_ + "/sub/../x"},  // no ".." at all
+        {"stdout_file", log_root_},                // the directory itself
+        {"stdout_file", log_root_ + "x/out.log"},  // a sibling sharing the prefix
+        {"stdout_file", "relative.log"},           // the daemon's cwd is elsewhere
+        {"log_dir", "/etc"},
+        {"log_dir", log_root_ + "/.."},
+    };
+    for (const auto& [option, path] : cases) {
+        expect_refused(load_as(uids_, R"(,"uid":4242,")" + option + R"(":")" + path + R"(")"), option + "=" + path,
+                       option + ":");
+    }
+}
+
+TEST_F(JobRuleTest, SymlinksBeneathLogRootAreRefused) {
+    ASSERT_EQ(::symlink("/etc", (log_root_ + "/etc").c_str()), 0);
+    ASSERT_EQ(::symlink("/etc/passwd", (log_root_ + "/out.log").c_str()), 0);
+    ASSERT_EQ(::mkdir((log_root_ + "/d").c_str(), 0755), 0);
+    ASSERT_EQ(::symlink("/etc/passwd", (log_root_ + "/d/app.a.stdout.log").c_str()), 0);
+    const std::pair<std::string, std::string> cases[] = {
+        {"stdout_file", log_root_ + "/etc/x"},
+        {"stdout_file", log_root_ + "/out.log"},
+        {"log_dir", log_root_ + "/etc"},
+        {"log_dir", log_root_ + "/d"},
+    };
+    for (const auto& [option, path] : cases) {
+        expect_refused(load_as(uids_, R"(,"uid":4242,")" + option + R"(":")" + path + R"(")"), option + "=" + path,
+                       "symbolic link");
+    }
+}
+
+TEST_F(JobRuleTest, LogFilesBeneathLogRootAreAllowed) {
+    Response r = load_as(uids_, R"(,"uid":4242,"stdout_file":")" + log_root_ + R"(/./a.out","log_dir":")" +
+                                    log_root_ + R"(")");
+    EXPECT_EQ(r.status, 200) << r.body;
+}
+
+TEST_F(JobRuleTest, WithoutLogRootNoLogFiles) {
+    RouterOptions o;
+    o.require_key = true;
+    make_router(o);
+    expect_refused(load_as(uids_, R"(,"uid":4242,"stdout_file":")" + log_root_ + R"(/a.out")"), "no log_root",
+                   "no log_root is configured");
+}
+
+TEST_F(JobRuleTest, EveryPathThatTakesASpec) {
+    ASSERT_EQ(load_as(uids_, R"(,"uid":4242)").status, 200);
+    // PUT /jobs/<sid>/<job>: the job would become root's.
+    Response put = call("PUT", "/jobs/app/a", R"({"cmd":"sleep","args":["1000"],"start":false})", loopback(), key(uids_));
+    EXPECT_EQ(put.status, 403) << put.body;
+    // 0.4 routes.
+    Response add = call("POST", "/processes", R"({"name":"app:b","cmd":"sleep","start":false})", loopback(), key(uids_));
+    EXPECT_EQ(add.status, 403) << add.body;
+    EXPECT_FALSE(manager_->has_job({"app", "b"}));
+    Response upd = call("PUT", "/processes/app:a", R"({"cmd":"sleep","start":false,"uid":0})", loopback(), key(uids_));
+    EXPECT_EQ(upd.status, 403) << upd.body;
+    auto spec = manager_->spec({"app", "a"});
+    ASSERT_TRUE(spec);
+    EXPECT_EQ(spec->uid, std::optional<uid_t>(4242));
+    EXPECT_EQ(call("PUT", "/processes/app:a", R"({"cmd":"sleep","start":false,"uid":4242})", loopback(), key(uids_))
+                  .status,
+              200);
+}
+
+TEST_F(JobRuleTest, CommitWithEnvIntoARootJob) {
+    load("app", "root", 1, false);  // by the admin, without uid: runs as root
+    Response r = call("POST", "/jobs/app/root/commit", R"({"env":{"LD_PRELOAD":"/tmp/evil.so"}})", loopback(),
+                      key(uids_));
+    EXPECT_EQ(r.status, 403) << r.body;
+    EXPECT_EQ(json_array_size(json_object_get(
+                  body(call("GET", "/jobs/app/root/processes", "", loopback(), key(admin_))).get(), "processes")),
+              0u);
+}
+
+TEST_F(JobRuleTest, UnixPeerMayUseItsOwnUid) {
+    std::string k = make_key(R"({"manage":["app"]})");
+    auto peer = unix_peer(4242, 4242);
+    Response none = call("POST", "/jobs/app", R"({"name":"a","cmd":"sleep","start":false})", peer, key(k));
+    EXPECT_EQ(none.status, 403) << none.body;
+    Response other = call("POST", "/jobs/app", R"({"name":"a","cmd":"sleep","start":false,"uid":4343})", peer, key(k));
+    EXPECT_EQ(other.status, 403) << other.body;
+    Response own =
+        call("POST", "/jobs/app", R"({"name":"a","cmd":"sleep","start":false,"uid":4242,"gid":4242})", peer, key(k));
+    EXPECT_EQ(own.status, 200) << own.body;
+}
+
+TEST_F(JobRuleTest, KeysGrantOnlyUidsTheyHave) {
+    std::string creator = make_key(R"({"create_key":true,"manage":["app"],"uids":[4242]})");
+    Response more = call("POST", "/keys", R"({"permissions":{"manage":["app"],"uids":[0]}})", loopback(), key(creator));
+    EXPECT_EQ(more.status, 403) << more.body;
+    Response same =
+        call("POST", "/keys", R"({"permissions":{"manage":["app"],"uids":[4242]}})", loopback(), key(creator));
+    EXPECT_EQ(same.status, 200) << same.body;
+}
+
+// When gafferd is not root, a job without uid runs as gafferd's user: every job it can
+// run at all, so a key that may manage the session may load it.
+TEST_F(JobRuleTest, DaemonNotRootRunsJobsAsItself) {
+    RouterOptions o;
+    o.require_key = true;
+    o.daemon_uid = 4321;
+    o.daemon_gid = 4321;
+    make_router(o);
+    EXPECT_EQ(load_as(session_, "").status, 200);
+    EXPECT_EQ(call("POST", "/jobs/app", R"({"name":"c","cmd":"sleep","start":false,"uid":4321,"gid":4321})",
+                   loopback(), key(session_))
+                  .status,
+              200);
+    EXPECT_EQ(call("POST", "/jobs/app", R"({"name":"b","cmd":"sleep","start":false,"uid":0})", loopback(),
+                   key(session_))
+                  .status,
+              403);
+    EXPECT_EQ(call("POST", "/jobs/app", R"({"name":"b","cmd":"sleep","start":false,"os_env":true})", loopback(),
+                   key(session_))
+                  .status,
+              403);
+}
+
+// ---- issue 11 "also noticed": reads for read-only callers, rights before existence ----
+
+TEST_F(RouterTest, UnixNonOwnerMayReadTheListings) {
+    load("app", "web");
+    auto peer = unix_peer(testing::other_uid());
+    for (const char* p : {"/jobs", "/pids", "/sessions", "/jobs/app", "/processes", "/groups", "/groups/app", "/stats"}) {
+        Response r = call("GET", p, "", peer);
+        EXPECT_EQ(r.status, 200) << p << " " << r.body;
+    }
+    EXPECT_EQ(call("POST", "/jobs/app", R"({"name":"x","cmd":"sleep 1"})", peer).status, 403);
+    EXPECT_EQ(call("POST", "/processes", R"({"name":"app:x","cmd":"sleep 1"})", peer).status, 403);
+}
+
+class PidProbeTest : public RouterFixture {
+protected:
+    void SetUp() override {
+        RouterFixture::SetUp();
+        RouterOptions o;
+        o.require_key = true;
+        make_router(o);
+        admin_ = make_key(R"({"admin":true})");
+        load_headers_ = {{"X-Api-Key", admin_}};
+        reader_ = make_key(R"({"read":["app"],"manage":["app"]})");
+        reads_all_ = make_key(R"({"read":["*"]})");
+    }
+    int status(const std::string& k, const char* method, const std::string& path, const char* b = "") {
+        return call(method, path, b, loopback(), {{"X-Api-Key", k}}).status;
+    }
+    std::string admin_, reader_, reads_all_;
+};
+
+TEST_F(PidProbeTest, UnknownPidIs403WithoutRightsOnEveryJob) {
+    load("other", "job");
+    int pid = static_cast<int>(json_integer_value(json_array_get(
+        json_object_get(body(call("GET", "/jobs/other/job/pids", "", loopback(), load_headers_)).get(), "pids"), 0)));
+    const std::string known = std::to_string(pid), unknown = "987654";
+    for (const std::string& id : {known, unknown}) {
+        // Both answers are the same: the caller cannot tell a pid of another session
+        // from one that does not exist.
+        EXPECT_EQ(status(reader_, "HEAD", "/" + id), 403) << id;
+        EXPECT_EQ(status(reader_, "GET", "/" + id), 403) << id;
+        EXPECT_EQ(status(reader_, "GET", "/" + id + "/stats"), 403) << id;
+        EXPECT_EQ(status(reader_, "DELETE", "/" + id), 403) << id;
+        EXPECT_EQ(status(reader_, "POST", "/" + id + "/signal", R"({"signal":"CONT"})"), 403) << id;
+        EXPECT_EQ(status(reader_, "HEAD", "/processes/" + id), 403) << id;
+        EXPECT_EQ(status(reader_, "GET", "/processes/" + id), 403) << id;
+        EXPECT_EQ(status(reader_, "DELETE", "/processes/" + id), 403) << id;
+        EXPECT_EQ(status(reader_, "POST", "/processes/" + id + "/_stop"), 403) << id;
+        EXPECT_EQ(status(reader_, "POST", "/processes/" + id + "/_signal/CONT"), 403) << id;
+    }
+    // Callers with the right on every job learn that it does not exist, as before.
+    EXPECT_EQ(status(admin_, "GET", "/" + unknown), 404);
+    EXPECT_EQ(status(admin_, "DELETE", "/" + unknown), 404);
+    EXPECT_EQ(status(admin_, "POST", "/processes/" + unknown + "/_stop"), 404);
+    EXPECT_EQ(status(reads_all_, "GET", "/" + unknown), 404);
+    EXPECT_EQ(status(reads_all_, "HEAD", "/" + unknown), 404);
+    EXPECT_EQ(status(reads_all_, "DELETE", "/" + unknown), 403);
 }
 
 }  // namespace
