@@ -14,7 +14,6 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gafferlib  # noqa: E402
-from test_channel import free_port  # noqa: E402
 
 NOBODY = 65534
 
@@ -48,7 +47,7 @@ class JobRuleTest(unittest.TestCase):
         cls.log_root = cls.logs.name
         os.chmod(cls.log_root, 0o755)
         cls.d = gafferlib.Daemon(f"[gaffer]\nrequire_key = true\nlog_root = {cls.log_root}/\n",
-                                 tcp_port=free_port())
+                                 tcp_port=gafferlib.free_port())
         try:
             cls.d.start()
             cls.admin = cls.make_key({"admin": True}, via_unix=True)
