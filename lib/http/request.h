@@ -34,6 +34,8 @@ struct Peer {
     // SO_PEERCRED of a unix-socket caller; nullopt elsewhere.
     std::optional<uid_t> uid;
     std::optional<gid_t> gid;
+    // The client's IP address as text on TCP endpoints; "" on the unix socket.
+    std::string address;
 };
 
 struct Request {

@@ -3,7 +3,9 @@
 // see server.h.
 #include "lib/http/server.h"
 
+#include <arpa/inet.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -318,6 +320,16 @@ Request Endpoint::build_request(MHD_Connection* conn, const char* url, const cha
             req.peer.uid = cred.uid;
             req.peer.gid = cred.gid;
         }
+    } else if (const MHD_ConnectionInfo* ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+               ci && ci->client_addr) {
+        // For the per-address rate limit of GET /auth (routes_auth.cc).
+        char text[INET6_ADDRSTRLEN] = "";
+        const sockaddr* sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, text, sizeof text);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, text, sizeof text);
+        req.peer.address = text;
     }
     return req;
 }
