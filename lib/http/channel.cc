@@ -74,12 +74,10 @@ struct ChannelState {
     // The key re-resolved against the store (live.h): false, and the channel closed, when
     // it is gone or no longer covers the channel's mode.
     bool recheck() {
-        if (ended)
-            return false;
-        if (!rights.key)
-            return true;
+        if (ended || !rights.key)
+            return !ended;
         Rights now;
-        if (live->router().rights_for(auth_req, &now) || !now.key) {
+        if (!live->reresolve(auth_req, &now)) {
             end(ws::v1::ErrorCode::kAuthRequired);
             return false;
         }
@@ -294,13 +292,10 @@ struct WstreamState {
 
     // As ChannelState::recheck: the key must still resolve and cover read and write.
     bool recheck() {
-        if (ended)
-            return false;
-        if (!rights.key)
-            return true;
+        if (ended || !rights.key)
+            return !ended;
         Rights now;
-        if (live->router().rights_for(req, &now) || !now.key || !now.perms.can_read(job) ||
-            !now.perms.can_write(job)) {
+        if (!live->reresolve(req, &now) || !now.perms.can_read(job) || !now.perms.can_write(job)) {
             ended = true;
             fail("forbidden");
             return false;

@@ -170,6 +170,9 @@ public:
     // Origin policy of security-defaults.md "Browsers".
     bool origin_allowed(const Request& req, bool key_authenticated) const;
 
+    // For a session authenticated by a key: its rights looked up again (live.h banner);
+    // false when the key of `req` no longer resolves.
+    bool reresolve(const Request& req, Rights* out) const;
     // Runs `fn` after every change of the key store (0 and nothing without a store).
     uint64_t on_store_change(std::function<void()> fn);
     void cancel_store_change(uint64_t id);

@@ -143,7 +143,7 @@ bool ChannelApp::recheck() {
     if (!rights_.key)
         return true;  // rights from the endpoint or the peer: the store has no say
     Rights now;
-    if (live_.router().rights_for(req_, &now) || !now.key) {
+    if (!live_.reresolve(req_, &now)) {
         send_error("AUTH_REQUIRED", "the key was revoked or has expired");
         dead_ = true;
         transport_.close();

@@ -235,6 +235,10 @@ void Live::arm_expiry() {
     });
 }
 
+bool Live::reresolve(const Request& req, Rights* out) const {
+    return !router_.rights_for(req, out) && out->key;
+}
+
 uint64_t Live::on_store_change(std::function<void()> fn) {
     return store_ ? store_->on_change(std::move(fn)) : 0;
 }

@@ -17,16 +17,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gafferlib  # noqa: E402
+from test_channel import free_port  # noqa: E402
 
 JSON = {"Content-Type": "application/json"}
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 class WebSocket:
