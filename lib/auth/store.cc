@@ -349,10 +349,10 @@ void Store::drop_keys(State& s, std::vector<std::string> roots) {
     s.reindex();
 }
 
-void Store::purge_expired(State& s, int64_t t) {
+void Store::purge_expired(State& s, int64_t t, bool memory_only) {
     std::vector<std::string> expired;
     for (const auto& k : s.keys) {
-        if (k->expires_at && t >= *k->expires_at) expired.push_back(k->id);
+        if (k->expires_at && t >= *k->expires_at && !(memory_only && k->persistent)) expired.push_back(k->id);
     }
     if (!expired.empty()) drop_keys(s, std::move(expired));
 }
@@ -671,7 +671,9 @@ Result<std::string> Store::mint_key_for_user(std::string_view username, std::chr
     std::string secret;
     State next = state_;
     int64_t now_s = now();
-    purge_expired(next, now_s);
+    // Expired memory-only keys go now; expired keys of the file wait for prune_expired()
+    // or the next write, which drop them from the file as well.
+    purge_expired(next, now_s, /*memory_only=*/true);
     Status st = [&](State& s, int64_t t) -> Status {
         const UserRec* u = s.user(username);
         if (!u) return fail(ENOENT, "user not found");

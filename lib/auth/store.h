@@ -290,7 +290,8 @@ private:
     static void drop_keys(State& s, std::vector<std::string> roots);
     // True when key `id` is `ancestor_id` or one of its sub-keys in `s`.
     static bool descends(const State& s, std::string_view id, std::string_view ancestor_id);
-    static void purge_expired(State& s, int64_t now);
+    // Drops the expired keys (only the memory-only ones with `memory_only`).
+    static void purge_expired(State& s, int64_t now, bool memory_only = false);
     static KeyPtr seal(KeyRec k);
     static UserPtr seal(UserRec u);
     // A modifiable copy of a sealed user record, to seal again.

@@ -6,6 +6,7 @@ channel or /watch feed; /auth keys stay out of the state file and are capped per
 password guessing is answered 429 without a password check."""
 
 import base64
+import hashlib
 import http.client
 import json
 import os
@@ -194,6 +195,36 @@ class SecurityAuthTest(unittest.TestCase):
         finally:
             conn.close()
 
+    def test_new_auth_ends_subscriptions_it_does_not_cover(self):
+        wide = self.new_key({"manage": ["*"]})
+        narrow = self.new_key({"read": ["default"]})
+        ws = WebSocket(self.port, "/channel/websocket", {"X-Api-Key": wide})
+        try:
+            for topic in ("EVENTS", f"STATS:{self.pid}"):
+                ws.send(json.dumps({"event": "SUB", "data": {"topic": topic}}))
+            got = [json.loads(ws.recv()) for _ in range(2)]
+            self.assertEqual({m["event"] for m in got}, {"gaffer:subscription_success"}, got)
+            # The attack: keep the event feed after switching to a key that may not see it.
+            ws.send("AUTH:" + narrow)
+            ended = None
+            for _ in range(50):
+                m = json.loads(ws.recv())
+                if m["event"] == "gaffer:subscription_error":
+                    ended = m
+                    break
+            self.assertIsNotNone(ended)
+            self.assertEqual((ended["topic"], ended["data"]["reason"]), ("EVENTS", "forbidden"))
+            # STATS is read, which the new key covers: it goes on.
+            for _ in range(50):
+                m = json.loads(ws.recv())
+                self.assertNotEqual(m["event"], "gaffer:subscription_error", m)
+                if m["event"] == "gaffer:event" and m["data"]["topic"] == f"STATS:{self.pid}":
+                    break
+            else:
+                self.fail("the STATS subscription ended")
+        finally:
+            ws.close()
+
     def test_auth_keys_stay_out_of_the_state_file_and_are_capped(self):
         self.assertEqual(self.tcp("POST", "/users", {"username": "app", "password": "apppw"},
                                   key=self.admin).status, 200)
@@ -230,6 +261,43 @@ class SecurityAuthTest(unittest.TestCase):
         self.assertNotIn(200, statuses)
         # The API itself stays available meanwhile.
         self.assertEqual(self.tcp("GET", "/ping").status, 200)
+
+
+class ExpiryTest(unittest.TestCase):
+    """A key that expires while its channel is open: Live prunes it when it expires
+    (no polling) and the channel ends; the file loses it too."""
+
+    def test_expired_key_ends_its_channel_and_leaves_the_file(self):
+        port = free_port()
+        d = gafferlib.Daemon("", tcp_port=port, extra_args=["--require-key"])
+        try:
+            secret = os.urandom(16).hex()
+            digest = hashlib.sha256(secret.encode()).hexdigest()
+            perms = {"admin": False, "create_key": False, "create_user": False, "manage": ["*"], "write": [],
+                     "read": []}
+            key = {"id": digest[:8], "hash": digest, "label": "short", "permissions": perms,
+                   "expires_at": int(time.time()) + 3, "created_at": int(time.time())}
+            state = os.path.join(d.dir, "state")
+            os.makedirs(state, mode=0o700)
+            with open(os.path.join(state, "auth.json"), "w") as f:
+                json.dump({"version": 1, "keys": [key], "users": []}, f)
+            os.chmod(os.path.join(state, "auth.json"), 0o600)
+            d.start()
+            ws = WebSocket(port, "/channel/websocket", {"X-Api-Key": secret})
+            try:
+                ws.send(json.dumps({"event": "SUB", "data": {"topic": "EVENTS"}}))
+                self.assertEqual(json.loads(ws.recv())["event"], "gaffer:subscription_success")
+                ws.sock.settimeout(15)
+                msg = ws.recv()  # nothing happens on the channel: only the expiry can end it
+                self.assertIsNotNone(msg)
+                self.assertEqual(json.loads(msg)["data"]["error"], "AUTH_REQUIRED", msg)
+                self.assertIsNone(ws.recv())
+            finally:
+                ws.close()
+            with open(os.path.join(state, "auth.json")) as f:
+                self.assertNotIn(digest, f.read())
+        finally:
+            d.cleanup()
 
 
 if __name__ == "__main__":
