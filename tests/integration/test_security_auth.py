@@ -182,6 +182,18 @@ class SecurityAuthTest(unittest.TestCase):
         finally:
             ws.close()
 
+    def test_revoked_key_loses_its_wstreams_socket(self):
+        key = self.new_key({"write": ["default"]})
+        ws = WebSocket(self.port, f"/wstreams/{self.pid}", {"X-Api-Key": key})
+        try:
+            ws.send("before\n")
+            self.assertEqual(ws.recv(), "before\n")  # cat's echo
+            self.assertEqual(self.tcp("DELETE", "/keys/" + self.key_id(key), key=self.admin).status, 200)
+            self.assertEqual(ws.recv(), '{"error":"forbidden"}')
+            self.assertIsNone(ws.recv())
+        finally:
+            ws.close()
+
     def test_revoked_key_ends_its_watch_feed(self):
         key = self.new_key({"manage": ["*"]})
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
