@@ -50,11 +50,11 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 FULL = dict(n_small=200, n_big=1000, spawn_reps=3, spawn_big_reps=2, status_samples=200, status_big_samples=20,
             cli_samples=10, idle_s=30, stop_cap_s=20, restart_samples=30, ignore_reps=2, ignore_cap_s=20, scale_reps=2,
             out_bytes=200_000_000, out_reps=2, wrk_s=5, spawn_timeout=240, rep_budget_s=45, sample_budget_s=10,
-            runs=2)
+            guessers=6, guess_samples=1000, runs=2)
 QUICK = dict(n_small=50, n_big=100, spawn_reps=2, spawn_big_reps=1, status_samples=40, status_big_samples=10,
              cli_samples=3, idle_s=3, stop_cap_s=8, restart_samples=8, ignore_reps=1, ignore_cap_s=6, scale_reps=1,
              out_bytes=20_000_000, out_reps=1, wrk_s=1, spawn_timeout=90, rep_budget_s=10, sample_budget_s=3,
-             runs=1)
+             guessers=6, guess_samples=500, runs=1)
 
 NO_HTTP = {"raw": "no HTTP API (a one-line protocol on a unix socket)",
            "supervisord": "no HTTP GET routes (XML-RPC over HTTP POST only)",
@@ -170,6 +170,13 @@ def declare_rows(rows, cfg):
     k["stop_ign"] = d("stop_ignore", f"stop-all N={n} ignoring SIGTERM, grace 2 s", "s", "lower")
     k["scale"] = d("scale", f"scale 10 → {n}: request → all running", "s", "lower")
     k["scale_kept"] = d("scale_kept", "scale keeps the first 10 running (1 = yes)", "bool", "higher")
+    g = cfg["guessers"]
+    k["guess_idle50"] = d("auth_ping_idle_p50", "GET /ping over TCP, keys required, idle: p50", "ms", "lower")
+    k["guess_idle99"] = d("auth_ping_idle_p99", "GET /ping over TCP, keys required, idle: p99", "ms", "lower")
+    k["guess50"] = d("auth_ping_guess_p50", f"GET /ping while {g} clients guess passwords on /auth: p50", "ms", "lower")
+    k["guess99"] = d("auth_ping_guess_p99", f"GET /ping while {g} clients guess passwords: p99", "ms", "lower")
+    k["guess_ratio50"] = d("auth_ping_ratio_p50", "/ping p50 while guessing ÷ idle", "ratio", "lower")
+    k["guess_ratio99"] = d("auth_ping_ratio_p99", "/ping p99 while guessing ÷ idle", "ratio", "lower")
     for path in ("/ping", "/jobs", "/pids"):
         k[f"wrk{path}"] = d(f"wrk{path}", f"HTTP GET {path} (wrk, N={n} children): throughput", "req/s", "higher")
         k[f"wrk99{path}"] = d(f"wrk99{path}", f"HTTP GET {path}: latency p99", "ms", "lower")
@@ -347,6 +354,23 @@ class PeerRun:
         self.guard(["stop_ign"], self.stop_ignore)
         self.guard(["scale", "scale_kept"], self.scale)
         self.guard(["out_ratio", "out_mbs"], self.output)
+        self.guard(["guess_idle50", "guess_idle99", "guess50", "guess99", "guess_ratio50", "guess_ratio99"],
+                   self.password_guessing)
+
+    # --- 9: API latency under password guessing (issue 11 §6)
+    def password_guessing(self):
+        c = self.cfg
+        idle, busy, info = self.p.password_guessing(c["guessers"], c["guess_samples"], c["sample_budget_s"])
+        i50, i99, b50, b99 = (pct(idle, 0.5) * 1e3, pct(idle, 0.99) * 1e3, pct(busy, 0.5) * 1e3, pct(busy, 0.99) * 1e3)
+        for key, v, n in (("guess_idle50", i50, len(idle)), ("guess_idle99", i99, len(idle)),
+                          ("guess50", b50, len(busy)), ("guess99", b99, len(busy))):
+            self.rows.set(self.k[key], self.name, v, samples=n)
+        self.rows.set(self.k["guess_ratio50"], self.name, b50 / i50 if i50 else None)
+        self.rows.set(self.k["guess_ratio99"], self.name, b99 / i99 if i99 else None)
+        note = (f"{info['guesses']} guesses in {info['seconds']:.1f} s: {info['answered_401']} checked (401), "
+                f"{info['answered_429']} refused unchecked (429), {info['other']} other")
+        self.rows.note(self.k["guess50"], self.name, note)
+        log(f"  {self.name}: /ping idle p50 {i50:.3f} p99 {i99:.3f} ms; guessing p50 {b50:.3f} p99 {b99:.3f} ms; {note}")
 
     def footprint0(self):
         rss0, pss0 = footprint(self.p)

@@ -230,11 +230,13 @@ class HttpConn:
             raise HttpError("connection closed")
         self.buf += data
 
-    def request(self, method, path, body=b"", content_type=None):
+    def request(self, method, path, body=b"", content_type=None, headers=None):
         """Returns (status, body bytes). Retries once on a connection the server closed."""
         if isinstance(body, str):
             body = body.encode()
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+        for k, v in (headers or {}).items():
+            head += f"{k}: {v}\r\n"
         if body or method in ("POST", "PUT"):
             head += f"Content-Length: {len(body)}\r\n"
         if content_type:
@@ -355,6 +357,11 @@ class Peer:
 
     def scale(self, group, n):
         raise NotImplementedError
+
+    def password_guessing(self, clients, samples, budget):
+        """/ping round trips (s) over TCP idle, then while `clients` processes guess a
+        user's password: (idle, guessing, info)."""
+        raise Unsupported("no password login over HTTP")
 
     def cli_status(self):
         raise Unsupported("no CLI")

@@ -5,11 +5,16 @@ endpoint (port 0, read back from the log) for the TCP rows and wrk.
 Jobs live in session "bench": a group g is job bench.g. The output child is a committed
 process (POST .../commit: run once, never restarted) of a job with numprocesses 0 whose
 stdout_file is the capture file."""
+import base64
 import json
+import multiprocessing
 import os
 import re
+import signal
+import subprocess
+import time
 
-from .base import HttpConn, Peer, Proc, Unsupported, timed_rounds, wait_until
+from .base import HttpConn, HttpError, Peer, Proc, Unsupported, timed_rounds, wait_until
 
 SESSION = "bench"
 STATE = {"running": "running", "starting": "starting", "stopping": "stopping"}
@@ -112,6 +117,73 @@ class GafferdPeer(Peer):
     def scale(self, group, n):
         self._call("POST", f"/jobs/{SESSION}/{group}/numprocesses", json.dumps({"scale": f"={n}"}).encode())
 
+    def password_guessing(self, clients, samples, budget):
+        # A second gafferd with keys required (GET /auth exists only then), torn down here.
+        d = os.path.join(self.dir, "auth")
+        os.makedirs(d, exist_ok=True)
+        sock, log_path, ini = os.path.join(d, "gafferd.sock"), os.path.join(d, "gafferd.log"), os.path.join(d, "g.ini")
+        with open(ini, "w") as f:
+            f.write("[gaffer]\n")
+        proc = subprocess.Popen([self.bin, "--bind", f"unix:{sock}", "--bind", "127.0.0.1:0", "--require-key",
+                                 "--state-dir", os.path.join(d, "state"), "--error-log", log_path, ini],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                cwd=d, env={"PATH": "/usr/bin:/bin", "HOME": d}, start_new_session=True)
+        self.started_pids.add(proc.pid)
+        stop = multiprocessing.Event()
+        guessers = []
+        try:
+            def port():
+                try:
+                    with open(log_path) as f:
+                        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", f.read())
+                    return int(m.group(1)) if m else None
+                except OSError:
+                    return None
+            tcp_port = wait_until(port, 15, 0.01)
+            if not tcp_port:
+                raise RuntimeError("the --require-key gafferd did not report its TCP port")
+            unix = HttpConn(sock)
+            wait_until(lambda: unix.request("GET", "/ping")[0] == 200, 15, 0.01)
+            status, _ = unix.request("POST", "/users", json.dumps({"username": "admin", "password": "right"}),
+                                     "application/json")
+            if status != 200:
+                raise RuntimeError(f"POST /users: {status}")
+            unix.close()
+            ping = HttpConn(("127.0.0.1", tcp_port), host=f"127.0.0.1:{tcp_port}")
+            for _ in range(20):
+                ping.request("GET", "/ping")
+            idle = timed_rounds(lambda: ping.request("GET", "/ping"), samples, budget)
+            counts = multiprocessing.Array("l", 3 * clients)
+            for i in range(clients):
+                g = multiprocessing.Process(target=_guess, args=(tcp_port, i, stop, counts))
+                g.start()
+                guessers.append(g)
+            time.sleep(0.5)  # let them get going
+            t0 = time.monotonic()
+            busy = timed_rounds(lambda: ping.request("GET", "/ping"), samples, budget)
+            elapsed = time.monotonic() - t0
+            stop.set()
+            for g in guessers:
+                g.join(10)
+            ping.close()
+            tot = [sum(counts[3 * i + j] for i in range(clients)) for j in range(3)]
+            info = {"guesses": tot[0] + tot[1] + tot[2], "answered_401": tot[0], "answered_429": tot[1],
+                    "other": tot[2], "seconds": elapsed}
+            return idle, busy, info
+        finally:
+            stop.set()
+            for g in guessers:
+                if g.is_alive():
+                    g.kill()
+                    g.join()
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            self.started_pids.discard(proc.pid)
+
     def cli_status(self):
         return [self.ctl_bin, "--endpoint", f"unix:{self.sock_path}", "ps"], None
 
@@ -123,3 +195,19 @@ class GafferdPeer(Peer):
             if c:
                 c.close()
         self.kill_everything(grace=20)
+
+
+def _guess(port, i, stop, counts):
+    """One password guesser: GET /auth with a wrong password, as fast as answers come."""
+    conn = HttpConn(("127.0.0.1", port), host=f"127.0.0.1:{port}")
+    n = 0
+    while not stop.is_set():
+        cred = base64.b64encode(f"admin:guess-{i}-{n}".encode()).decode()
+        n += 1
+        try:
+            status, _ = conn.request("GET", "/auth", headers={"Authorization": "Basic " + cred})
+        except (OSError, HttpError):
+            continue
+        slot = 0 if status == 401 else 1 if status == 429 else 2
+        counts[3 * i + slot] += 1
+    conn.close()

@@ -315,7 +315,7 @@ int64_t Store::now() const {
 bool Store::live(const KeyRec& k, int64_t t) const { return !k.expires_at || t < *k.expires_at; }
 
 KeyInfo Store::info(const KeyRec& k) const {
-    return KeyInfo{k.id, k.label, k.permissions, k.parent_id, k.expires_at, k.owner, k.created_at};
+    return KeyInfo{k.id, k.label, k.permissions, k.parent_id, k.expires_at, k.owner, k.created_at, k.persistent};
 }
 
 User Store::user_value(const UserRec& u) const {
@@ -349,17 +349,22 @@ void Store::drop_keys(State& s, std::vector<std::string> roots) {
     s.reindex();
 }
 
-void Store::purge_expired(State& s, int64_t t) {
+void Store::purge_expired(State& s, int64_t t, bool memory_only) {
     std::vector<std::string> expired;
     for (const auto& k : s.keys) {
-        if (k->expires_at && t >= *k->expires_at) expired.push_back(k->id);
+        if (k->expires_at && t >= *k->expires_at && !(memory_only && k->persistent)) expired.push_back(k->id);
     }
     if (!expired.empty()) drop_keys(s, std::move(expired));
 }
 
 Result<std::string> Store::add_key(State& s, int64_t t, Permissions permissions, std::string label,
                                    std::string parent_id, std::optional<int64_t> expires_at,
-                                   std::string owner) {
+                                   std::string owner, bool persistent) {
+    if (!parent_id.empty()) {
+        // A persistent key never names a memory-only parent (the file must load alone).
+        const KeyRec* parent = s.key(parent_id);
+        if (parent && !parent->persistent) persistent = false;
+    }
     if (s.keys.size() >= options_.max_keys) {
         return fail(Error::make(ENOSPC, "too many API keys (limit %zu)", options_.max_keys));
     }
@@ -369,13 +374,49 @@ Result<std::string> Store::add_key(State& s, int64_t t, Permissions permissions,
         std::string id = id_of(hash);
         if (s.key(id)) continue;  // ids are unique: draw another secret
         s.add(seal(KeyRec{std::move(id), hash, std::move(label), std::move(permissions), std::move(parent_id),
-                          expires_at, std::move(owner), t, ""}));
+                          expires_at, std::move(owner), t, persistent, ""}));
         return secret;
     }
     return fail(EEXIST, "could not draw a key with an unused id");
 }
 
+void Store::commit(State next) {
+    state_ = std::move(next);
+    ++generation_;
+}
+
+void Store::notify_since(uint64_t before) {
+    if (generation_ == before) return;
+    // By id, so that a callback may cancel itself or another one.
+    std::vector<ChangeId> ids;
+    ids.reserve(listeners_.size());
+    for (const auto& l : listeners_) ids.push_back(l.first);
+    for (ChangeId id : ids) {
+        auto it = std::find_if(listeners_.begin(), listeners_.end(), [&](const auto& l) { return l.first == id; });
+        if (it == listeners_.end()) continue;
+        auto fn = it->second;  // a copy: the callback may cancel itself
+        fn();
+    }
+}
+
+Store::ChangeId Store::on_change(std::function<void()> fn) {
+    ChangeId id = next_change_id_++;
+    listeners_.emplace_back(id, std::move(fn));
+    return id;
+}
+
+void Store::cancel_on_change(ChangeId id) {
+    std::erase_if(listeners_, [&](const auto& l) { return l.first == id; });
+}
+
 Status Store::mutate(const std::function<Status(State&, int64_t)>& change) {
+    uint64_t before = generation_;
+    Status st = mutate_locked(change);  // the lock is released before the callbacks run
+    notify_since(before);
+    return st;
+}
+
+Status Store::mutate_locked(const std::function<Status(State&, int64_t)>& change) {
     FileLock lock(lock_fd_.get());
     GAFFER_RETURN_IF_ERROR(lock.acquire(path_));
     GAFFER_RETURN_IF_ERROR(reload_locked());
@@ -386,7 +427,7 @@ Status Store::mutate(const std::function<Status(State&, int64_t)>& change) {
     next.reindex();
     FileSig sig;
     GAFFER_RETURN_IF_ERROR(save(next, &sig));
-    state_ = std::move(next);
+    commit(std::move(next));
     sig_ = sig;
     return ok();
 }
@@ -454,6 +495,49 @@ std::vector<KeyInfo> Store::sub_keys(std::string_view id) const {
         if (k->parent_id == id && live(*k, t)) out.push_back(info(*k));
     }
     return out;
+}
+
+bool Store::descends(const State& s, std::string_view id, std::string_view ancestor_id) {
+    // Parents precede their sub-keys, so the walk up ends within keys.size() steps.
+    const KeyRec* k = s.key(id);
+    for (size_t steps = 0; k && steps <= s.keys.size(); ++steps) {
+        if (k->id == ancestor_id) return true;
+        if (k->parent_id.empty()) return false;
+        k = s.key(k->parent_id);
+    }
+    return false;
+}
+
+bool Store::is_same_or_sub_key(std::string_view id, std::string_view ancestor_id) const {
+    return descends(state_, id, ancestor_id);
+}
+
+Status Store::prune_expired() {
+    int64_t t = now();
+    bool any = false, in_file = false;
+    for (const auto& k : state_.keys) {
+        if (k->expires_at && t >= *k->expires_at) {
+            any = true;
+            in_file = in_file || k->persistent;
+        }
+    }
+    if (!any) return ok();
+    // mutate() drops every expired key before it writes.
+    if (in_file) return mutate([](State&, int64_t) { return ok(); });
+    uint64_t before = generation_;
+    State next = state_;
+    purge_expired(next, t);
+    commit(std::move(next));
+    notify_since(before);
+    return ok();
+}
+
+std::optional<int64_t> Store::next_expiry() const {
+    std::optional<int64_t> first;
+    for (const auto& k : state_.keys) {
+        if (k->expires_at && (!first || *k->expires_at < *first)) first = k->expires_at;
+    }
+    return first;
 }
 
 // ---- users ----
@@ -532,6 +616,14 @@ Status Store::set_user_key(std::string_view username, std::string_view key_secre
         UserRec changed = edit(*u);
         changed.key_id = k->id;
         s.replace(seal(std::move(changed)));
+        // Its minted keys carried the old binding's rights; the new key itself stays, even
+        // when it is (a sub-key of) one of them.
+        std::string bound = k->id;
+        std::vector<std::string> minted;
+        for (const auto& m : s.keys) {
+            if (m->owner == username && !descends(s, bound, m->id)) minted.push_back(m->id);
+        }
+        drop_keys(s, std::move(minted));
         return ok();
     });
 }
@@ -554,10 +646,35 @@ std::optional<User> Store::user_for_key(const KeyInfo& key) const {
     return std::nullopt;
 }
 
+Permissions Store::user_permissions(std::string_view username) const {
+    Permissions p;
+    const UserRec* u = state_.user(username);
+    if (!u) return p;
+    if (!u->key_id.empty()) {
+        const KeyRec* k = state_.key(u->key_id);
+        if (k && live(*k, now())) p = k->permissions;
+        return p;
+    }
+    p.admin = u->user_type == 0;
+    return p;
+}
+
 Result<std::string> Store::mint_key_for_user(std::string_view username, std::chrono::seconds ttl) {
     if (ttl.count() <= 0) return fail(EINVAL, "key lifetime must be positive");
+    // Memory only (store.h): no write, so no lock beyond picking up other writers' changes.
+    uint64_t before = generation_;
+    Status reloaded = reload_unnotified();
+    if (!reloaded) {
+        notify_since(before);
+        return fail(reloaded.error());
+    }
     std::string secret;
-    GAFFER_RETURN_IF_ERROR(mutate([&](State& s, int64_t t) -> Status {
+    State next = state_;
+    int64_t now_s = now();
+    // Expired memory-only keys go now; expired keys of the file wait for prune_expired()
+    // or the next write, which drop them from the file as well.
+    purge_expired(next, now_s, /*memory_only=*/true);
+    Status st = [&](State& s, int64_t t) -> Status {
         const UserRec* u = s.user(username);
         if (!u) return fail(ENOENT, "user not found");
         Permissions permissions;
@@ -576,10 +693,25 @@ Result<std::string> Store::mint_key_for_user(std::string_view username, std::chr
             permissions.admin = true;
         }
         std::string owner = u->username;
+        // The per-user cap: the oldest minted keys go first (with their sub-keys).
+        std::vector<std::string> minted;
+        for (const auto& k : s.keys) {
+            if (k->owner == owner) minted.push_back(k->id);
+        }
+        if (minted.size() >= kMaxMintedPerUser) {
+            minted.resize(minted.size() - kMaxMintedPerUser + 1);
+            drop_keys(s, std::move(minted));
+        }
         GAFFER_TRY(secret, add_key(s, t, std::move(permissions), "auth " + owner, std::move(parent_id),
-                                   expires_at, owner));
+                                   expires_at, owner, false));
         return ok();
-    }));
+    }(next, now_s);
+    if (st) {
+        next.reindex();
+        commit(std::move(next));
+    }
+    notify_since(before);
+    if (!st) return fail(st.error());
     return secret;
 }
 
@@ -616,6 +748,13 @@ std::vector<std::pair<std::string, std::string>> Store::admins() const {
 // ---- persistence ----
 
 Status Store::reload_if_changed() {
+    uint64_t before = generation_;
+    Status st = reload_unnotified();
+    notify_since(before);
+    return st;
+}
+
+Status Store::reload_unnotified() {
     FileLock lock(lock_fd_.get());
     GAFFER_RETURN_IF_ERROR(lock.acquire(path_));
     return reload_locked();
@@ -634,7 +773,15 @@ Status Store::reload_locked() {
     State state;
     FileSig sig;
     GAFFER_RETURN_IF_ERROR(load(&state, &sig));
-    state_ = std::move(state);
+    // Memory-only keys are not in the file: keep those whose parent and owner still exist
+    // (in order, so a memory-only parent is kept before its sub-keys).
+    for (const auto& k : state_.keys) {
+        if (k->persistent || state.key(k->id)) continue;
+        if (!k->parent_id.empty() && !state.key(k->parent_id)) continue;
+        if (!k->owner.empty() && !state.user(k->owner)) continue;
+        state.add(k);
+    }
+    commit(std::move(state));
     sig_ = sig;
     log_debug("auth: reloaded state file '%s'", path_.c_str());
     return ok();
@@ -791,7 +938,7 @@ Status Store::load(State* ret_state, FileSig* ret_sig) const {
 Status Store::save(const State& s, FileSig* ret_sig) const {
     // One record per line: readable, and the records were encoded when they were built.
     size_t size = 64;
-    for (const auto& k : s.keys) size += k->json.size() + 2;
+    for (const auto& k : s.keys) size += k->persistent ? k->json.size() + 2 : 0;
     for (const auto& u : s.users) size += u->json.size() + 2;
     if (size > kMaxStateBytes) {
         return fail(Error::make(ENOSPC, "auth state would exceed %zu bytes", kMaxStateBytes));
@@ -799,9 +946,12 @@ Status Store::save(const State& s, FileSig* ret_sig) const {
     std::string text;
     text.reserve(size);
     text += "{\"version\": " + std::to_string(kStateVersion) + ",\n\"keys\": [";
-    for (size_t i = 0; i < s.keys.size(); ++i) {
-        text += i == 0 ? "\n" : ",\n";
-        text += s.keys[i]->json;
+    bool first = true;
+    for (const auto& k : s.keys) {
+        if (!k->persistent) continue;  // memory only (store.h)
+        text += first ? "\n" : ",\n";
+        text += k->json;
+        first = false;
     }
     text += "\n],\n\"users\": [";
     for (size_t i = 0; i < s.users.size(); ++i) {

@@ -27,6 +27,16 @@
 //   replaced it, so no change is lost. Reads use the state as last loaded or written;
 //   call reload_if_changed() to pick up another process's changes without a change of
 //   one's own.
+// - Keys minted by mint_key_for_user (GET /auth), and the sub-keys of such keys, live in
+//   memory only: minting never writes the file (so password logins cost no fsync and the
+//   file cannot grow with them), other processes never see them, a reload keeps them, and
+//   they end with the daemon (call /auth again after a restart). A user has at most
+//   kMaxMintedPerUser live minted keys: minting one more drops the oldest (and its sub-keys).
+// - Expired keys are dropped from memory and file by prune_expired(), which the daemon runs
+//   when next_expiry() passes, and by every change.
+// - Every committed change of the state (own or reloaded) increments generation() and then
+//   runs the on_change() callbacks, so that live sessions re-resolve their rights by key
+//   without polling.
 //
 // Error codes (lib/manager/errors.h maps them): EINVAL bad input, ENOENT unknown key or
 // user, EEXIST existing user, ENOSPC limit reached, others are system errors.
@@ -63,6 +73,7 @@ struct KeyInfo {
     std::optional<int64_t> expires_at;    // seconds since the epoch; none = never
     std::string owner;                    // user a key was minted for ("" for others)
     int64_t created_at = 0;               // seconds since the epoch
+    bool persistent = true;               // false: minted (or a sub-key of one), memory only
 
     // {"id", "label", "permissions", "parent"?, "expires_at"?, "owner"?, "created_at"}
     json::JsonPtr to_json() const;
@@ -89,6 +100,8 @@ public:
     static constexpr size_t kMaxPasswordBytes = 4096;
     static constexpr size_t kMaxExtraBytes = 16384;       // compact JSON of `extra`
     static constexpr size_t kMaxStateBytes = 64u << 20;  // the whole state file
+    // Live keys minted for one user (mint_key_for_user); the oldest goes first.
+    static constexpr size_t kMaxMintedPerUser = 16;
 
     struct Options {
         size_t max_keys = kMaxKeys;
@@ -129,6 +142,12 @@ public:
     std::vector<KeyInfo> keys() const;
     // Live direct sub-keys of key `id`, in creation order.
     std::vector<KeyInfo> sub_keys(std::string_view id) const;
+    // True when key `id` is `ancestor_id` or one of its sub-keys at any depth.
+    bool is_same_or_sub_key(std::string_view id, std::string_view ancestor_id) const;
+    // Drops expired keys from memory and, if any of them was in the file, from the file.
+    Status prune_expired();
+    // The earliest expires_at of any key in memory (expired or not); none when no key expires.
+    std::optional<int64_t> next_expiry() const;
 
     // --- users ---
 
@@ -149,7 +168,8 @@ public:
     Status delete_user(std::string_view username);
     // ENOENT for an unknown user, EINVAL for an empty or over-long password.
     Status set_password(std::string_view username, std::string_view password);
-    // Binds the live key `key_secret` to the user. ENOENT for an unknown user or key.
+    // Binds the live key `key_secret` to the user and drops the keys minted for the user
+    // (their rights came from the previous binding). ENOENT for an unknown user or key.
     Status set_user_key(std::string_view username, std::string_view key_secret);
     // The user when the password matches. Unknown users cost the same PBKDF2 work as
     // wrong passwords; both compare in constant time.
@@ -157,9 +177,14 @@ public:
     // The user a key belongs to: the user it was minted for, else the first user bound to
     // it. Routes use it for "the user owning the request key".
     std::optional<User> user_for_key(const KeyInfo& key) const;
+    // What a login as `username` yields (the rights of the keys /auth mints for it): its
+    // bound key's permissions; none if that key is gone; {"admin": true} for a type-0 user
+    // without a key; none for a type-1 user without a key or an unknown user.
+    Permissions user_permissions(std::string_view username) const;
 
     // A fresh key for `username` labelled "auth <user>", owned by the user and expiring
-    // after `ttl` (EINVAL unless ttl > 0). Its permissions: those of the user's key,
+    // after `ttl` (EINVAL unless ttl > 0), kept in memory only (see the banner; at most
+    // kMaxMintedPerUser per user, the oldest dropped). Its permissions: those of the user's key,
     // whose sub-key it becomes (so deleting that key revokes it, and it never outlives
     // it); a type-0 user without a key gets {"admin": true}; a type-1 user without a key
     // gets no rights. ENOENT for an unknown user or a bound key that no longer exists.
@@ -177,6 +202,16 @@ public:
     // wrote it. EINVAL (and no change) if the new file is corrupt.
     Status reload_if_changed();
 
+    // --- change notification ---
+
+    // Incremented by every committed change of the state, own or reloaded.
+    uint64_t generation() const { return generation_; }
+    using ChangeId = uint64_t;
+    // Runs `fn` after every committed change (after generation() moved). Callbacks may call
+    // any const member and cancel_on_change(); they must not change the store.
+    ChangeId on_change(std::function<void()> fn);
+    void cancel_on_change(ChangeId id);
+
 private:
     // Records are immutable once built and shared between the committed state and the
     // copy a change works on, so a change costs O(records) pointer copies, not deep
@@ -191,6 +226,7 @@ private:
         std::optional<int64_t> expires_at;
         std::string owner;
         int64_t created_at = 0;
+        bool persistent = true;  // false: memory only (never saved, kept across reloads)
         std::string json;
     };
     struct UserRec {
@@ -239,19 +275,31 @@ private:
     User user_value(const UserRec& u) const;
     const KeyRec* live_key_by_secret(const State& s, std::string_view secret, int64_t now) const;
 
-    // Runs `change` on a copy of the (freshly reloaded) state and commits it.
+    // Runs `change` on a copy of the (freshly reloaded) state, writes and commits it, then
+    // notifies.
     Status mutate(const std::function<Status(State&, int64_t now)>& change);
+    Status mutate_locked(const std::function<Status(State&, int64_t now)>& change);
+    // The new key is memory-only when `persistent` is false or its parent is memory-only.
     Result<std::string> add_key(State& s, int64_t now, Permissions permissions, std::string label,
                                 std::string parent_id, std::optional<int64_t> expires_at,
-                                std::string owner);
+                                std::string owner, bool persistent = true);
+    // Installs `next` as the state (a change committed) and bumps the generation.
+    void commit(State next);
+    // Runs the on_change callbacks if the generation moved since `before`.
+    void notify_since(uint64_t before);
     static void drop_keys(State& s, std::vector<std::string> roots);
-    static void purge_expired(State& s, int64_t now);
+    // True when key `id` is `ancestor_id` or one of its sub-keys in `s`.
+    static bool descends(const State& s, std::string_view id, std::string_view ancestor_id);
+    // Drops the expired keys (only the memory-only ones with `memory_only`).
+    static void purge_expired(State& s, int64_t now, bool memory_only = false);
     static KeyPtr seal(KeyRec k);
     static UserPtr seal(UserRec u);
     // A modifiable copy of a sealed user record, to seal again.
     static UserRec edit(const UserRec& u);
 
     Status reload_locked();
+    // reload_if_changed() without the callbacks (the caller runs them).
+    Status reload_unnotified();
     Status load(State* ret_state, FileSig* ret_sig) const;
     Status save(const State& s, FileSig* ret_sig) const;
 
@@ -260,6 +308,9 @@ private:
     UniqueFd lock_fd_;
     State state_;
     std::optional<FileSig> sig_;  // none: the file is missing
+    uint64_t generation_ = 0;
+    ChangeId next_change_id_ = 1;
+    std::vector<std::pair<ChangeId, std::function<void()>>> listeners_;
 };
 
 }  // namespace gaffer::auth

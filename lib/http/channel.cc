@@ -64,9 +64,39 @@ struct ChannelState {
     std::optional<ws::v1::ErrorCode> open_error;  // EPERM at open
     bool authed = false;
     Rights rights;
+    Request auth_req;  // the request whose X-Api-Key (on the upgrade or from AUTH:) gave `rights`
+    bool ended = false;
+    uint64_t store_watch = 0;
     manager::Manager::OutputSubId out_sub = 0;
     events::EventBus::SubId exit_sub = 0;
     OutputText out;
+
+    // The key re-resolved against the store (live.h): false, and the channel closed, when
+    // it is gone or no longer covers the channel's mode.
+    bool recheck() {
+        if (ended || !rights.key)
+            return !ended;
+        Rights now;
+        if (!live->reresolve(auth_req, &now)) {
+            end(ws::v1::ErrorCode::kAuthRequired);
+            return false;
+        }
+        rights = std::move(now);
+        if (!covered()) {
+            end(ws::v1::ErrorCode::kForbidden);
+            return false;
+        }
+        return true;
+    }
+    bool covered() const {
+        return !(((mode & ws::v1::kModeRead) && !rights.perms.can_read(job)) ||
+                 ((mode & ws::v1::kModeWrite) && !rights.perms.can_write(job)));
+    }
+    void end(ws::v1::ErrorCode code) {
+        ended = true;
+        send_error(ws::v1::kConnectionErrorId, code);
+        ws->close();
+    }
 
     void send_error(std::string_view id, ws::v1::ErrorCode code) { (void)ws->send_text(ws::v1::error_message(id, code)); }
 
@@ -88,12 +118,12 @@ struct ChannelState {
             ws->close();
             return;
         }
-        if (((mode & ws::v1::kModeRead) && !rights.perms.can_read(job)) ||
-            ((mode & ws::v1::kModeWrite) && !rights.perms.can_write(job))) {
+        if (!covered()) {
             send_error(ws::v1::kConnectionErrorId, ws::v1::ErrorCode::kForbidden);
             ws->close();
             return;
         }
+        store_watch = live->on_store_change([this] { (void)recheck(); });
         manager::Manager& m = live->manager();
         if (!read_label.empty()) {
             auto sub = m.subscribe_output(
@@ -139,11 +169,14 @@ struct ChannelState {
                 return;
             }
             rights = std::move(r);
+            auth_req = std::move(req);
             authed = true;
             (void)ws->send_text(ws::v1::response_ok(frame->id));
             begin();
             return;
         }
+        if (!recheck())
+            return;
         if (!(mode & ws::v1::kModeWrite) || write_stream.empty())
             return send_error(frame->id, ws::v1::ErrorCode::kEperm);
         Status st = live->manager().send(pid, frame->body, write_stream);
@@ -157,6 +190,9 @@ struct ChannelState {
     }
 
     void release() {
+        ended = true;
+        live->cancel_store_change(store_watch);
+        store_watch = 0;
         if (out_sub)
             live->manager().unsubscribe_output(out_sub);
         out_sub = 0;
@@ -194,6 +230,7 @@ std::optional<MHD_Result> Live::handle_channel(MHD_Connection* conn, const Reque
     st->mode = *mode;
     st->authed = authed;
     st->rights = std::move(rights);
+    st->auth_req = req;
     const bool rd = *mode & ws::v1::kModeRead;
     const bool wr = *mode & ws::v1::kModeWrite;
     if (seg.size() == 2) {
@@ -245,8 +282,27 @@ struct WstreamState {
     Live* live = nullptr;
     WsConn* ws = nullptr;
     int pid = 0;
+    std::string job;
+    Request req;  // the upgrade, with its X-Api-Key
+    Rights rights;
+    bool ended = false;
+    uint64_t store_watch = 0;
     manager::Manager::OutputSubId out_sub = 0;
     OutputText out;
+
+    // As ChannelState::recheck: the key must still resolve and cover read and write.
+    bool recheck() {
+        if (ended || !rights.key)
+            return !ended;
+        Rights now;
+        if (!live->reresolve(req, &now) || !now.perms.can_read(job) || !now.perms.can_write(job)) {
+            ended = true;
+            fail("forbidden");
+            return false;
+        }
+        rights = std::move(now);
+        return true;
+    }
 
     void fail(const char* error) {
         (void)ws->send_text(std::string("{\"error\":\"") + error + "\"}");
@@ -261,6 +317,9 @@ struct WstreamState {
         (void)ws->send_text(text);
     }
     void release() {
+        ended = true;
+        live->cancel_store_change(store_watch);
+        store_watch = 0;
         if (out_sub)
             live->manager().unsubscribe_output(out_sub);
         out_sub = 0;
@@ -287,19 +346,23 @@ std::optional<MHD_Result> Live::handle_wstreams(MHD_Connection* conn, const Requ
             error = "not_found";
         } else {
             info = std::move(*i);
-            std::string job = info->job.qualified();
-            if (!rights.perms.can_read(job) || !rights.perms.can_write(job))
+            st->job = info->job.qualified();
+            if (!rights.perms.can_read(st->job) || !rights.perms.can_write(st->job))
                 error = "forbidden";
         }
     }
     if (pid)
         st->pid = *pid;
+    st->req = req;
+    st->rights = std::move(rights);
     bool keyed = req.header("x-api-key").has_value();
     return upgrade(conn, req, keyed, [st, error, info](WsConn& ws) {
         st->ws = &ws;
         ws.on_close = [st] { st->release(); };
         if (error)
             return st->fail(error);
+        WstreamState* self = st.get();
+        st->store_watch = st->live->on_store_change([self] { (void)self->recheck(); });
         if (!info->redirect_output.empty()) {
             WstreamState* s = st.get();
             auto sub = s->live->manager().subscribe_output(
@@ -317,6 +380,8 @@ std::optional<MHD_Result> Live::handle_wstreams(MHD_Connection* conn, const Requ
                 s->out_sub = *sub;
         }
         ws.on_message = [st](std::string&& text) {
+            if (!st->recheck())
+                return;
             Status r = st->live->manager().send(st->pid, text);
             if (!r)
                 st->fail(r.error().code == EPERM ? "forbidden_write" : "not_found");

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/auth/login_throttle.h"
 #include "lib/auth/store.h"
 #include "lib/http/cors.h"
 #include "lib/http/request.h"
@@ -25,6 +26,8 @@ struct Router::Impl {
     auth::Store* store;
     RouterOptions opts;
     CorsPolicy cors;
+    // Admission of password checks on GET /auth (routes_auth.cc).
+    auth::LoginThrottle login_throttle{};
 
     bool key_api() const { return opts.require_key && store != nullptr; }
 };

@@ -12,6 +12,13 @@
 //   Owned by its MHD response (freed by MHD's free callback).
 // - WsConn (upgrade.h): the raw socket MHD hands over after a 101, owned by Live.
 //
+// Rights of long-lived sessions (issue 11 §3): a session opened or authenticated with a
+// key re-resolves that key against the current store (Router::rights_for: one SHA-256 and
+// a hash probe) before every command, and at every change of the store (Store::on_change,
+// no polling): a revoked, expired or deleted key ends the session, and subscriptions the
+// new rights no longer cover end. Live prunes expired keys when the store's next expiry
+// passes (one timer), so an expiry is a change like a revocation.
+//
 // Invariants: every queue a client can fill is bounded (StreamBody: a BoundedQueue with
 // the §16 dropped marker; WsConn: an outgoing cap past which the connection is closed);
 // every subscription (manager output, event bus, timers) is released by the destructor of
@@ -163,6 +170,17 @@ public:
     // Origin policy of security-defaults.md "Browsers".
     bool origin_allowed(const Request& req, bool key_authenticated) const;
 
+    // For a session authenticated by a key: its rights looked up again (live.h banner);
+    // false when the key of `req` no longer resolves.
+    bool reresolve(const Request& req, Rights* out) const;
+    // Runs `fn` after every change of the key store (0 and nothing without a store).
+    uint64_t on_store_change(std::function<void()> fn);
+    void cancel_store_change(uint64_t id);
+    // Finishes `body` when the key of `req` (if it had one: `rights.key`) no longer
+    // resolves, or its new rights fail `allowed`.
+    void end_on_revocation(StreamBody* body, const Request& req, const Rights& rights,
+                           std::function<bool(const Rights&)> allowed);
+
     // Registries.
     void add_stream(StreamBody* s) { streams_.insert(s); }
     void remove_stream(StreamBody* s) { streams_.erase(s); }
@@ -204,7 +222,11 @@ private:
     // Upgrade contexts between the 101 being queued and MHD handing over the socket
     // (MHD has no free callback for upgrade responses; left-overs go at shutdown).
     std::map<void*, std::unique_ptr<PendingUpgrade>> pending_upgrades_;
+    // Prunes expired keys when the store's next expiry passes.
+    void arm_expiry();
     bool shut_ = false;
+    uint64_t store_watch_ = 0;
+    loop::Loop::TimerId expiry_timer_ = 0;
     std::function<void(MHD_Daemon*)> kick_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

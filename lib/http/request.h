@@ -40,6 +40,8 @@ struct Peer {
     // (lib/http/gate.h), never taken from the request's own headers.
     std::string local_host;
     uint16_t local_port = 0;
+    // The client's IP address as text on TCP endpoints; "" on the unix socket.
+    std::string address;
 };
 
 struct Request {

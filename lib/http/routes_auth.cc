@@ -3,6 +3,18 @@
 // security-defaults.md: secrets are shown once, in the answer that creates them; no read
 // route returns a secret or a password hash (listings show the short key id);
 // GET /auth mints a fresh key with the user's rights and a lifetime.
+//
+// Rights over keys and users (issue 11 §3): a caller never acts on a key or user whose
+// rights it does not cover (auth::Permissions::covers), so create_key and create_user
+// cannot be turned into more rights:
+// - a key may read and delete itself and its sub-keys (at any depth); any other key only
+//   with create_key and rights covering that key's permissions;
+// - changing a user (PUT /users/<u>, its password, its key) or deleting it needs
+//   create_user and rights covering what a login as that user yields
+//   (Store::user_permissions: an admin user needs admin); a user may change its own
+//   password.
+// Password checks go through the LoginThrottle (login_throttle.h): 429 with Retry-After,
+// and no PBKDF2, while the client address or the user name is in its delay.
 #include <nettle/base64.h>
 
 #include <cstring>
@@ -75,20 +87,29 @@ std::optional<std::string> string_member(const json_t* obj, const char* key, boo
     return std::string(json_string_value(v));
 }
 
-// The key behind /keys/<k> as the caller may see it: with create_key, by secret or id;
-// otherwise only the caller's own key (so that nobody learns whether a secret exists).
+// Is key `k` the request key or one of its sub-keys?
+bool own_key(const Ctx& c, const auth::KeyInfo& k) {
+    return c.rights.key && c.r.store->is_same_or_sub_key(k.id, c.rights.key->id);
+}
+
+// May the caller read and delete key `k` (see the banner)?
+bool may_see_key(const Ctx& c, const auth::KeyInfo& k) {
+    return own_key(c, k) || (can_create_key(c) && c.rights.perms.covers(k.permissions));
+}
+
+// The key behind /keys/<k> (secret or id) as the caller may see it. A key the caller may
+// not see answers as an unknown one: 404 for callers with create_key, 403 for the others
+// (so that nobody learns whether a secret or id exists).
 std::optional<auth::KeyInfo> visible_key(const Ctx& c, std::string_view k, Response* ret_error) {
     auto key = c.r.store->find_key(k);
-    if (can_create_key(c)) {
-        if (!key)
-            key = c.r.store->find_key_by_id(k);
-        if (!key)
-            *ret_error = error_response(404, "not_found", "no such key");
+    if (!key)
+        key = c.r.store->find_key_by_id(k);
+    if (key && may_see_key(c, *key))
         return key;
-    }
-    if (key && c.rights.key && c.rights.key->id == key->id)
-        return key;
-    *ret_error = forbidden("create_key permission required");
+    if (can_create_key(c))
+        *ret_error = error_response(404, "not_found", "no such key");
+    else
+        *ret_error = forbidden("create_key permission required");
     return std::nullopt;
 }
 
@@ -98,6 +119,16 @@ bool owns(const Ctx& c, const auth::User& u) {
         return false;
     auto owner = c.r.store->user_for_key(*c.rights.key);
     return owner && owner->username == u.username;
+}
+
+// nullopt when the caller may change or delete user `name` (see the banner), else the 403.
+// An unknown user yields no rights, so the caller learns of it only through the 404.
+std::optional<Response> need_cover_user(const Ctx& c, std::string_view name) {
+    if (!can_create_user(c))
+        return forbidden("create_user permission required");
+    if (!c.rights.perms.covers(c.r.store->user_permissions(name)))
+        return forbidden("changing this user needs rights that cover the user's");
+    return std::nullopt;
 }
 
 // Validated POST/PUT user body.
@@ -232,9 +263,22 @@ Response auth(Ctx& c) {
     auto creds = basic_credentials(*header);
     if (!creds)
         return error_response(401, "unauthorized", "malformed Basic credentials");
+    // Unix-socket callers are told apart by uid.
+    std::string client = c.req.peer.kind == EndpointKind::kUnix
+                             ? "uid " + std::to_string(c.req.peer.uid.value_or(static_cast<uid_t>(-1)))
+                             : c.req.peer.address;
+    auto& throttle = c.r.login_throttle;
+    if (auto wait = throttle.admit(client, creds->first); wait.count() > 0) {
+        Response r = error_response(429, "too_many_requests", "too many failed logins: retry later");
+        r.set_header("Retry-After", std::to_string(wait.count()));
+        return r;
+    }
     auto user = c.r.store->authenticate(creds->first, creds->second);
-    if (!user)
+    if (!user) {
+        throttle.failed(client, creds->first);
         return error_response(401, "unauthorized", "bad user name or password");
+    }
+    throttle.succeeded(client, creds->first);
     auto key = c.r.store->mint_key_for_user(user->username, c.r.opts.auth_key_ttl);
     if (!key)
         return store_error(key.error());
@@ -298,7 +342,10 @@ Response key_get(Ctx& c) {
     json::JsonPtr o = key_object(*key);
     if (auto v = c.req.query_value("include_keys"); v && parse_bool(*v).value_or(false)) {
         json::JsonPtr subs = json::take(json_array());
-        for (const auto& s : c.r.store->sub_keys(key->id)) json_array_append_new(subs.get(), key_object(s).release());
+        for (const auto& s : c.r.store->sub_keys(key->id)) {
+            if (may_see_key(c, s))
+                json_array_append_new(subs.get(), key_object(s).release());
+        }
         json::set(o.get(), "keys", std::move(subs));
     }
     return json_response(200, std::move(o));
@@ -361,9 +408,9 @@ Response user_get(Ctx& c) {
 }
 
 Response user_update(Ctx& c) {
-    if (!can_create_user(c))
-        return forbidden("create_user permission required");
     const std::string& name = c.seg[1];
+    if (auto d = need_cover_user(c, name))
+        return *d;
     Response err;
     auto body = parse_user_body(c, name, &err);
     if (!body)
@@ -382,8 +429,8 @@ Response user_update(Ctx& c) {
 }
 
 Response user_delete(Ctx& c) {
-    if (!can_create_user(c))
-        return forbidden("create_user permission required");
+    if (auto d = need_cover_user(c, c.seg[1]))
+        return *d;
     Status st = c.r.store->delete_user(c.seg[1]);
     if (!st)
         return store_error(st.error());
@@ -393,8 +440,10 @@ Response user_delete(Ctx& c) {
 Response user_password(Ctx& c) {
     const std::string& name = c.seg[1];
     auto user = c.r.store->get_user(name);
-    if (!can_create_user(c) && !(user && owns(c, *user)))
-        return forbidden("create_user permission required");
+    if (!(user && owns(c, *user))) {
+        if (auto d = need_cover_user(c, name))
+            return *d;
+    }
     std::string why;
     auto obj = parse_object(c.req.body, &why);
     if (!obj)
@@ -412,9 +461,9 @@ Response user_password(Ctx& c) {
 }
 
 Response user_key(Ctx& c) {
-    if (!can_create_user(c))
-        return forbidden("create_user permission required");
     const std::string& name = c.seg[1];
+    if (auto d = need_cover_user(c, name))
+        return *d;
     std::string why;
     auto obj = parse_object(c.req.body, &why);
     if (!obj)

@@ -4,6 +4,7 @@
 #include "lib/http/server.h"
 
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -340,6 +341,14 @@ Request Endpoint::build_request(MHD_Connection* conn, const char* url, const cha
                 req.peer.local_host = std::move(hp->host);
                 req.peer.local_port = hp->port;
             }
+        }
+        // The client's address, for the per-address rate limit of GET /auth (routes_auth.cc).
+        const MHD_ConnectionInfo* client = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (client && client->client_addr) {
+            const sockaddr* sa = client->client_addr;
+            socklen_t sa_len = sa->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+            if (auto hp = sockaddr_host_port(sa, sa_len))
+                req.peer.address = std::move(hp->host);
         }
     }
     return req;

@@ -51,7 +51,13 @@ private:
     struct Sub {
         int refs = 0;
         std::function<void()> release;
+        // Whether rights still cover the topic (re-evaluated when the rights change).
+        std::function<bool(const auth::Permissions&)> allowed;
     };
+    // Re-resolves the session's key against the store (live.h): false (and the session
+    // closed) when the key is gone; otherwise ends the subscriptions no longer covered.
+    bool recheck();
+    void drop_uncovered();
     void error(std::string_view reason);
     void send_error(std::string_view code, std::string_view reason);
     void refuse_auth(std::string_view reason);
@@ -68,6 +74,7 @@ private:
     bool need_auth_ = false;
     bool dead_ = false;
     std::map<std::string, Sub> subs_;
+    uint64_t store_watch_ = 0;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -120,9 +120,11 @@ ChannelApp::ChannelApp(Live& live, const Request& req, ChannelTransport transpor
         need_auth_ = true;
         rights_ = Rights{};
     }
+    store_watch_ = live_.on_store_change([this] { (void)recheck(); });
 }
 
 ChannelApp::~ChannelApp() {
+    live_.cancel_store_change(store_watch_);
     *alive_ = false;
     for (auto& [topic, sub] : subs_) {
         if (sub.release)
@@ -140,6 +142,37 @@ void ChannelApp::send_error(std::string_view code, std::string_view reason) {
     json::set(m.get(), "event", json::str("gaffer:error"));
     json::set(m.get(), "data", std::move(d));
     transport_.send(json::dump(m.get()));
+}
+
+bool ChannelApp::recheck() {
+    if (dead_)
+        return false;
+    if (!rights_.key)
+        return true;  // rights from the endpoint or the peer: the store has no say
+    Rights now;
+    if (!live_.reresolve(req_, &now)) {
+        send_error("AUTH_REQUIRED", "the key was revoked or has expired");
+        dead_ = true;
+        transport_.close();
+        return false;
+    }
+    rights_ = std::move(now);
+    drop_uncovered();
+    return true;
+}
+
+void ChannelApp::drop_uncovered() {
+    for (auto it = subs_.begin(); it != subs_.end();) {
+        if (!it->second.allowed || it->second.allowed(rights_.perms)) {
+            ++it;
+            continue;
+        }
+        if (it->second.release)
+            it->second.release();
+        std::string topic = it->first;
+        it = subs_.erase(it);
+        sub_error(topic, "forbidden");
+    }
 }
 
 // Failed or missing AUTH: say so, then close (§5.2).
@@ -182,12 +215,18 @@ void ChannelApp::on_message(std::string_view text) {
         }
         rights_ = std::move(rights);
         need_auth_ = false;
+        // The session's key from now on (recheck), and what it no longer covers ends.
+        req_.headers["x-api-key"] = std::string(*key);
+        drop_uncovered();
         return;
     }
     if (need_auth_) {
         refuse_auth("the first message must be AUTH:<key>");
         return;
     }
+    // Rights are looked up again for every message: a revoked key ends the session here.
+    if (!recheck())
+        return;
     auto parsed = json::parse(text);
     if (!parsed || !json_is_object(parsed->get()))
         return error("invalid_json");
@@ -267,6 +306,7 @@ void ChannelApp::subscribe(const std::string& topic) {
     if (kind == "EVENTS") {
         if (!rights_.perms.manage_all())
             return sub_error(topic, "forbidden");
+        sub.allowed = [](const auth::Permissions& p) { return p.manage_all(); };
         bus_sub(target.empty() ? "." : target, "");
     } else if (kind == "JOB") {
         if (target.empty())
@@ -276,6 +316,7 @@ void ChannelApp::subscribe(const std::string& topic) {
             return sub_error(topic, "forbidden");
         if (!mgr.has_job(job))
             return sub_error(topic, "invalid_process");
+        sub.allowed = [q = job.qualified()](const auth::Permissions& p) { return p.can_manage(q); };
         std::string prefix = "job." + job.qualified();
         bus_sub(prefix, prefix + ".");
     } else if (kind == "PROCESS") {
@@ -287,6 +328,7 @@ void ChannelApp::subscribe(const std::string& topic) {
             return sub_error(topic, "invalid_process");
         if (!rights_.perms.can_manage(info->job.qualified()))
             return sub_error(topic, "forbidden");
+        sub.allowed = [q = info->job.qualified()](const auth::Permissions& p) { return p.can_manage(q); };
         std::string prefix = "proc." + std::to_string(*pid);
         bus_sub(prefix, prefix + ".");
     } else if (kind == "STATS") {
@@ -306,6 +348,7 @@ void ChannelApp::subscribe(const std::string& topic) {
         }
         if (!rights_.perms.can_read(job.qualified()))
             return sub_error(topic, "forbidden");
+        sub.allowed = [q = job.qualified()](const auth::Permissions& p) { return p.can_read(q); };
         // One timer per STATS topic, only while subscribed; job topics list the job's
         // processes at every tick, so new processes are followed.
         struct Ticker {
@@ -360,6 +403,7 @@ void ChannelApp::subscribe(const std::string& topic) {
             return sub_error(topic, "invalid_process");
         if (!rights_.perms.can_read(info->job.qualified()))
             return sub_error(topic, "forbidden");
+        sub.allowed = [q = info->job.qualified()](const auth::Permissions& p) { return p.can_read(q); };
         std::string label = dot == std::string::npos ? std::string() : target.substr(dot + 1);
         if (label.empty()) {
             auto labels = mgr.stream_labels(*pid);

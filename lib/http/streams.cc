@@ -206,6 +206,67 @@ Live::Live(loop::Loop& loop, manager::Manager& manager, events::EventBus& bus, R
            bool require_key)
     : loop_(loop), manager_(manager), bus_(bus), router_(router), store_(store), require_key_(require_key) {
     sockjs_ = std::make_unique<sockjs_app::SockjsServer>(*this);
+    if (store_) {
+        store_watch_ = store_->on_change([this] { arm_expiry(); });
+        arm_expiry();
+    }
+}
+
+void Live::arm_expiry() {
+    if (expiry_timer_)
+        loop_.cancel_timer(expiry_timer_);
+    expiry_timer_ = 0;
+    auto next = store_ ? store_->next_expiry() : std::nullopt;
+    if (!next || shut_)
+        return;
+    int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    // Whole seconds (expires_at is in seconds); never less than one, so a clock that
+    // disagrees cannot make this spin.
+    auto after = std::chrono::seconds(std::max<int64_t>(*next - now, 0) + 1);
+    expiry_timer_ = loop_.add_timer(after, [this] {
+        expiry_timer_ = 0;
+        uint64_t before = store_->generation();
+        if (Status st = store_->prune_expired(); !st)
+            log_warning("auth: pruning expired keys: %s", st.error().message().c_str());
+        if (store_->generation() == before)
+            arm_expiry();  // nothing changed, so no callback re-armed it
+    });
+}
+
+bool Live::reresolve(const Request& req, Rights* out) const {
+    return !router_.rights_for(req, out) && out->key;
+}
+
+uint64_t Live::on_store_change(std::function<void()> fn) {
+    return store_ ? store_->on_change(std::move(fn)) : 0;
+}
+
+void Live::cancel_store_change(uint64_t id) {
+    if (store_ && id)
+        store_->cancel_on_change(id);
+}
+
+void Live::end_on_revocation(StreamBody* body, const Request& req, const Rights& rights,
+                             std::function<bool(const Rights&)> allowed) {
+    if (!store_ || !rights.key)
+        return;
+    // The body may outlive Live (MHD frees it), so the callbacks hold the store and the
+    // router, which outlive the endpoints (server.cc), not Live.
+    auth::Store* store = store_;
+    Router* router = &router_;
+    auto ended = std::make_shared<bool>(false);
+    uint64_t id = store->on_change([body, req, router, allowed, ended] {
+        if (*ended)
+            return;
+        Rights now;
+        if (router->rights_for(req, &now) || !now.key || !allowed(now)) {
+            *ended = true;
+            body->finish();
+        }
+    });
+    body->on_destroy([store, id] { store->cancel_on_change(id); });
 }
 
 Live::~Live() {
@@ -217,6 +278,11 @@ void Live::shutdown() {
     if (shut_)
         return;
     shut_ = true;
+    cancel_store_change(store_watch_);
+    store_watch_ = 0;
+    if (expiry_timer_)
+        loop_.cancel_timer(expiry_timer_);
+    expiry_timer_ = 0;
     sockjs_.reset();
     // Websockets first: their handlers may hold subscriptions.
     auto ws = std::move(ws_);
@@ -395,6 +461,7 @@ std::optional<MHD_Result> Live::handle_streams(MHD_Connection* conn, const Reque
     manager::Manager::OutputSubId id = *sub;
     manager::Manager* m = &manager_;
     b->on_destroy([m, id] { m->unsubscribe_output(id); });
+    end_on_revocation(b, req, rights, [job](const Rights& r) { return r.perms.can_read(job); });
     if (backlog) {
         // Same loop turn as the subscription: no chunk can arrive in between, so the
         // backlog and the live data neither overlap nor leave a gap.
@@ -445,6 +512,7 @@ std::optional<MHD_Result> Live::handle_watch(MHD_Connection* conn, const Request
     });
     events::EventBus* bus = &bus_;
     b->on_destroy([bus, id] { bus->unsubscribe(id); });
+    end_on_revocation(b, req, rights, [](const Rights& r) { return r.perms.manage_all(); });
     b->set_heartbeat(*hb);
     return send_stream(conn, req, 200, sse ? "text/event-stream" : "application/json", std::move(body));
 }
@@ -499,6 +567,10 @@ std::optional<MHD_Result> Live::handle_stats_feed(MHD_Connection* conn, const Re
         if (ticker->timer)
             lp->cancel_timer(ticker->timer);
     });
+    // Every tick asks the router again; a revoked key ends the feed at once as well.
+    Rights rights;
+    (void)router_.rights_for(req, &rights);
+    end_on_revocation(b, req, rights, [](const Rights&) { return true; });
     b->set_heartbeat(*hb);
     return send_stream(conn, req, 200, sse ? "text/event-stream" : "application/json", std::move(body));
 }

@@ -344,10 +344,42 @@ TEST_F(StoreTest, ExpiredKeysAreGone) {
     EXPECT_EQ(s->delete_key(id).error().code, ENOENT);
     EXPECT_EQ(s->create_key(Permissions{}, "x", *minted).error().code, ENOENT);
 
-    // The next change drops expired keys from the file.
-    EXPECT_NE(slurp(path()).find(id), std::string::npos);
-    ASSERT_TRUE(s->create_key(Permissions{}, "fresh", std::nullopt));
+    // Minted keys (and their sub-keys) are never written; prune_expired() drops them from
+    // memory and tells the listeners.
     EXPECT_EQ(slurp(path()).find(id), std::string::npos);
+    EXPECT_EQ(s->next_expiry(), 1'700'000'060);
+    int calls = 0;
+    s->on_change([&] { ++calls; });
+    uint64_t g = s->generation();
+    ASSERT_TRUE(s->prune_expired());
+    EXPECT_GT(s->generation(), g);
+    EXPECT_EQ(calls, 1);
+    EXPECT_FALSE(s->next_expiry());
+    ASSERT_TRUE(s->prune_expired());  // nothing left: no change
+    EXPECT_EQ(calls, 1);
+}
+
+TEST_F(StoreTest, ExpiredKeysInTheFileArePruned) {
+    std::string id;
+    {
+        auto s = open_store();
+        auto k = s->create_key(Permissions{}, "k", std::nullopt);
+        ASSERT_TRUE(k);
+        id = s->find_key(*k)->id;
+    }
+    // A key with an expiry in the file (an older gafferd wrote minted keys there).
+    std::string text = slurp(path());
+    size_t at = text.find("\"created_at\"");
+    ASSERT_NE(at, std::string::npos);
+    text.insert(at, "\"expires_at\":1700000010,");
+    spit(path(), text);
+    auto s = open_store();
+    ASSERT_TRUE(s->find_key_by_id(id));
+    EXPECT_EQ(s->next_expiry(), 1'700'000'010);
+    now_ += seconds(10);
+    ASSERT_TRUE(s->prune_expired());
+    EXPECT_EQ(slurp(path()).find(id), std::string::npos);
+    EXPECT_TRUE(s->keys().empty());
 }
 
 // ---- users ----
@@ -571,8 +603,9 @@ TEST_F(StoreTest, PersistenceRoundTrip) {
         ASSERT_TRUE(s->create_user("app", "apppw", 1, sub, std::move(*extra)));
         ASSERT_TRUE(s->mint_key_for_user("app", seconds(600)));
     }
+    // The minted key lived in memory only: it ended with that store.
     auto s = open_store();
-    ASSERT_EQ(s->keys().size(), 4u);
+    ASSERT_EQ(s->keys().size(), 3u);
     auto a = s->find_key(admin);
     auto b = s->find_key(sub);
     auto c = s->find_key(plain);
@@ -584,10 +617,6 @@ TEST_F(StoreTest, PersistenceRoundTrip) {
     EXPECT_EQ(b->permissions.write, (std::vector<std::string>{"w"}));
     EXPECT_EQ(b->permissions.read, (std::vector<std::string>{"*"}));
     EXPECT_TRUE(b->permissions.create_user);
-    auto minted = s->keys()[3];
-    EXPECT_EQ(minted.owner, "app");
-    EXPECT_EQ(minted.parent_id, b->id);
-    EXPECT_EQ(minted.expires_at, 1'700'000'600);
 
     auto app = s->authenticate("app", "apppw");
     ASSERT_TRUE(app);
@@ -679,6 +708,119 @@ TEST_F(StoreTest, ReloadOfACorruptFileFailsAndKeepsTheState) {
     EXPECT_EQ(s->create_key(Permissions{}, "x", std::nullopt).error().code, EINVAL)
         << "a change never overwrites a corrupt file";
     EXPECT_EQ(slurp(path()), "{broken");
+}
+
+// ---- issue 11: minted keys, rights of users, change notification ----
+
+// Attack: 2,000 GET /auth grew the state file to 600 KB, one full rewrite + fsync each.
+TEST_F(StoreTest, MintingNeverWritesTheFileAndIsCappedPerUser) {
+    auto s = open_store();
+    ASSERT_TRUE(s->create_user("app", "pw", 1, std::nullopt, nullptr));
+    std::string before = slurp(path());
+    std::vector<std::string> minted;
+    for (int i = 0; i < 200; ++i) {
+        auto m = s->mint_key_for_user("app", seconds(3600));
+        ASSERT_TRUE(m) << m.error().message();
+        minted.push_back(*m);
+    }
+    EXPECT_EQ(slurp(path()), before);
+    EXPECT_EQ(s->keys().size(), Store::kMaxMintedPerUser);
+    // The oldest went first.
+    EXPECT_FALSE(s->find_key(minted[200 - Store::kMaxMintedPerUser - 1]));
+    EXPECT_TRUE(s->find_key(minted[200 - Store::kMaxMintedPerUser]));
+    EXPECT_TRUE(s->find_key(minted.back()));
+    EXPECT_FALSE(s->find_key(minted.back())->persistent);
+    // A sub-key of a minted key is memory-only too, and a change does not write either.
+    auto sub = s->create_key(Permissions{}, "sub", minted.back());
+    ASSERT_TRUE(sub);
+    EXPECT_FALSE(s->find_key(*sub)->persistent);
+    std::string after = slurp(path());
+    EXPECT_EQ(after.find(s->find_key(*sub)->id), std::string::npos);
+    EXPECT_EQ(after.find(s->find_key(minted.back())->id), std::string::npos);
+    // Another user's cap is its own.
+    ASSERT_TRUE(s->create_user("other", "pw", 1, std::nullopt, nullptr));
+    ASSERT_TRUE(s->mint_key_for_user("other", seconds(3600)));
+    EXPECT_TRUE(s->find_key(minted.back()));
+}
+
+TEST_F(StoreTest, AReloadKeepsMemoryOnlyKeys) {
+    auto a = open_store();
+    auto b = open_store();
+    ASSERT_TRUE(a->create_user("app", "pw", 1, std::nullopt, nullptr));
+    ASSERT_TRUE(a->create_user("gone", "pw", 1, std::nullopt, nullptr));
+    auto m = a->mint_key_for_user("app", seconds(60));
+    auto g = a->mint_key_for_user("gone", seconds(60));
+    ASSERT_TRUE(m && g);
+    // Another process changes the file: a's minted key survives a's reload, except the one
+    // whose user that process deleted.
+    ASSERT_TRUE(b->reload_if_changed());
+    ASSERT_TRUE(b->delete_user("gone"));
+    ASSERT_TRUE(b->create_key(Permissions{}, "from b", std::nullopt));
+    ASSERT_TRUE(a->reload_if_changed());
+    EXPECT_TRUE(a->find_key(*m));
+    EXPECT_FALSE(a->find_key(*g));
+    EXPECT_EQ(a->keys().size(), 2u);
+    EXPECT_FALSE(b->find_key(*m));
+}
+
+TEST_F(StoreTest, UserPermissions) {
+    auto s = open_store();
+    std::string admin = *s->create_admin("root", "pw");
+    auto ro = s->create_key(manage({"app"}), "ro", std::nullopt);
+    ASSERT_TRUE(ro);
+    ASSERT_TRUE(s->create_user("app", "pw", 1, *ro, nullptr));
+    ASSERT_TRUE(s->create_user("boss", "pw", 0, std::nullopt, nullptr));
+    ASSERT_TRUE(s->create_user("nokey", "pw", 1, std::nullopt, nullptr));
+    EXPECT_EQ(s->user_permissions("root"), admin_perms());
+    EXPECT_EQ(s->user_permissions("boss"), admin_perms());  // type 0 without a key
+    EXPECT_EQ(s->user_permissions("app"), manage({"app"}));
+    EXPECT_EQ(s->user_permissions("nokey"), Permissions{});
+    EXPECT_EQ(s->user_permissions("nobody"), Permissions{});
+    ASSERT_TRUE(s->delete_key(*ro));
+    EXPECT_EQ(s->user_permissions("app"), Permissions{});  // its key is gone: nothing
+}
+
+TEST_F(StoreTest, BindingAnotherKeyRevokesTheMintedKeys) {
+    auto s = open_store();
+    ASSERT_TRUE(s->create_user("boss", "pw", 0, std::nullopt, nullptr));
+    auto m = s->mint_key_for_user("boss", seconds(60));
+    ASSERT_TRUE(m);
+    EXPECT_TRUE(s->find_key(*m)->permissions.admin);
+    auto low = s->create_key(Permissions{}, "low", std::nullopt);
+    ASSERT_TRUE(s->set_user_key("boss", *low));
+    EXPECT_FALSE(s->find_key(*m));
+}
+
+TEST_F(StoreTest, ChangeCallbacks) {
+    auto s = open_store();
+    std::vector<std::string> seen;
+    Store::ChangeId self = 0;
+    auto first = s->on_change([&] { seen.push_back("first"); });
+    self = s->on_change([&] {
+        seen.push_back("once");
+        s->cancel_on_change(self);
+    });
+    uint64_t g = s->generation();
+    auto k = s->create_key(Permissions{}, "k", std::nullopt);
+    ASSERT_TRUE(k);
+    EXPECT_EQ(s->generation(), g + 1);
+    EXPECT_EQ(seen, (std::vector<std::string>{"first", "once"}));
+    // A failed change changes nothing and calls nobody.
+    EXPECT_FALSE(s->delete_key("0123456789abcdef0123456789abcdef"));
+    EXPECT_EQ(seen.size(), 2u);
+    ASSERT_TRUE(s->delete_key(*k));
+    EXPECT_EQ(seen.size(), 3u);
+    s->cancel_on_change(first);
+    ASSERT_TRUE(s->create_key(Permissions{}, "k2", std::nullopt));
+    EXPECT_EQ(seen.size(), 3u);
+    // Another process's change, picked up by a reload, is a change too.
+    int calls = 0;
+    s->on_change([&] { ++calls; });
+    ASSERT_TRUE(open_store()->create_key(Permissions{}, "other", std::nullopt));
+    ASSERT_TRUE(s->reload_if_changed());
+    EXPECT_EQ(calls, 1);
+    ASSERT_TRUE(s->reload_if_changed());
+    EXPECT_EQ(calls, 1);
 }
 
 }  // namespace

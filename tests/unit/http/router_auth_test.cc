@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "lib/auth/login_throttle.h"
 #include "lib/http/router.h"
 #include "tests/unit/http/router_test_util.h"
 
@@ -394,6 +395,125 @@ TEST_F(KeyedTest, BasicAuthMintsAKey) {
     for (const char* h : {"Basic", "Basic !!!", "Bearer x", "Basic Ym9i"}) {
         EXPECT_EQ(call("GET", "/auth", "", loopback(), {{"Authorization", h}}).status, 401) << h;
     }
+}
+
+// ---- issue 11 §3: no escalation through users and keys (each test is the attack) ----
+
+class EscalationTest : public KeyedTest {
+protected:
+    void SetUp() override {
+        KeyedTest::SetUp();
+        // The admin of --create-admin-user: a type-0 user bound to an admin key.
+        auto secret = store_->create_admin("root", "rootpw");
+        ASSERT_TRUE(secret);
+        root_key_ = *secret;
+        root_id_ = store_->find_key(root_key_)->id;
+    }
+    std::string root_key_, root_id_;
+};
+
+TEST_F(EscalationTest, CreateUserCannotTakeOverTheAdmin) {
+    std::string creator = make_key(R"({"create_user":true})");
+    // The attack: reset the admin's password, then log in as the admin.
+    EXPECT_EQ(call("PUT", "/users/root/password", R"({"password":"pwned"})", loopback(), key(creator)).status, 403);
+    EXPECT_EQ(call("GET", "/auth", "", loopback(), {{"Authorization", basic("root", "pwned")}}).status, 401);
+    EXPECT_TRUE(store_->authenticate("root", "rootpw"));
+    // Nor delete, replace or rebind it.
+    EXPECT_EQ(call("DELETE", "/users/root", "", loopback(), key(creator)).status, 403);
+    EXPECT_EQ(call("PUT", "/users/root", R"({"password":"pwned"})", loopback(), key(creator)).status, 403);
+    std::string mine = make_key(R"({})");
+    EXPECT_EQ(call("PUT", "/users/root/key", R"({"key":")" + mine + R"("})", loopback(), key(creator)).status, 403);
+    ASSERT_TRUE(store_->get_user("root"));
+    EXPECT_EQ(store_->get_user("root")->key_id, root_id_);
+    // A type-0 user without a key logs in as admin: the same protection.
+    ASSERT_TRUE(store_->create_user("boss", "bosspw", 0, std::nullopt, nullptr));
+    EXPECT_EQ(call("PUT", "/users/boss/password", R"({"password":"pwned"})", loopback(), key(creator)).status, 403);
+    EXPECT_EQ(call("DELETE", "/users/boss", "", loopback(), key(creator)).status, 403);
+    // What it covers it may still change: a user whose rights it has.
+    ASSERT_EQ(call("POST", "/users", R"({"username":"app","password":"p"})", loopback(), key(creator)).status, 200);
+    EXPECT_EQ(call("PUT", "/users/app/password", R"({"password":"q"})", loopback(), key(creator)).status, 200);
+    EXPECT_EQ(call("DELETE", "/users/app", "", loopback(), key(creator)).status, 200);
+    // A creator with some rights covers users bound to keys within them, not beyond.
+    std::string ops = make_key(R"({"create_user":true,"manage":["ops"]})");
+    std::string opskey = make_key(R"({"manage":["ops.web"]})");
+    std::string devkey = make_key(R"({"manage":["dev"]})");
+    ASSERT_TRUE(store_->create_user("web", "pw", 1, opskey, nullptr));
+    ASSERT_TRUE(store_->create_user("dev", "pw", 1, devkey, nullptr));
+    EXPECT_EQ(call("PUT", "/users/web/password", R"({"password":"q"})", loopback(), key(ops)).status, 200);
+    EXPECT_EQ(call("PUT", "/users/dev/password", R"({"password":"q"})", loopback(), key(ops)).status, 403);
+    // The admin may do all of it, and a user may still change its own password.
+    EXPECT_EQ(call("PUT", "/users/dev/password", R"({"password":"q"})", loopback(), key(admin_)).status, 200);
+    EXPECT_EQ(call("PUT", "/users/dev/password", R"({"password":"mine"})", loopback(), key(devkey)).status, 200);
+    EXPECT_EQ(call("PUT", "/users/root/password", R"({"password":"new"})", loopback(), key(root_key_)).status, 200);
+}
+
+TEST_F(EscalationTest, CreateKeyCannotDeleteOrReadOtherKeys) {
+    std::string creator = make_key(R"({"create_key":true,"read":["*"]})");
+    // The attack: revoke the admin's key by id, read its metadata.
+    EXPECT_EQ(call("DELETE", "/keys/" + root_id_, "", loopback(), key(creator)).status, 404);
+    EXPECT_TRUE(store_->find_key(root_key_));
+    EXPECT_EQ(call("GET", "/keys/" + root_id_, "", loopback(), key(creator)).status, 404);
+    EXPECT_EQ(call("HEAD", "/keys/" + root_id_, "", loopback(), key(creator)).status, 404);
+    // Holding the secret does not help either (it may use the key, not manage it).
+    EXPECT_EQ(call("DELETE", "/keys/" + root_key_, "", loopback(), key(creator)).status, 404);
+    // Keys it covers, itself and its own sub-keys (at any depth) stay in reach.
+    std::string covered = make_key(R"({"read":["app"]})");
+    std::string covered_id = store_->find_key(covered)->id;
+    EXPECT_EQ(call("GET", "/keys/" + covered_id, "", loopback(), key(creator)).status, 200);
+    auto own_sub = store_->create_key(auth::Permissions{}, "own", creator);
+    ASSERT_TRUE(own_sub);
+    auto p = auth::Permissions::full();
+    auto wide_sub = store_->create_key(p, "granted by an admin", *own_sub);
+    ASSERT_TRUE(wide_sub);
+    std::string wide_id = store_->find_key(*wide_sub)->id;
+    EXPECT_EQ(call("GET", "/keys/" + wide_id, "", loopback(), key(creator)).status, 200);
+    // Its listing of a covered key's sub-keys leaves out what it does not cover.
+    auto hidden = store_->create_key(p, "hidden", covered);
+    ASSERT_TRUE(hidden);
+    Response subs = call("GET", "/keys/" + covered_id + "?include_keys=true", "", loopback(), key(creator));
+    ASSERT_EQ(subs.status, 200);
+    EXPECT_EQ(json_array_size(json_object_get(body(subs).get(), "keys")), 0u);
+    EXPECT_EQ(call("DELETE", "/keys/" + covered_id, "", loopback(), key(creator)).status, 200);
+    EXPECT_EQ(call("DELETE", "/keys/" + wide_id, "", loopback(), key(creator)).status, 200);
+    EXPECT_EQ(call("DELETE", "/keys/" + creator, "", loopback(), key(creator)).status, 200);
+    // Without create_key: itself and its sub-keys only; the admin key looks like no key.
+    std::string plain = make_key(R"({"read":["*"]})");
+    auto plain_sub = store_->create_key(auth::Permissions{}, "s", plain);
+    EXPECT_EQ(call("GET", "/keys/" + root_id_, "", loopback(), key(plain)).status, 403);
+    EXPECT_EQ(call("GET", "/keys/" + store_->find_key(*plain_sub)->id, "", loopback(), key(plain)).status, 200);
+    EXPECT_EQ(call("DELETE", "/keys/" + *plain_sub, "", loopback(), key(plain)).status, 200);
+    EXPECT_TRUE(store_->find_key(root_key_));
+}
+
+// ---- issue 11 §6: password guessing on /auth ----
+
+TEST_F(EscalationTest, PasswordGuessingIsThrottledWithoutRunningPbkdf2) {
+    // The attack: keep guessing the admin's password.
+    int refused = 0;
+    std::optional<Response> first_429;
+    for (int i = 0; i < 12; ++i) {
+        Response r = call("GET", "/auth", "", remote(), {{"Authorization", basic("root", "guess" + std::to_string(i))}});
+        if (r.status == 429) {
+            ++refused;
+            if (!first_429)
+                first_429 = r;
+        } else {
+            EXPECT_EQ(r.status, 401);
+        }
+    }
+    ASSERT_TRUE(first_429);
+    EXPECT_EQ(refused, 12 - static_cast<int>(auth::LoginThrottle::kFreeFailures) - 1);
+    EXPECT_EQ(first_429->header("Retry-After").value_or(""), "1");
+    // Held: even the right password is not checked now ...
+    EXPECT_EQ(call("GET", "/auth", "", remote(), {{"Authorization", basic("root", "rootpw")}}).status, 429);
+    // ... and another user from the same address is held too, as is that user from another one.
+    EXPECT_EQ(call("GET", "/auth", "", remote(), {{"Authorization", basic("other", "x")}}).status, 429);
+    Peer elsewhere = remote();
+    elsewhere.address = "192.0.2.7";
+    EXPECT_EQ(call("GET", "/auth", "", elsewhere, {{"Authorization", basic("root", "rootpw")}}).status, 429);
+    Peer fresh = remote();
+    fresh.address = "192.0.2.8";
+    EXPECT_EQ(call("GET", "/auth", "", fresh, {{"Authorization", basic("other", "x")}}).status, 401);
 }
 
 // ---- key API disabled (§9.4, §14.12) ----
