@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -367,6 +369,29 @@ std::string current_dir() {
     return buf;
 }
 
+// Raises the soft RLIMIT_NOFILE to the hard limit, as systemd does for itself: a
+// supervisor holds descriptors for every process it runs and every client it serves.
+// Returns the soft limit it started with, which the children get back (systemd resets
+// it for services too: select() breaks with descriptors above 1024).
+std::optional<uint64_t> raise_nofile_limit() {
+    struct rlimit rl {};
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return std::nullopt;
+    const rlim_t original = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            log_warning("cannot raise the open-file limit from %llu to %llu: %s",
+                        static_cast<unsigned long long>(original), static_cast<unsigned long long>(rl.rlim_max),
+                        strerror(errno));
+            return std::nullopt;
+        }
+        log_debug("open-file limit raised from %llu to %llu (children keep %llu)",
+                  static_cast<unsigned long long>(original), static_cast<unsigned long long>(rl.rlim_max),
+                  static_cast<unsigned long long>(original));
+    }
+    return original;
+}
+
 int run(int argc, char** argv) {
     Args args;
     int rc = parse_args(argc, argv, args);
@@ -470,6 +495,8 @@ int run(int argc, char** argv) {
         }
     }
 
+    std::optional<uint64_t> child_nofile = raise_nofile_limit();
+
     auto loop_r = loop::Loop::create();
     if (!loop_r) return (void)log_error(loop_r.error(), "cannot create the event loop"), kExitFailure;
     auto& loop = **loop_r;
@@ -479,6 +506,8 @@ int run(int argc, char** argv) {
     mopts.default_cwd = cwd;
     mopts.daemon_env = daemon_environment();
     mopts.child_umask = child_umask;
+    mopts.child_nofile_soft = child_nofile;
+    mopts.fd_reserve = http::kApiFdReserve;
     manager::Manager manager(loop, bus, mopts);
 
     webhook::Options wopts;

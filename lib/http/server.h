@@ -46,6 +46,11 @@ class Manager;
 
 namespace gaffer::http {
 
+// Descriptors the API wants free under RLIMIT_NOFILE (connections of an administrator who
+// comes to fix things, the key store's writes): gafferd's manager stops spawning before
+// it would eat into them (manager::Options::fd_reserve).
+constexpr unsigned kApiFdReserve = 32;
+
 struct ServerOptions {
     // "host:port", "[v6]:port", "host" (port 5000), "unix:/path"; empty = the defaults of
     // security-defaults.md (the unix socket, then 127.0.0.1:5000).

@@ -14,6 +14,7 @@
 
 #include <functional>
 #include <memory>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +34,12 @@ struct Options {
     bool use_cgroups = true;   // a cgroup per process where the host allows it
     std::string cgroup_name;   // cgroup2 directory name for this daemon (default: "gaffer")
     int child_umask = -1;      // umask for every child (-1: inherit gafferd's)
+    // Soft RLIMIT_NOFILE for every child (unset: inherit gafferd's; see ExecSpec).
+    std::optional<uint64_t> child_nofile_soft;
+    // File descriptors kept free for the rest of the daemon (the HTTP API above all): a
+    // spawn that could leave fewer under RLIMIT_NOFILE fails at its stdio stage with
+    // EMFILE (spawn_error, then the job's usual back-off) before opening anything.
+    unsigned fd_reserve = 0;
 };
 
 // A chunk of process output, as read from its pipe (no line assembly).

@@ -265,5 +265,46 @@ class FdLimit(Base):
         self.assertTrue(self.d.ping())
 
 
+class OpenFileLimit(Base):
+    """§4: RLIMIT_NOFILE raised for the daemon, not for its children."""
+
+    nofile = (256, 1024)
+    config = "[process:sleeper]\ncmd = sleep 1000\n"
+
+    def test_daemon_raises_its_soft_limit_children_keep_theirs(self):
+        self.assertEqual(nofile_limits(self.d.proc.pid), (1024, 1024))
+        kids = wait_for(lambda: self.d.children(), timeout=10, what="the job's process")
+        self.assertEqual(nofile_limits(kids[0]), (256, 1024))
+
+
+class SpawnReserve(Base):
+    """§4: many processes near the fd limit do not eat the API's descriptors."""
+
+    nofile = (128, 128)
+    config = "[process:many]\ncmd = sleep 1000\nnumprocesses = 100\n"
+
+    def test_spawning_stops_before_the_api_reserve(self):
+        wait_for(lambda: "(stdio stage): Too many open files" in self.d.output(), timeout=20,
+                 what="a spawn refused near the fd limit")
+        started = len(self.d.children())
+        self.assertGreater(started, 0)
+        self.assertLess(started, 100)
+        # The API still has room: several TCP clients at once, and the unix socket.
+        conns = [http.client.HTTPConnection("127.0.0.1", self.port, timeout=5) for _ in range(8)]
+        try:
+            for c in conns:
+                c.connect()
+            for c in conns:
+                c.request("GET", "/ping")
+                r = c.getresponse()
+                self.assertEqual((r.status, r.read()), (200, b"OK"))
+        finally:
+            for c in conns:
+                c.close()
+        self.assertTrue(self.d.ping())
+        print(f"\n{started} of 100 processes started under a 128-fd limit; "
+              f"daemon fds {open_fds(self.d.proc.pid)}", file=sys.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
