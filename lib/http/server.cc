@@ -98,7 +98,6 @@ private:
     // What the endpoint keeps per connection (MHD's socket context): the client it is
     // counted against, and whether it is still in the peer-close epoll set.
     struct Slot {
-        MHD_Connection* conn = nullptr;
         int fd = -1;
         std::string client;
         bool watching_close = false;  // in close_ep_
@@ -150,7 +149,7 @@ private:
     loop::Loop::TimerId accept_retry_ = 0;
     bool starved_ = false;  // out of fds: warned once until an accept works again
     // EPOLLRDHUP of every connection, edge-triggered: MHD's own epoll set misses a FIN
-    // that arrives with the last bytes of a request (see peers_closed()).
+    // that arrives with the last bytes of a request (see wake_closed_peers()).
     UniqueFd close_ep_;
     loop::Loop::WatchId close_watch_ = 0;
     std::vector<Slot*> closing_;
@@ -424,7 +423,6 @@ void Endpoint::on_connection(void* cls, MHD_Connection* conn, void** socket_cont
 
 void Endpoint::connection_started(MHD_Connection* conn, void** socket_context) {
     auto slot = std::make_unique<Slot>();
-    slot->conn = conn;
     if (adding_client_)
         slot->client = *adding_client_;
     if (const MHD_ConnectionInfo* ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD))
