@@ -144,7 +144,12 @@ class Base(unittest.TestCase):
     def tearDown(self):
         for s in self.held:
             s.close()
-        self.d.cleanup()
+        try:
+            # A clean exit (0 on SIGTERM): also what catches a sanitizer report.
+            rc = self.d.stop()
+            self.assertEqual(rc, 0, self.d.output()[-3000:])
+        finally:
+            self.d.cleanup()
 
 
 class PeerClose(Base):
