@@ -550,6 +550,8 @@ int run(int argc, char** argv) {
         for (const auto& ep : cfg.endpoints) hopts.binds.insert(hopts.binds.end(), ep.binds.begin(), ep.binds.end());
     }
     hopts.backlog = args.backlog.value_or(cfg.backlog.value_or(128));
+    if (cfg.max_connections_per_client)
+        hopts.max_connections_per_client = static_cast<unsigned>(*cfg.max_connections_per_client);
     hopts.certfile = !args.certfile.empty() ? args.certfile : cfg.certfile;
     hopts.keyfile = !args.keyfile.empty() ? args.keyfile : cfg.keyfile;
     for (const auto& ep : cfg.endpoints) {

@@ -57,6 +57,7 @@ struct DaemonConfig {
     std::vector<Endpoint> endpoints;        // [gaffer] http_endpoints = a, b → [endpoint:a] ...
     std::vector<std::string> cors_origins;  // [gaffer] cors_origins (comma separated)
     std::optional<int> backlog;
+    std::optional<int> max_connections_per_client;  // [gaffer]: per client address (unix: uid) and endpoint
     std::optional<bool> daemonize, require_key;
     std::string pidfile, error_log, log_level, plugins_dir, broadcast_address, state_dir, webhook_secret;
     std::vector<std::string> lookupd_addresses;  // every [gaffer] option starting with lookupd_address

@@ -219,6 +219,21 @@ class PeerClose(Base):
         wait_for(lambda: ping_tcp(self.port)[0] == 200, timeout=10, what="/ping from the first address again")
 
 
+class ConfiguredCap(Base):
+    """[gaffer] max_connections_per_client sets the per-client cap."""
+
+    config = "[gaffer]\nmax_connections_per_client = 3\n"
+
+    def test_the_cap_is_the_configured_one(self):
+        for _ in range(3):
+            self.held.append(connect(self.port))
+        wait_for(lambda: ping_tcp(self.port, source="127.0.0.2")[0] == 200, timeout=10, what="another client served")
+        extra = connect(self.port)
+        data = read_all(extra)
+        extra.close()
+        self.assertTrue(data.startswith(b"HTTP/1.1 503"), data)
+
+
 class FdLimit(Base):
     """§4: the daemon at its open-file limit keeps its TCP listener."""
 
