@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -381,6 +383,29 @@ std::string current_dir() {
     return buf;
 }
 
+// Raises the soft RLIMIT_NOFILE to the hard limit, as systemd does for itself: a
+// supervisor holds descriptors for every process it runs and every client it serves.
+// Returns the soft limit it started with, which the children get back (systemd resets
+// it for services too: select() breaks with descriptors above 1024).
+std::optional<uint64_t> raise_nofile_limit() {
+    struct rlimit rl {};
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return std::nullopt;
+    const rlim_t original = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            log_warning("cannot raise the open-file limit from %llu to %llu: %s",
+                        static_cast<unsigned long long>(original), static_cast<unsigned long long>(rl.rlim_max),
+                        strerror(errno));
+            return std::nullopt;
+        }
+        log_debug("open-file limit raised from %llu to %llu (children keep %llu)",
+                  static_cast<unsigned long long>(original), static_cast<unsigned long long>(rl.rlim_max),
+                  static_cast<unsigned long long>(original));
+    }
+    return original;
+}
+
 int run(int argc, char** argv) {
     Args args;
     int rc = parse_args(argc, argv, args);
@@ -484,6 +509,8 @@ int run(int argc, char** argv) {
         }
     }
 
+    std::optional<uint64_t> child_nofile = raise_nofile_limit();
+
     auto loop_r = loop::Loop::create();
     if (!loop_r) return (void)log_error(loop_r.error(), "cannot create the event loop"), kExitFailure;
     auto& loop = **loop_r;
@@ -494,6 +521,8 @@ int run(int argc, char** argv) {
     mopts.daemon_env = daemon_environment();
     mopts.child_umask = child_umask;
     mopts.limits = limits_of(cfg);
+    mopts.child_nofile_soft = child_nofile;
+    mopts.fd_reserve = http::kApiFdReserve;
     manager::Manager manager(loop, bus, mopts);
 
     webhook::Options wopts;
@@ -536,6 +565,8 @@ int run(int argc, char** argv) {
         for (const auto& ep : cfg.endpoints) hopts.binds.insert(hopts.binds.end(), ep.binds.begin(), ep.binds.end());
     }
     hopts.backlog = args.backlog.value_or(cfg.backlog.value_or(128));
+    if (cfg.max_connections_per_client)
+        hopts.max_connections_per_client = static_cast<unsigned>(*cfg.max_connections_per_client);
     hopts.certfile = !args.certfile.empty() ? args.certfile : cfg.certfile;
     hopts.keyfile = !args.keyfile.empty() ? args.keyfile : cfg.keyfile;
     for (const auto& ep : cfg.endpoints) {

@@ -562,6 +562,8 @@ Status build_gaffer(const Section& sec, const RawConfig& raw, DaemonConfig* cfg)
             cfg->allowed_hosts = split_list(o.value);
         } else if (n == "backlog") {
             GAFFER_TRY(cfg->backlog, positive_int(o));
+        } else if (n == "max_connections_per_client") {
+            GAFFER_TRY(cfg->max_connections_per_client, positive_int(o));
         } else if (n == "daemonize") {
             GAFFER_TRY(cfg->daemonize, boolean(o));
         } else if (n == "require_key") {

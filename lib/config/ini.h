@@ -59,6 +59,7 @@ struct DaemonConfig {
     std::vector<std::string> cors_origins;  // [gaffer] cors_origins (comma separated)
     std::vector<std::string> allowed_hosts;  // [gaffer] allowed_hosts (comma separated)
     std::optional<int> backlog;
+    std::optional<int> max_connections_per_client;  // [gaffer]: per client address (unix: uid) and endpoint
     std::optional<bool> daemonize, require_key;
     std::string pidfile, error_log, log_level, plugins_dir, broadcast_address, state_dir, webhook_secret;
     // [gaffer] max_jobs (a positive integer) and max_config_bytes (bytes, or 512K, 16M,

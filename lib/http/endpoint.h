@@ -69,7 +69,7 @@ public:
     static Result<Listener> adopt(int fd);
 
     int fd() const { return fd_.get(); }
-    // Hands the fd over (MHD closes its listen socket in MHD_stop_daemon).
+    // Hands the fd over (to adopt() it elsewhere).
     int release_fd() { return fd_.release(); }
     EndpointKind kind() const { return kind_; }
     const std::string& name() const { return name_; }

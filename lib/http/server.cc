@@ -3,8 +3,11 @@
 // see server.h.
 #include "lib/http/server.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <unordered_map>
 #include <utility>
 
 #include "lib/auth/store.h"
@@ -35,6 +39,11 @@ constexpr size_t kConnectionMemory = 32 * 1024;
 // A chunked body past the cap is read and dropped up to this multiple of the cap before
 // the connection is simply closed.
 constexpr size_t kDrainFactor = 4;
+// Connections accepted per readiness of a listening socket, so that one busy endpoint
+// cannot hold the loop; the rest are taken on the next turn.
+constexpr unsigned kAcceptBatch = 32;
+// Pause of a listening socket when accept() fails and no client could be refused.
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 
 struct MhdDaemonDeleter {
     void operator()(MHD_Daemon* d) const { MHD_stop_daemon(d); }
@@ -74,7 +83,8 @@ std::string auth_state_file(const std::string& state_dir) {
 
 namespace {
 
-// One endpoint: its MHD daemon, its epoll-fd watch and its one timer.
+// One endpoint: its listening socket (accepted here, not by MHD), its MHD daemon, the
+// epoll-fd watches and its one timer.
 class Endpoint {
 public:
     Endpoint(Server::Impl& server, Listener listener, bool tls)
@@ -91,17 +101,40 @@ public:
     void kick();
 
 private:
+    // What the endpoint keeps per connection (MHD's socket context): the client it is
+    // counted against, and whether it is still in the peer-close epoll set.
+    struct Slot {
+        int fd = -1;
+        std::string client;
+        bool watching_close = false;  // in close_ep_
+        bool peer_closed = false;     // in closing_: wake MHD once it has read everything
+    };
+
     static MHD_Result on_request(void* cls, MHD_Connection* conn, const char* url, const char* method,
                                  const char* version, const char* upload_data, size_t* upload_data_size,
                                  void** req_cls);
     static void on_completed(void* cls, MHD_Connection* conn, void** req_cls, MHD_RequestTerminationCode toe);
+    static void on_connection(void* cls, MHD_Connection* conn, void** socket_context,
+                              MHD_ConnectionNotificationCode code);
     MHD_Result handle(MHD_Connection* conn, const char* url, const char* method, const char* upload_data,
                       size_t* upload_data_size, void** req_cls);
     Request build_request(MHD_Connection* conn, const char* url, const char* method) const;
     MHD_Result send(MHD_Connection* conn, const Response& resp);
     void run();
     void rearm();
-    unsigned connections() const;
+
+    // Accepting (see the Server banner): a bounded batch per readiness; EMFILE/ENFILE
+    // refuse one waiting client through the reserve fd, anything else backs off.
+    void accept_ready();
+    void shed_one_client(int err);
+    void refuse(UniqueFd conn);
+    void set_accepting(bool on);
+    void back_off_accepting();
+    std::string client_of(int fd, const sockaddr_storage& ss, socklen_t len) const;
+    void connection_started(MHD_Connection* conn, void** socket_context);
+    void connection_closed(void** socket_context);
+    void peers_closed();
+    void wake_closed_peers();
 
     Server::Impl& server_;
     Listener listener_;
@@ -111,8 +144,22 @@ private:
     MhdDaemonPtr daemon_;
     loop::Loop::WatchId watch_ = 0;
     loop::Loop::TimerId timer_ = 0;
-    unsigned limit_ = 0;     // MHD_OPTION_CONNECTION_LIMIT
-    bool at_limit_ = false;  // the last run ended at the limit
+    unsigned limit_ = 0;             // max_connections
+    unsigned per_client_limit_ = 0;  // max_connections_per_client
+    unsigned open_ = 0;              // connections MHD holds (started, not yet closed)
+    std::unordered_map<std::string, unsigned> per_client_;
+    // The client of the connection being handed to MHD_add_connection (its STARTED
+    // notification comes from inside that call).
+    const std::string* adding_client_ = nullptr;
+    loop::Loop::WatchId listen_watch_ = 0;
+    loop::Loop::TimerId accept_retry_ = 0;
+    bool starved_ = false;  // out of fds: warned once until an accept works again
+    // EPOLLRDHUP of every connection, edge-triggered: MHD's own epoll set misses a FIN
+    // that arrives with the last bytes of a request (see wake_closed_peers()).
+    UniqueFd close_ep_;
+    loop::Loop::WatchId close_watch_ = 0;
+    std::vector<Slot*> closing_;
+    bool stopping_ = false;
     bool kick_pending_ = false;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
@@ -131,16 +178,28 @@ struct Server::Impl {
     std::vector<std::unique_ptr<Endpoint>> endpoints;
     // Streams, watch, websockets and SockJS (live.h); shut down before the endpoints.
     std::unique_ptr<Live> live;
+    // The reserve fd (/dev/null), shared by every endpoint: closed for a moment when
+    // accept() fails with EMFILE/ENFILE, so that the waiting client can be taken off the
+    // backlog and refused instead of waking the loop forever.
+    UniqueFd reserve;
 };
 
 namespace {
 
 Endpoint::~Endpoint() {
     *alive_ = false;
+    stopping_ = true;
     if (watch_)
         server_.loop.unwatch(watch_);
+    if (close_watch_)
+        server_.loop.unwatch(close_watch_);
+    if (listen_watch_)
+        server_.loop.unwatch(listen_watch_);
     if (timer_)
         server_.loop.cancel_timer(timer_);
+    if (accept_retry_)
+        server_.loop.cancel_timer(accept_retry_);
+    // Closes every connection (their CLOSED notifications still find this endpoint).
     daemon_.reset();
 }
 
@@ -148,18 +207,22 @@ Status Endpoint::start(const ServerOptions& opts, const std::string& cert, const
     name_ = listener_.name();
     kind_ = listener_.kind();
     limit_ = opts.max_connections;
+    per_client_limit_ = opts.max_connections_per_client ? opts.max_connections_per_client : limit_;
     // Streams suspend their connection while they have nothing to send; websockets take
-    // the socket over after a 101 (lib/http/live.h).
-    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE;
+    // the socket over after a 101 (lib/http/live.h). The listening socket stays ours:
+    // MHD's accept path stops listening for good after EMFILE (it waits for one of its
+    // connections to close, then for an MHD_run() that nothing triggers) and spins
+    // when it has none.
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE |
+                     MHD_USE_NO_LISTEN_SOCKET;
     if (tls_)
         flags |= MHD_USE_TLS;
-    int listen_fd = listener_.fd();
     std::vector<MHD_OptionItem> options = {
-        {MHD_OPTION_LISTEN_SOCKET, listen_fd, nullptr},
         {MHD_OPTION_CONNECTION_LIMIT, static_cast<intptr_t>(opts.max_connections), nullptr},
         {MHD_OPTION_CONNECTION_TIMEOUT, static_cast<intptr_t>(opts.idle_timeout_s), nullptr},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<intptr_t>(kConnectionMemory), nullptr},
         {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&Endpoint::on_completed), this},
+        {MHD_OPTION_NOTIFY_CONNECTION, reinterpret_cast<intptr_t>(&Endpoint::on_connection), this},
         {MHD_OPTION_EXTERNAL_LOGGER, reinterpret_cast<intptr_t>(&mhd_log), nullptr},
         {MHD_OPTION_UNESCAPE_CALLBACK, reinterpret_cast<intptr_t>(&unescape), nullptr},
         // Refuse what RFC 9112 lets a server refuse (whitespace before a header's colon,
@@ -176,8 +239,6 @@ Status Endpoint::start(const ServerOptions& opts, const std::string& cert, const
                                      options.data(), MHD_OPTION_END);
     if (!d)
         return fail(Error::make(EIO, "cannot start the HTTP server on %s", name_.c_str()));
-    // MHD_stop_daemon closes the listen socket from now on.
-    (void)listener_.release_fd();
     daemon_.reset(d);
     const MHD_DaemonInfo* info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
     if (!info)
@@ -186,6 +247,16 @@ Status Endpoint::start(const ServerOptions& opts, const std::string& cert, const
     if (!w)
         return fail(w.error());
     watch_ = *w;
+    close_ep_.reset(epoll_create1(EPOLL_CLOEXEC));
+    if (!close_ep_)
+        return fail(Error::from_errno("epoll_create1"));
+    auto cw = server_.loop.watch(close_ep_.get(), POLLIN, [this](uint32_t) { peers_closed(); });
+    if (!cw)
+        return fail(cw.error());
+    close_watch_ = *cw;
+    set_accepting(true);
+    if (!listen_watch_)
+        return fail(Error::make(EIO, "%s: cannot watch the listening socket", name_.c_str()));
     rearm();
     return ok();
 }
@@ -205,21 +276,9 @@ void Endpoint::kick() {
 
 void Endpoint::run() {
     (void)MHD_run(daemon_.get());
-    // At the connection limit MHD takes its listen socket out of its epoll set, and puts
-    // it back only at the start of a later MHD_run(). When a connection has just been
-    // freed, nothing else would wake us for that, so run once more right away.
-    unsigned n = connections();
-    if (at_limit_ && n < limit_) {
-        (void)MHD_run(daemon_.get());
-        n = connections();
-    }
-    at_limit_ = n >= limit_;
+    if (!closing_.empty())
+        wake_closed_peers();
     rearm();
-}
-
-unsigned Endpoint::connections() const {
-    const MHD_DaemonInfo* info = MHD_get_daemon_info(daemon_.get(), MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-    return info ? info->num_connections : 0;
 }
 
 void Endpoint::rearm() {
@@ -234,6 +293,217 @@ void Endpoint::rearm() {
         timer_ = 0;
         run();
     });
+}
+
+void Endpoint::set_accepting(bool on) {
+    if (on && !listen_watch_ && !accept_retry_) {
+        auto w = server_.loop.watch(listener_.fd(), POLLIN, [this](uint32_t) { accept_ready(); });
+        if (w)
+            listen_watch_ = *w;
+        else
+            log_debug("%s: %s", name_.c_str(), w.error().message().c_str());
+    } else if (!on && listen_watch_) {
+        server_.loop.unwatch(listen_watch_);
+        listen_watch_ = 0;
+    }
+}
+
+void Endpoint::back_off_accepting() {
+    set_accepting(false);
+    if (accept_retry_)
+        return;
+    accept_retry_ = server_.loop.add_timer(kAcceptBackoff, [this] {
+        accept_retry_ = 0;
+        set_accepting(open_ < limit_);
+    });
+}
+
+void Endpoint::accept_ready() {
+    for (unsigned i = 0; i < kAcceptBatch; ++i) {
+        if (open_ >= limit_) {
+            // Further clients wait in the listen backlog until a connection closes.
+            set_accepting(false);
+            break;
+        }
+        struct sockaddr_storage ss {};
+        socklen_t len = sizeof ss;
+        UniqueFd conn(accept4(listener_.fd(), reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        if (!conn) {
+            int e = errno;
+            if (e == EAGAIN || e == EWOULDBLOCK)
+                break;
+            if (e == EINTR || e == ECONNABORTED || e == EPROTO || e == EPERM)
+                continue;  // that client is gone or was filtered; the next one may be fine
+            if (e == EMFILE || e == ENFILE) {
+                shed_one_client(e);
+                break;
+            }
+            // ENOBUFS, ENOMEM and the like: try again a little later rather than spin.
+            log_warning("%s: accept: %s; retrying shortly", name_.c_str(), strerror(e));
+            back_off_accepting();
+            break;
+        }
+        starved_ = false;
+        std::string client = client_of(conn.get(), ss, len);
+        auto it = per_client_.find(client);
+        if (it != per_client_.end() && it->second >= per_client_limit_) {
+            log_debug("%s: %s holds %u connections: refusing another", name_.c_str(), client.c_str(), it->second);
+            refuse(std::move(conn));
+            continue;
+        }
+        adding_client_ = &client;
+        // MHD owns (and on failure closes) the socket from here on.
+        if (MHD_add_connection(daemon_.get(), conn.release(), reinterpret_cast<sockaddr*>(&ss), len) != MHD_YES)
+            log_debug("%s: MHD_add_connection: %s", name_.c_str(), strerror(errno));
+        adding_client_ = nullptr;
+    }
+    // A new connection has an idle deadline (and maybe bytes to read already).
+    rearm();
+}
+
+void Endpoint::shed_one_client(int err) {
+    if (!starved_) {
+        starved_ = true;
+        log_warning("%s: out of file descriptors (%s): refusing new clients until some are free", name_.c_str(),
+                    strerror(err));
+    }
+    // The classic way out (libev, nginx): give back the reserve fd, take the client off
+    // the backlog, refuse it, take the reserve again. Without a free fd even then (ENFILE:
+    // the system is full, or another process took it), pause instead of spinning on a
+    // listening socket that stays readable.
+    UniqueFd& reserve = server_.reserve;
+    bool refused = false;
+    if (reserve) {
+        reserve.reset();
+        UniqueFd conn(accept4(listener_.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        if (conn) {
+            refuse(std::move(conn));
+            refused = true;
+        }
+        reserve.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    } else {
+        reserve.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    }
+    if (!refused || !reserve)
+        back_off_accepting();
+}
+
+void Endpoint::refuse(UniqueFd conn) {
+    // A TLS client cannot read clear text; it only sees the connection close.
+    if (!tls_) {
+        static constexpr char kBody[] =
+            "{\"error\":\"too_many_connections\",\"errno\":503,\"reason\":\"connection limit reached\"}";
+        static constexpr char kHead[] =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            "Content-Length: ";
+        std::string msg = kHead + std::to_string(sizeof kBody - 1) + "\r\n\r\n" + kBody;
+        (void)::send(conn.get(), msg.data(), msg.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        (void)::shutdown(conn.get(), SHUT_WR);
+    }
+}
+
+std::string Endpoint::client_of(int fd, const sockaddr_storage& ss, socklen_t len) const {
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (ss.ss_family == AF_INET && len >= static_cast<socklen_t>(sizeof(sockaddr_in))) {
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr, host, sizeof host);
+    } else if (ss.ss_family == AF_INET6 && len >= static_cast<socklen_t>(sizeof(sockaddr_in6))) {
+        const in6_addr& a = reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr;
+        // An IPv4 client of a dual-stack socket counts as that IPv4 address.
+        if (IN6_IS_ADDR_V4MAPPED(&a))
+            inet_ntop(AF_INET, &a.s6_addr[12], host, sizeof host);
+        else
+            inet_ntop(AF_INET6, &a, host, sizeof host);
+    } else if (ss.ss_family == AF_UNIX) {
+        // Unix-socket clients have no address: they count by user.
+        struct ucred cred {};
+        socklen_t cl = sizeof cred;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0)
+            return "uid " + std::to_string(cred.uid);
+    }
+    return host;
+}
+
+void Endpoint::on_connection(void* cls, MHD_Connection* conn, void** socket_context,
+                             MHD_ConnectionNotificationCode code) {
+    auto* self = static_cast<Endpoint*>(cls);
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        self->connection_started(conn, socket_context);
+    else
+        self->connection_closed(socket_context);
+}
+
+void Endpoint::connection_started(MHD_Connection* conn, void** socket_context) {
+    auto slot = std::make_unique<Slot>();
+    if (adding_client_)
+        slot->client = *adding_client_;
+    if (const MHD_ConnectionInfo* ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD))
+        slot->fd = ci->connect_fd;
+    if (slot->fd >= 0 && close_ep_) {
+        struct epoll_event ev {};
+        ev.events = EPOLLRDHUP | EPOLLET;
+        ev.data.ptr = slot.get();
+        slot->watching_close = epoll_ctl(close_ep_.get(), EPOLL_CTL_ADD, slot->fd, &ev) == 0;
+    }
+    ++per_client_[slot->client];
+    ++open_;
+    *socket_context = slot.release();
+}
+
+void Endpoint::connection_closed(void** socket_context) {
+    std::unique_ptr<Slot> slot(static_cast<Slot*>(*socket_context));
+    *socket_context = nullptr;
+    if (!slot)
+        return;
+    // The socket is still open here (MHD closes it after this notification).
+    if (slot->watching_close)
+        (void)epoll_ctl(close_ep_.get(), EPOLL_CTL_DEL, slot->fd, nullptr);
+    if (slot->peer_closed)
+        std::erase(closing_, slot.get());
+    auto it = per_client_.find(slot->client);
+    if (it != per_client_.end() && --it->second == 0)
+        per_client_.erase(it);
+    --open_;
+    if (!stopping_ && open_ < limit_)
+        set_accepting(true);
+}
+
+void Endpoint::peers_closed() {
+    struct epoll_event evs[64];
+    int n = epoll_wait(close_ep_.get(), evs, 64, 0);
+    for (int i = 0; i < n; ++i) {
+        auto* slot = static_cast<Slot*>(evs[i].data.ptr);
+        (void)epoll_ctl(close_ep_.get(), EPOLL_CTL_DEL, slot->fd, nullptr);
+        slot->watching_close = false;
+        if (!slot->peer_closed) {
+            slot->peer_closed = true;
+            closing_.push_back(slot);
+        }
+    }
+    if (n > 0)
+        kick();
+}
+
+void Endpoint::wake_closed_peers() {
+    // MHD registers connections edge-triggered and, after a short read, takes the socket
+    // for drained. When the FIN comes with the last bytes of an unfinished request, or
+    // between MHD's wake-up and its read, no further edge comes, and the connection sat
+    // in CLOSE-WAIT until the idle timeout. Once MHD has read every queued byte (checked
+    // after its run), shutdown(SHUT_RD) wakes the socket's waiters once more: MHD reads
+    // end-of-file and closes the connection if it was reading a request; if it is still
+    // answering a complete one, it answers first and reads the end-of-file afterwards.
+    // Sending is not affected.
+    for (size_t i = 0; i < closing_.size();) {
+        Slot* slot = closing_[i];
+        char c;
+        ssize_t n = ::recv(slot->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n > 0) {
+            ++i;  // MHD has bytes to read first; look again after its next run
+            continue;
+        }
+        (void)::shutdown(slot->fd, SHUT_RD);
+        closing_[i] = closing_.back();
+        closing_.pop_back();
+    }
 }
 
 MHD_Result Endpoint::on_request(void* cls, MHD_Connection* conn, const char* url, const char* method, const char*,
@@ -434,6 +704,10 @@ Result<std::unique_ptr<Server>> Server::create(loop::Loop& loop, manager::Manage
                 e->kick();
         }
     });
+
+    impl->reserve.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!impl->reserve)
+        return fail(Error::from_errno("open /dev/null (the reserve fd)"));
 
     // Listeners first, all of them, so that a refused endpoint starts nothing.
     std::vector<Listener> listeners;

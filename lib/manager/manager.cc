@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "lib/manager/manager.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <malloc.h>
 #include <pwd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <signal.h>
@@ -55,6 +58,42 @@ size_t env_bytes(const model::Env& env) {
     size_t n = 0;
     for (const auto& [k, v] : env) n += k.size() + v.size();
     return n;
+}
+
+// Descriptors one spawn may hold at once: pipes (both ends), custom-stream sockets, the
+// pidfd and the cgroup files; an upper bound for ordinary jobs.
+constexpr unsigned kFdsPerSpawn = 16;
+
+// Whether `n` more descriptors can be opened under the soft RLIMIT_NOFILE. The fd table's
+// size (FDSize in /proc/self/status) bounds how many are open, so counting /proc/self/fd
+// is needed only near the limit. Without /proc the answer is yes; when even the count
+// cannot be opened, no.
+bool fds_available(unsigned n) {
+    struct rlimit rl {};
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return true;
+    if (rl.rlim_cur <= n) return false;
+    const rlim_t max_open = rl.rlim_cur - n;
+    {
+        UniqueFd st(open("/proc/self/status", O_RDONLY | O_CLOEXEC));
+        if (!st) return errno != EMFILE && errno != ENFILE;
+        char buf[4096];
+        ssize_t len = read(st.get(), buf, sizeof buf - 1);
+        if (len > 0) {
+            buf[len] = '\0';
+            if (const char* p = strstr(buf, "\nFDSize:")) {
+                if (strtoull(p + 8, nullptr, 10) <= max_open) return true;
+            }
+        }
+    }
+    DIR* d = opendir("/proc/self/fd");
+    if (!d) return errno != EMFILE && errno != ENFILE;
+    rlim_t open_fds = 0;
+    while (struct dirent* e = readdir(d)) {
+        if (e->d_name[0] != '.') ++open_fds;
+    }
+    closedir(d);
+    // The directory's own fd was counted and is closed again.
+    return open_fds - 1 <= max_open;
 }
 
 double wall_now() {
@@ -352,6 +391,7 @@ struct Manager::Impl {
         ex.umask = opts.child_umask;
         ex.new_session = s.detach;
         ex.no_new_privs = s.no_new_privs;
+        ex.nofile_soft = opts.child_nofile_soft;
         for (const auto& name : s.capabilities) {
             cap_value_t c;
             if (cap_from_name(name.c_str(), &c) == 0) ex.ambient_caps.push_back(static_cast<int>(c));
@@ -393,6 +433,10 @@ struct Manager::Impl {
             return fail(e);
         };
 
+        if (opts.fd_reserve && !fds_available(opts.fd_reserve + kFdsPerSpawn))
+            return spawn_fail(proc::ExecStage::kStdio,
+                              Error::make(EMFILE, "near the open-file limit: keeping %u descriptors for the API",
+                                          opts.fd_reserve));
         if (j.spec.notify) {
             if (!notify_socket) {
                 auto ns = NotifySocket::create(loop, [this](pid_t sender, const NotifySocket::Fields& f) {

@@ -22,6 +22,7 @@
 
 #include <functional>
 #include <memory>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,6 +48,12 @@ struct Options {
     std::string cgroup_name;   // cgroup2 directory name for this daemon (default: "gaffer")
     int child_umask = -1;      // umask for every child (-1: inherit gafferd's)
     Limits limits;
+    // Soft RLIMIT_NOFILE for every child (unset: inherit gafferd's; see ExecSpec).
+    std::optional<uint64_t> child_nofile_soft;
+    // File descriptors kept free for the rest of the daemon (the HTTP API above all): a
+    // spawn that could leave fewer under RLIMIT_NOFILE fails at its stdio stage with
+    // EMFILE (spawn_error, then the job's usual back-off) before opening anything.
+    unsigned fd_reserve = 0;
 };
 
 // A chunk of process output, as read from its pipe (no line assembly).

@@ -8,11 +8,13 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -98,6 +100,8 @@ struct ChildArgs {
     const int* caps;
     int n_caps;
     bool drop_bounding;
+    bool set_nofile;
+    struct rlimit nofile;
     volatile int stage;
     volatile int err;
     int devnull;
@@ -163,6 +167,9 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* p) {
     if (a->cwd && chdir(a->cwd) < 0) child_fail(a, ExecStage::kCwd);
 
     if (a->umask >= 0) (void)umask(static_cast<mode_t>(a->umask));
+    // Only ever lowers the soft limit, which needs no privilege; a failure leaves the
+    // child with gafferd's (higher) limit, which is no reason to refuse the spawn.
+    if (a->set_nofile) (void)syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &a->nofile, nullptr);
 
     if (a->gid >= 0) {
         gid_t g = static_cast<gid_t>(a->gid);
@@ -318,6 +325,10 @@ Result<Child> spawn(const ExecSpec& spec, SpawnFailure* ret_failure) {
     a.caps = spec.ambient_caps.data();
     a.n_caps = static_cast<int>(spec.ambient_caps.size());
     a.drop_bounding = spec.drop_bounding;
+    if (spec.nofile_soft && getrlimit(RLIMIT_NOFILE, &a.nofile) == 0) {
+        a.nofile.rlim_cur = std::min<rlim_t>(*spec.nofile_soft, a.nofile.rlim_max);
+        a.set_nofile = true;
+    }
     a.stage = 0;
     a.err = 0;
     a.devnull = devnull;

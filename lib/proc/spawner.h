@@ -12,11 +12,13 @@
 //
 // Child hygiene: empty signal mask, ignored signals reset to default, own process group
 // (or own session with `new_session`), only fds 0..2 (+ extra_fds at 3, 4, ...) open,
-// born in its v2 cgroup, or joining cgroups by writing "0" to their cgroup.procs.
+// born in its v2 cgroup, or joining cgroups by writing "0" to their cgroup.procs; the
+// soft RLIMIT_NOFILE given by `nofile_soft`.
 #pragma once
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,6 +54,10 @@ struct ExecSpec {
     bool no_new_privs = false;
     std::vector<int> ambient_caps;  // capabilities kept across the uid change (CAP_* numbers)
     bool drop_bounding = false;     // drop every other capability from the bounding set
+    // The child's soft RLIMIT_NOFILE (the hard limit is kept): gafferd raises its own soft
+    // limit to the hard one, its children get the one it was started with (programs
+    // using select() break with fds above 1024). Unset: inherit.
+    std::optional<uint64_t> nofile_soft;
 };
 
 struct Child {

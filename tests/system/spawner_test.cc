@@ -10,6 +10,7 @@
 #include <grp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -430,6 +431,21 @@ TEST_F(SpawnerTest, EnvironmentAndCwdAreApplied) {
     auto pwd = exec_spec("/bin/pwd", {"pwd"});
     pwd.cwd = dir.path();
     EXPECT_EQ(output_of(pwd), dir.path() + "\n");
+}
+
+// gafferd raises its own soft RLIMIT_NOFILE; its children get the original one back.
+TEST_F(SpawnerTest, NofileSoftLimitIsAppliedAndTheHardOneKept) {
+    struct rlimit ours {};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &ours), 0);
+    ASSERT_GT(ours.rlim_max, 100u);
+    auto s = exec_spec("/bin/sh", {"sh", "-c", "ulimit -Sn; ulimit -Hn"});
+    s.nofile_soft = 100;
+    std::string hard = ours.rlim_max == RLIM_INFINITY ? "unlimited" : std::to_string(ours.rlim_max);
+    EXPECT_EQ(output_of(s), "100\n" + hard + "\n");
+    // Unset: inherited.
+    s.nofile_soft.reset();
+    std::string soft = ours.rlim_cur == RLIM_INFINITY ? "unlimited" : std::to_string(ours.rlim_cur);
+    EXPECT_EQ(output_of(s), soft + "\n" + hard + "\n");
 }
 
 TEST_F(SpawnerTest, ChildGetsItsOwnProcessGroup) {

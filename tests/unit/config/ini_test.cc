@@ -525,6 +525,17 @@ TEST(Ini, UnknownGafferOptionsAreIgnoredButKnownOnesAreChecked) {
     EXPECT_EQ(parse_error("[gaffer]\nfuture_thing = 42\nrequire_key = perhaps\n"),
               "test.ini:3: require_key: 'perhaps' is not a boolean (true/false, yes/no, on/off, 1/0)");
     EXPECT_EQ(parse_error("[gaffer]\nbacklog = 0\n"), "test.ini:2: backlog: '0' is not a positive integer");
+    EXPECT_EQ(parse_error("[gaffer]\nmax_connections_per_client = -1\n"),
+              "test.ini:2: max_connections_per_client: '-1' is not a positive integer");
+}
+
+TEST(Ini, MaxConnectionsPerClient) {
+    auto cfg = parse("[gaffer]\nmax_connections_per_client = 512\n");
+    ASSERT_TRUE(cfg) << cfg.error().message();
+    EXPECT_EQ(cfg->max_connections_per_client, std::optional<int>(512));
+    auto unset = parse("[gaffer]\n");
+    ASSERT_TRUE(unset) << unset.error().message();
+    EXPECT_FALSE(unset->max_connections_per_client.has_value());
 }
 
 TEST(Ini, JobLimits) {
