@@ -18,7 +18,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gafferlib  # noqa: E402
-from test_channel import free_port  # noqa: E402
+from gafferlib import free_port  # noqa: E402
 
 JSON = {"Content-Type": "application/json"}
 
