@@ -221,8 +221,15 @@ std::optional<MHD_Result> Live::handle_channel(MHD_Connection* conn, const Reque
         authed = false;
     }
     auto info = manager_.process_info(*pid);
-    if (!info)
+    if (!info) {
+        // Rights first (as the HTTP routes): a key without rights on every job gets 403
+        // for an unknown pid too.
+        bool all = (!(*mode & ws::v1::kModeRead) || rights.perms.can_read("*")) &&
+                   (!(*mode & ws::v1::kModeWrite) || rights.perms.can_write("*"));
+        if (authed && !all)
+            return send(conn, req, forbidden("permission on the job of process " + seg[1] + " required"));
         return send(conn, req, error_response(404, "not_found"));
+    }
     auto st = std::make_shared<ChannelState>();
     st->live = this;
     st->pid = *pid;
@@ -343,7 +350,8 @@ std::optional<MHD_Result> Live::handle_wstreams(MHD_Connection* conn, const Requ
     } else {
         auto i = manager_.process_info(*pid);
         if (!i) {
-            error = "not_found";
+            // Rights first: without rights on every job an unknown pid is "forbidden" too.
+            error = rights.perms.can_read("*") && rights.perms.can_write("*") ? "not_found" : "forbidden";
         } else {
             info = std::move(*i);
             st->job = info->job.qualified();

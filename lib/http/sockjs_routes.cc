@@ -325,7 +325,7 @@ void ChannelApp::subscribe(const std::string& topic) {
             return sub_error(topic, "invalid_topic");
         auto info = mgr.process_info(*pid);
         if (!info)
-            return sub_error(topic, "invalid_process");
+            return sub_error(topic, rights_.perms.manage_all() ? "invalid_process" : "forbidden");
         if (!rights_.perms.can_manage(info->job.qualified()))
             return sub_error(topic, "forbidden");
         sub.allowed = [q = info->job.qualified()](const auth::Permissions& p) { return p.can_manage(q); };
@@ -339,7 +339,7 @@ void ChannelApp::subscribe(const std::string& topic) {
         if (pid) {
             auto info = mgr.process_info(*pid);
             if (!info)
-                return sub_error(topic, "invalid_process");
+                return sub_error(topic, rights_.perms.can_read("*") ? "invalid_process" : "forbidden");
             job = info->job;
         } else {
             job = job_arg(target);
@@ -400,7 +400,7 @@ void ChannelApp::subscribe(const std::string& topic) {
             return sub_error(topic, "invalid_topic");
         auto info = mgr.process_info(*pid);
         if (!info)
-            return sub_error(topic, "invalid_process");
+            return sub_error(topic, rights_.perms.can_read("*") ? "invalid_process" : "forbidden");
         if (!rights_.perms.can_read(info->job.qualified()))
             return sub_error(topic, "forbidden");
         sub.allowed = [q = info->job.qualified()](const auth::Permissions& p) { return p.can_read(q); };
@@ -521,9 +521,14 @@ void ChannelApp::command(const json_t* data) {
     if (!known)
         return reply_error({404, "command_not_found"});
 
-    // ---- manage-all ----
+    // ---- listings: read rights on what is listed, as the HTTP routes ----
     if (name == "sessions" || name == "jobs" || name == "pids") {
-        if (!perms.manage_all())
+        std::string target = "*";
+        if (name == "jobs" && json_is_string(arg(0)))
+            target = jstr(arg(0));
+        else if (name == "pids" && json_is_string(arg(0)))
+            target = job_arg(jstr(arg(0))).qualified();
+        if (!perms.can_read(target))
             return reply_error(kForbidden);
         json::JsonPtr o = obj();
         if (name == "sessions") {
@@ -596,12 +601,16 @@ void ChannelApp::command(const json_t* data) {
         if (!pid)
             return reply_error(kBad);
         auto info = m.process_info(*pid);
+        // Rights first: a caller without rights on every job learns nothing of which pids
+        // exist (403 for an unknown pid too), as on the HTTP routes.
+        auto allowed = [&](const std::string& job) {
+            return name == "send" ? perms.can_write(job) : perms.can_manage(job);
+        };
         if (!info)
-            return reply_error(from_manager(info.error()));
-        const std::string job = info->job.qualified();
-        bool allowed = name == "send" ? perms.can_write(job) : perms.can_manage(job);
-        if (!allowed)
+            return reply_error(allowed("*") ? from_manager(info.error()) : kForbidden);
+        if (!allowed(info->job.qualified()))
             return reply_error(kForbidden);
+        const std::string job = info->job.qualified();
         if (name == "process_info") {
             json::JsonPtr o = obj();
             json::set(o.get(), "info", encode_process_info(*info));

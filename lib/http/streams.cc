@@ -395,8 +395,14 @@ std::optional<MHD_Result> Live::handle_streams(MHD_Connection* conn, const Reque
     if (!pid)
         return send(conn, req, error_response(400, "bad_value", "the pid must be a decimal number"));
     auto info = manager_.process_info(*pid);
-    if (!info)
+    if (!info) {
+        // Rights first: without rights on every job, an unknown pid is a 403 like a pid of
+        // someone else's job, so a caller learns nothing of which pids exist.
+        bool all = req.method == "POST" ? rights.perms.can_write("*") : rights.perms.can_read("*");
+        if (!all)
+            return send(conn, req, forbidden("permission on the job of process " + seg[1] + " required"));
         return send(conn, req, error_response(404, "not_found"));
+    }
     const std::string job = info->job.qualified();
 
     if (req.method == "POST") {

@@ -194,6 +194,37 @@ class SecurityAuthTest(unittest.TestCase):
         finally:
             ws.close()
 
+    def test_unknown_pid_is_403_on_the_live_routes_without_rights_on_everything(self):
+        # The attack: a key for one session probes pids to learn which exist.
+        key = self.new_key({"manage": ["other"]})
+        unknown = 999999
+        self.assertEqual(self.tcp("GET", f"/streams/{unknown}/stdout", key=key).status, 403)
+        self.assertEqual(self.tcp("POST", f"/streams/{unknown}/stdin", "x", key=key).status, 403)
+        self.assertEqual(self.tcp("GET", f"/streams/{self.pid}/stdout", key=key).status, 403)
+        with self.assertRaisesRegex(AssertionError, "403"):
+            WebSocket(self.port, f"/{unknown}/channel", {"X-Api-Key": key})
+        ws = WebSocket(self.port, f"/wstreams/{unknown}", {"X-Api-Key": key})
+        try:
+            self.assertEqual(ws.recv(), '{"error":"forbidden"}')
+        finally:
+            ws.close()
+        ws = WebSocket(self.port, "/channel/websocket", {"X-Api-Key": key})
+        try:
+            for ident, name in (("p1", "process_info"), ("p2", "kill")):
+                got = self.channel_cmd(ws, ident, name, [unknown])
+                self.assertEqual(got["event"], "gaffer:command_error", got)
+                self.assertEqual(got["data"]["error"]["errno"], 403, got)
+            ws.send(json.dumps({"event": "SUB", "data": {"topic": f"PROCESS:{unknown}"}}))
+            got = json.loads(ws.recv())
+            self.assertEqual(got["event"], "gaffer:subscription_error", got)
+            self.assertIn("forbidden", json.dumps(got))
+        finally:
+            ws.close()
+        # With rights on everything the answer stays 404.
+        self.assertEqual(self.tcp("GET", f"/streams/{unknown}/stdout", key=self.admin).status, 404)
+        with self.assertRaisesRegex(AssertionError, "404"):
+            WebSocket(self.port, f"/{unknown}/channel", {"X-Api-Key": self.admin})
+
     def test_revoked_key_ends_its_watch_feed(self):
         key = self.new_key({"manage": ["*"]})
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
