@@ -15,9 +15,12 @@ import socket
 import subprocess
 import tempfile
 import time
+import unittest
 import uuid
 
 GAFFERD = os.environ.get("GAFFERD")
+# `make sanitize` sets this: under ASan, RSS measures its quarantine, not gafferd.
+SANITIZED = os.environ.get("GAFFER_SANITIZED") == "1"
 GAFFERCTL = os.environ.get("GAFFERCTL")
 
 
@@ -58,6 +61,15 @@ def free_port():
     p = s.getsockname()[1]
     s.close()
     return p
+
+
+def rss_kib(pid):
+    """The resident set of a process in KiB (0 once it has none: a zombie)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
 
 
 def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
@@ -246,3 +258,19 @@ class Daemon:
     def children(self):
         """OS pids of the daemon's live job processes (by tag), zombies excluded."""
         return tagged_pids(self.tag, exclude=(self.proc.pid,))
+
+
+class DaemonTestCase(unittest.TestCase):
+    """A test case whose daemons (made with self.daemon()) are cleaned up after each test."""
+
+    def setUp(self):
+        self.daemons = []
+
+    def tearDown(self):
+        for d in self.daemons:
+            d.cleanup()
+
+    def daemon(self, config, **kw):
+        d = Daemon(config, **kw)
+        self.daemons.append(d)
+        return d

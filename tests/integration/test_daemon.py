@@ -11,7 +11,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from gafferlib import Daemon, wait_for, GAFFERD  # noqa: E402
+from gafferlib import Daemon, DaemonTestCase, wait_for, GAFFERD  # noqa: E402
 
 
 def job_info(d, qualified):
@@ -19,18 +19,7 @@ def job_info(d, qualified):
     return d.get_json(f"/jobs/{sid}/{job}")
 
 
-class DaemonTest(unittest.TestCase):
-    def setUp(self):
-        self.daemons = []
-
-    def tearDown(self):
-        for d in self.daemons:
-            d.cleanup()
-
-    def daemon(self, config, **kw):
-        d = Daemon(config, **kw)
-        self.daemons.append(d)
-        return d
+class DaemonTest(DaemonTestCase):
 
     def test_keeps_n_alive_and_replaces_a_killed_process(self):
         d = self.daemon("[process:sleeper]\ncmd = sleep 1000\nnumprocesses = 3\n").start()

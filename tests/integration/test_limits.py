@@ -16,33 +16,12 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gafferlib import Daemon, free_port, wait_for  # noqa: E402
+from gafferlib import SANITIZED, Daemon, DaemonTestCase, free_port, rss_kib, wait_for  # noqa: E402
 
 JSON = {"Content-Type": "application/json"}
-# `make sanitize` sets this: under ASan, RSS measures its quarantine, not gafferd.
-SANITIZED = os.environ.get("GAFFER_SANITIZED") == "1"
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
-class LimitsTest(unittest.TestCase):
-    def setUp(self):
-        self.daemons = []
-
-    def tearDown(self):
-        for d in self.daemons:
-            d.cleanup()
-
-    def daemon(self, config, **kw):
-        d = Daemon(config, **kw)
-        self.daemons.append(d)
-        return d
+class LimitsTest(DaemonTestCase):
 
     def load(self, d, job, **kw):
         return d.request("POST", "/jobs/default", dict({"name": job, "cmd": "sleep 1000", "start": False}, **kw),

@@ -47,18 +47,6 @@ def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-# `make sanitize` sets this: under ASan, RSS measures its quarantine, not gafferd.
-SANITIZED = os.environ.get("GAFFER_SANITIZED") == "1"
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 class StreamsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -284,11 +272,11 @@ class StreamsTest(unittest.TestCase):
 
         cycle(100)
         time.sleep(0.3)
-        fds0, rss0 = fd_count(dpid), rss_kib(dpid)
+        fds0, rss0 = fd_count(dpid), gafferlib.rss_kib(dpid)
         cycle(1000)
         gafferlib.wait_for(lambda: fd_count(dpid) <= fds0 + 2, timeout=10, what="fds back to the baseline")
-        if not SANITIZED:  # ASan's quarantine keeps freed memory: RSS says nothing there
-            self.assertLess(rss_kib(dpid) - rss0, 4096, "RSS grew by more than 4 MiB over 1000 cycles")
+        if not gafferlib.SANITIZED:  # ASan's quarantine keeps freed memory: RSS says nothing there
+            self.assertLess(gafferlib.rss_kib(dpid) - rss0, 4096, "RSS grew by more than 4 MiB over 1000 cycles")
 
     def test_fast_writer_slow_reader(self):
         size = 200 * 1000 * 1000
@@ -332,7 +320,7 @@ class StreamsTest(unittest.TestCase):
             open(go, "w").close()
 
             def complete():
-                max_rss[0] = max(max_rss[0], rss_kib(self.d.proc.pid))
+                max_rss[0] = max(max_rss[0], gafferlib.rss_kib(self.d.proc.pid))
                 return os.path.exists(log) and os.path.getsize(log) >= size
 
             gafferlib.wait_for(complete, timeout=120, interval=0.05, what=f"{name}: {size} bytes logged")
@@ -347,7 +335,7 @@ class StreamsTest(unittest.TestCase):
 
         base, _, _ = run("fast0", False)
         slow_t, rss, got = run("fast1", True)
-        if not SANITIZED:
+        if not gafferlib.SANITIZED:
             self.assertLess(rss, 64 * 1024, f"daemon RSS {rss} KiB")
         self.assertGreater(got, 0)
         self.assertLess(got, size, "the slow reader cannot have read everything")
