@@ -45,7 +45,9 @@ struct Rights {
 
 // The rule of security-defaults.md "Jobs created through the API" for a caller without
 // full (admin) rights: nothing it could not do itself. Each returns nullopt when allowed,
-// else the reason of the 403.
+// else the reason of the 403. admit_job_spec() also confines an admitted job's log files
+// to log_root (JobSpec::log_beneath), so that what the kernel opens later is what was
+// checked now.
 // - A job runs as its `uid`, else as the daemon's user. The caller may use its own uid on
 //   the unix socket, the uids its key lists (auth::Permissions::uids), and, when the
 //   daemon is not root, the daemon's uid (no job of such a daemon can run as anyone else).
@@ -58,7 +60,7 @@ struct Rights {
 //   the daemon's working directory, as the manager opens them): no ".." component, no
 //   symbolic link beneath log_root, an existing file must be a regular file with one
 //   link. Without a log_root a caller without full rights can set no log file.
-std::optional<std::string> job_spec_denial(const Router::Impl& r, const Rights& rights, const model::JobSpec& spec);
+std::optional<std::string> admit_job_spec(const Router::Impl& r, const Rights& rights, model::JobSpec& spec);
 // `POST .../commit` with an environment puts caller-chosen variables (LD_PRELOAD...) in a
 // process of an existing job: allowed only when the caller may use that job's uid.
 std::optional<std::string> commit_env_denial(const Router::Impl& r, const Rights& rights, const model::JobName& job);
@@ -79,8 +81,9 @@ struct Ctx {
     std::optional<Response> need_manage_session(std::string_view session) const;
     std::optional<Response> need_manage_all() const;
     std::optional<Response> need_admin() const;
-    // 403 (job_spec_denial) when the caller may not have a job with `spec`.
-    std::optional<Response> check_privileged_options(const model::JobSpec& spec) const;
+    // 403 (admit_job_spec) when the caller may not have a job with `spec`; else the spec
+    // is admitted (its log files confined to log_root for a caller without full rights).
+    std::optional<Response> admit_spec(model::JobSpec& spec) const;
     // The process `pid` for a route that needs read (else manage) rights on its job. The
     // rights come first: a caller without the right on every job gets 403 for an unknown
     // pid as for a pid of a job it may not see, so it learns nothing; else 404.

@@ -374,8 +374,8 @@ std::optional<Response> Ctx::need_read_all() const {
     return forbidden("read permission on every job required");
 }
 
-std::optional<Response> Ctx::check_privileged_options(const model::JobSpec& spec) const {
-    if (auto why = job_spec_denial(r, rights, spec))
+std::optional<Response> Ctx::admit_spec(model::JobSpec& spec) const {
+    if (auto why = admit_job_spec(r, rights, spec))
         return forbidden(*why);
     return std::nullopt;
 }
@@ -511,7 +511,7 @@ std::optional<std::string> log_files_denial(const Router::Impl& r, const model::
 
 }  // namespace
 
-std::optional<std::string> job_spec_denial(const Router::Impl& r, const Rights& rights, const model::JobSpec& spec) {
+std::optional<std::string> admit_job_spec(const Router::Impl& r, const Rights& rights, model::JobSpec& spec) {
     if (rights.perms.admin)
         return std::nullopt;
     if (spec.shell)
@@ -529,7 +529,10 @@ std::optional<std::string> job_spec_denial(const Router::Impl& r, const Rights& 
         return "uid " + std::to_string(*spec.uid) + " is not one the caller may use";
     if (spec.gid && !may_use_gid(r, rights, *spec.gid))
         return "gid " + std::to_string(*spec.gid) + " is not the caller's own (leave gid out to use the uid's group)";
-    return log_files_denial(r, spec);
+    if (auto why = log_files_denial(r, spec))
+        return why;
+    spec.log_beneath = r.opts.log_root;
+    return std::nullopt;
 }
 
 std::optional<std::string> commit_env_denial(const Router::Impl& r, const Rights& rights, const model::JobName& job) {
@@ -686,8 +689,8 @@ void Router::apply_cors(const Request& req, Response& resp) const {
     impl_->cors.apply(req, resp);
 }
 
-std::optional<std::string> Router::job_spec_denied(const Rights& rights, const model::JobSpec& spec) const {
-    return job_spec_denial(*impl_, rights, spec);
+std::optional<std::string> Router::admit_job_spec(const Rights& rights, model::JobSpec& spec) const {
+    return http::admit_job_spec(*impl_, rights, spec);
 }
 
 std::optional<std::string> Router::commit_env_denied(const Rights& rights, const model::JobName& job) const {

@@ -94,9 +94,9 @@ public:
     std::optional<Response> rights_for(const Request& req, Rights* out) const;
     void apply_cors(const Request& req, Response& resp) const;
     // For the channel's commands, which take job specs outside handle(): the rule of the
-    // routes (handlers.h job_spec_denial, commit_env_denial); nullopt when allowed, else
-    // the reason.
-    std::optional<std::string> job_spec_denied(const Rights& rights, const model::JobSpec& spec) const;
+    // routes (handlers.h admit_job_spec, commit_env_denial); nullopt when allowed (the
+    // spec then admitted), else the reason.
+    std::optional<std::string> admit_job_spec(const Rights& rights, model::JobSpec& spec) const;
     std::optional<std::string> commit_env_denied(const Rights& rights, const model::JobName& job) const;
 
     struct Impl;

@@ -103,7 +103,7 @@ Response compat_add(Ctx& c) {
     auto spec = config::job_from_json(cfg.get(), job.session, config::JobJsonMode::kLoad);
     if (!spec)
         return error_response(400, "invalid_process_info", spec.error().context);
-    if (auto d = c.check_privileged_options(*spec))
+    if (auto d = c.admit_spec(*spec))
         return *d;
     Status st = c.r.manager.load(std::move(*spec));
     if (!st) {
@@ -154,7 +154,7 @@ Response compat_update(Ctx& c) {
     if (!spec)
         return error_response(400, "invalid_process_info", spec.error().context);
     spec->name = job;
-    if (auto d = c.check_privileged_options(*spec))
+    if (auto d = c.admit_spec(*spec))
         return *d;
     Status st = c.r.manager.update(std::move(*spec));
     if (!st)

@@ -70,7 +70,7 @@ Response load_job(Ctx& c) {
     auto spec = config::job_from_json(obj->get(), sid, config::JobJsonMode::kLoad);
     if (!spec)
         return manager_error(spec.error());
-    if (auto d = c.check_privileged_options(*spec))
+    if (auto d = c.admit_spec(*spec))
         return *d;
     Status st = c.r.manager.load(std::move(*spec));
     if (!st)
@@ -119,7 +119,7 @@ Response update_job(Ctx& c) {
         return manager_error(spec.error());
     }
     spec->name = name;
-    if (auto d = c.check_privileged_options(*spec))
+    if (auto d = c.admit_spec(*spec))
         return *d;
     Status st = c.r.manager.update(std::move(*spec));
     if (!st)

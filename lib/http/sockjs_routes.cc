@@ -575,7 +575,7 @@ void ChannelApp::command(const json_t* data) {
         if (!env)
             return reply_error({400, "invalid_config"});
         // The routes' rule for jobs of callers without full rights (router.h).
-        if (live_.router().job_spec_denied(rights_, *spec))
+        if (live_.router().admit_job_spec(rights_, *spec))
             return reply_error(kForbidden);
         Status s = name == "load" ? m.load(std::move(*spec), *env) : m.update(std::move(*spec), *env);
         if (!s)

@@ -2,7 +2,9 @@
 #include "lib/io/rotating_log.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,14 +24,54 @@ std::string backup_name(const std::string& path, int n) {
 // Whether the file ends with '\n' (or is empty): a rotation right away would not cut a
 // line. Best effort: an unreadable file counts as ending mid-line, which only delays
 // the first rotation until after the next line end.
-bool ends_at_line_start(const std::string& path, uint64_t size) {
+// `dir` and `name` as the log file was opened, `nofollow` as it was.
+bool ends_at_line_start(int dir, const std::string& name, bool nofollow, uint64_t size) {
     if (size == 0)
         return true;
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    UniqueFd fd(::openat(dir, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | (nofollow ? O_NOFOLLOW : 0)));
     if (!fd)
         return false;
     char c = 0;
     return ::pread(fd.get(), &c, 1, static_cast<off_t>(size - 1)) == 1 && c == '\n';
+}
+
+// The directory of `path` as an O_PATH descriptor, and the file's name in it. With
+// `beneath`, the directory is resolved from there with RESOLVE_BENEATH |
+// RESOLVE_NO_SYMLINKS.
+Result<UniqueFd> open_dir(const std::string& path, std::string_view beneath, std::string* ret_name) {
+    size_t slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    *ret_name = slash == std::string::npos ? path : path.substr(slash + 1);
+    if (ret_name->empty() || *ret_name == "." || *ret_name == "..")
+        return fail(Error::make(EINVAL, "log file '%s': not a file name", path.c_str()));
+    constexpr int kDirFlags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+    if (beneath.empty()) {
+        UniqueFd fd(::open(dir.c_str(), kDirFlags));
+        if (!fd)
+            return fail(Error::from_errno("open the directory of '%s'", path.c_str()));
+        return fd;
+    }
+    std::string root(beneath);
+    while (root.size() > 1 && root.back() == '/') root.pop_back();
+    std::string rel;
+    if (dir == root) {
+        rel = ".";
+    } else if (dir.size() > root.size() && dir.compare(0, root.size(), root) == 0 &&
+               (root == "/" || dir[root.size()] == '/')) {
+        rel = dir.substr(root == "/" ? 1 : root.size() + 1);
+    } else {
+        return fail(Error::make(EACCES, "log file '%s' is not beneath %s", path.c_str(), root.c_str()));
+    }
+    UniqueFd root_fd(::open(root.c_str(), kDirFlags));
+    if (!root_fd)
+        return fail(Error::from_errno("open %s", root.c_str()));
+    struct open_how how {};
+    how.flags = kDirFlags;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
+    UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, root_fd.get(), rel.c_str(), &how, sizeof how)));
+    if (!fd)
+        return fail(Error::from_errno("open the directory of '%s' beneath %s", path.c_str(), root.c_str()));
+    return fd;
 }
 
 std::string sanitize(const std::string& s) {
@@ -42,9 +84,12 @@ std::string sanitize(const std::string& s) {
 
 }  // namespace
 
-RotatingLog::RotatingLog(std::string path, uint64_t max_bytes, int backups, UniqueFd fd, uint64_t size,
-                         bool at_line_start)
+RotatingLog::RotatingLog(std::string path, UniqueFd dir, std::string name, int open_flags, uint64_t max_bytes,
+                         int backups, UniqueFd fd, uint64_t size, bool at_line_start)
     : path_(std::move(path)),
+      dir_(std::move(dir)),
+      name_(std::move(name)),
+      open_flags_(open_flags),
       max_bytes_(max_bytes),
       backups_(backups),
       fd_(std::move(fd)),
@@ -52,12 +97,16 @@ RotatingLog::RotatingLog(std::string path, uint64_t max_bytes, int backups, Uniq
       at_line_start_(at_line_start),
       reopen_pending_(false) {}
 
-Result<std::unique_ptr<RotatingLog>> RotatingLog::open(std::string path, uint64_t max_bytes, int backups) {
+Result<std::unique_ptr<RotatingLog>> RotatingLog::open(std::string path, uint64_t max_bytes, int backups,
+                                                       std::string_view beneath) {
     if (path.empty())
         return fail(Error::make(EINVAL, "log file: empty path"));
     if (backups < 0)
         return fail(Error::make(EINVAL, "log file '%s': negative backup count %d", path.c_str(), backups));
-    UniqueFd fd(::open(path.c_str(), kOpenFlags, kMode));
+    std::string name;
+    GAFFER_TRY(UniqueFd dir, open_dir(path, beneath, &name));
+    const int flags = kOpenFlags | (beneath.empty() ? 0 : O_NOFOLLOW);
+    UniqueFd fd(::openat(dir.get(), name.c_str(), flags, kMode));
     if (!fd)
         return fail(Error::from_errno("open '%s'", path.c_str()));
     struct stat st {};
@@ -66,9 +115,9 @@ Result<std::unique_ptr<RotatingLog>> RotatingLog::open(std::string path, uint64_
     if (!S_ISREG(st.st_mode))
         return fail(Error::make(EINVAL, "log file '%s' is not a regular file", path.c_str()));
     const auto size = static_cast<uint64_t>(st.st_size);
-    const bool at_line_start = ends_at_line_start(path, size);
-    return std::unique_ptr<RotatingLog>(
-        new RotatingLog(std::move(path), max_bytes, backups, std::move(fd), size, at_line_start));
+    const bool at_line_start = ends_at_line_start(dir.get(), name, !beneath.empty(), size);
+    return std::unique_ptr<RotatingLog>(new RotatingLog(std::move(path), std::move(dir), std::move(name), flags,
+                                                        max_bytes, backups, std::move(fd), size, at_line_start));
 }
 
 Status RotatingLog::write_all(std::string_view data) {
@@ -89,16 +138,16 @@ Status RotatingLog::write_all(std::string_view data) {
 }
 
 Status RotatingLog::reopen() {
-    UniqueFd fd(::open(path_.c_str(), kOpenFlags, kMode));
+    UniqueFd fd(::openat(dir_.get(), name_.c_str(), open_flags_, kMode));
     if (!fd)
         return fail(Error::from_errno("open '%s'", path_.c_str()));
     struct stat st {};
     if (::fstat(fd.get(), &st) < 0)
         return fail(Error::from_errno("fstat '%s'", path_.c_str()));
     const auto size = static_cast<uint64_t>(st.st_size);
-    fd_ = std::move(fd);
     size_ = size;
-    at_line_start_ = ends_at_line_start(path_, size);
+    at_line_start_ = ends_at_line_start(dir_.get(), name_, (open_flags_ & O_NOFOLLOW) != 0, size);
+    fd_ = std::move(fd);
     reopen_pending_ = false;
     return ok();
 }
@@ -115,16 +164,21 @@ Status RotatingLog::rotate() {
     // backup count costs nothing until the files are there. Renaming .backups-1 onto
     // .backups discards the oldest.
     int existing = 0;
-    while (existing < backups_ && ::access(backup_name(path_, existing + 1).c_str(), F_OK) == 0) ++existing;
+    // Relative to the directory opened at open(): a renamed or replaced directory on the
+    // way cannot redirect them (renameat never follows a link in its last component).
+    const int dir = dir_.get();
+    while (existing < backups_ &&
+           ::faccessat(dir, backup_name(name_, existing + 1).c_str(), F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+        ++existing;
     for (int i = existing < backups_ ? existing : backups_ - 1; i >= 1; --i) {
-        const std::string from = backup_name(path_, i);
-        const std::string to = backup_name(path_, i + 1);
-        if (::rename(from.c_str(), to.c_str()) < 0 && errno != ENOENT)
-            return fail(Error::from_errno("rename '%s' to '%s'", from.c_str(), to.c_str()));
+        const std::string from = backup_name(name_, i);
+        const std::string to = backup_name(name_, i + 1);
+        if (::renameat(dir, from.c_str(), dir, to.c_str()) < 0 && errno != ENOENT)
+            return fail(Error::from_errno("rename '%s.%d' to '%s.%d'", path_.c_str(), i, path_.c_str(), i + 1));
     }
-    const std::string first = backup_name(path_, 1);
-    if (::rename(path_.c_str(), first.c_str()) < 0)
-        return fail(Error::from_errno("rename '%s' to '%s'", path_.c_str(), first.c_str()));
+    const std::string first = backup_name(name_, 1);
+    if (::renameat(dir, name_.c_str(), dir, first.c_str()) < 0)
+        return fail(Error::from_errno("rename '%s' to '%s.1'", path_.c_str(), path_.c_str()));
     // The old file is now <path>.1; until <path> exists again, keep appending to it rather
     // than lose output, and never rename again before it does (that would shift the backups
     // a second time for one rotation).

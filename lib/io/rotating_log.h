@@ -19,6 +19,12 @@
 // - Rotation renames <path>.N-1 → <path>.N … <path> → <path>.1 (<path>.1 is the newest
 //   backup) and keeps `backups` files; backups = 0 truncates <path> instead.
 // - Writes are plain blocking write(2)s to a regular file; nothing is buffered here.
+// - The file's directory is opened once, at open(), and every later operation (rotation's
+//   renames, reopening) works relative to that descriptor. With `beneath` (the log_root
+//   of a job loaded without full rights, security-defaults.md), that directory is resolved
+//   with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) from `beneath`, and the file itself
+//   is never a symbolic link (O_NOFOLLOW): a link planted after the job was checked can
+//   lead nowhere else.
 // Two RotatingLog objects on one path (two daemons) are not coordinated.
 #pragma once
 
@@ -35,8 +41,11 @@ namespace gaffer::io {
 class RotatingLog {
 public:
     // Opens (creating, mode 0644) `path` for appending. The directory must exist (ENOENT
-    // otherwise). max_bytes = 0 turns rotation off; backups < 0 is EINVAL.
-    static Result<std::unique_ptr<RotatingLog>> open(std::string path, uint64_t max_bytes, int backups);
+    // otherwise). max_bytes = 0 turns rotation off; backups < 0 is EINVAL. A non-empty
+    // `beneath` (an absolute directory) confines the file to it, as described above:
+    // EACCES for a path outside it, ELOOP or EXDEV for a symbolic link on the way.
+    static Result<std::unique_ptr<RotatingLog>> open(std::string path, uint64_t max_bytes, int backups,
+                                                     std::string_view beneath = {});
 
     RotatingLog(const RotatingLog&) = delete;
     RotatingLog& operator=(const RotatingLog&) = delete;
@@ -55,13 +64,17 @@ public:
     int backups() const { return backups_; }
 
 private:
-    RotatingLog(std::string path, uint64_t max_bytes, int backups, UniqueFd fd, uint64_t size, bool at_line_start);
+    RotatingLog(std::string path, UniqueFd dir, std::string name, int open_flags, uint64_t max_bytes, int backups,
+                UniqueFd fd, uint64_t size, bool at_line_start);
 
     Status write_all(std::string_view data);
     Status rotate();
     Status reopen();
 
     std::string path_;
+    UniqueFd dir_;      // the file's directory (O_PATH)
+    std::string name_;  // the file's name in dir_
+    int open_flags_;
     uint64_t max_bytes_;
     int backups_;
     UniqueFd fd_;

@@ -1108,7 +1108,7 @@ Result<std::map<std::string, std::shared_ptr<io::RotatingLog>>> open_logs(const 
             }
         }
         if (shared) continue;
-        auto log = io::RotatingLog::open(path, spec.log_max_bytes, spec.log_backups);
+        auto log = io::RotatingLog::open(path, spec.log_max_bytes, spec.log_backups, spec.log_beneath);
         if (!log) return fail(Error::make(EINVAL, "%s: cannot open log file: %s", key, log.error().message().c_str()));
         logs[key] = std::shared_ptr<io::RotatingLog>(std::move(log).value());
     }

@@ -69,6 +69,10 @@ struct JobSpec {
 
     // gafferd extensions.
     std::string stdout_file, stderr_file, log_dir;
+    // Set by the HTTP front end (never from a config or a request) for a job loaded
+    // without full rights: its log files are opened beneath this directory only
+    // (io::RotatingLog, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS). Empty: no confinement.
+    std::string log_beneath;
     uint64_t log_max_bytes = 50ull << 20;
     int log_backups = 5;
     std::optional<uint64_t> memory_max;

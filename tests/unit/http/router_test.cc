@@ -615,6 +615,10 @@ TEST_F(JobRuleTest, LogFilesBeneathLogRootAreAllowed) {
     Response r = load_as(uids_, R"(,"uid":4242,"stdout_file":")" + log_root_ + R"(/./a.out","log_dir":")" +
                                     log_root_ + R"(")");
     EXPECT_EQ(r.status, 200) << r.body;
+    // Admitted, the job's files are opened beneath log_root only (io::RotatingLog).
+    auto spec = manager_->spec({"app", "a"});
+    ASSERT_TRUE(spec);
+    EXPECT_EQ(spec->log_beneath, log_root_);
 }
 
 TEST_F(JobRuleTest, WithoutLogRootNoLogFiles) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -407,6 +408,58 @@ TEST(LogPathFor, NamesTheFileAfterSessionJobAndLabel) {
 TEST(LogPathFor, KeepsTheFileInsideTheDirectory) {
     EXPECT_EQ(log_path_for("/logs", "s.j", "../../etc/x"), "/logs/s.j..._.._etc_x.log");
     EXPECT_EQ(log_path_for("/logs", "a/b.c", "o"), "/logs/a_b.c.o.log");
+}
+
+
+// A job loaded without full rights has its log files confined beneath log_root
+// (security-defaults.md): no symbolic link on the way, none as the file, never outside,
+// at open and at every rotation.
+TEST(RotatingLog, BeneathRefusesLinksAndOutsidePaths) {
+    TempDir root, elsewhere;
+    ASSERT_TRUE(root.ok() && elsewhere.ok());
+    ASSERT_EQ(::mkdir((root / "jobs").c_str(), 0755), 0);
+    ASSERT_EQ(::symlink(elsewhere.path().c_str(), (root / "link").c_str()), 0);
+    ASSERT_EQ(::symlink((elsewhere / "target.log").c_str(), (root / "jobs/leaf.log").c_str()), 0);
+
+    auto ok = RotatingLog::open(root / "jobs/out.log", 0, 1, root.path());
+    EXPECT_TRUE(ok) << (ok ? "" : ok.error().message());
+    auto via_dir_link = RotatingLog::open(root / "link/out.log", 0, 1, root.path());
+    ASSERT_FALSE(via_dir_link);
+    EXPECT_EQ(via_dir_link.error().code, ELOOP);
+    auto via_leaf_link = RotatingLog::open(root / "jobs/leaf.log", 0, 1, root.path());
+    ASSERT_FALSE(via_leaf_link);
+    EXPECT_EQ(via_leaf_link.error().code, ELOOP);
+    auto outside = RotatingLog::open(elsewhere / "x.log", 0, 1, root.path());
+    ASSERT_FALSE(outside);
+    EXPECT_EQ(outside.error().code, EACCES);
+    auto prefix_only = RotatingLog::open(root.path() + "x/y.log", 0, 1, root.path());
+    ASSERT_FALSE(prefix_only);
+    EXPECT_EQ(prefix_only.error().code, EACCES);
+    EXPECT_FALSE(exists(elsewhere / "out.log"));
+    EXPECT_FALSE(exists(elsewhere / "target.log"));
+    // Unconfined (an admin's job), the leaf link is followed as before.
+    EXPECT_TRUE(RotatingLog::open(root / "jobs/leaf.log", 0, 1));
+}
+
+TEST(RotatingLog, RotationStaysInTheDirectoryOpenedAtFirst) {
+    TempDir root, elsewhere;
+    ASSERT_TRUE(root.ok() && elsewhere.ok());
+    ASSERT_EQ(::mkdir((root / "jobs").c_str(), 0755), 0);
+    auto r = RotatingLog::open(root / "jobs/a.log", 10, 2, root.path());
+    ASSERT_TRUE(r) << r.error().message();
+    auto log = std::move(r.value());
+    ASSERT_TRUE(log->write("12345678\n"));
+    // The attack: the directory is swapped for a link to elsewhere, and a link planted
+    // where the backup goes, before the rotation.
+    ASSERT_EQ(::rename((root / "jobs").c_str(), (root / "moved").c_str()), 0);
+    ASSERT_EQ(::symlink(elsewhere.path().c_str(), (root / "jobs").c_str()), 0);
+    ASSERT_EQ(::symlink((elsewhere / "planted").c_str(), (root / "moved/a.log.2").c_str()), 0);
+    ASSERT_TRUE(log->write("abcdefgh\n"));
+    EXPECT_EQ(slurp(root / "moved/a.log.1"), "12345678\n");
+    EXPECT_EQ(slurp(root / "moved/a.log"), "abcdefgh\n");
+    EXPECT_FALSE(exists(elsewhere / "a.log"));
+    EXPECT_FALSE(exists(elsewhere / "a.log.1"));
+    EXPECT_FALSE(exists(elsewhere / "planted"));
 }
 
 }  // namespace
