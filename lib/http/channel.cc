@@ -61,7 +61,7 @@ struct ChannelState {
     std::string read_label;    // empty: no reading
     std::string write_stream;  // empty: no writing
     unsigned mode = 3;
-    std::optional<ws::v1::ErrorCode> open_error;  // EPERM at open
+    std::optional<ws::v1::ErrorCode> open_error;  // told at begin(), once rights are known
     bool authed = false;
     Rights rights;
     Request auth_req;  // the request whose X-Api-Key (on the upgrade or from AUTH:) gave `rights`
@@ -113,13 +113,14 @@ struct ChannelState {
 
     // Permission and open-time checks, then the subscriptions.
     void begin() {
-        if (open_error) {
-            send_error(ws::v1::kConnectionErrorId, *open_error);
+        // Rights first: what the process offers is told only to who may use it.
+        if (!covered()) {
+            send_error(ws::v1::kConnectionErrorId, ws::v1::ErrorCode::kForbidden);
             ws->close();
             return;
         }
-        if (!covered()) {
-            send_error(ws::v1::kConnectionErrorId, ws::v1::ErrorCode::kForbidden);
+        if (open_error) {
+            send_error(ws::v1::kConnectionErrorId, *open_error);
             ws->close();
             return;
         }
@@ -221,26 +222,30 @@ std::optional<MHD_Result> Live::handle_channel(MHD_Connection* conn, const Reque
         authed = false;
     }
     auto info = manager_.process_info(*pid);
-    if (!info) {
-        // Rights first (as the HTTP routes): a key without rights on every job gets 403
-        // for an unknown pid too.
-        bool all = (!(*mode & ws::v1::kModeRead) || rights.perms.can_read("*")) &&
-                   (!(*mode & ws::v1::kModeWrite) || rights.perms.can_write("*"));
-        if (authed && !all)
-            return send(conn, req, forbidden("permission on the job of process " + seg[1] + " required"));
-        return send(conn, req, error_response(404, "not_found"));
-    }
     auto st = std::make_shared<ChannelState>();
     st->live = this;
     st->pid = *pid;
-    st->job = info->job.qualified();
+    // Rights first (as the HTTP routes): for an unknown pid, rights on every job decide
+    // between 403 and 404. Before AUTH: (keys required, none on the upgrade) nothing is
+    // told at all; the upgrade goes through and the answer comes after AUTH.
+    st->job = info ? info->job.qualified() : "*";
     st->mode = *mode;
     st->authed = authed;
     st->rights = std::move(rights);
     st->auth_req = req;
+    if (!info) {
+        if (authed) {
+            if (!st->covered())
+                return send(conn, req, forbidden("permission on the job of process " + seg[1] + " required"));
+            return send(conn, req, error_response(404, "not_found"));
+        }
+        st->open_error = ws::v1::ErrorCode::kNotFound;
+    }
     const bool rd = *mode & ws::v1::kModeRead;
     const bool wr = *mode & ws::v1::kModeWrite;
-    if (seg.size() == 2) {
+    if (!info) {
+        // Answered after AUTH (begin()).
+    } else if (seg.size() == 2) {
         if (rd) {
             if (info->redirect_output.empty())
                 st->open_error = ws::v1::ErrorCode::kEperm;
@@ -269,8 +274,11 @@ std::optional<MHD_Result> Live::handle_channel(MHD_Connection* conn, const Reque
                 st->read_label = s;
             if (wr)
                 st->write_stream = s;
-        } else {
+        } else if (authed && st->covered()) {
             return send(conn, req, error_response(404, "ENOENT", "no such stream"));
+        } else {
+            // Which streams a job has is told only to who may use them (begin()).
+            st->open_error = ws::v1::ErrorCode::kEnoent;
         }
     }
     bool keyed = authed && req.header("x-api-key").has_value();

@@ -225,6 +225,20 @@ class SecurityAuthTest(unittest.TestCase):
         with self.assertRaisesRegex(AssertionError, "404"):
             WebSocket(self.port, f"/{unknown}/channel", {"X-Api-Key": self.admin})
 
+    def test_v1_channel_before_auth_tells_nothing_of_unknown_pids(self):
+        # Without a key on the upgrade, an unknown pid is upgraded like a known one; the
+        # answer comes after AUTH, rights first.
+        for key, error in ((self.new_key({"manage": ["other"]}), "FORBIDDEN"), (self.admin, "not_found")):
+            ws = WebSocket(self.port, "/999999/channel")
+            try:
+                ws.send(f"V1 message a1\x00AUTH:{key}")
+                seen = []
+                while (msg := ws.recv()) is not None:
+                    seen.append(msg)
+                self.assertTrue(any(f'"error":"{error}"' in m for m in seen), seen)
+            finally:
+                ws.close()
+
     def test_revoked_key_ends_its_watch_feed(self):
         key = self.new_key({"manage": ["*"]})
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
