@@ -1059,19 +1059,22 @@ struct Manager::Impl {
 
 // A job with a uid but no gid runs with the user's primary group and supplementary
 // groups, and gets HOME/USER/LOGNAME, as su and systemd's User= do. NSS is asked here,
-// once, when the job is loaded: never in the child and never per spawn.
+// once, when the job is loaded: never in the child and never per spawn. A daemon that is
+// not root cannot change groups (setgroups needs CAP_SETGID): a job asking for the
+// daemon's own uid without a gid keeps the daemon's groups, and the child changes none.
 namespace {
 void resolve_user(model::JobSpec& spec, std::vector<gid_t>& groups, model::Env& user_env) {
     groups.clear();
     user_env.clear();
     if (!spec.uid) return;
+    const bool keep_groups = !spec.gid && geteuid() != 0 && *spec.uid == geteuid();
     struct passwd pw, *res = nullptr;
     std::vector<char> buf(16384);
     if (getpwuid_r(*spec.uid, &pw, buf.data(), buf.size(), &res) != 0 || !res) {
-        if (!spec.gid) spec.gid = static_cast<gid_t>(*spec.uid);  // a bare uid: its own group number
+        if (!spec.gid && !keep_groups) spec.gid = static_cast<gid_t>(*spec.uid);  // a bare uid: its group number
         return;
     }
-    if (!spec.gid) {
+    if (!spec.gid && !keep_groups) {
         spec.gid = res->pw_gid;
         int n = 64;
         std::vector<gid_t> g(static_cast<size_t>(n));
