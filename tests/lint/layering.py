@@ -10,6 +10,8 @@ import os
 import re
 import sys
 
+import lintlib
+
 ALLOWED = {
     "base": set(),
     "loop": {"base"},
@@ -74,14 +76,7 @@ def check(root):
 
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..")
-    errors = check(root)
-    for e in errors:
-        print(e)
-    if errors:
-        print(f"layering: {len(errors)} violation(s)")
-        return 1
-    print("layering: ok")
-    return 0
+    return lintlib.report("layering", check(root), "violation(s)")
 
 
 if __name__ == "__main__":
