@@ -578,6 +578,38 @@ TEST_P(ManagerTest, ExecFailureIsPublishedAndBacksOff) {
     EXPECT_EQ(loop_->timer_count(), 0u);
 }
 
+// Run in a forked child: drops to `uid` when root, then loads a job running as `uid` with
+// no gid into a Manager of its own and says what it published first ("spawn", or
+// "spawn_error stage=... errno=..."; "skip: ..." when the backend is unavailable).
+std::string first_spawn_outcome_as(loop::Backend backend, uid_t uid) {
+    if (geteuid() == 0 && (setgroups(0, nullptr) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
+        return "drop failed: " + std::string(strerror(errno));
+    auto l = Loop::create(backend);
+    if (!l) return "skip: " + l.error().message();
+    auto loop = std::move(l).value();
+    events::EventBus bus(*loop);
+    std::string seen;
+    bus.subscribe(".", [&](const std::string& type, const json_t* msg) {
+        if (!seen.empty()) return;
+        if (type == "spawn") seen = "spawn";
+        if (type == "spawn_error")
+            seen = "spawn_error stage=" + std::string(json_string_value(json_object_get(msg, "stage"))) +
+                   " errno=" + std::to_string(json_integer_value(json_object_get(msg, "errno")));
+    });
+    Options o;
+    o.default_cwd = "/";
+    o.use_cgroups = false;
+    Manager mgr(*loop, bus, o);
+    model::JobSpec spec = job_spec("default.mine", "sleep 1000", 1);
+    spec.uid = uid;
+    if (!mgr.load(spec)) return "load failed";
+    (void)loop->run_until([&] { return !seen.empty(); }, kWait);
+    bool done = false;
+    mgr.shutdown([&] { done = true; });
+    if (!loop->run_until([&] { return done; }, kWait)) return "shutdown did not finish";
+    return seen.empty() ? "nothing published" : seen;
+}
+
 // A daemon that is not root may run a job as its own uid (the router lets non-admins ask
 // for that). With no gid given, the child keeps the daemon's groups: a non-root process
 // cannot call setgroups, so resolving the user's supplementary groups would fail every
@@ -592,36 +624,9 @@ TEST_P(ManagerTest, OwnUidWithoutGidSpawnsInANonRootDaemon) {
     if (child == 0) {
         close(fds[0]);
         alarm(30);
-        auto report = [&](const std::string& s) {
-            (void)!write(fds[1], s.data(), s.size());
-            _exit(0);
-        };
-        if (geteuid() == 0 && (setgroups(0, nullptr) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
-            report("drop failed: " + std::string(strerror(errno)));
-        auto l = Loop::create(GetParam());
-        if (!l) report("skip: " + l.error().message());
-        auto loop = std::move(l).value();
-        events::EventBus bus(*loop);
-        std::string seen;
-        bus.subscribe(".", [&](const std::string& type, const json_t* msg) {
-            if (!seen.empty()) return;
-            if (type == "spawn") seen = "spawn";
-            if (type == "spawn_error")
-                seen = "spawn_error stage=" + std::string(json_string_value(json_object_get(msg, "stage"))) +
-                       " errno=" + std::to_string(json_integer_value(json_object_get(msg, "errno")));
-        });
-        Options o;
-        o.default_cwd = "/";
-        o.use_cgroups = false;
-        Manager mgr(*loop, bus, o);
-        model::JobSpec spec = job_spec("default.mine", "sleep 1000", 1);
-        spec.uid = uid;
-        if (!mgr.load(spec)) report("load failed");
-        (void)loop->run_until([&] { return !seen.empty(); }, kWait);
-        bool done = false;
-        mgr.shutdown([&] { done = true; });
-        (void)loop->run_until([&] { return done; }, kWait);
-        report(seen.empty() ? "nothing published" : seen);
+        std::string outcome = first_spawn_outcome_as(GetParam(), uid);
+        (void)!write(fds[1], outcome.data(), outcome.size());
+        _exit(0);
     }
     close(fds[1]);
     std::string got;
