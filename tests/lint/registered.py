@@ -5,13 +5,15 @@
 # tests/{unit,system}/**/*_test.cc and tests/fuzz/fuzz_*.cc is a source of an executable
 # that a registered test runs. Reads meson's introspection of the build directory
 # (meson-info/intro-targets.json, intro-tests.json), so it sees exactly what `meson test`
-# runs. The other direction (a listed file that is missing) is a meson error() in
-# tests/meson.build. Exit 1 with one line per file left out.
+# runs. Every fuzz target is also built by `make fuzz` (tests/fuzz/build_fuzzers.sh --list
+# reads tests/fuzz/meson.build). The other direction (a listed file that is missing) is a
+# meson error() in tests/meson.build. Exit 1 with one line per file left out.
 #
 #   registered.py SOURCE_ROOT BUILD_ROOT
 import glob
 import json
 import os
+import subprocess
 import sys
 
 import lintlib
@@ -42,6 +44,13 @@ def check(root, build):
     for path in files("unit/**/*_test.cc", "system/**/*_test.cc", "fuzz/fuzz_*.cc"):
         if os.path.realpath(path) not in run_sources:
             errors.append(f"{os.path.relpath(path, root)}: not built into any test (register it in its meson.build)")
+    script = os.path.join(root, "tests", "fuzz", "build_fuzzers.sh")
+    listed = subprocess.run(["sh", script, "--list"], capture_output=True, text=True, check=False)
+    fuzzed = {line.split()[1] for line in listed.stdout.splitlines() if len(line.split()) > 1}
+    for path in files("fuzz/fuzz_*.cc"):
+        if os.path.basename(path) not in fuzzed:
+            errors.append(f"{os.path.relpath(path, root)}: build_fuzzers.sh does not build it "
+                          f"(its entry in tests/fuzz/meson.build is not in the expected form) {listed.stderr.strip()}")
     return errors
 
 
