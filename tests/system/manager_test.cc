@@ -578,10 +578,11 @@ TEST_P(ManagerTest, ExecFailureIsPublishedAndBacksOff) {
     EXPECT_EQ(loop_->timer_count(), 0u);
 }
 
-// Run in a forked child: drops to `uid` when root, then loads a job running as `uid` with
-// no gid into a Manager of its own and says what it published first ("spawn", or
-// "spawn_error stage=... errno=..."; "skip: ..." when the backend is unavailable).
-std::string first_spawn_outcome_as(loop::Backend backend, uid_t uid) {
+// Run in a forked child: drops to `uid` (and group `uid`) when root, then loads a job
+// running as `uid`, with `gid` when `with_gid` (else none), into a Manager of its own and
+// says what it published first ("spawn", or "spawn_error stage=... errno=..."; "skip: ..."
+// when the backend is unavailable).
+std::string first_spawn_outcome_as(loop::Backend backend, uid_t uid, bool with_gid) {
     if (geteuid() == 0 && (setgroups(0, nullptr) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
         return "drop failed: " + std::string(strerror(errno));
     auto l = Loop::create(backend);
@@ -602,6 +603,7 @@ std::string first_spawn_outcome_as(loop::Backend backend, uid_t uid) {
     Manager mgr(*loop, bus, o);
     model::JobSpec spec = job_spec("default.mine", "sleep 1000", 1);
     spec.uid = uid;
+    if (with_gid) spec.gid = getegid();
     if (!mgr.load(spec)) return "load failed";
     (void)loop->run_until([&] { return !seen.empty(); }, kWait);
     bool done = false;
@@ -610,21 +612,18 @@ std::string first_spawn_outcome_as(loop::Backend backend, uid_t uid) {
     return seen.empty() ? "nothing published" : seen;
 }
 
-// A daemon that is not root may run a job as its own uid (the router lets non-admins ask
-// for that). With no gid given, the child keeps the daemon's groups: a non-root process
-// cannot call setgroups, so resolving the user's supplementary groups would fail every
-// spawn with EPERM at stage "gid". The suite runs as root in CI, so a forked child drops
-// to nobody first and reports through a pipe what its own Manager published.
-TEST_P(ManagerTest, OwnUidWithoutGidSpawnsInANonRootDaemon) {
+// Runs first_spawn_outcome_as in a forked child as nobody (or as the suite's own user when
+// it is not root) and returns its answer.
+std::string spawn_outcome_in_a_non_root_daemon(loop::Backend backend, bool with_gid) {
     const uid_t uid = geteuid() == 0 ? 65534 : geteuid();
     int fds[2];
-    ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+    if (pipe2(fds, O_CLOEXEC) < 0) return "pipe failed";
     pid_t child = fork();
-    ASSERT_GE(child, 0);
+    if (child < 0) return "fork failed";
     if (child == 0) {
         close(fds[0]);
         alarm(30);
-        std::string outcome = first_spawn_outcome_as(GetParam(), uid);
+        std::string outcome = first_spawn_outcome_as(backend, uid, with_gid);
         (void)!write(fds[1], outcome.data(), outcome.size());
         _exit(0);
     }
@@ -635,8 +634,25 @@ TEST_P(ManagerTest, OwnUidWithoutGidSpawnsInANonRootDaemon) {
     while ((n = read(fds[0], buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
     close(fds[0]);
     int status = 0;
-    ASSERT_EQ(waitpid(child, &status, 0), child);
-    ASSERT_TRUE(WIFEXITED(status)) << "child status " << status;
+    if (waitpid(child, &status, 0) != child || !WIFEXITED(status))
+        return "child status " + std::to_string(status);
+    return got;
+}
+
+// A daemon that is not root may run a job as its own uid, and with its own gid (the
+// router lets non-admins ask for both). The child then keeps the daemon's groups: a
+// non-root process cannot call setgroups, so resolving the user's supplementary groups,
+// or setting the gid as the only group, would fail every spawn with EPERM at stage "gid".
+// The suite runs as root in CI, so a forked child drops to nobody first and reports
+// through a pipe what its own Manager published.
+TEST_P(ManagerTest, OwnUidWithoutGidSpawnsInANonRootDaemon) {
+    std::string got = spawn_outcome_in_a_non_root_daemon(GetParam(), false);
+    if (got.rfind("skip: ", 0) == 0) GTEST_SKIP() << got;
+    EXPECT_EQ(got, "spawn");
+}
+
+TEST_P(ManagerTest, OwnUidAndOwnGidSpawnsInANonRootDaemon) {
+    std::string got = spawn_outcome_in_a_non_root_daemon(GetParam(), true);
     if (got.rfind("skip: ", 0) == 0) GTEST_SKIP() << got;
     EXPECT_EQ(got, "spawn");
 }
