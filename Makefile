@@ -6,6 +6,7 @@ SANBUILD   ?= build-sanitize
 CONFIG     ?= contrib/examples/gafferd.ini
 MESON_OPTS ?=
 JOBS       ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
 
 .PHONY: help deps build run test sanitize fuzz bench install format clean
 
@@ -15,7 +16,7 @@ help:
 	@echo "make run       build, then run gafferd in the foreground on $(CONFIG)"
 	@echo "make test      build, then run every test suite (unit, system, integration, fuzz, lint)"
 	@echo "make sanitize  the same suites under ASan+UBSan, in $(SANBUILD)/"
-	@echo "make fuzz      build the libFuzzer targets with clang and fuzz each for a while"
+	@echo "make fuzz      build every libFuzzer target with clang and fuzz each for FUZZ_SECONDS (60)"
 	@echo "make bench     run the benchmarks (bench/)"
 	@echo "make install   install binaries, man pages and systemd units (meson install)"
 	@echo "make clean     remove the build directories"
@@ -41,7 +42,7 @@ sanitize: deps
 	@GAFFER_SANITIZED=1 TIMEOUT_MULTIPLIER=3 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ./tests/run-tests.sh $(SANBUILD)
 
 fuzz: deps
-	@./tests/fuzz/build_fuzzers.sh build-fuzz
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) ./tests/fuzz/build_fuzzers.sh build-fuzz
 
 bench: build
 	@./bench/run.sh $(BUILD)

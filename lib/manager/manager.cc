@@ -174,6 +174,7 @@ struct Manager::Impl {
         int last_term_signal = 0;
         std::map<std::string, std::shared_ptr<io::RotatingLog>> logs;  // "stdout"/"stderr"
         std::vector<gid_t> groups;  // supplementary groups of spec.uid, resolved at load
+        bool keep_groups = false;   // the child keeps the daemon's gid and groups (resolve_user)
         model::Env user_env;        // HOME, USER, LOGNAME of spec.uid
         std::shared_ptr<const model::Env> last_env;  // the newest process's, shared when equal
         std::shared_ptr<const std::vector<std::string>> last_args;  // likewise
@@ -386,8 +387,10 @@ struct Manager::Impl {
         ex.cwd = s.cwd.empty() ? opts.default_cwd : s.cwd;
         for (auto& [k, v] : env) ex.envp.push_back(k + "=" + v);
         ex.uid = s.uid;
-        ex.gid = s.gid;
-        ex.groups = j.groups;
+        if (!j.keep_groups) {
+            ex.gid = s.gid;
+            ex.groups = j.groups;
+        }
         ex.umask = opts.child_umask;
         ex.new_session = s.detach;
         ex.no_new_privs = s.no_new_privs;
@@ -1059,19 +1062,24 @@ struct Manager::Impl {
 
 // A job with a uid but no gid runs with the user's primary group and supplementary
 // groups, and gets HOME/USER/LOGNAME, as su and systemd's User= do. NSS is asked here,
-// once, when the job is loaded: never in the child and never per spawn.
+// once, when the job is loaded: never in the child and never per spawn. A daemon that is
+// not root cannot change groups (setgroups needs CAP_SETGID): a job asking only for the
+// daemon's own uid and gid (or either) keeps the daemon's groups, and the child changes
+// none; resolve_user returns true then.
 namespace {
-void resolve_user(model::JobSpec& spec, std::vector<gid_t>& groups, model::Env& user_env) {
+bool resolve_user(model::JobSpec& spec, std::vector<gid_t>& groups, model::Env& user_env) {
     groups.clear();
     user_env.clear();
-    if (!spec.uid) return;
+    const bool keep_groups = geteuid() != 0 && (!spec.uid || *spec.uid == geteuid()) &&
+                             (!spec.gid || *spec.gid == getegid());
+    if (!spec.uid) return keep_groups;
     struct passwd pw, *res = nullptr;
     std::vector<char> buf(16384);
     if (getpwuid_r(*spec.uid, &pw, buf.data(), buf.size(), &res) != 0 || !res) {
-        if (!spec.gid) spec.gid = static_cast<gid_t>(*spec.uid);  // a bare uid: its own group number
-        return;
+        if (!spec.gid && !keep_groups) spec.gid = static_cast<gid_t>(*spec.uid);  // a bare uid: its group number
+        return keep_groups;
     }
-    if (!spec.gid) {
+    if (!spec.gid && !keep_groups) {
         spec.gid = res->pw_gid;
         int n = 64;
         std::vector<gid_t> g(static_cast<size_t>(n));
@@ -1083,6 +1091,7 @@ void resolve_user(model::JobSpec& spec, std::vector<gid_t>& groups, model::Env& 
     user_env["HOME"] = res->pw_dir;
     user_env["USER"] = res->pw_name;
     user_env["LOGNAME"] = res->pw_name;
+    return keep_groups;
 }
 }  // namespace
 
@@ -1150,10 +1159,11 @@ Status Manager::load(model::JobSpec spec, const model::Env& session_env) {
     GAFFER_TRY(auto logs, open_logs(spec));
     std::vector<gid_t> groups;
     model::Env user_env;
-    resolve_user(spec, groups, user_env);
+    bool keep_groups = resolve_user(spec, groups, user_env);
     auto job = std::make_unique<Impl::Job>(std::move(spec), session_env);
     Impl::Job& j = *job;
     j.groups = std::move(groups);
+    j.keep_groups = keep_groups;
     j.logs = std::move(logs);
     j.user_env = std::move(user_env);
     j.config_size = size;
@@ -1195,7 +1205,7 @@ Status Manager::update(model::JobSpec spec, const model::Env& session_env, bool 
     GAFFER_RETURN_IF_ERROR(check_config_fits(impl_->opts.limits, impl_->config_bytes, j->config_size, size));
     GAFFER_TRY(auto logs, open_logs(spec));
     j->logs = std::move(logs);
-    resolve_user(spec, j->groups, j->user_env);
+    j->keep_groups = resolve_user(spec, j->groups, j->user_env);
     j->spec = std::move(spec);
     j->take_args();
     j->last_args.reset();

@@ -3,10 +3,14 @@
 # Checks every `#include "lib/<module>/..."` in lib/, daemon/ and ctl/ against the module
 # DAG of architecture.md §2: a module may include only itself and the modules listed for
 # it. Front ends (http) never include proc/, cgroup/ or stats/: only the manager owns
-# processes. Exit 1 with one line per violation.
+# processes; daemon/ is wiring and reaches processes only through the manager too. The
+# pure state machines (lib/job) include no syscall header (<unistd.h>, <fcntl.h>,
+# <sys/...>). Exit 1 with one line per violation.
 import os
 import re
 import sys
+
+import lintlib
 
 ALLOWED = {
     "base": set(),
@@ -26,13 +30,20 @@ ALLOWED = {
     "manager": {"base", "model", "json", "config", "loop", "events", "job", "proc", "cgroup", "stats", "io"},
     "http": {"base", "model", "json", "config", "loop", "events", "manager", "auth", "io", "ws"},
 }
-CLIENT = {"base", "model", "json", "config", "client"}
+# Top-level directories outside lib/ and the modules they may include.
+FRONT = {
+    "ctl": {"base", "model", "json", "config"},
+    "daemon": {"base", "loop", "model", "json", "config", "cgroup", "events", "webhook", "auth", "manager", "http"},
+}
+# Modules that must stay free of system calls: <angle> includes they may not use.
+NO_SYSCALLS = {"job": re.compile(r"^(unistd\.h|fcntl\.h|sys/.*)$")}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"lib/([a-z_]+)/')
+SYSTEM_INCLUDE = re.compile(r"^\s*#\s*include\s+<([^>]+)>")
 
 
 def check(root):
     errors = []
-    for top in ("lib", "ctl"):
+    for top in ("lib", *FRONT):
         for dirpath, _, files in os.walk(os.path.join(root, top)):
             for name in files:
                 if not name.endswith((".h", ".cc")):
@@ -40,33 +51,32 @@ def check(root):
                 path = os.path.join(dirpath, name)
                 rel = os.path.relpath(path, root)
                 parts = rel.split(os.sep)
+                no_syscalls = None
                 if top == "lib":
-                    module = parts[1]
-                    allowed = ALLOWED.get(module)
+                    who = parts[1]
+                    allowed = ALLOWED.get(who)
                     if allowed is None:
-                        errors.append(f"{rel}: module '{module}' is not in the layering table")
+                        errors.append(f"{rel}: module '{who}' is not in the layering table")
                         continue
-                    allowed = allowed | {module}
+                    allowed = allowed | {who}
+                    no_syscalls = NO_SYSCALLS.get(who)
                 else:
-                    allowed = CLIENT
+                    who = top
+                    allowed = FRONT[top]
                 with open(path, encoding="utf-8", errors="replace") as f:
                     for lineno, line in enumerate(f, 1):
                         m = INCLUDE.match(line)
                         if m and m.group(1) not in allowed:
-                            errors.append(f"{rel}:{lineno}: includes lib/{m.group(1)}/ (not allowed for {parts[1] if top == 'lib' else top})")
+                            errors.append(f"{rel}:{lineno}: includes lib/{m.group(1)}/ (not allowed for {who})")
+                        m = SYSTEM_INCLUDE.match(line)
+                        if m and no_syscalls and no_syscalls.match(m.group(1)):
+                            errors.append(f"{rel}:{lineno}: includes <{m.group(1)}> (lib/{who} makes no system calls)")
     return errors
 
 
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..")
-    errors = check(root)
-    for e in errors:
-        print(e)
-    if errors:
-        print(f"layering: {len(errors)} violation(s)")
-        return 1
-    print("layering: ok")
-    return 0
+    return lintlib.report("layering", check(root), "violation(s)")
 
 
 if __name__ == "__main__":

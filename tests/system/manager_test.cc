@@ -7,6 +7,9 @@
 // a ChildGuard kills whatever might still be alive.
 #include "lib/manager/manager.h"
 
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -15,6 +18,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -572,6 +576,112 @@ TEST_P(ManagerTest, ExecFailureIsPublishedAndBacksOff) {
     // Stopping the job ends the retries.
     ASSERT_TRUE(mgr_->stop_job(JobName::parse("default.broken")));
     EXPECT_EQ(loop_->timer_count(), 0u);
+}
+
+// Run in a forked child: drops to `uid` (and group `uid`) when root, then loads a job
+// running as `uid`, with `gid` when `with_gid` (else none), into a Manager of its own and
+// says what it published first ("spawn", or "spawn_error stage=... errno=..."; "skip: ..."
+// when the backend is unavailable).
+std::string first_spawn_outcome_as(loop::Backend backend, uid_t uid, bool with_gid) {
+    if (geteuid() == 0 && (setgroups(0, nullptr) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
+        return "drop failed: " + std::string(strerror(errno));
+    auto l = Loop::create(backend);
+    if (!l) return "skip: " + l.error().message();
+    auto loop = std::move(l).value();
+    events::EventBus bus(*loop);
+    std::string seen;
+    bus.subscribe(".", [&](const std::string& type, const json_t* msg) {
+        if (!seen.empty()) return;
+        if (type == "spawn") seen = "spawn";
+        if (type == "spawn_error")
+            seen = "spawn_error stage=" + std::string(json_string_value(json_object_get(msg, "stage"))) +
+                   " errno=" + std::to_string(json_integer_value(json_object_get(msg, "errno")));
+    });
+    Options o;
+    o.default_cwd = "/";
+    o.use_cgroups = false;
+    Manager mgr(*loop, bus, o);
+    model::JobSpec spec = job_spec("default.mine", "sleep 1000", 1);
+    spec.uid = uid;
+    if (with_gid) spec.gid = getegid();
+    if (!mgr.load(spec)) return "load failed";
+    (void)loop->run_until([&] { return !seen.empty(); }, kWait);
+    bool done = false;
+    mgr.shutdown([&] { done = true; });
+    if (!loop->run_until([&] { return done; }, kWait)) return "shutdown did not finish";
+    return seen.empty() ? "nothing published" : seen;
+}
+
+// Runs first_spawn_outcome_as in a forked child as nobody (or as the suite's own user when
+// it is not root) and returns its answer.
+std::string spawn_outcome_in_a_non_root_daemon(loop::Backend backend, bool with_gid) {
+    const uid_t uid = geteuid() == 0 ? 65534 : geteuid();
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) return "pipe failed";
+    pid_t child = fork();
+    if (child < 0) return "fork failed";
+    if (child == 0) {
+        close(fds[0]);
+        alarm(30);
+        std::string outcome = first_spawn_outcome_as(backend, uid, with_gid);
+        (void)!write(fds[1], outcome.data(), outcome.size());
+        _exit(0);
+    }
+    close(fds[1]);
+    std::string got;
+    char buf[256];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+    close(fds[0]);
+    int status = 0;
+    if (waitpid(child, &status, 0) != child || !WIFEXITED(status))
+        return "child status " + std::to_string(status);
+    return got;
+}
+
+// A daemon that is not root may run a job as its own uid, and with its own gid (the
+// router lets non-admins ask for both). The child then keeps the daemon's groups: a
+// non-root process cannot call setgroups, so resolving the user's supplementary groups,
+// or setting the gid as the only group, would fail every spawn with EPERM at stage "gid".
+// The suite runs as root in CI, so a forked child drops to nobody first and reports
+// through a pipe what its own Manager published.
+TEST_P(ManagerTest, OwnUidWithoutGidSpawnsInANonRootDaemon) {
+    std::string got = spawn_outcome_in_a_non_root_daemon(GetParam(), false);
+    if (got.rfind("skip: ", 0) == 0) GTEST_SKIP() << got;
+    EXPECT_EQ(got, "spawn");
+}
+
+TEST_P(ManagerTest, OwnUidAndOwnGidSpawnsInANonRootDaemon) {
+    std::string got = spawn_outcome_in_a_non_root_daemon(GetParam(), true);
+    if (got.rfind("skip: ", 0) == 0) GTEST_SKIP() << got;
+    EXPECT_EQ(got, "spawn");
+}
+
+// As root, a uid without a gid means that user's primary group and supplementary groups
+// (systemd's User=), never the daemon's own groups.
+TEST_P(ManagerTest, UidWithoutGidAsRootRunsWithTheUsersGroups) {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root";
+    struct passwd* pw = getpwuid(65534);
+    if (!pw) GTEST_SKIP() << "no passwd entry for uid 65534";
+    auto s = job_spec("default.nobody", "sh -c 'id -u; id -g; id -G; sleep 1000'", 1);
+    s.redirect_output = {"out"};
+    s.uid = 65534;
+    ASSERT_TRUE(mgr_->load(s));
+    ASSERT_TRUE(wait([&] { return std::count(output_[1].begin(), output_[1].end(), '\n') >= 3; })) << output_[1];
+    auto lines = split_any(output_[1], "\n");
+    ASSERT_GE(lines.size(), 3u) << output_[1];
+    EXPECT_EQ(lines[0], "65534");
+    EXPECT_EQ(lines[1], std::to_string(pw->pw_gid));
+    std::vector<gid_t> want(64);
+    int n = static_cast<int>(want.size());
+    ASSERT_GE(getgrouplist(pw->pw_name, pw->pw_gid, want.data(), &n), 0);
+    want.resize(static_cast<size_t>(n));
+    for (const auto& g : split_any(lines[2], " ")) {
+        auto v = parse_int(g);
+        ASSERT_TRUE(v) << lines[2];
+        EXPECT_NE(std::find(want.begin(), want.end(), static_cast<gid_t>(*v)), want.end())
+            << "group " << g << " is not one of uid 65534's";
+    }
 }
 
 // ---------------------------------------------------------------- stop_process
