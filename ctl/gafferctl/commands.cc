@@ -1237,7 +1237,7 @@ int cmd_keys(Context& ctx, const Command& cmd, const Invocation&) {
             for (const char* flag : {"admin", "create_key", "create_user"})
                 if (json_is_true(json_object_get(p, flag)))
                     parts.push_back(flag);
-            for (const char* list : {"manage", "write", "read"}) {
+            for (const char* list : {"manage", "write", "read", "uids"}) {
                 json_t* l = json_object_get(p, list);
                 if (json_is_array(l) && json_array_size(l) > 0)
                     parts.push_back(std::string(list) + "=" + scalar_text(l));
@@ -1262,7 +1262,7 @@ int cmd_key(Context& ctx, const Command& cmd, const Invocation& inv) {
 int cmd_key_create(Context& ctx, const Command& cmd, const Invocation& inv) {
     JsonPtr perms(json_object());
     bool admin = false, create_key = false, create_user = false;
-    JsonPtr manage(json_array()), write(json_array()), read(json_array());
+    JsonPtr manage(json_array()), write(json_array()), read(json_array()), uids(json_array());
     auto add_unique = [](json_t* arr, const std::string& v) {
         size_t i;
         json_t* e;
@@ -1278,13 +1278,15 @@ int cmd_key_create(Context& ctx, const Command& cmd, const Invocation& inv) {
             create_key = true;
         } else if (arg == "+m") {
             add_unique(manage.get(), "*");
+        } else if (starts_with(arg, "uid=") && arg.size() > 4) {
+            add_unique(uids.get(), arg.substr(4));
         } else {
             size_t plus = arg.rfind('+');
             std::string target = plus == std::string::npos ? "" : arg.substr(0, plus);
             std::string rights = plus == std::string::npos ? "" : arg.substr(plus + 1);
             if (target.empty() || rights.empty() || rights.find_first_not_of("rwm") != std::string::npos)
                 return usage_error(ctx, cmd,
-                                   "invalid permission '" + arg + "' (expected +a, +u, +k, +m or TARGET+rwm)");
+                                   "invalid permission '" + arg + "' (expected +a, +u, +k, +m, TARGET+rwm or uid=USER)");
             for (char c : rights) add_unique(c == 'm' ? manage.get() : c == 'w' ? write.get() : read.get(), target);
         }
     }
@@ -1294,6 +1296,7 @@ int cmd_key_create(Context& ctx, const Command& cmd, const Invocation& inv) {
     json::set(perms.get(), "manage", std::move(manage));
     json::set(perms.get(), "write", std::move(write));
     json::set(perms.get(), "read", std::move(read));
+    json::set(perms.get(), "uids", std::move(uids));
     JsonPtr body(json_object());
     json::set(body.get(), "permissions", std::move(perms));
     if (auto l = inv.get("label"))
@@ -2106,7 +2109,8 @@ const Command kCommands[] = {
     {"key-create", "[--label LABEL] [--parent KEY] <permission>...", "create an API key",
      "Creates a key and prints it (it is shown only once). Permissions: +a admin (implies +k and "
      "+u), +k create keys, +u create users, +m manage everything, TARGET+rwm read/write/manage a "
-     "session or sid.job (any subset of r, w, m).",
+     "session or sid.job (any subset of r, w, m), uid=USER a user (number or name) the key's jobs "
+     "may run as (repeatable).",
      kKeyCreateOpts, 0, -1, cmd_key_create},
     {"key-delete", "<key>", "delete an API key", "Deletes a key and its sub-keys (DELETE /keys/<key>).", kNoOptions, 1,
      1, cmd_key_delete},

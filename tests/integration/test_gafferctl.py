@@ -599,6 +599,14 @@ class GafferctlKeysTest(GafferdTestCase):
         self.assertIn("404", self.fails(1, "key", key))
         self.fails(1, "key-delete", key)
 
+    def test_key_with_uids(self):
+        key = self.ok("key-create", "app+m", "uid=1000", "uid=nobody", "uid=1000")[0]
+        info = "\n".join(self.ok("key", key))
+        self.assertIn("1000", info)
+        self.assertIn("nobody", info)
+        self.assertEqual(info.count("1000"), 1, info)
+        self.assertIn("uid=USER", self.fails(2, "key-create", "uid="))
+
     def test_users_and_auth(self):
         self.assertEqual(self.ok("user-add", "--password", "s3cret:x", "--type", "1", "bob"), ["ok"])
         self.assertIn("bob", self.ok("users"))
