@@ -27,7 +27,6 @@ constexpr int kStateVersion = 1;
 constexpr size_t kIdHexDigits = 8;
 constexpr size_t kSecretBytes = 16;  // 32 hex characters, as in the original
 constexpr int kKeyDrawAttempts = 16;
-constexpr int kLockAttempts = 500;  // 1 ms apart: another writer only holds it to write
 
 // ---- input validation ----
 
@@ -114,18 +113,17 @@ public:
         if (held_) (void)::flock(fd_, LOCK_UN);
     }
 
-    Status acquire(const std::string& path) {
-        for (int attempt = 0; attempt < kLockAttempts; ++attempt) {
-            if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) {
-                held_ = true;
-                return ok();
-            }
+    // `wait`: block until the lock is free (another writer holds it only to write);
+    // else one try, EBUSY when another process holds it.
+    Status acquire(const std::string& path, bool wait) {
+        while (::flock(fd_, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
             if (errno == EINTR) continue;
-            if (errno != EWOULDBLOCK) return fail(Error::from_errno("flock '%s'", path.c_str()));
-            struct timespec ms = {0, 1'000'000L};
-            (void)::nanosleep(&ms, nullptr);
+            if (errno == EWOULDBLOCK)
+                return fail(Error::make(EBUSY, "state file '%s' is locked by another process", path.c_str()));
+            return fail(Error::from_errno("flock '%s'", path.c_str()));
         }
-        return fail(Error::make(EBUSY, "state file '%s' is locked by another process", path.c_str()));
+        held_ = true;
+        return ok();
     }
 
 private:
@@ -286,7 +284,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, Options opti
 
     std::unique_ptr<Store> store(new Store(path, std::move(options), std::move(lock_fd)));
     FileLock lock(store->lock_fd_.get());
-    GAFFER_RETURN_IF_ERROR(lock.acquire(path));
+    GAFFER_RETURN_IF_ERROR(lock.acquire(path, true));
 
     State state;
     FileSig sig;
@@ -418,7 +416,7 @@ Status Store::mutate(const std::function<Status(State&, int64_t)>& change) {
 
 Status Store::mutate_locked(const std::function<Status(State&, int64_t)>& change) {
     FileLock lock(lock_fd_.get());
-    GAFFER_RETURN_IF_ERROR(lock.acquire(path_));
+    GAFFER_RETURN_IF_ERROR(lock.acquire(path_, options_.wait_for_lock));
     GAFFER_RETURN_IF_ERROR(reload_locked());
     State next = state_;
     int64_t t = now();
@@ -756,7 +754,7 @@ Status Store::reload_if_changed() {
 
 Status Store::reload_unnotified() {
     FileLock lock(lock_fd_.get());
-    GAFFER_RETURN_IF_ERROR(lock.acquire(path_));
+    GAFFER_RETURN_IF_ERROR(lock.acquire(path_, options_.wait_for_lock));
     return reload_locked();
 }
 

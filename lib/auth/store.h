@@ -107,6 +107,11 @@ public:
         size_t max_keys = kMaxKeys;
         size_t max_users = kMaxUsers;
         Clock clock;  // empty: std::chrono::system_clock::now
+        // Whether a change or a reload waits for another process's lock on the state file.
+        // A command-line tool may (`gafferd --create-admin-user`); the daemon must not block
+        // its event loop, so it tries once and fails with EBUSY (503: try again) instead.
+        // open() always waits: nothing is served yet.
+        bool wait_for_lock = true;
     };
 
     // Opens the state file at `path`, a JSON file. When it does not exist, missing

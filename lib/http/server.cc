@@ -679,7 +679,10 @@ Result<std::unique_ptr<Server>> Server::create(loop::Loop& loop, manager::Manage
     }
 
     if (!opts.state_dir.empty()) {
-        auto store = auth::Store::open(auth_state_file(opts.state_dir));
+        // On the event loop: a change never waits for another process's lock (EBUSY, 503).
+        auth::Store::Options sopts;
+        sopts.wait_for_lock = false;
+        auto store = auth::Store::open(auth_state_file(opts.state_dir), std::move(sopts));
         if (!store)
             return fail(store.error());
         impl->store = std::move(*store);

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include <stdlib.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "lib/auth/crypto.h"
@@ -185,6 +187,28 @@ TEST_F(StoreTest, EmptyPathIsInvalid) {
 }
 
 // ---- keys ----
+
+// The daemon's store never waits on its event loop for another process's lock (the old
+// code slept up to 500 ms in 1 ms steps): one try, then EBUSY, which answers 503.
+TEST_F(StoreTest, ALockHeldElsewhereIsEbusyAtOnceWithoutWaiting) {
+    Store::Options opts;
+    opts.wait_for_lock = false;
+    auto store = open_store(std::move(opts));
+    ASSERT_TRUE(store);
+    UniqueFd other(::open((path() + ".lock").c_str(), O_RDWR | O_CLOEXEC));
+    ASSERT_TRUE(other);
+    ASSERT_EQ(::flock(other.get(), LOCK_EX | LOCK_NB), 0);
+    auto t0 = std::chrono::steady_clock::now();
+    auto key = store->create_key(manage({"a"}), "x", std::nullopt);
+    auto took = std::chrono::steady_clock::now() - t0;
+    ASSERT_FALSE(key);
+    EXPECT_EQ(key.error().code, EBUSY);
+    EXPECT_EQ(store->reload_if_changed().error().code, EBUSY);
+    // Generous: not a timing goal, only "did not wait for the lock".
+    EXPECT_LT(took, std::chrono::milliseconds(250));
+    ASSERT_EQ(::flock(other.get(), LOCK_UN), 0);
+    EXPECT_TRUE(store->create_key(manage({"a"}), "x", std::nullopt));
+}
 
 TEST_F(StoreTest, CreateAndFindKey) {
     auto s = open_store();
