@@ -247,6 +247,13 @@ Response store_error(const Error& e) {
         case EPERM:
         case EACCES:
             return forbidden(e.context);
+        case EBUSY: {
+            // auth.json is locked by another process (gafferd --create-admin-user): the
+            // daemon does not wait for it on its loop.
+            Response r = error_response(503, "busy", e.context);
+            r.set_header("Retry-After", "1");
+            return r;
+        }
         default:
             return error_response(500, "internal_error", e.message());
     }

@@ -4,8 +4,7 @@
 // EINVAL (bad value), EPERM (not allowed), ESRCH (process already gone), ENODATA (no
 // redirected output), ENXIO (no such stream), EPIPE (stream closed), ENOBUFS (queue
 // full), ENOSPC (max_jobs or max_config_bytes reached), EFBIG (one job's config larger
-// than max_config_bytes), EBUSY (the key store is locked by another process: try again);
-// anything else is an internal failure.
+// than max_config_bytes); anything else is an internal failure.
 #pragma once
 
 #include "lib/base/result.h"
@@ -31,7 +30,6 @@ inline ErrorMapping map_error(const Error& e) {
         case ENOBUFS: return {503, "stream_full"};
         case ENOSPC: return {507, "insufficient_storage"};
         case EFBIG: return {413, "config_too_large"};
-        case EBUSY: return {503, "busy"};  // the key store is locked by another process
         default: return {500, "internal_error"};
     }
 }

@@ -5,9 +5,13 @@
 #include <gtest/gtest.h>
 #include <nettle/base64.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+
 #include <string>
 
 #include "lib/auth/login_throttle.h"
+#include "lib/base/unique_fd.h"
 #include "lib/http/router.h"
 #include "tests/unit/http/router_test_util.h"
 
@@ -98,6 +102,20 @@ protected:
     testing::Headers key(const std::string& k) { return {{"X-Api-Key", k}}; }
     std::string admin_;
 };
+
+// Another process (gafferd --create-admin-user) holding auth.json's lock: the change is
+// answered 503 at once instead of the loop sleeping for the lock.
+TEST_F(KeyedTest, KeyStoreLockedElsewhereIs503Busy) {
+    UniqueFd other(::open((dir_ / "auth.json.lock").c_str(), O_RDWR | O_CLOEXEC));
+    ASSERT_TRUE(other);
+    ASSERT_EQ(::flock(other.get(), LOCK_EX | LOCK_NB), 0);
+    Response r = call("POST", "/keys", R"({"permissions":{"read":["*"]}})", loopback(), key(admin_));
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_EQ(error_name(r), "busy");
+    EXPECT_EQ(r.header("Retry-After").value_or(""), "1");
+    ASSERT_EQ(::flock(other.get(), LOCK_UN), 0);
+    EXPECT_EQ(call("POST", "/keys", R"({"permissions":{"read":["*"]}})", loopback(), key(admin_)).status, 200);
+}
 
 TEST_F(KeyedTest, MissingKeyIs401UnknownIs403) {
     Response none = call("GET", "/jobs");

@@ -53,7 +53,10 @@ protected:
         o.default_cwd = "/";
         o.use_cgroups = false;
         manager_ = std::make_unique<manager::Manager>(*loop_, *bus_, o);
-        auto s = auth::Store::open(dir_ / "auth.json");
+        // As the server opens it: a change never waits for another process's lock.
+        auth::Store::Options sopts;
+        sopts.wait_for_lock = false;
+        auto s = auth::Store::open(dir_ / "auth.json", std::move(sopts));
         ASSERT_TRUE(s) << s.error().message();
         store_ = std::move(*s);
         make_router(RouterOptions{});
