@@ -270,26 +270,14 @@ Response commit(Ctx& c) {
         }
         graceful = v;
     }
-    model::Env env;
-    const json_t* e = json_object_get(obj->get(), "env");
-    if (e && !json_is_null(e)) {
-        if (!json_is_object(e))
-            return error_response(400, "bad_request", "env: expected an object of strings");
-        const char* k;
-        json_t* val;
-        json_object_foreach(const_cast<json_t*>(e), k, val) {
-            if (!json_is_string(val) || !*k || strchr(k, '=') ||
-                strlen(json_string_value(val)) != json_string_length(val)) {
-                return error_response(400, "bad_request", "env: expected an object of strings");
-            }
-            env[k] = json_string_value(val);
-        }
-    }
-    if (!env.empty()) {
+    auto env = config::env_from_json(json_object_get(obj->get(), "env"));
+    if (!env)
+        return error_response(400, "bad_request", env.error().context);
+    if (!env->empty()) {
         if (auto denied = commit_env_denial(c.r, c.rights, name))
             return forbidden(*denied);
     }
-    auto pid = c.r.manager.commit(name, graceful, env);
+    auto pid = c.r.manager.commit(name, graceful, *env);
     if (!pid)
         return manager_error(pid.error());
     return json_response(200, object_with("pid", json::take(json_integer(*pid))));

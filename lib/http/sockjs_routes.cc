@@ -93,22 +93,6 @@ bool key_authenticated(Live& live, const Request& req) {
     return req.header("x-api-key").has_value() && !live.router().rights_for(req, &probe);
 }
 
-std::optional<model::Env> env_arg(const json_t* v) {
-    model::Env env;
-    if (!v || json_is_null(v))
-        return env;
-    if (!json_is_object(v))
-        return std::nullopt;
-    const char* k;
-    json_t* val;
-    json_object_foreach(const_cast<json_t*>(v), k, val) {
-        if (!json_is_string(val))
-            return std::nullopt;
-        env[k] = std::string(jstr(val));
-    }
-    return env;
-}
-
 }  // namespace
 
 // ---- ChannelApp ----
@@ -571,7 +555,7 @@ void ChannelApp::command(const json_t* data) {
             return reply_error({400, "invalid_config"});
         if (const json_t* st = kw("start"); json_is_boolean(st))
             spec->start = json_is_true(st);
-        auto env = env_arg(kw("env"));
+        auto env = config::env_from_json(kw("env"));
         if (!env)
             return reply_error({400, "invalid_config"});
         // The routes' rule for jobs of callers without full rights (router.h).
@@ -721,7 +705,7 @@ void ChannelApp::command(const json_t* data) {
     std::optional<double> graceful;
     if (json_is_number(arg(1)))
         graceful = json_number_value(arg(1));
-    auto env = env_arg(arg(2));
+    auto env = config::env_from_json(arg(2));
     if (!env)
         return reply_error(kBad);
     if (!env->empty() && live_.router().commit_env_denied(rights_, job))
