@@ -92,8 +92,12 @@ Response json_response(int status, json::JsonPtr body);
 Response text_response(int status, std::string text);
 // {"error": name, "errno": status[, "reason": reason]}
 Response error_response(int status, std::string_view name, std::string_view reason = {});
-// Through manager::map_error (the one table); the reason is the error's message.
+// Through manager::map_error (the one table); the reason is the error's message, plus
+// set_error_cause's members.
 Response manager_error(const Error& e);
+// For an error a lower layer caused (a spawn failure): "stage" and "os_errno" (that
+// layer's errno) in an error body, as both front ends answer them.
+void set_error_cause(json_t* body, const Error& e);
 // {"ok": true}
 Response ok_response(int status = 200);
 Response forbidden(std::string_view reason);

@@ -256,21 +256,39 @@ Response text_response(int status, std::string text) {
     return r;
 }
 
-Response error_response(int status, std::string_view name, std::string_view reason) {
+namespace {
+
+json::JsonPtr error_body(int status, std::string_view name, std::string_view reason) {
     json::JsonPtr o = json::take(json_object());
     json::set(o.get(), "error", json::str(name));
     json::set(o.get(), "errno", json::take(json_integer(status)));
     if (!reason.empty())
         json::set(o.get(), "reason", json::str(reason));
-    return json_response(status, std::move(o));
+    return o;
+}
+
+}  // namespace
+
+Response error_response(int status, std::string_view name, std::string_view reason) {
+    return json_response(status, error_body(status, name, reason));
+}
+
+void set_error_cause(json_t* body, const Error& e) {
+    if (e.stage)
+        json::set(body, "stage", json::str(e.stage));
+    if (e.cause)
+        json::set(body, "os_errno", json::take(json_integer(e.cause)));
 }
 
 Response manager_error(const Error& e) {
-    manager::ErrorMapping m = manager::map_error(e);
-    // Client mistakes are answered, not logged; an internal failure is logged once, here.
-    if (m.http_status >= 500)
+    const manager::ErrorMapping& m = manager::map_error(e);
+    // Client mistakes are answered, not logged; an internal failure is logged once, here
+    // (the manager logs the spawn failures it reports).
+    if (m.outcome == manager::Outcome::kInternal)
         log_warning("http: %s", e.message().c_str());
-    return error_response(m.http_status, m.name, e.context.empty() ? e.message() : e.context);
+    json::JsonPtr o = error_body(m.http_status, m.name, e.context.empty() ? e.message() : e.context);
+    set_error_cause(o.get(), e);
+    return json_response(m.http_status, std::move(o));
 }
 
 Response ok_response(int status) {

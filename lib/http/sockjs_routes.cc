@@ -45,25 +45,17 @@ std::string upper(std::string_view s) {
 struct CmdError {
     int code;
     std::string reason;
+    const Error* cause = nullptr;  // a manager error: its stage and os_errno, if any
 };
 
+// The channel's column of the one table (lib/manager/errors.h).
 CmdError from_manager(const Error& e) {
-    switch (e.code) {
-        case ENOENT:
-        case ESRCH: return {404, "not_found"};
-        case EEXIST: return {409, "process_conflict"};
-        case ENXIO: return {404, "stream_not_found"};
-        case EPERM:
-        case EACCES: return {403, "forbidden"};
-        case EINVAL: return {400, "bad_command"};
-        case ENOSPC:
-        case EFBIG: {
-            // The limits: named as in the HTTP answers (lib/manager/errors.h).
-            manager::ErrorMapping mapped = manager::map_error(e);
-            return {mapped.http_status, mapped.name};
-        }
-        default: return {500, e.context.empty() ? e.message() : e.context};
+    const manager::ErrorMapping& m = manager::map_error(e);
+    if (!m.channel_name) {
+        log_warning("channel: %s", e.message().c_str());
+        return {m.http_status, e.context.empty() ? e.message() : e.context, &e};
     }
+    return {m.http_status, m.channel_name, &e};
 }
 
 // A job argument: "sid.job", or "job" in `session`.
@@ -470,6 +462,8 @@ void ChannelApp::command(const json_t* data) {
         json::JsonPtr err = obj();
         json::set(err.get(), "errno", json::take(json_integer(e.code)));
         json::set(err.get(), "reason", json::str(e.reason));
+        if (e.cause)
+            set_error_cause(err.get(), *e.cause);
         json::JsonPtr d = obj();
         json::set(d.get(), "id", json::ref(const_cast<json_t*>(ident)));
         json::set(d.get(), "error", std::move(err));

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "lib/manager/manager.h"
+#include "lib/manager/errors.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -430,7 +431,8 @@ struct Manager::Impl {
             bus.publish("spawn_error", std::move(msg));
             log_warning("%s: cannot spawn process %d (%s stage): %s", j.spec.name.qualified().c_str(), pid,
                         proc::to_string(stage), strerror(e.code));
-            return fail(e);
+            // Translated here: the spawner's ENOENT or EACCES is no unknown job or refusal.
+            return fail(spawn_failed(proc::to_string(stage), e));
         };
 
         if (opts.fd_reserve && !fds_available(opts.fd_reserve + kFdsPerSpawn))
