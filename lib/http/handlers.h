@@ -17,6 +17,7 @@
 #include "lib/http/router.h"
 #include "lib/json/json.h"
 #include "lib/model/job_spec.h"
+#include "lib/model/values.h"
 
 namespace gaffer::http {
 
@@ -107,8 +108,16 @@ Response forbidden(std::string_view reason);
 std::optional<json::JsonPtr> parse_object(const std::string& body, std::string* ret_error);
 // A signal given as a JSON integer or string (name or number); nullopt on junk.
 std::optional<int> signal_from_json(const json_t* v);
+// A scale as a JSON integer or a string ("+n", "-n", "=n", "n"); nullopt on junk.
+std::optional<model::ScaleOp> scale_from_json(const json_t* v);
+// A graceful_timeout: absent or null is "not given" (nullopt); else a number of seconds in
+// 0..1e9 (as job configs allow), otherwise Error{EINVAL}.
+Result<std::optional<double>> graceful_timeout_from_json(const json_t* v);
 bool is_number_segment(std::string_view s);
 std::optional<int> pid_from_segment(std::string_view s);
+// A pid as a JSON integer or a decimal string, in the range of pid_from_segment (never
+// truncated to int); nullopt otherwise.
+std::optional<int> pid_from_json(const json_t* v);
 
 // ---- route handlers (one per method and route) ----
 namespace routes {

@@ -68,17 +68,6 @@ model::JobName job_arg(std::string_view s, std::string_view session = "default")
     return n;
 }
 
-std::optional<int> int_arg(const json_t* v) {
-    if (json_is_integer(v))
-        return static_cast<int>(json_integer_value(v));
-    if (json_is_string(v)) {
-        auto n = parse_int(jstr(v));
-        if (n)
-            return static_cast<int>(*n);
-    }
-    return std::nullopt;
-}
-
 // A valid X-Api-Key on the request: then any Origin may open the channel.
 bool key_authenticated(Live& live, const Request& req) {
     Rights probe;
@@ -575,7 +564,7 @@ void ChannelApp::command(const json_t* data) {
     // ---- by pid ----
     if (name == "process_info" || name == "process_stats" || name == "stop_process" || name == "kill" ||
         name == "send") {
-        auto pid = int_arg(arg(0));
+        auto pid = pid_from_json(arg(0));
         if (!pid)
             return reply_error(kBad);
         auto info = m.process_info(*pid);
@@ -655,12 +644,7 @@ void ChannelApp::command(const json_t* data) {
         return reply_ok(ok_true());
     }
     if (name == "scale") {
-        const json_t* n = arg(1);
-        std::optional<model::ScaleOp> op;
-        if (json_is_integer(n))
-            op = model::scale_from_int(json_integer_value(n));
-        else if (json_is_string(n))
-            op = model::parse_scale(jstr(n));
+        std::optional<model::ScaleOp> op = scale_from_json(arg(1));
         if (!op)
             return reply_error(kBad);
         auto r = m.scale(job, *op);
@@ -696,15 +680,15 @@ void ChannelApp::command(const json_t* data) {
         return reply_ok(ok_true());
     }
     // commit
-    std::optional<double> graceful;
-    if (json_is_number(arg(1)))
-        graceful = json_number_value(arg(1));
+    auto graceful = graceful_timeout_from_json(arg(1));
+    if (!graceful)
+        return reply_error(kBad);
     auto env = config::env_from_json(arg(2));
     if (!env)
         return reply_error(kBad);
     if (!env->empty() && live_.router().commit_env_denied(rights_, job))
         return reply_error(kForbidden);
-    auto pid = m.commit(job, graceful, *env);
+    auto pid = m.commit(job, *graceful, *env);
     if (!pid)
         return reply_error(from_manager(pid.error()));
     json::JsonPtr o = ok_true();

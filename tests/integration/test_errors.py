@@ -113,6 +113,24 @@ class ErrorsTest(unittest.TestCase):
         self.assertEqual((r.status, r.json()["error"]), (404, "not_found"))
         self.assertEqual(self.channel("commit", ["nope"])["error"], {"errno": 404, "reason": "not_found"})
 
+    # -- the channel parses its arguments as the HTTP routes do
+
+    def test_channel_pid_is_not_truncated(self):
+        pid = self.pids("sleeper")[0]
+        for big in (pid + 2**32, str(pid + 2**32)):
+            data = self.channel("process_info", [big])
+            self.assertEqual(data.get("error"), {"errno": 400, "reason": "bad_command"}, (big, data))
+
+    def test_commit_graceful_timeout_checked_on_both(self):
+        before = self.pids("sleeper")
+        for bad in (-1, 1e300, "soon", True):
+            r = self.http("POST", "/jobs/default/sleeper/commit", {"graceful_timeout": bad})
+            self.assertEqual((r.status, r.json()["error"]), (400, "bad_request"), (bad, r))
+            data = self.channel("commit", ["sleeper", bad])
+            self.assertEqual(data.get("error"), {"errno": 400, "reason": "bad_command"}, (bad, data))
+        self.assertEqual(self.pids("sleeper"), before)
+        self.assertEqual(self.d.get_json("/jobs/default/sleeper")["running"], len(before))
+
     # -- the channel's errors come from the one table
 
     def test_channel_stream_errors(self):
