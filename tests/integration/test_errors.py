@@ -155,6 +155,24 @@ class ErrorsTest(unittest.TestCase):
             ws.close()
 
 
+    def test_wstreams_full_stdin_is_stream_full(self):
+        # The 0.4 /wstreams socket named every write failure but EPERM "not_found".
+        r = self.http("POST", "/jobs/default", {"name": "deaf", "cmd": "sleep", "args": ["30"],
+                                                "redirect_input": True, "redirect_output": ["stdout"]})
+        self.assertEqual(r.status, 200, r)
+        pid = self.pids("deaf")[0]
+        ws = WebSocket(self.d.tcp_port, f"/wstreams/{pid}")
+        try:
+            for _ in range(100):
+                try:
+                    ws.send("z" * 60000)
+                except OSError:  # closed after its error message
+                    break
+            self.assertEqual(json.loads(ws.recv()), {"error": "stream_full"})
+        finally:
+            ws.close()
+            self.http("DELETE", "/jobs/default/deaf")
+
 if __name__ == "__main__":
     gafferlib.require_binaries()
     unittest.main()
