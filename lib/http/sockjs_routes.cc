@@ -45,7 +45,7 @@ std::string upper(std::string_view s) {
 struct CmdError {
     int code;
     std::string reason;
-    const Error* cause = nullptr;  // a manager error: its stage and os_errno, if any
+    Error cause{};  // a manager error: its stage and os_errno, if any (set_error_cause)
 };
 
 // The channel's column of the one table (lib/manager/errors.h).
@@ -53,9 +53,9 @@ CmdError from_manager(const Error& e) {
     const manager::ErrorMapping& m = manager::map_error(e);
     if (!m.channel_name) {
         log_warning("channel: %s", e.message().c_str());
-        return {m.http_status, e.context.empty() ? e.message() : e.context, &e};
+        return {m.http_status, e.context.empty() ? e.message() : e.context, e};
     }
-    return {m.http_status, m.channel_name, &e};
+    return {m.http_status, m.channel_name, e};
 }
 
 // A job argument: "sid.job", or "job" in `session`.
@@ -451,8 +451,7 @@ void ChannelApp::command(const json_t* data) {
         json::JsonPtr err = obj();
         json::set(err.get(), "errno", json::take(json_integer(e.code)));
         json::set(err.get(), "reason", json::str(e.reason));
-        if (e.cause)
-            set_error_cause(err.get(), *e.cause);
+        set_error_cause(err.get(), e.cause);
         json::JsonPtr d = obj();
         json::set(d.get(), "id", json::ref(const_cast<json_t*>(ident)));
         json::set(d.get(), "error", std::move(err));

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
 #include "lib/manager/manager.h"
-#include "lib/manager/errors.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -30,6 +29,7 @@
 #include "lib/io/rotating_log.h"
 #include "lib/job/job_fsm.h"
 #include "lib/json/json.h"
+#include "lib/manager/errors.h"
 #include "lib/manager/notify_socket.h"
 #include "lib/stats/cgroup_stats.h"
 #include "lib/stats/proc_stats.h"
