@@ -17,6 +17,10 @@ namespace gaffer {
 struct Error {
     int code = 0;         // positive errno value
     std::string context;  // what was being done, for logs and error bodies
+    // For a domain outcome that a lower layer caused (lib/manager/errors.h kSpawnFailed):
+    // that layer's errno and the step that failed (a static string, e.g. "exec").
+    int cause = 0;
+    const char* stage = nullptr;
 
     // "open '/x': No such file or directory"
     std::string message() const;

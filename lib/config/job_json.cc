@@ -308,10 +308,9 @@ Result<std::optional<model::Flapping>> get_flapping(const json_t* obj, const Rep
     return std::optional<model::Flapping>(f);
 }
 
-Result<model::Env> get_env(const json_t* obj, const Reporter& r) {
+Result<model::Env> env_value(const json_t* v, const Reporter& r) {
     model::Env env;
-    const json_t* v = get(obj, "env");
-    if (!v)
+    if (!v || json_is_null(v))
         return env;
     if (!json_is_object(v))
         return r.bad("env", "must be an object of strings, got " + show(v));
@@ -332,6 +331,10 @@ Result<model::Env> get_env(const json_t* obj, const Reporter& r) {
         env[name] = std::string(json_string_value(value), json_string_length(value));
     }
     return env;
+}
+
+Result<model::Env> get_env(const json_t* obj, const Reporter& r) {
+    return env_value(get(obj, "env"), r);
 }
 
 Result<std::optional<uint64_t>> get_memory(const json_t* obj, const Reporter& r) {
@@ -407,6 +410,10 @@ std::optional<uint64_t> parse_byte_size(std::string_view text) {
     if (n == 0 || n > static_cast<uint64_t>(INT64_MAX) / mult)
         return std::nullopt;
     return n * mult;
+}
+
+Result<model::Env> env_from_json(const json_t* v) {
+    return env_value(v, Reporter(nullptr));
 }
 
 Result<model::JobSpec> job_from_json(const json_t* config, std::string_view session, JobJsonMode mode) {

@@ -12,7 +12,7 @@
 //   * strings must not contain NUL bytes (jansson can carry them; execve cannot);
 //   * stream labels (redirect_output, custom_streams): 1..64 bytes, no '/', no control
 //     characters; custom_streams has at most 64 distinct labels;
-//   * env names: non-empty, no '=';
+//   * env names: non-empty, no '=' (env_from_json below);
 //   * durations (graceful_timeout, ready_timeout, flapping window/retry_in) ≤ 1e9 s;
 //   * numprocesses, flapping attempts and max_retry ≤ 1000000; log_backups ≤ 1000;
 //     cpu_max ≤ 1000000 (percent of one CPU);
@@ -50,6 +50,12 @@ Result<model::JobSpec> job_from_json(const json_t* config, std::string_view sess
 // to point at the offending line.
 Result<model::JobSpec> job_from_json(const json_t* config, std::string_view session, JobJsonMode mode,
                                      std::string* ret_member);
+
+// An `env` object (job configs, the channel's load/update `env`, every commit `env`):
+// the one rule for environment variables on every path. Names are non-empty and hold no
+// '=' or NUL, values are strings without NUL; null or absent is an empty Env. Failure:
+// Error{EINVAL, "env: <reason>"}.
+Result<model::Env> env_from_json(const json_t* v);
 
 // Session or job name check used above ("" when valid, else the reason). Exposed for the
 // INI loader and the front ends, which validate names found in section headers and paths.

@@ -15,6 +15,7 @@
 #include "lib/http/router.h"
 #include "lib/http/upgrade.h"
 #include "lib/io/stream_format.h"
+#include "lib/manager/errors.h"
 #include "lib/manager/manager.h"
 #include "lib/ws/v1.h"
 
@@ -400,7 +401,7 @@ std::optional<MHD_Result> Live::handle_wstreams(MHD_Connection* conn, const Requ
                 return;
             Status r = st->live->manager().send(st->pid, text);
             if (!r)
-                st->fail(r.error().code == EPERM ? "forbidden_write" : "not_found");
+                st->fail(r.error().code == EPERM ? "forbidden_write" : manager::map_error(r.error()).name);
         };
     });
 }

@@ -17,6 +17,7 @@
 #include "lib/http/router.h"
 #include "lib/json/json.h"
 #include "lib/model/job_spec.h"
+#include "lib/model/values.h"
 
 namespace gaffer::http {
 
@@ -95,8 +96,12 @@ Response json_response(int status, json::JsonPtr body);
 Response text_response(int status, std::string text);
 // {"error": name, "errno": status[, "reason": reason]}
 Response error_response(int status, std::string_view name, std::string_view reason = {});
-// Through manager::map_error (the one table); the reason is the error's message.
+// Through manager::map_error (the one table); the reason is the error's message, plus
+// set_error_cause's members.
 Response manager_error(const Error& e);
+// For an error a lower layer caused (a spawn failure): "stage" and "os_errno" (that
+// layer's errno) in an error body, as both front ends answer them.
+void set_error_cause(json_t* body, const Error& e);
 // {"ok": true}
 Response ok_response(int status = 200);
 Response forbidden(std::string_view reason);
@@ -106,8 +111,16 @@ Response forbidden(std::string_view reason);
 std::optional<json::JsonPtr> parse_object(const std::string& body, std::string* ret_error);
 // A signal given as a JSON integer or string (name or number); nullopt on junk.
 std::optional<int> signal_from_json(const json_t* v);
+// A scale as a JSON integer or a string ("+n", "-n", "=n", "n"); nullopt on junk.
+std::optional<model::ScaleOp> scale_from_json(const json_t* v);
+// A graceful_timeout: absent or null is "not given" (nullopt); else a number of seconds in
+// 0..1e9 (as job configs allow), otherwise Error{EINVAL}.
+Result<std::optional<double>> graceful_timeout_from_json(const json_t* v);
 bool is_number_segment(std::string_view s);
 std::optional<int> pid_from_segment(std::string_view s);
+// A pid as a JSON integer or a decimal string, in the range of pid_from_segment (never
+// truncated to int); nullopt otherwise.
+std::optional<int> pid_from_json(const json_t* v);
 
 // ---- route handlers (one per method and route) ----
 namespace routes {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cmath>
 #include <cstring>
 #include <utility>
 
@@ -256,21 +257,39 @@ Response text_response(int status, std::string text) {
     return r;
 }
 
-Response error_response(int status, std::string_view name, std::string_view reason) {
+namespace {
+
+json::JsonPtr error_body(int status, std::string_view name, std::string_view reason) {
     json::JsonPtr o = json::take(json_object());
     json::set(o.get(), "error", json::str(name));
     json::set(o.get(), "errno", json::take(json_integer(status)));
     if (!reason.empty())
         json::set(o.get(), "reason", json::str(reason));
-    return json_response(status, std::move(o));
+    return o;
+}
+
+}  // namespace
+
+Response error_response(int status, std::string_view name, std::string_view reason) {
+    return json_response(status, error_body(status, name, reason));
+}
+
+void set_error_cause(json_t* body, const Error& e) {
+    if (e.stage)
+        json::set(body, "stage", json::str(e.stage));
+    if (e.cause)
+        json::set(body, "os_errno", json::take(json_integer(e.cause)));
 }
 
 Response manager_error(const Error& e) {
-    manager::ErrorMapping m = manager::map_error(e);
-    // Client mistakes are answered, not logged; an internal failure is logged once, here.
-    if (m.http_status >= 500)
+    const manager::ErrorMapping& m = manager::map_error(e);
+    // Client mistakes are answered, not logged; an internal failure is logged once, here
+    // (the manager logs the spawn failures it reports).
+    if (m.outcome == manager::Outcome::kInternal)
         log_warning("http: %s", e.message().c_str());
-    return error_response(m.http_status, m.name, e.context.empty() ? e.message() : e.context);
+    json::JsonPtr o = error_body(m.http_status, m.name, e.context.empty() ? e.message() : e.context);
+    set_error_cause(o.get(), e);
+    return json_response(m.http_status, std::move(o));
 }
 
 Response ok_response(int status) {
@@ -311,6 +330,24 @@ std::optional<int> signal_from_json(const json_t* v) {
     return std::nullopt;
 }
 
+std::optional<model::ScaleOp> scale_from_json(const json_t* v) {
+    if (json_is_integer(v))
+        return model::scale_from_int(json_integer_value(v));
+    if (json_is_string(v))
+        return model::parse_scale(std::string_view(json_string_value(v), json_string_length(v)));
+    return std::nullopt;
+}
+
+Result<std::optional<double>> graceful_timeout_from_json(const json_t* v) {
+    constexpr double kMaxGracefulTimeout = 1e9;  // seconds, as lib/config allows
+    if (!v || json_is_null(v))
+        return std::optional<double>();
+    double t = json_is_number(v) ? json_number_value(v) : -1;
+    if (!json_is_number(v) || !std::isfinite(t) || t < 0 || t > kMaxGracefulTimeout)
+        return fail(EINVAL, "graceful_timeout: expected a number of seconds >= 0");
+    return std::optional<double>(t);
+}
+
 bool is_number_segment(std::string_view s) {
     if (s.empty() || s.size() > 9)
         return false;
@@ -328,6 +365,17 @@ std::optional<int> pid_from_segment(std::string_view s) {
     if (!v)
         return std::nullopt;
     return static_cast<int>(*v);
+}
+
+std::optional<int> pid_from_json(const json_t* v) {
+    if (json_is_string(v))
+        return pid_from_segment(std::string_view(json_string_value(v), json_string_length(v)));
+    if (!json_is_integer(v))
+        return std::nullopt;
+    json_int_t n = json_integer_value(v);
+    if (n < 0 || n > 999999999)  // as is_number_segment: 9 digits
+        return std::nullopt;
+    return static_cast<int>(n);
 }
 
 // ---- permission checks ----

@@ -16,8 +16,6 @@ namespace gaffer::http::routes {
 
 namespace {
 
-constexpr double kMaxGracefulTimeout = 1e9;  // seconds, as lib/config allows
-
 model::JobName job_of(const Ctx& c) {
     return model::JobName{c.seg[1], c.seg[2]};
 }
@@ -170,12 +168,7 @@ Response scale(Ctx& c) {
     if (!obj)
         return error_response(400, "bad_request", why);
     const json_t* v = json_object_get(obj->get(), "scale");
-    std::optional<model::ScaleOp> op;
-    if (json_is_integer(v)) {
-        op = model::scale_from_int(json_integer_value(v));
-    } else if (json_is_string(v)) {
-        op = model::parse_scale(std::string_view(json_string_value(v), json_string_length(v)));
-    }
+    std::optional<model::ScaleOp> op = scale_from_json(v);
     if (!op) {
         return error_response(400, "bad_request",
                               v ? "scale: expected an integer or \"+n\", \"-n\", \"=n\", \"n\"" : "scale: missing");
@@ -261,35 +254,17 @@ Response commit(Ctx& c) {
     auto obj = parse_object(c.req.body, &why);
     if (!obj)
         return error_response(400, "bad_request", why);
-    std::optional<double> graceful;
-    const json_t* gt = json_object_get(obj->get(), "graceful_timeout");
-    if (gt && !json_is_null(gt)) {
-        double v = json_is_number(gt) ? json_number_value(gt) : -1;
-        if (!json_is_number(gt) || !std::isfinite(v) || v < 0 || v > kMaxGracefulTimeout) {
-            return error_response(400, "bad_request", "graceful_timeout: expected a number of seconds >= 0");
-        }
-        graceful = v;
-    }
-    model::Env env;
-    const json_t* e = json_object_get(obj->get(), "env");
-    if (e && !json_is_null(e)) {
-        if (!json_is_object(e))
-            return error_response(400, "bad_request", "env: expected an object of strings");
-        const char* k;
-        json_t* val;
-        json_object_foreach(const_cast<json_t*>(e), k, val) {
-            if (!json_is_string(val) || !*k || strchr(k, '=') ||
-                strlen(json_string_value(val)) != json_string_length(val)) {
-                return error_response(400, "bad_request", "env: expected an object of strings");
-            }
-            env[k] = json_string_value(val);
-        }
-    }
-    if (!env.empty()) {
+    auto graceful = graceful_timeout_from_json(json_object_get(obj->get(), "graceful_timeout"));
+    if (!graceful)
+        return error_response(400, "bad_request", graceful.error().context);
+    auto env = config::env_from_json(json_object_get(obj->get(), "env"));
+    if (!env)
+        return error_response(400, "bad_request", env.error().context);
+    if (!env->empty()) {
         if (auto denied = commit_env_denial(c.r, c.rights, name))
             return forbidden(*denied);
     }
-    auto pid = c.r.manager.commit(name, graceful, env);
+    auto pid = c.r.manager.commit(name, *graceful, *env);
     if (!pid)
         return manager_error(pid.error());
     return json_response(200, object_with("pid", json::take(json_integer(*pid))));

@@ -45,25 +45,17 @@ std::string upper(std::string_view s) {
 struct CmdError {
     int code;
     std::string reason;
+    Error cause{};  // a manager error: its stage and os_errno, if any (set_error_cause)
 };
 
+// The channel's column of the one table (lib/manager/errors.h).
 CmdError from_manager(const Error& e) {
-    switch (e.code) {
-        case ENOENT:
-        case ESRCH: return {404, "not_found"};
-        case EEXIST: return {409, "process_conflict"};
-        case ENXIO: return {404, "stream_not_found"};
-        case EPERM:
-        case EACCES: return {403, "forbidden"};
-        case EINVAL: return {400, "bad_command"};
-        case ENOSPC:
-        case EFBIG: {
-            // The limits: named as in the HTTP answers (lib/manager/errors.h).
-            manager::ErrorMapping mapped = manager::map_error(e);
-            return {mapped.http_status, mapped.name};
-        }
-        default: return {500, e.context.empty() ? e.message() : e.context};
+    const manager::ErrorMapping& m = manager::map_error(e);
+    if (!m.channel_name) {
+        log_warning("channel: %s", e.message().c_str());
+        return {m.http_status, e.context.empty() ? e.message() : e.context, e};
     }
+    return {m.http_status, m.channel_name, e};
 }
 
 // A job argument: "sid.job", or "job" in `session`.
@@ -76,37 +68,10 @@ model::JobName job_arg(std::string_view s, std::string_view session = "default")
     return n;
 }
 
-std::optional<int> int_arg(const json_t* v) {
-    if (json_is_integer(v))
-        return static_cast<int>(json_integer_value(v));
-    if (json_is_string(v)) {
-        auto n = parse_int(jstr(v));
-        if (n)
-            return static_cast<int>(*n);
-    }
-    return std::nullopt;
-}
-
 // A valid X-Api-Key on the request: then any Origin may open the channel.
 bool key_authenticated(Live& live, const Request& req) {
     Rights probe;
     return req.header("x-api-key").has_value() && !live.router().rights_for(req, &probe);
-}
-
-std::optional<model::Env> env_arg(const json_t* v) {
-    model::Env env;
-    if (!v || json_is_null(v))
-        return env;
-    if (!json_is_object(v))
-        return std::nullopt;
-    const char* k;
-    json_t* val;
-    json_object_foreach(const_cast<json_t*>(v), k, val) {
-        if (!json_is_string(val))
-            return std::nullopt;
-        env[k] = std::string(jstr(val));
-    }
-    return env;
 }
 
 }  // namespace
@@ -486,6 +451,7 @@ void ChannelApp::command(const json_t* data) {
         json::JsonPtr err = obj();
         json::set(err.get(), "errno", json::take(json_integer(e.code)));
         json::set(err.get(), "reason", json::str(e.reason));
+        set_error_cause(err.get(), e.cause);
         json::JsonPtr d = obj();
         json::set(d.get(), "id", json::ref(const_cast<json_t*>(ident)));
         json::set(d.get(), "error", std::move(err));
@@ -571,7 +537,7 @@ void ChannelApp::command(const json_t* data) {
             return reply_error({400, "invalid_config"});
         if (const json_t* st = kw("start"); json_is_boolean(st))
             spec->start = json_is_true(st);
-        auto env = env_arg(kw("env"));
+        auto env = config::env_from_json(kw("env"));
         if (!env)
             return reply_error({400, "invalid_config"});
         // The routes' rule for jobs of callers without full rights (router.h).
@@ -597,7 +563,7 @@ void ChannelApp::command(const json_t* data) {
     // ---- by pid ----
     if (name == "process_info" || name == "process_stats" || name == "stop_process" || name == "kill" ||
         name == "send") {
-        auto pid = int_arg(arg(0));
+        auto pid = pid_from_json(arg(0));
         if (!pid)
             return reply_error(kBad);
         auto info = m.process_info(*pid);
@@ -677,12 +643,7 @@ void ChannelApp::command(const json_t* data) {
         return reply_ok(ok_true());
     }
     if (name == "scale") {
-        const json_t* n = arg(1);
-        std::optional<model::ScaleOp> op;
-        if (json_is_integer(n))
-            op = model::scale_from_int(json_integer_value(n));
-        else if (json_is_string(n))
-            op = model::parse_scale(jstr(n));
+        std::optional<model::ScaleOp> op = scale_from_json(arg(1));
         if (!op)
             return reply_error(kBad);
         auto r = m.scale(job, *op);
@@ -718,15 +679,15 @@ void ChannelApp::command(const json_t* data) {
         return reply_ok(ok_true());
     }
     // commit
-    std::optional<double> graceful;
-    if (json_is_number(arg(1)))
-        graceful = json_number_value(arg(1));
-    auto env = env_arg(arg(2));
+    auto graceful = graceful_timeout_from_json(arg(1));
+    if (!graceful)
+        return reply_error(kBad);
+    auto env = config::env_from_json(arg(2));
     if (!env)
         return reply_error(kBad);
     if (!env->empty() && live_.router().commit_env_denied(rights_, job))
         return reply_error(kForbidden);
-    auto pid = m.commit(job, graceful, *env);
+    auto pid = m.commit(job, *graceful, *env);
     if (!pid)
         return reply_error(from_manager(pid.error()));
     json::JsonPtr o = ok_true();

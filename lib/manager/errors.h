@@ -4,34 +4,102 @@
 // EINVAL (bad value), EPERM (not allowed), ESRCH (process already gone), ENODATA (no
 // redirected output), ENXIO (no such stream), EPIPE (stream closed), ENOBUFS (queue
 // full), ENOSPC (max_jobs or max_config_bytes reached), EFBIG (one job's config larger
-// than max_config_bytes); anything else is an internal failure.
+// than max_config_bytes), kSpawnFailed (the process could not be started: Error::cause
+// is the spawner's errno, Error::stage its stage); anything else is an internal failure.
+// Lower layers' errno values are translated into these at the manager boundary, so that a
+// spawner's ENOENT (missing executable) never reads as an unknown job.
 #pragma once
+
+#include <cerrno>
+#include <cstring>
+#include <iterator>
 
 #include "lib/base/result.h"
 
 namespace gaffer::manager {
 
-struct ErrorMapping {
-    int http_status;
-    const char* name;  // the "error" member of gaffer's JSON error bodies
+// The code of a spawn failure (ECHILD: "the child could not be made"; no manager method
+// fails with ECHILD otherwise).
+inline constexpr int kSpawnFailed = ECHILD;
+
+enum class Outcome {
+    kNotFound,
+    kConflict,
+    kBadRequest,
+    kForbidden,
+    kSpawnFailed,
+    kIoNotRedirected,
+    kIoNotFound,
+    kStreamClosed,
+    kStreamFull,
+    kInsufficientStorage,
+    kConfigTooLarge,
+    kInternal,
 };
 
-inline ErrorMapping map_error(const Error& e) {
+struct ErrorMapping {
+    Outcome outcome;
+    int http_status;           // the HTTP status, also the channel's "errno"
+    const char* name;          // HTTP: the "error" member of gaffer's JSON error bodies
+    const char* channel_name;  // /channel: the "reason" of gaffer:command_error (reference
+                               // §5.2 fixes bad_command and stream_not_found); null: the
+                               // error's own text, as the reference has it for failures
+};
+
+// One row per outcome, in the order of Outcome.
+inline constexpr ErrorMapping kErrorTable[] = {
+    {Outcome::kNotFound, 404, "not_found", "not_found"},
+    {Outcome::kConflict, 409, "process_conflict", "process_conflict"},
+    {Outcome::kBadRequest, 400, "bad_request", "bad_command"},
+    {Outcome::kForbidden, 403, "forbidden", "forbidden"},
+    {Outcome::kSpawnFailed, 500, "spawn_failed", "spawn_failed"},
+    {Outcome::kIoNotRedirected, 400, "io_not_redirected", "io_not_redirected"},
+    {Outcome::kIoNotFound, 404, "io_not_found", "stream_not_found"},
+    {Outcome::kStreamClosed, 410, "stream_closed", "stream_closed"},
+    {Outcome::kStreamFull, 503, "stream_full", "stream_full"},
+    {Outcome::kInsufficientStorage, 507, "insufficient_storage", "insufficient_storage"},
+    {Outcome::kConfigTooLarge, 413, "config_too_large", "config_too_large"},
+    {Outcome::kInternal, 500, "internal_error", nullptr},
+};
+
+constexpr bool error_table_in_order() {
+    for (int i = 0; i < static_cast<int>(std::size(kErrorTable)); ++i) {
+        if (static_cast<int>(kErrorTable[i].outcome) != i)
+            return false;
+    }
+    return std::size(kErrorTable) == static_cast<size_t>(Outcome::kInternal) + 1;
+}
+static_assert(error_table_in_order(), "kErrorTable has one row per Outcome, in order");
+
+inline Outcome outcome_of(const Error& e) {
     switch (e.code) {
         case ENOENT:
-        case ESRCH: return {404, "not_found"};
-        case EEXIST: return {409, "process_conflict"};
-        case EINVAL: return {400, "bad_request"};
+        case ESRCH: return Outcome::kNotFound;
+        case EEXIST: return Outcome::kConflict;
+        case EINVAL: return Outcome::kBadRequest;
         case EPERM:
-        case EACCES: return {403, "forbidden"};
-        case ENODATA: return {400, "io_not_redirected"};
-        case ENXIO: return {404, "io_not_found"};
-        case EPIPE: return {410, "stream_closed"};
-        case ENOBUFS: return {503, "stream_full"};
-        case ENOSPC: return {507, "insufficient_storage"};
-        case EFBIG: return {413, "config_too_large"};
-        default: return {500, "internal_error"};
+        case EACCES: return Outcome::kForbidden;
+        case kSpawnFailed: return Outcome::kSpawnFailed;
+        case ENODATA: return Outcome::kIoNotRedirected;
+        case ENXIO: return Outcome::kIoNotFound;
+        case EPIPE: return Outcome::kStreamClosed;
+        case ENOBUFS: return Outcome::kStreamFull;
+        case ENOSPC: return Outcome::kInsufficientStorage;
+        case EFBIG: return Outcome::kConfigTooLarge;
+        default: return Outcome::kInternal;
     }
+}
+
+inline const ErrorMapping& map_error(const Error& e) {
+    return kErrorTable[static_cast<int>(outcome_of(e))];
+}
+
+// A spawn failure as the manager reports it: `cause` is the spawner's error.
+inline Error spawn_failed(const char* stage, const Error& cause) {
+    Error e = Error::make(kSpawnFailed, "cannot start the process (%s stage): %s", stage, strerror(cause.code));
+    e.cause = cause.code;
+    e.stage = stage;
+    return e;
 }
 
 }  // namespace gaffer::manager

@@ -29,6 +29,7 @@
 #include "lib/io/rotating_log.h"
 #include "lib/job/job_fsm.h"
 #include "lib/json/json.h"
+#include "lib/manager/errors.h"
 #include "lib/manager/notify_socket.h"
 #include "lib/stats/cgroup_stats.h"
 #include "lib/stats/proc_stats.h"
@@ -433,7 +434,8 @@ struct Manager::Impl {
             bus.publish("spawn_error", std::move(msg));
             log_warning("%s: cannot spawn process %d (%s stage): %s", j.spec.name.qualified().c_str(), pid,
                         proc::to_string(stage), strerror(e.code));
-            return fail(e);
+            // Translated here: the spawner's ENOENT or EACCES is no unknown job or refusal.
+            return fail(spawn_failed(proc::to_string(stage), e));
         };
 
         if (opts.fd_reserve && !fds_available(opts.fd_reserve + kFdsPerSpawn))

@@ -29,6 +29,7 @@
 #include "lib/events/event_bus.h"
 #include "lib/json/json.h"
 #include "lib/loop/loop.h"
+#include "lib/manager/errors.h"
 #include "tests/helpers/child_guard.h"
 #include "tests/helpers/loop_backends.h"
 #include "tests/helpers/temp_dir.h"
@@ -411,6 +412,21 @@ TEST_P(ManagerTest, PathSearchFollowsAnExecutableThatMoved) {
 }
 
 // ---------------------------------------------------------------- commit
+
+// issue 12: the spawner's errno is translated at the manager boundary; a missing
+// executable is a spawn failure of a job that exists, not an unknown job.
+TEST_P(ManagerTest, CommitThatCannotSpawnIsSpawnFailed) {
+    model::JobSpec spec = job_spec("default.ghost", "/nonexistent/gaffer-ghost", 1);
+    spec.start = false;
+    ASSERT_TRUE(mgr_->load(std::move(spec)));
+    auto c = mgr_->commit(JobName::parse("default.ghost"), std::nullopt, {});
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error().code, manager::kSpawnFailed) << c.error().message();
+    EXPECT_EQ(c.error().cause, ENOENT);
+    EXPECT_STREQ(c.error().stage, "exec");
+    EXPECT_EQ(manager::map_error(c.error()).outcome, manager::Outcome::kSpawnFailed);
+    EXPECT_EQ(mgr_->process_count(), 0u);
+}
 
 TEST_P(ManagerTest, CommittedProcessIsNeverRestarted) {
     ASSERT_TRUE(mgr_->load(job_spec("default.web", "sleep 1000", 1)));

@@ -231,6 +231,25 @@ TEST(JobJson, NulBytesAreRefused) {
     }
 }
 
+// The one env rule that job configs, the channel's load/update and every commit share.
+TEST(JobJson, EnvFromJson) {
+    EXPECT_TRUE(env_from_json(nullptr)->empty());
+    auto null = parse_json("null");
+    EXPECT_TRUE(env_from_json(null.get())->empty());
+    auto good = parse_json(R"({"A": "1", "B_2": ""})");
+    auto env = env_from_json(good.get());
+    ASSERT_TRUE(env) << env.error().message();
+    EXPECT_EQ(*env, (model::Env{{"A", "1"}, {"B_2", ""}}));
+    for (const char* text : {R"([])", R"("A=1")", R"({"": "x"})", R"({"A=B": "x"})", R"({"A": "x\u0000y"})",
+                             R"({"A": 1})", R"({"A": null})"}) {
+        auto j = parse_json(text);
+        auto e = env_from_json(j.get());
+        ASSERT_FALSE(e) << text;
+        EXPECT_EQ(e.error().code, EINVAL) << text;
+        EXPECT_EQ(e.error().context.rfind("env: ", 0), 0u) << e.error().context;
+    }
+}
+
 // Table of invalid configs: the member reported and a piece of the message.
 struct BadCase {
     const char* json;
