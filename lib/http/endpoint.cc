@@ -126,6 +126,21 @@ std::optional<HostPort> sockaddr_host_port(const struct sockaddr* sa, socklen_t 
     return std::nullopt;
 }
 
+std::string client_address(const struct sockaddr* sa, socklen_t len) {
+    char host[INET6_ADDRSTRLEN] = "";
+    if (sa->sa_family == AF_INET && len >= static_cast<socklen_t>(sizeof(sockaddr_in))) {
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, host, sizeof host);
+    } else if (sa->sa_family == AF_INET6 && len >= static_cast<socklen_t>(sizeof(sockaddr_in6))) {
+        const in6_addr& a = reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr;
+        // An IPv4 client of a dual-stack socket counts as that IPv4 address.
+        if (IN6_IS_ADDR_V4MAPPED(&a))
+            inet_ntop(AF_INET, &a.s6_addr[12], host, sizeof host);
+        else
+            inet_ntop(AF_INET6, &a, host, sizeof host);
+    }
+    return host;
+}
+
 std::string sockaddr_name(const struct sockaddr* sa, socklen_t len) {
     if (sa->sa_family == AF_UNIX) {
         auto* un = reinterpret_cast<const sockaddr_un*>(sa);

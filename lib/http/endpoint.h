@@ -54,6 +54,9 @@ struct HostPort {
     uint16_t port = 0;
 };
 std::optional<HostPort> sockaddr_host_port(const struct sockaddr* sa, socklen_t len);
+// A client's IP address as text, the key of per-client limits: "192.0.2.7", "2001:db8::1";
+// an IPv4-mapped IPv6 address as the IPv4 one. "" for other families.
+std::string client_address(const struct sockaddr* sa, socklen_t len);
 
 class Listener {
 public:

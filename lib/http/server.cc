@@ -403,24 +403,16 @@ void Endpoint::refuse(UniqueFd conn) {
 }
 
 std::string Endpoint::client_of(int fd, const sockaddr_storage& ss, socklen_t len) const {
-    char host[INET6_ADDRSTRLEN] = "?";
-    if (ss.ss_family == AF_INET && len >= static_cast<socklen_t>(sizeof(sockaddr_in))) {
-        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr, host, sizeof host);
-    } else if (ss.ss_family == AF_INET6 && len >= static_cast<socklen_t>(sizeof(sockaddr_in6))) {
-        const in6_addr& a = reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr;
-        // An IPv4 client of a dual-stack socket counts as that IPv4 address.
-        if (IN6_IS_ADDR_V4MAPPED(&a))
-            inet_ntop(AF_INET, &a.s6_addr[12], host, sizeof host);
-        else
-            inet_ntop(AF_INET6, &a, host, sizeof host);
-    } else if (ss.ss_family == AF_UNIX) {
+    if (ss.ss_family == AF_UNIX) {
         // Unix-socket clients have no address: they count by user.
         struct ucred cred {};
         socklen_t cl = sizeof cred;
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0)
             return "uid " + std::to_string(cred.uid);
+        return "?";
     }
-    return host;
+    std::string host = client_address(reinterpret_cast<const sockaddr*>(&ss), len);
+    return host.empty() ? "?" : host;
 }
 
 void Endpoint::on_connection(void* cls, MHD_Connection* conn, void** socket_context,
@@ -616,9 +608,7 @@ Request Endpoint::build_request(MHD_Connection* conn, const char* url, const cha
         const MHD_ConnectionInfo* client = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         if (client && client->client_addr) {
             const sockaddr* sa = client->client_addr;
-            socklen_t sa_len = sa->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-            if (auto hp = sockaddr_host_port(sa, sa_len))
-                req.peer.address = std::move(hp->host);
+            req.peer.address = client_address(sa, sa->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
         }
     }
     return req;

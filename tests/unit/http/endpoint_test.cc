@@ -82,6 +82,34 @@ TEST(Endpoint, Loopback) {
     EXPECT_FALSE(v6("::ffff:10.0.0.1"));
 }
 
+TEST(Endpoint, AddressesAsHostHeadersAndClientKeys) {
+    sockaddr_in in{};
+    in.sin_family = AF_INET;
+    in.sin_port = htons(5000);
+    inet_pton(AF_INET, "127.0.0.1", &in.sin_addr);
+    auto hp = sockaddr_host_port(reinterpret_cast<sockaddr*>(&in), sizeof in);
+    ASSERT_TRUE(hp);
+    EXPECT_EQ(hp->host, "127.0.0.1");
+    EXPECT_EQ(hp->port, 5000);
+    EXPECT_EQ(client_address(reinterpret_cast<sockaddr*>(&in), sizeof in), "127.0.0.1");
+    sockaddr_in6 in6{};
+    in6.sin6_family = AF_INET6;
+    in6.sin6_port = htons(5001);
+    inet_pton(AF_INET6, "::1", &in6.sin6_addr);
+    hp = sockaddr_host_port(reinterpret_cast<sockaddr*>(&in6), sizeof in6);
+    ASSERT_TRUE(hp);
+    EXPECT_EQ(hp->host, "[::1]");
+    EXPECT_EQ(hp->port, 5001);
+    EXPECT_EQ(client_address(reinterpret_cast<sockaddr*>(&in6), sizeof in6), "::1");
+    // An IPv4 client of a dual-stack socket is one client with its IPv4 address.
+    inet_pton(AF_INET6, "::ffff:192.0.2.7", &in6.sin6_addr);
+    EXPECT_EQ(client_address(reinterpret_cast<sockaddr*>(&in6), sizeof in6), "192.0.2.7");
+    sockaddr_un un{};
+    un.sun_family = AF_UNIX;
+    EXPECT_FALSE(sockaddr_host_port(reinterpret_cast<sockaddr*>(&un), sizeof un));
+    EXPECT_EQ(client_address(reinterpret_cast<sockaddr*>(&un), sizeof un), "");
+}
+
 TEST(Endpoint, TcpLoopbackListenerReportsItsPort) {
     auto addr = parse_bind("127.0.0.1:0");
     ASSERT_TRUE(addr);
