@@ -36,6 +36,7 @@
 #include "lib/loop/loop.h"
 #include "lib/loop/signals.h"
 #include "lib/manager/config_sync.h"
+#include "lib/manager/exec_plan.h"
 #include "lib/manager/manager.h"
 #include "lib/webhook/dispatcher.h"
 
@@ -343,23 +344,6 @@ private:
     UniqueFd ready_;
 };
 
-// gafferd's environment as jobs with os_env see it: without what its own service
-// manager addressed to gafferd alone (notification socket, watchdog, passed sockets).
-model::Env daemon_environment() {
-    static const char* const kPrivate[] = {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID",
-                                           "LISTEN_FDS",    "LISTEN_PID",    "LISTEN_FDNAMES"};
-    model::Env env;
-    for (char** e = environ; e && *e; ++e) {
-        const char* eq = strchr(*e, '=');
-        if (!eq) continue;
-        std::string key(*e, static_cast<size_t>(eq - *e));
-        bool skip = false;
-        for (const char* p : kPrivate) skip = skip || key == p;
-        if (!skip) env[key] = eq + 1;
-    }
-    return env;
-}
-
 // Where the [webhooks] entry a Dispatcher refused is written ("file:line"), or the file.
 std::string webhook_location(const config::DaemonConfig& cfg, const std::string& ini_path, size_t bad) {
     return bad < cfg.webhook_locations.size() ? cfg.webhook_locations[bad] : ini_path;
@@ -518,7 +502,7 @@ int run(int argc, char** argv) {
 
     manager::Options mopts;
     mopts.default_cwd = cwd;
-    mopts.daemon_env = daemon_environment();
+    mopts.daemon_env = manager::job_visible_environment(environ);
     mopts.child_umask = child_umask;
     mopts.limits = limits_of(cfg);
     mopts.child_nofile_soft = child_nofile;

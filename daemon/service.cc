@@ -17,8 +17,8 @@ ServiceNotifier::ServiceNotifier(loop::Loop& loop) : loop_(loop) {
     const char* sock = getenv("NOTIFY_SOCKET");
     enabled_ = sock && *sock;
     uint64_t usec = 0;
-    // unset_environment=0: jobs never see these variables anyway, because main.cc
-    // removes them from the environment it hands to jobs (daemon_environment()).
+    // unset_environment=0: jobs never see these variables anyway, because main.cc hands
+    // jobs only manager::job_visible_environment(), which leaves them out.
     if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
         watchdog_usec_ = usec;
         arm_watchdog();

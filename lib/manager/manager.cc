@@ -30,6 +30,7 @@
 #include "lib/job/job_fsm.h"
 #include "lib/json/json.h"
 #include "lib/manager/errors.h"
+#include "lib/manager/exec_plan.h"
 #include "lib/manager/notify_socket.h"
 #include "lib/stats/cgroup_stats.h"
 #include "lib/stats/proc_stats.h"
@@ -309,19 +310,6 @@ struct Manager::Impl {
     }
 
     // ---------- spawning ----------
-    model::Env effective_env(const Job& j, const model::Env* extra) const {
-        model::Env env;
-        if (j.spec.os_env) env = opts.daemon_env;
-        // Running as another user: that user's identity, unless the job says otherwise.
-        for (auto& [k, v] : j.user_env) env[k] = v;
-        for (auto& [k, v] : j.spec.env) env[k] = v;
-        for (auto& [k, v] : j.session_env) env[k] = v;
-        if (extra)
-            for (auto& [k, v] : *extra) env[k] = v;
-        return env;
-    }
-
-    // Builds the exec spec; fills the process info members derived from it.
     // The PATH search of the job's last spawn is reused while its result is still an
     // executable file (one stat instead of one per PATH entry: 17 on a desktop).
     static std::string resolve_executable(Job& j, const std::string& name, const std::string& path_var,
@@ -349,65 +337,25 @@ struct Manager::Impl {
         return made;
     }
 
-    // `own_env`: a commit with extra variables, whose environment no other process shares.
-    Result<proc::ExecSpec> build_exec(Job& j, const model::Env& env, bool own_env, model::ProcessInfo& info) const {
-        proc::ExecSpec ex;
+    // The plan of one spawn of `j` (exec_plan.h), with the PATH search done; fills the
+    // process info members derived from it. `own_env`: a commit with extra variables,
+    // whose environment no other process shares.
+    Result<ExecPlan> build_exec(Job& j, const model::Env& env, bool own_env, model::ProcessInfo& info) const {
         const auto& s = j.spec;
-        std::vector<std::string> args;  // info.args
-        if (s.shell) {
-            ex.path = "/bin/sh";
-            info.cmd = "sh";
-            args = {"-c", s.cmd};
-        } else {
-            GAFFER_TRY(auto words, model::shell_split(s.cmd));
-            if (words.empty()) return fail(Error::make(EINVAL, "empty cmd"));
-            for (auto& w : words) w = model::substitute_vars(w, env);
-            info.cmd = std::move(words[0]);
-            args.assign(std::make_move_iterator(words.begin() + 1), std::make_move_iterator(words.end()));
-        }
-        // No word after the command and no variable in the job's arguments (the usual
-        // case): the process's argument list is the job's own, shared, not copied.
-        bool own_list = args.empty() && std::none_of(j.args->begin(), j.args->end(), [](const std::string& a) {
-                            return a.find('$') != std::string::npos;
-                        });
-        if (own_list) {
-            info.args = j.args;
-        } else {
-            args.reserve(args.size() + j.args->size());
-            for (const auto& a : *j.args) args.push_back(model::substitute_vars(a, env));
-            info.args = share(j.last_args, std::move(args), own_env);
-        }
-        ex.argv.reserve(info.args->size() + 1);
-        ex.argv.push_back(info.cmd);
-        ex.argv.insert(ex.argv.end(), info.args->begin(), info.args->end());
-        if (!s.shell) {
-            auto path_it = env.find("PATH");
-            ex.cwd = s.cwd.empty() ? opts.default_cwd : s.cwd;
-            ex.path = resolve_executable(j, info.cmd, path_it != env.end() ? path_it->second : "/bin:/usr/bin", ex.cwd);
-        }
-        ex.cwd = s.cwd.empty() ? opts.default_cwd : s.cwd;
-        for (auto& [k, v] : env) ex.envp.push_back(k + "=" + v);
-        ex.uid = s.uid;
-        if (!j.keep_groups) {
-            ex.gid = s.gid;
-            ex.groups = j.groups;
-        }
-        ex.umask = opts.child_umask;
-        ex.new_session = s.detach;
-        ex.no_new_privs = s.no_new_privs;
-        ex.nofile_soft = opts.child_nofile_soft;
-        for (const auto& name : s.capabilities) {
-            cap_value_t c;
-            if (cap_from_name(name.c_str(), &c) == 0) ex.ambient_caps.push_back(static_cast<int>(c));
-        }
-        ex.drop_bounding = !s.capabilities.empty();
+        ExecDefaults defaults{opts.default_cwd, opts.child_umask, opts.child_nofile_soft};
+        GAFFER_TRY(auto plan, plan_exec({s, *j.args, env, j.groups, j.keep_groups, j.logs.count("stdout") > 0,
+                                         j.logs.count("stderr") > 0},
+                                        defaults));
+        if (plan.search_path) plan.exec.path = resolve_executable(j, plan.cmd, plan.path_var, plan.exec.cwd);
+        info.cmd = plan.cmd;
+        info.args = plan.args ? share(j.last_args, std::move(*plan.args), own_env) : j.args;
         info.env = share(j.last_env, env, own_env);
         info.uid = s.uid;
         info.gid = s.gid;
         info.redirect_output = s.redirect_output;
         info.redirect_input = s.redirect_input;
         info.custom_streams = s.custom_streams;
-        return ex;
+        return plan;
     }
 
     // Starts one process of `j`. On failure publishes spawn_error and returns the error.
@@ -421,7 +369,6 @@ struct Manager::Impl {
         p->info.pid = pid;
         p->info.job = j.spec.name;
         p->info.commited = committed;
-        model::Env env = effective_env(j, extra_env);
 
         auto spawn_fail = [&](proc::ExecStage stage, const Error& e) -> Result<int> {
             ++counters.spawn_failures;
@@ -442,28 +389,28 @@ struct Manager::Impl {
             return spawn_fail(proc::ExecStage::kStdio,
                               Error::make(EMFILE, "near the open-file limit: keeping %u descriptors for the API",
                                           opts.fd_reserve));
-        if (j.spec.notify) {
-            if (!notify_socket) {
-                auto ns = NotifySocket::create(loop, [this](pid_t sender, const NotifySocket::Fields& f) {
-                    on_notify(sender, f);
-                });
-                if (!ns) return spawn_fail(proc::ExecStage::kStdio, ns.error());
-                notify_socket = std::move(ns).value();
-            }
-            env["NOTIFY_SOCKET"] = notify_socket->address();
-            if (j.spec.watchdog_sec)
-                env["WATCHDOG_USEC"] = std::to_string(static_cast<uint64_t>(*j.spec.watchdog_sec * 1e6));
+        if (j.spec.notify && !notify_socket) {
+            auto ns = NotifySocket::create(loop, [this](pid_t sender, const NotifySocket::Fields& f) {
+                on_notify(sender, f);
+            });
+            if (!ns) return spawn_fail(proc::ExecStage::kStdio, ns.error());
+            notify_socket = std::move(ns).value();
+        }
+        model::Env env = plan_env(j.spec, opts.daemon_env, j.user_env, j.session_env, extra_env,
+                                  j.spec.notify ? notify_socket->address() : std::string());
+        auto plan_r = build_exec(j, env, extra_env && !extra_env->empty(), p->info);
+        if (!plan_r) return spawn_fail(proc::ExecStage::kExec, plan_r.error());
+        ExecPlan plan = std::move(plan_r).value();
+        proc::ExecSpec& ex = plan.exec;
+        if (plan.notify) {
             p->notify = true;
             p->ready = false;
-            p->watchdog_sec = j.spec.watchdog_sec.value_or(0);
+            p->watchdog_sec = plan.watchdog_sec;
         }
-        auto ex_r = build_exec(j, env, extra_env && !extra_env->empty(), p->info);
-        if (!ex_r) return spawn_fail(proc::ExecStage::kExec, ex_r.error());
-        proc::ExecSpec ex = std::move(ex_r).value();
 
-        // stdio plumbing: labels map to pipes; the same label twice shares one pipe.
+        // stdio plumbing: a pipe for stdin, one for each output (two equal labels share one).
         std::vector<UniqueFd> child_ends;
-        if (j.spec.redirect_input) {
+        if (plan.stdin_pipe) {
             auto pp = Pipe::make();
             if (!pp) return spawn_fail(proc::ExecStage::kStdio, pp.error());
             (void)set_nonblocking(pp->write.get());
@@ -471,15 +418,8 @@ struct Manager::Impl {
             p->writers.push_back(Writer{"stdin", std::move(pp->write)});
             child_ends.push_back(std::move(pp->read));
         }
-        // stdout/stderr: a pipe for each labelled one, and for one that only goes to a
-        // log file (labelled "stdout"/"stderr" then). Two equal labels share one pipe.
-        const auto& labels = j.spec.redirect_output;
-        for (size_t i = 0; i < 2; ++i) {
-            const char* key = i == 0 ? "stdout" : "stderr";
-            bool logged = j.logs.count(key) > 0;
-            std::string label = i < labels.size() ? labels[i] : logged ? key : "";
-            if (label.empty()) continue;
-            if (i == 1 && !labels.empty() && labels.size() > 1 && labels[1] == labels[0]) {
+        for (auto& o : plan.outputs) {
+            if (o.shares_stdout) {
                 ex.stderr_fd = ex.stdout_fd;
                 continue;
             }
@@ -487,17 +427,17 @@ struct Manager::Impl {
             if (!pp) return spawn_fail(proc::ExecStage::kStdio, pp.error());
             (void)set_nonblocking(pp->read.get());
             (void)fcntl(pp->read.get(), F_SETPIPE_SZ, kOutputPipeSize);  // best effort
-            (i == 0 ? ex.stdout_fd : ex.stderr_fd) = pp->write.get();
+            (o.fd == 1 ? ex.stdout_fd : ex.stderr_fd) = pp->write.get();
             Output out;
-            out.label = label;
+            out.label = std::move(o.label);
             out.fd = std::move(pp->read);
-            out.log_key = key;
+            out.log_key = std::move(o.log_key);
             p->outputs.push_back(std::move(out));
             child_ends.push_back(std::move(pp->write));
         }
 
         // Custom streams: a bidirectional socket each, at fd 3, 4, ... in the child.
-        for (const auto& name : j.spec.custom_streams) {
+        for (const auto& name : plan.streams) {
             int sv[2];
             if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
                 return spawn_fail(proc::ExecStage::kStdio, Error::from_errno("socketpair"));
@@ -517,20 +457,19 @@ struct Manager::Impl {
         // Its own cgroup (the whole tree accounted and stopped together), with the job's
         // resource limits. A limit that cannot be applied fails the spawn: running
         // without the limit the user asked for would be a silent lie.
-        cgroup::Limits limits{j.spec.memory_max, j.spec.cpu_max, j.spec.pids_max};
         if (cg_tree) {
-            auto g = cg_tree->create_group(j.spec.name.qualified(), pid, limits);
+            auto g = cg_tree->create_group(plan.cgroup_name, pid, plan.limits);
             if (g) {
                 p->cg = std::move(g).value();
                 ex.cgroup_v2_dir_fd = p->cg->dir.get();
                 ex.cgroup_v2_procs_fd = p->cg->procs.get();
                 ex.cgroup_procs_fds = p->cg->v1_procs_fds();
-            } else if (limits.any()) {
+            } else if (plan.limits.any()) {
                 return spawn_fail(proc::ExecStage::kCgroup, g.error());
             } else {
                 log_debug("no cgroup for process %d: %s", pid, g.error().message().c_str());
             }
-        } else if (limits.any()) {
+        } else if (plan.limits.any()) {
             return spawn_fail(proc::ExecStage::kCgroup,
                               Error::make(EOPNOTSUPP, "resource limits need cgroups, which are disabled"));
         }
@@ -1062,38 +1001,31 @@ struct Manager::Impl {
     }
 };
 
-// A job with a uid but no gid runs with the user's primary group and supplementary
-// groups, and gets HOME/USER/LOGNAME, as su and systemd's User= do. NSS is asked here,
-// once, when the job is loaded: never in the child and never per spawn. A daemon that is
-// not root cannot change groups (setgroups needs CAP_SETGID): a job asking only for the
-// daemon's own uid and gid (or either) keeps the daemon's groups, and the child changes
-// none; resolve_user returns true then.
+// A job's uid and gid as applied to its children (plan_identity). NSS is asked here, once,
+// when the job is loaded: never in the child and never per spawn. Returns keep_groups.
 namespace {
-bool resolve_user(model::JobSpec& spec, std::vector<gid_t>& groups, model::Env& user_env) {
-    groups.clear();
-    user_env.clear();
-    const bool keep_groups = geteuid() != 0 && (!spec.uid || *spec.uid == geteuid()) &&
-                             (!spec.gid || *spec.gid == getegid());
-    if (!spec.uid) return keep_groups;
+std::optional<UserEntry> lookup_user(uid_t uid) {
     struct passwd pw, *res = nullptr;
     std::vector<char> buf(16384);
-    if (getpwuid_r(*spec.uid, &pw, buf.data(), buf.size(), &res) != 0 || !res) {
-        if (!spec.gid && !keep_groups) spec.gid = static_cast<gid_t>(*spec.uid);  // a bare uid: its group number
-        return keep_groups;
+    if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &res) != 0 || !res) return std::nullopt;
+    UserEntry e{res->pw_name, res->pw_dir, res->pw_gid, {}};
+    int n = 64;
+    std::vector<gid_t> g(static_cast<size_t>(n));
+    if (getgrouplist(res->pw_name, res->pw_gid, g.data(), &n) >= 0) {
+        g.resize(static_cast<size_t>(n));
+        e.groups = std::move(g);
     }
-    if (!spec.gid && !keep_groups) {
-        spec.gid = res->pw_gid;
-        int n = 64;
-        std::vector<gid_t> g(static_cast<size_t>(n));
-        if (getgrouplist(res->pw_name, res->pw_gid, g.data(), &n) >= 0) {
-            g.resize(static_cast<size_t>(n));
-            groups = std::move(g);
-        }
-    }
-    user_env["HOME"] = res->pw_dir;
-    user_env["USER"] = res->pw_name;
-    user_env["LOGNAME"] = res->pw_name;
-    return keep_groups;
+    return e;
+}
+
+bool resolve_user(model::JobSpec& spec, std::vector<gid_t>& groups, model::Env& user_env) {
+    std::optional<UserEntry> entry;
+    if (spec.uid) entry = lookup_user(*spec.uid);
+    Identity id = plan_identity(spec.uid, spec.gid, geteuid(), getegid(), entry);
+    spec.gid = id.gid;
+    groups = std::move(id.groups);
+    user_env = std::move(id.user_env);
+    return id.keep_groups;
 }
 }  // namespace
 
