@@ -27,11 +27,19 @@ model::Env job_visible_environment(const char* const* environ) {
     return env;
 }
 
+bool keeps_groups(std::optional<uid_t> uid, std::optional<gid_t> gid, uid_t euid, gid_t egid) {
+    return euid != 0 && (!uid || *uid == euid) && (!gid || *gid == egid);
+}
+
+bool needs_group_list(std::optional<uid_t> uid, std::optional<gid_t> gid, uid_t euid, gid_t egid) {
+    return uid && !gid && !keeps_groups(uid, gid, euid, egid);
+}
+
 Identity plan_identity(std::optional<uid_t> uid, std::optional<gid_t> gid, uid_t euid, gid_t egid,
                        const std::optional<UserEntry>& entry) {
     Identity id;
     id.gid = gid;
-    id.keep_groups = euid != 0 && (!uid || *uid == euid) && (!gid || *gid == egid);
+    id.keep_groups = keeps_groups(uid, gid, euid, egid);
     if (!uid)
         return id;
     if (!entry) {

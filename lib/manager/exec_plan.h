@@ -32,9 +32,13 @@ struct UserEntry {
 };
 
 // How a job's uid/gid are applied. A uid without a gid gets the user's primary group and
-// supplementary groups (its number as the group without a passwd entry). A daemon that is
-// not root cannot change groups: a job asking only for the daemon's own uid and gid (or
+// supplementary groups, and HOME/USER/LOGNAME, as su and systemd's User= do (its number as
+// the group without a passwd entry). A daemon that is not root cannot change groups
+// (setgroups needs CAP_SETGID): a job asking only for the daemon's own uid and gid (or
 // either, or neither) keeps the daemon's groups and the child changes none.
+bool keeps_groups(std::optional<uid_t> uid, std::optional<gid_t> gid, uid_t euid, gid_t egid);
+// Whether plan_identity uses UserEntry::groups (the only case getgrouplist is worth asking).
+bool needs_group_list(std::optional<uid_t> uid, std::optional<gid_t> gid, uid_t euid, gid_t egid);
 struct Identity {
     std::optional<gid_t> gid;   // the job's gid, or the one chosen for a bare uid
     std::vector<gid_t> groups;  // supplementary groups to set (empty: {gid})

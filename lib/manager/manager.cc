@@ -1004,11 +1004,12 @@ struct Manager::Impl {
 // A job's uid and gid as applied to its children (plan_identity). NSS is asked here, once,
 // when the job is loaded: never in the child and never per spawn. Returns keep_groups.
 namespace {
-std::optional<UserEntry> lookup_user(uid_t uid) {
+std::optional<UserEntry> lookup_user(uid_t uid, bool with_groups) {
     struct passwd pw, *res = nullptr;
     std::vector<char> buf(16384);
     if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &res) != 0 || !res) return std::nullopt;
     UserEntry e{res->pw_name, res->pw_dir, res->pw_gid, {}};
+    if (!with_groups) return e;
     int n = 64;
     std::vector<gid_t> g(static_cast<size_t>(n));
     if (getgrouplist(res->pw_name, res->pw_gid, g.data(), &n) >= 0) {
@@ -1019,9 +1020,11 @@ std::optional<UserEntry> lookup_user(uid_t uid) {
 }
 
 bool resolve_user(model::JobSpec& spec, std::vector<gid_t>& groups, model::Env& user_env) {
+    const uid_t euid = geteuid();
+    const gid_t egid = getegid();
     std::optional<UserEntry> entry;
-    if (spec.uid) entry = lookup_user(*spec.uid);
-    Identity id = plan_identity(spec.uid, spec.gid, geteuid(), getegid(), entry);
+    if (spec.uid) entry = lookup_user(*spec.uid, needs_group_list(spec.uid, spec.gid, euid, egid));
+    Identity id = plan_identity(spec.uid, spec.gid, euid, egid, entry);
     spec.gid = id.gid;
     groups = std::move(id.groups);
     user_env = std::move(id.user_env);

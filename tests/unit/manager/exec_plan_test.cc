@@ -190,6 +190,17 @@ TEST(ExecPlanIdentity, RootBareUidTakesTheUsersGroups) {
     EXPECT_EQ(id.user_env, (model::Env{{"HOME", "/home/alice"}, {"LOGNAME", "alice"}, {"USER", "alice"}}));
 }
 
+TEST(ExecPlanIdentity, RootAskingForItselfStillSetsGroups) {
+    // Root can change groups: uid 0 without a gid gets root's own list, no daemon leftovers.
+    const UserEntry root{"root", "/root", 0, {0, 1}};
+    Identity id = plan_identity(0, std::nullopt, 0, 0, root);
+    EXPECT_FALSE(id.keep_groups);
+    EXPECT_EQ(id.gid, 0u);
+    EXPECT_EQ(id.groups, (std::vector<gid_t>{0, 1}));
+    EXPECT_FALSE(plan_identity(std::nullopt, std::nullopt, 0, 0, std::nullopt).keep_groups);
+    EXPECT_TRUE(needs_group_list(0, std::nullopt, 0, 0));
+}
+
 TEST(ExecPlanIdentity, RootUidAndGidSetsOnlyThatGroup) {
     Identity id = plan_identity(1000, 50, 0, 0, kAlice);
     EXPECT_FALSE(id.keep_groups);
@@ -226,6 +237,14 @@ TEST(ExecPlanIdentity, NonRootOtherUidOrGidIsAChange) {
     EXPECT_FALSE(plan_identity(1000, 27, 1000, 1000, kAlice).keep_groups);
     EXPECT_FALSE(plan_identity(std::nullopt, 27, 1000, 1000, std::nullopt).keep_groups);
     EXPECT_TRUE(plan_identity(std::nullopt, std::nullopt, 0, 0, std::nullopt).gid == std::nullopt);
+}
+
+TEST(ExecPlanIdentity, GroupListAskedOnlyWhenUsed) {
+    EXPECT_TRUE(needs_group_list(1000, std::nullopt, 0, 0));
+    EXPECT_FALSE(needs_group_list(1000, 50, 0, 0));
+    EXPECT_FALSE(needs_group_list(std::nullopt, std::nullopt, 0, 0));
+    EXPECT_FALSE(needs_group_list(1000, std::nullopt, 1000, 1000));
+    EXPECT_TRUE(needs_group_list(1001, std::nullopt, 1000, 1000));
 }
 
 TEST(ExecPlanIdentity, KeepGroupsLeavesGidAndGroupsUnset) {
