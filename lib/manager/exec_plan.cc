@@ -10,11 +10,11 @@
 
 namespace gaffer::manager {
 
-model::Env job_visible_environment(const char* const* environ) {
+model::Env job_visible_environment(const char* const* envp) {
     static const char* const kPrivate[] = {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID",
                                            "LISTEN_FDS",    "LISTEN_PID",    "LISTEN_FDNAMES"};
     model::Env env;
-    for (const char* const* e = environ; e && *e; ++e) {
+    for (const char* const* e = envp; e && *e; ++e) {
         const char* eq = strchr(*e, '=');
         if (!eq)
             continue;

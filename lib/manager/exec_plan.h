@@ -18,10 +18,10 @@
 
 namespace gaffer::manager {
 
-// gafferd's environment as jobs with os_env see it (`environ`, NULL-terminated): without
-// what its own service manager addressed to gafferd alone (NOTIFY_SOCKET, WATCHDOG_*,
-// LISTEN_*).
-model::Env job_visible_environment(const char* const* environ);
+// gafferd's environment (`envp`: its `environ`, NULL-terminated) as jobs with os_env see
+// it: without what its own service manager addressed to gafferd alone (NOTIFY_SOCKET,
+// WATCHDOG_*, LISTEN_*).
+model::Env job_visible_environment(const char* const* envp);
 
 // The passwd entry of a job's uid and that user's group list (getpwuid_r, getgrouplist).
 struct UserEntry {
@@ -39,6 +39,7 @@ struct UserEntry {
 bool keeps_groups(std::optional<uid_t> uid, std::optional<gid_t> gid, uid_t euid, gid_t egid);
 // Whether plan_identity uses UserEntry::groups (the only case getgrouplist is worth asking).
 bool needs_group_list(std::optional<uid_t> uid, std::optional<gid_t> gid, uid_t euid, gid_t egid);
+
 struct Identity {
     std::optional<gid_t> gid;   // the job's gid, or the one chosen for a bare uid
     std::vector<gid_t> groups;  // supplementary groups to set (empty: {gid})

@@ -68,18 +68,18 @@ TEST(ExecPlanEnv, WithoutOsEnvOnlyConfiguredVariables) {
 }
 
 TEST(ExecPlanEnv, DaemonsOwnVariablesAreKeptFromJobs) {
-    const char* environ[] = {"PATH=/usr/bin",
-                             "NOTIFY_SOCKET=/run/systemd/notify",
-                             "WATCHDOG_USEC=30000000",
-                             "WATCHDOG_PID=1",
-                             "LISTEN_FDS=2",
-                             "LISTEN_PID=1",
-                             "LISTEN_FDNAMES=a:b",
-                             "NOEQUALS",
-                             "EMPTY=",
-                             "X=a=b",
-                             nullptr};
-    model::Env d = job_visible_environment(environ);
+    const char* envp[] = {"PATH=/usr/bin",
+                          "NOTIFY_SOCKET=/run/systemd/notify",
+                          "WATCHDOG_USEC=30000000",
+                          "WATCHDOG_PID=1",
+                          "LISTEN_FDS=2",
+                          "LISTEN_PID=1",
+                          "LISTEN_FDNAMES=a:b",
+                          "NOEQUALS",
+                          "EMPTY=",
+                          "X=a=b",
+                          nullptr};
+    model::Env d = job_visible_environment(envp);
     EXPECT_EQ(d, (model::Env{{"EMPTY", ""}, {"PATH", "/usr/bin"}, {"X", "a=b"}}));
     EXPECT_TRUE(job_visible_environment(nullptr).empty());
     // An os_env job that is no notify job has no NOTIFY_SOCKET at all.
