@@ -12,6 +12,7 @@
 #include <cstring>
 #include <map>
 
+#include "lib/base/c_handle.h"
 #include "lib/base/strutil.h"
 
 namespace gaffer::client {
@@ -64,10 +65,7 @@ size_t on_header(char* data, size_t size, size_t nmemb, void* user) {
 }
 
 // curl_slist owner.
-struct SlistDeleter {
-    void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
+using Slist = CPtr<curl_slist, curl_slist_free_all>;
 
 bool slist_append(Slist& list, const std::string& line) {
     curl_slist* n = curl_slist_append(list.get(), line.c_str());
@@ -386,10 +384,6 @@ namespace {
 
 constexpr size_t kMaxErrorBody = 64 * 1024;
 
-struct MultiDeleter {
-    void operator()(CURLM* m) const { curl_multi_cleanup(m); }
-};
-
 }  // namespace
 
 struct StreamSet::Impl {
@@ -415,7 +409,7 @@ struct StreamSet::Impl {
     };
 
     ClientOptions options;
-    std::unique_ptr<CURLM, MultiDeleter> multi;
+    CPtr<CURLM, curl_multi_cleanup> multi;
     std::map<Id, std::unique_ptr<Stream>> streams;  // added to the multi handle
     std::vector<std::unique_ptr<Stream>> pending;   // queued by add()
     Id next_id = 1;

@@ -10,17 +10,12 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "lib/base/strutil.h"
+
 namespace gaffer::auth {
 
 namespace {
 uint64_t g_ct_compares = 0;
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 }  // namespace
 
 Status random_bytes(uint8_t* buf, size_t len) {
@@ -60,8 +55,8 @@ std::optional<std::string> from_hex(std::string_view hex) {
     std::string out;
     out.resize(hex.size() / 2);
     for (size_t i = 0; i < out.size(); ++i) {
-        int hi = hex_value(hex[2 * i]);
-        int lo = hex_value(hex[2 * i + 1]);
+        int hi = hex_digit_value(hex[2 * i]);
+        int lo = hex_digit_value(hex[2 * i + 1]);
         if (hi < 0 || lo < 0) return std::nullopt;
         out[i] = static_cast<char>((hi << 4) | lo);
     }

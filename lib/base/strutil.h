@@ -11,7 +11,17 @@
 
 namespace gaffer {
 
+// C's isspace() in the "C" locale: space, \t, \n, \v, \f, \r (never locale-dependent).
+bool is_ascii_space(char c);
+// Strips is_ascii_space() characters from both ends.
 std::string_view trim(std::string_view s);
+// Strips HTTP optional whitespace (RFC 9110 OWS: space and tab) from both ends.
+std::string_view trim_ows(std::string_view s);
+// A-Z to a-z; every other byte as it is.
+char ascii_lower(char c);
+// Equality and prefix ignoring ASCII case (header names, tokens, media types).
+bool iequals(std::string_view a, std::string_view b);
+bool istarts_with(std::string_view s, std::string_view prefix);
 std::string to_lower(std::string_view s);
 std::string to_upper(std::string_view s);
 // Splits on any character of `seps`, dropping empty pieces.

@@ -5,17 +5,9 @@
 
 namespace gaffer {
 
-namespace {
+namespace utf8 {
 
-struct Lead {
-    uint8_t needed;  // continuation bytes; 0 with valid=false: not a lead byte
-    uint8_t lower;   // bounds of the first continuation byte
-    uint8_t upper;
-    bool valid;
-};
-
-// What a byte that starts a sequence announces.
-Lead classify(uint8_t b) {
+Lead lead(uint8_t b) {
     if (b < 0x80)
         return {0, 0x80, 0xBF, true};
     if (b >= 0xC2 && b <= 0xDF)
@@ -28,7 +20,67 @@ Lead classify(uint8_t b) {
     return {0, 0x80, 0xBF, false};
 }
 
-}  // namespace
+Step decode(std::string_view s, size_t pos) {
+    auto b = static_cast<uint8_t>(s[pos]);
+    if (b < 0x80)
+        return {b, 1, true, false};
+    Lead l = lead(b);
+    if (!l.valid)
+        return {0xFFFD, 1, false, false};
+    static constexpr uint8_t kPayload[] = {0x7F, 0x1F, 0x0F, 0x07};  // lead-byte bits by `needed`
+    uint32_t cp = b & kPayload[l.needed];
+    uint8_t lo = l.lower;
+    uint8_t hi = l.upper;
+    uint8_t k = 1;  // bytes of the sequence accepted so far
+    for (; k <= l.needed; ++k) {
+        if (pos + k >= s.size())
+            return {0xFFFD, k, false, true};
+        auto c = static_cast<uint8_t>(s[pos + k]);
+        if (c < lo || c > hi)
+            return {0xFFFD, k, false, false};
+        cp = (cp << 6) | (c & 0x3F);
+        lo = 0x80;
+        hi = 0xBF;
+    }
+    return {cp, k, true, false};
+}
+
+bool valid(std::string_view s) {
+    for (size_t i = 0; i < s.size();) {
+        if (static_cast<uint8_t>(s[i]) < 0x80) {
+            ++i;
+            continue;
+        }
+        Step step = decode(s, i);
+        if (!step.ok)
+            return false;
+        i += step.length;
+    }
+    return true;
+}
+
+bool Validator::feed(std::string_view bytes) {
+    for (char ch : bytes) {
+        auto c = static_cast<uint8_t>(ch);
+        if (need_ > 0) {
+            if (c < lo_ || c > hi_)
+                return false;
+            --need_;
+            lo_ = 0x80;
+            hi_ = 0xBF;
+            continue;
+        }
+        Lead l = lead(c);
+        if (!l.valid)
+            return false;
+        need_ = l.needed;
+        lo_ = l.lower;
+        hi_ = l.upper;
+    }
+    return true;
+}
+
+}  // namespace utf8
 
 void Utf8Sanitizer::feed(std::string_view in, std::string* out) {
     out->reserve(out->size() + held_len_ + in.size());
@@ -54,46 +106,29 @@ void Utf8Sanitizer::feed(std::string_view in, std::string* out) {
         return;      // still incomplete: `in` was all continuation bytes
     size_t run = i;  // in[run, i) is valid and not yet copied out
     while (i < in.size()) {
-        auto b = static_cast<uint8_t>(in[i]);
-        if (b < 0x80) {
+        if (static_cast<uint8_t>(in[i]) < 0x80) {
             ++i;
             continue;
         }
-        Lead lead = classify(b);
-        if (!lead.valid) {
-            out->append(in.substr(run, i - run));
-            out->append(kReplacementChar);
-            run = ++i;
-            continue;
-        }
-        uint8_t lo = lead.lower;
-        uint8_t hi = lead.upper;
-        size_t k = 1;  // bytes of the sequence accepted so far
-        while (k <= lead.needed && i + k < in.size()) {
-            auto c = static_cast<uint8_t>(in[i + k]);
-            if (c < lo || c > hi)
-                break;
-            lo = 0x80;
-            hi = 0xBF;
-            ++k;
-        }
-        if (k == lead.needed + 1u) {
-            i += k;
+        utf8::Step step = utf8::decode(in, i);
+        if (step.ok) {
+            i += step.length;
             continue;
         }
         out->append(in.substr(run, i - run));
-        if (i + k == in.size()) {
+        if (step.truncated) {
             // Cut short by the end of the chunk: hold it back.
-            for (size_t j = 0; j < k; ++j) held_[j] = in[i + j];
-            held_len_ = static_cast<uint8_t>(k);
-            needed_ = lead.needed;
-            lower_ = lo;
-            upper_ = hi;
+            utf8::Lead l = utf8::lead(static_cast<uint8_t>(in[i]));
+            for (size_t j = 0; j < step.length; ++j) held_[j] = in[i + j];
+            held_len_ = step.length;
+            needed_ = l.needed;
+            lower_ = step.length == 1 ? l.lower : 0x80;
+            upper_ = step.length == 1 ? l.upper : 0xBF;
             return;
         }
-        // in[i, i+k) is a maximal subpart; in[i+k] is looked at again.
+        // in[i, i+length) is a maximal subpart; the byte after it is looked at again.
         out->append(kReplacementChar);
-        i += k;
+        i += step.length;
         run = i;
     }
     out->append(in.substr(run));

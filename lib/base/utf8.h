@@ -16,6 +16,11 @@
 //
 // One sanitiser per subscriber and stream. Pure: no allocation besides the output, no
 // state beyond the held-back bytes; never fails.
+//
+// The strict side (RFC 6455 text frames, close reasons) is utf8::valid() and
+// utf8::Validator: the same well-formed sequences, but any ill-formed byte is an error
+// (close 1007) instead of a U+FFFD. The sanitiser, the validators and the SockJS JSON
+// escaper all decode with utf8::lead() and utf8::decode(), the one decoding step.
 #pragma once
 
 #include <array>
@@ -27,6 +32,52 @@ namespace gaffer {
 
 // U+FFFD REPLACEMENT CHARACTER in UTF-8.
 inline constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";
+
+namespace utf8 {
+
+// What a byte announces when it starts a sequence (RFC 3629 well-formed sequences, the
+// WHATWG decoder's table): `needed` continuation bytes, the first within [lower, upper]
+// (E0 and F0: no overlong forms; ED: no surrogates; F4: nothing above U+10FFFF), the
+// others within [80, BF]. valid=false for 80-BF (no lead), C0-C1 (overlong) and F5-FF.
+struct Lead {
+    uint8_t needed;
+    uint8_t lower;
+    uint8_t upper;
+    bool valid;
+};
+Lead lead(uint8_t b);
+
+// One decoding step: the character that starts at s[pos] (pos < s.size()).
+//   ok:        `code_point`, `length` bytes (1 to 4).
+//   !ok:       `length` bytes (1 to 3) are a maximal subpart of an ill-formed sequence
+//              (code_point U+FFFD); truncated: they are a well-formed beginning cut short
+//              by the end of `s` (more input could complete them).
+struct Step {
+    uint32_t code_point;
+    uint8_t length;
+    bool ok;
+    bool truncated;
+};
+Step decode(std::string_view s, size_t pos);
+
+// Whether all of `s` is well-formed UTF-8 (ending on a character boundary).
+bool valid(std::string_view s);
+
+// valid() over input that arrives in pieces (fragmented websocket messages). feed()
+// returns false at the first byte that cannot start or continue a well-formed sequence;
+// complete() says whether the input so far ends on a character boundary.
+class Validator {
+public:
+    bool feed(std::string_view bytes);
+    bool complete() const { return need_ == 0; }
+    void reset() { *this = Validator(); }
+
+private:
+    uint8_t need_ = 0;               // continuation bytes still expected
+    uint8_t lo_ = 0x80, hi_ = 0xBF;  // bounds of the next continuation byte
+};
+
+}  // namespace utf8
 
 class Utf8Sanitizer {
 public:

@@ -88,16 +88,6 @@ struct RawFile {
 
 enum class LineKind { kNone, kOption, kContinuation };
 
-bool is_c_space(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-}
-
-std::string_view c_trim(std::string_view s) {
-    while (!s.empty() && is_c_space(s.front())) s.remove_prefix(1);
-    while (!s.empty() && is_c_space(s.back())) s.remove_suffix(1);
-    return s;
-}
-
 // libinih's find_chars_or_comment(): the first char of `chars`, or an inline ';' comment
 // (a ';' right after whitespace), or the end.
 size_t find_chars_or_comment(std::string_view s, std::string_view chars) {
@@ -107,7 +97,7 @@ size_t find_chars_or_comment(std::string_view s, std::string_view chars) {
             return i;
         if (was_space && s[i] == ';')
             return i;
-        was_space = is_c_space(s[i]);
+        was_space = is_ascii_space(s[i]);
     }
     return s.size();
 }
@@ -135,7 +125,7 @@ SectionName classify_section(std::string_view name) {
         if (starts_with(lower, p.prefix)) {
             size_t n = strlen(p.prefix);
             out.kind = p.kind;
-            out.rest = std::string(c_trim(name.substr(n)));
+            out.rest = std::string(trim(name.substr(n)));
             out.key = std::string(p.prefix) + out.rest;
             return out;
         }
@@ -181,8 +171,8 @@ void classify(ParseState* st, std::string_view line) {
     if (st->lineno == 1 && line.size() >= 3 && line.substr(0, 3) == "\xEF\xBB\xBF")
         offset = 3;  // BOM
     std::string_view rest = line.substr(offset);
-    std::string_view t = c_trim(rest);
-    bool indented = offset > 0 || (!rest.empty() && is_c_space(rest.front()));
+    std::string_view t = trim(rest);
+    bool indented = offset > 0 || (!rest.empty() && is_ascii_space(rest.front()));
     if (t.empty() || t.front() == ';' || t.front() == '#')
         return;
     if (st->prev_name && indented) {
@@ -199,7 +189,7 @@ void classify(ParseState* st, std::string_view line) {
         st->raw_section = std::string(inner.substr(0, end));
         st->prev_name = false;
         st->in_section = true;
-        st->out.sections.push_back(RawSection{std::string(c_trim(st->raw_section)), st->here(), {}});
+        st->out.sections.push_back(RawSection{std::string(trim(st->raw_section)), st->here(), {}});
         return;
     }
     size_t end = find_chars_or_comment(t, "=:");
@@ -209,7 +199,7 @@ void classify(ParseState* st, std::string_view line) {
     }
     st->kind = LineKind::kOption;
     st->delim = t[end];
-    st->prev_name = !c_trim(t.substr(0, end)).empty();
+    st->prev_name = !trim(t.substr(0, end)).empty();
 }
 
 // libinih reader: hands over one physical line at a time (without its line break), so
@@ -241,7 +231,7 @@ char* read_line(char* str, int num, void* stream) {
 }
 
 bool is_job_section(std::string_view raw) {
-    return classify_section(c_trim(raw)).kind == SectionKind::kJob;
+    return classify_section(trim(raw)).kind == SectionKind::kJob;
 }
 
 int on_option(void* user, const char* section, const char* name, const char* value) {
@@ -257,7 +247,7 @@ int on_option(void* user, const char* section, const char* name, const char* val
         // This libinih build keeps inline comments on continuation lines; drop them as
         // on the first line of the value.
         std::string_view v = value;
-        v = c_trim(v.substr(0, find_chars_or_comment(v, "")));
+        v = trim(v.substr(0, find_chars_or_comment(v, "")));
         RawOption& opt = st->out.sections.back().options.back();
         opt.value += '\n';
         opt.value += v;
@@ -285,13 +275,13 @@ int on_option(void* user, const char* section, const char* name, const char* val
             st->set_error("inline environment variable needs a value: env:NAME = value");
             return 0;
         }
-        std::string var(c_trim(std::string_view(opt_value).substr(0, eq)));
+        std::string var(trim(std::string_view(opt_value).substr(0, eq)));
         if (var.empty()) {
             st->set_error("inline environment variable without a name: env:NAME = value");
             return 0;
         }
         opt_name = "env:" + var;
-        opt_value = std::string(c_trim(std::string_view(opt_value).substr(eq + 1)));
+        opt_value = std::string(trim(std::string_view(opt_value).substr(eq + 1)));
     }
     st->out.sections.back().options.push_back(RawOption{std::move(opt_name), std::move(opt_value), st->here()});
     return 1;
@@ -309,7 +299,7 @@ Result<RawFile> parse_file(std::string_view text, const std::string& file) {
     if (rc != 0)
         return bad_at(Location{file, rc}, "syntax error");
     for (auto& sec : st.out.sections)
-        for (auto& opt : sec.options) opt.value = std::string(c_trim(opt.value));
+        for (auto& opt : sec.options) opt.value = std::string(trim(opt.value));
     return std::move(st.out);
 }
 
@@ -771,7 +761,7 @@ Result<json::JsonPtr> option_value(const JobOption& def, const RawOption& o) {
             if (!o.value.empty())
                 for (std::string_view rest = o.value;;) {
                     size_t comma = rest.find(',');
-                    labels.emplace_back(c_trim(rest.substr(0, comma)));
+                    labels.emplace_back(trim(rest.substr(0, comma)));
                     if (comma == std::string_view::npos)
                         break;
                     rest.remove_prefix(comma + 1);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Live: the routes that do not fit one request → one response (reference §4.1 streams,
 // §4.2 watch, §4.3 /stats feed=, §5.1 V1 channel, §4.1 /wstreams, §5.2 SockJS /channel).
+// Files: streams.cc (streams, watch, feeds), stdio_sockets.cc (the per-process stdio
+// websockets: V1 /<pid>/channel and /wstreams), sockjs_routes.cc (SockJS /channel).
 // Internal to lib/http. The server (server.cc) offers every complete request to
 // Live::handle() before the router; Live answers the live routes and leaves the rest.
 //

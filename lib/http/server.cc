@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "lib/auth/store.h"
+#include "lib/base/c_handle.h"
 #include "lib/base/log.h"
 #include "lib/base/strutil.h"
 #include "lib/base/unique_fd.h"
@@ -45,15 +46,9 @@ constexpr unsigned kAcceptBatch = 32;
 // Pause of a listening socket when accept() fails and no client could be refused.
 constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 
-struct MhdDaemonDeleter {
-    void operator()(MHD_Daemon* d) const { MHD_stop_daemon(d); }
-};
-using MhdDaemonPtr = std::unique_ptr<MHD_Daemon, MhdDaemonDeleter>;
+using MhdDaemonPtr = CPtr<MHD_Daemon, MHD_stop_daemon>;
 
-struct MhdResponseDeleter {
-    void operator()(MHD_Response* r) const { MHD_destroy_response(r); }
-};
-using MhdResponsePtr = std::unique_ptr<MHD_Response, MhdResponseDeleter>;
+using MhdResponsePtr = CPtr<MHD_Response, MHD_destroy_response>;
 
 // What the access handler accumulates for one request between its calls: the request
 // as its head described it (built once, on the first call), then its body.

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <utility>
 
+#include "lib/base/c_handle.h"
 #include "lib/base/log.h"
 #include "lib/base/strutil.h"
 #include "lib/events/event_bus.h"
@@ -29,10 +30,7 @@ constexpr size_t kStreamQueueBytes = 1 << 20;
 constexpr size_t kReaderBlock = 64 * 1024;
 constexpr auto kStatsPeriod = std::chrono::milliseconds(100);
 
-struct MhdResponseDeleter {
-    void operator()(MHD_Response* r) const { MHD_destroy_response(r); }
-};
-using MhdResponsePtr = std::unique_ptr<MHD_Response, MhdResponseDeleter>;
+using MhdResponsePtr = CPtr<MHD_Response, MHD_destroy_response>;
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <utility>
 
+#include "lib/base/c_handle.h"
 #include "lib/base/log.h"
 #include "lib/http/handlers.h"
 #include "lib/http/live.h"
@@ -21,10 +22,7 @@ constexpr size_t kReadChunk = 64 * 1024;
 // Bytes read per readiness callback before giving the loop back.
 constexpr size_t kReadBudget = 1 << 20;
 
-struct MhdResponseDeleter {
-    void operator()(MHD_Response* r) const { MHD_destroy_response(r); }
-};
-using MhdResponsePtr = std::unique_ptr<MHD_Response, MhdResponseDeleter>;
+using MhdResponsePtr = CPtr<MHD_Response, MHD_destroy_response>;
 
 enum class Io { kMoved, kNotReady, kFailed };
 

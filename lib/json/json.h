@@ -10,14 +10,15 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/base/c_handle.h"
 #include "lib/base/result.h"
 
 namespace gaffer::json {
 
-struct JsonDeleter {
-    void operator()(json_t* j) const { json_decref(j); }
-};
-using JsonPtr = std::unique_ptr<json_t, JsonDeleter>;
+// jansson's json_decref() is `static inline` (internal linkage), which would give JsonPtr
+// and every function that names it internal linkage: hence this external wrapper.
+inline void decref(json_t* j) { json_decref(j); }
+using JsonPtr = CPtr<json_t, decref>;
 
 inline JsonPtr take(json_t* j) { return JsonPtr(j); }
 inline JsonPtr ref(json_t* j) { return JsonPtr(json_incref(j)); }

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "lib/base/strutil.h"
+#include "lib/base/utf8.h"
 #include "lib/json/json.h"
 
 namespace gaffer::ws::sockjs {
@@ -24,25 +25,6 @@ constexpr std::string_view kJson = "application/json; charset=UTF-8";
 constexpr std::string_view kCacheForever = "public, max-age=31536000";
 constexpr std::string_view kOneYearSeconds = "31536000";
 constexpr auto kOneYear = std::chrono::hours(24 * 365);
-
-char ascii_lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool istarts_with(std::string_view s, std::string_view prefix) {
-    if (s.size() < prefix.size())
-        return false;
-    for (size_t i = 0; i < prefix.size(); ++i)
-        if (ascii_lower(s[i]) != ascii_lower(prefix[i]))
-            return false;
-    return true;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 bool valid_id_part(std::string_view s) {
     return !s.empty() && s.find('/') == std::string_view::npos && s.find('.') == std::string_view::npos;
@@ -67,58 +49,6 @@ void append_u_escape(std::string* out, uint32_t unit) {
     out->push_back(kHex[(unit >> 8) & 0xF]);
     out->push_back(kHex[(unit >> 4) & 0xF]);
     out->push_back(kHex[unit & 0xF]);
-}
-
-// Decodes one UTF-8 character at s[*pos] (advancing *pos); invalid input yields U+FFFD
-// and consumes one byte.
-uint32_t next_code_point(std::string_view s, size_t* pos) {
-    auto byte = [&](size_t i) { return static_cast<uint8_t>(s[i]); };
-    size_t i = *pos;
-    uint8_t c = byte(i);
-    if (c < 0x80) {
-        *pos = i + 1;
-        return c;
-    }
-    size_t need;
-    uint32_t cp;
-    uint8_t lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        cp = c & 0x0F;
-        if (c == 0xE0)
-            lo = 0xA0;
-        if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        cp = c & 0x07;
-        if (c == 0xF0)
-            lo = 0x90;
-        if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        *pos = i + 1;
-        return 0xFFFD;
-    }
-    if (i + need >= s.size()) {  // the sequence is cut short by the end of the input
-        *pos = i + 1;
-        return 0xFFFD;
-    }
-    for (size_t k = 1; k <= need; ++k) {
-        uint8_t b = byte(i + k);
-        if (b < lo || b > hi) {
-            *pos = i + 1;
-            return 0xFFFD;
-        }
-        lo = 0x80;
-        hi = 0xBF;
-        cp = (cp << 6) | (b & 0x3F);
-    }
-    *pos = i + need + 1;
-    return cp;
 }
 
 bool sockjs_escapes(uint32_t cp) {
@@ -363,7 +293,7 @@ bool method_allowed(const Route& route, std::string_view method) {
     std::string_view list = allowed_methods(route);
     while (!list.empty()) {
         size_t comma = list.find(',');
-        if (trim(list.substr(0, comma)) == method)
+        if (trim_ows(list.substr(0, comma)) == method)
             return true;
         if (comma == std::string_view::npos)
             break;
@@ -463,7 +393,7 @@ bool etag_matches(std::string_view if_none_match, std::string_view etag) {
     std::string_view want = strip_weak(etag);
     while (!if_none_match.empty()) {
         size_t comma = if_none_match.find(',');
-        std::string_view item = trim(if_none_match.substr(0, comma));
+        std::string_view item = trim_ows(if_none_match.substr(0, comma));
         if (item == "*" || (!item.empty() && strip_weak(item) == want))
             return true;
         if (comma == std::string_view::npos)
@@ -527,10 +457,10 @@ std::string jsessionid_cookie(std::optional<std::string_view> cookie_header) {
         std::string_view rest = *cookie_header;
         while (!rest.empty()) {
             size_t semi = rest.find(';');
-            std::string_view item = trim(rest.substr(0, semi));
+            std::string_view item = trim_ows(rest.substr(0, semi));
             size_t eq = item.find('=');
-            if (eq != std::string_view::npos && trim(item.substr(0, eq)) == "JSESSIONID") {
-                std::string_view v = trim(item.substr(eq + 1));
+            if (eq != std::string_view::npos && trim_ows(item.substr(0, eq)) == "JSESSIONID") {
+                std::string_view v = trim_ows(item.substr(eq + 1));
                 if (!v.empty() && v.size() <= 256 && std::all_of(v.begin(), v.end(), is_cookie_value_char))
                     value = std::string(v);
                 break;
@@ -609,7 +539,7 @@ Result<std::vector<std::string>> parse_xhr_send(std::string_view body) {
 }
 
 Result<std::vector<std::string>> parse_jsonp_send(std::string_view body, std::optional<std::string_view> content_type) {
-    if (content_type && istarts_with(trim(*content_type), "application/x-www-form-urlencoded")) {
+    if (content_type && istarts_with(trim_ows(*content_type), "application/x-www-form-urlencoded")) {
         auto d = form_field(body, "d");
         if (!d || d->empty())
             return fail(ENODATA, "Payload expected.");
@@ -639,7 +569,10 @@ std::string quote(std::string_view s) {
     size_t pos = 0;
     while (pos < s.size()) {
         size_t start = pos;
-        uint32_t cp = next_code_point(s, &pos);
+        // An ill-formed byte is one U+FFFD and the decoding goes on with the next byte.
+        utf8::Step step = utf8::decode(s, pos);
+        uint32_t cp = step.code_point;
+        pos += step.ok ? step.length : 1;
         switch (cp) {
             case '"':
                 out.append("\\\"");

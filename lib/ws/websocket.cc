@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "lib/base/strutil.h"
+
 namespace gaffer::ws {
 
 namespace {
@@ -15,25 +17,6 @@ namespace {
 constexpr std::string_view kGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 constexpr size_t kMaxControlPayload = 125;
 constexpr size_t kMaxCloseReason = 123;
-
-char ascii_lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size())
-        return false;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (ascii_lower(a[i]) != ascii_lower(b[i]))
-            return false;
-    return true;
-}
-
-std::string_view trim_ows(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 bool is_base64_char(char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
@@ -170,52 +153,6 @@ bool is_valid_close_code(uint16_t code) {
 }
 
 // ---------------------------------------------------------------------------------------
-// UTF-8
-
-bool Utf8Validator::feed(std::string_view bytes) {
-    for (char ch : bytes) {
-        auto c = static_cast<uint8_t>(ch);
-        if (need_ > 0) {
-            if (c < lo_ || c > hi_)
-                return false;
-            --need_;
-            lo_ = 0x80;
-            hi_ = 0xBF;
-            continue;
-        }
-        if (c < 0x80)
-            continue;
-        if (c >= 0xC2 && c <= 0xDF) {
-            need_ = 1;
-        } else if (c == 0xE0) {
-            need_ = 2;
-            lo_ = 0xA0;  // no overlong 3-byte forms
-        } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
-            need_ = 2;
-        } else if (c == 0xED) {
-            need_ = 2;
-            hi_ = 0x9F;  // no UTF-16 surrogates
-        } else if (c == 0xF0) {
-            need_ = 3;
-            lo_ = 0x90;  // no overlong 4-byte forms
-        } else if (c >= 0xF1 && c <= 0xF3) {
-            need_ = 3;
-        } else if (c == 0xF4) {
-            need_ = 3;
-            hi_ = 0x8F;  // nothing above U+10FFFF
-        } else {
-            return false;
-        }
-    }
-    return true;
-}
-
-bool is_valid_utf8(std::string_view bytes) {
-    Utf8Validator v;
-    return v.feed(bytes) && v.complete();
-}
-
-// ---------------------------------------------------------------------------------------
 // Decoder
 
 Decoder::Decoder(DecoderOptions options) : options_(options) {}
@@ -316,7 +253,7 @@ std::optional<Event> Decoder::frame_complete() {
                 if (!is_valid_close_code(close.code))
                     return fail(kCloseProtocolError, "invalid close code");
                 close.reason = control_.substr(2);
-                if (!is_valid_utf8(close.reason))
+                if (!utf8::valid(close.reason))
                     return fail(kCloseInvalidPayload, "close reason is not UTF-8");
             }
             return close;

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "lib/base/result.h"
+#include "lib/base/utf8.h"
 
 namespace gaffer::ws {
 
@@ -153,20 +154,6 @@ struct DecoderOptions {
     size_t max_message = kDefaultMaxMessage;  // payload bytes of one whole message; larger -> 1009
 };
 
-// Incremental UTF-8 validator (RFC 3629: no overlong forms, no surrogates, nothing above
-// U+10FFFF). feed() returns false at the first byte that cannot start or continue a valid
-// sequence; complete() says whether the input so far ends on a character boundary.
-class Utf8Validator {
-public:
-    bool feed(std::string_view bytes);
-    bool complete() const { return need_ == 0; }
-    void reset() { *this = Utf8Validator(); }
-
-private:
-    uint8_t need_ = 0;               // continuation bytes still expected
-    uint8_t lo_ = 0x80, hi_ = 0xBF;  // bounds of the next continuation byte
-};
-bool is_valid_utf8(std::string_view bytes);
 
 // The frame decoder: an incremental state machine over the bytes of one connection. Bytes
 // may arrive in any split; the events are the same for every split of the same input.
@@ -239,7 +226,7 @@ private:
     bool in_message_ = false;
     Opcode message_opcode_ = Opcode::kText;
     std::string message_;
-    Utf8Validator utf8_;
+    utf8::Validator utf8_;  // text messages: strict (lib/base/utf8.h)
 };
 
 // Server frames (unmasked, FIN set). Ping and pong payloads longer than 125 bytes are cut

@@ -38,7 +38,7 @@ void check_events(const std::vector<Event>& evs, const DecoderOptions& o) {
             check(m->opcode == Opcode::kText || m->opcode == Opcode::kBinary);
             check(m->payload.size() <= o.max_message);
             if (m->opcode == Opcode::kText)
-                check(is_valid_utf8(m->payload));
+                check(gaffer::utf8::valid(m->payload));
         } else if (const auto* p = std::get_if<Ping>(&ev)) {
             check(p->payload.size() <= 125);
         } else if (const auto* p2 = std::get_if<Pong>(&ev)) {
@@ -46,7 +46,7 @@ void check_events(const std::vector<Event>& evs, const DecoderOptions& o) {
         } else if (const auto* c = std::get_if<Close>(&ev)) {
             check(last);
             check(c->code == kCloseNoStatus ? c->reason.empty() : is_valid_close_code(c->code));
-            check(c->reason.size() <= 123 && is_valid_utf8(c->reason));
+            check(c->reason.size() <= 123 && gaffer::utf8::valid(c->reason));
         } else if (const auto* e = std::get_if<ProtocolError>(&ev)) {
             check(last);
             check(e->close_code == kCloseProtocolError || e->close_code == kCloseInvalidPayload ||

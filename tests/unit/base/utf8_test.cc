@@ -217,5 +217,87 @@ TEST(Utf8Sanitizer, RandomBytesMatchTheReferenceDecoder) {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// The shared pieces: utf8::decode (one step), utf8::valid and utf8::Validator (strict).
+
+TEST(Utf8Decode, CodePointsAndLengths) {
+    auto step = [](std::string_view s) { return utf8::decode(s, 0); };
+    EXPECT_EQ(step("A").code_point, 0x41u);
+    EXPECT_EQ(step("\xc3\xa9").code_point, 0xE9u);
+    EXPECT_EQ(step("\xe2\x82\xac").code_point, 0x20ACu);
+    EXPECT_EQ(step("\xf0\x9f\x98\x80").code_point, 0x1F600u);
+    EXPECT_EQ(step("\xf4\x8f\xbf\xbf").code_point, 0x10FFFFu);
+    EXPECT_EQ(step("\xf0\x9f\x98\x80").length, 4);
+    EXPECT_TRUE(step("\xed\x9f\xbf").ok);  // U+D7FF, just below the surrogates
+    EXPECT_EQ(utf8::decode("a\xc3\xa9", 1).code_point, 0xE9u);
+}
+
+TEST(Utf8Decode, IllFormedGivesTheMaximalSubpart) {
+    struct Case {
+        const char* in;
+        uint8_t length;
+        bool truncated;
+    };
+    for (const Case& c : {Case{"\x80", 1, false}, Case{"\xc1\xbf", 1, false}, Case{"\xf5\x80", 1, false},
+                          Case{"\xe0\x80\x80", 1, false}, Case{"\xed\xa0\x80", 1, false},
+                          Case{"\xf4\x90\x80\x80", 1, false}, Case{"\xe2\x82" "A", 2, false},
+                          Case{"\xf0\x9f\x98" "A", 3, false}, Case{"\xe2", 1, true}, Case{"\xe2\x82", 2, true},
+                          Case{"\xf0\x9f\x98", 3, true}}) {
+        utf8::Step step = utf8::decode(c.in, 0);
+        EXPECT_FALSE(step.ok) << c.in;
+        EXPECT_EQ(step.code_point, 0xFFFDu) << c.in;
+        EXPECT_EQ(step.length, c.length) << c.in;
+        EXPECT_EQ(step.truncated, c.truncated) << c.in;
+    }
+}
+
+TEST(Utf8Valid, Table) {
+    EXPECT_TRUE(utf8::valid(""));
+    EXPECT_TRUE(utf8::valid("plain ascii"));
+    EXPECT_TRUE(utf8::valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf\xef\xbf\xbf"));
+    EXPECT_TRUE(utf8::valid("\xed\x9f\xbf"));       // U+D7FF, just below the surrogates
+    EXPECT_FALSE(utf8::valid("\xc1\xbf"));          // overlong
+    EXPECT_FALSE(utf8::valid("\xf0\x8f\xbf\xbf"));  // overlong
+    EXPECT_FALSE(utf8::valid("\xed\xbf\xbf"));      // surrogate
+    EXPECT_FALSE(utf8::valid("\xf5\x80\x80\x80"));  // > U+10FFFF
+    EXPECT_FALSE(utf8::valid("\xe2\x82"));          // truncated
+}
+
+TEST(Utf8Validator, FailsAtTheFirstBadByteAndSpansPieces) {
+    utf8::Validator v;
+    EXPECT_TRUE(v.feed("a\xe2"));
+    EXPECT_FALSE(v.complete());
+    EXPECT_TRUE(v.feed("\x82"));
+    EXPECT_TRUE(v.feed("\xac"));
+    EXPECT_TRUE(v.complete());
+    EXPECT_TRUE(v.feed("\xed"));
+    EXPECT_FALSE(v.feed("\xa0"));  // a surrogate
+    v.reset();
+    EXPECT_TRUE(v.complete());
+    EXPECT_FALSE(v.feed("\xc0"));
+}
+
+// The strict and the replacing sides agree: bytes are valid exactly when the sanitiser
+// leaves them as they are, and the validator says the same over any split.
+TEST(Utf8Valid, AgreesWithTheSanitiserAndTheValidator) {
+    std::mt19937 rng(777);
+    const uint8_t palette[] = {0x41, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC1, 0xC2, 0xDF,
+                               0xE0, 0xE1, 0xED, 0xEF, 0xF0, 0xF3, 0xF4, 0xF5, 0xFF};
+    int valid_seen = 0;
+    for (int round = 0; round < 5000; ++round) {
+        std::string in;
+        size_t n = rng() % 12;
+        for (size_t i = 0; i < n; ++i) in.push_back(static_cast<char>(palette[rng() % sizeof palette]));
+        bool want = whatwg_decode(in) == in;
+        valid_seen += want;
+        ASSERT_EQ(utf8::valid(in), want) << round;
+        size_t cut = n ? rng() % n : 0;
+        utf8::Validator v;
+        bool fed = v.feed(std::string_view(in).substr(0, cut)) && v.feed(std::string_view(in).substr(cut));
+        ASSERT_EQ(fed && v.complete(), want) << round;
+    }
+    EXPECT_GT(valid_seen, 100);  // the palette does produce well-formed text
+}
+
 }  // namespace
 }  // namespace gaffer

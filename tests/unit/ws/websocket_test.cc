@@ -354,18 +354,6 @@ TEST(WebSocketDecoder, TruncatedUtf8AtTheEndOfAMessage) {
     EXPECT_EQ(error_code(decode(masked(Opcode::kText, "\xe2\x82"))), kCloseInvalidPayload);
 }
 
-TEST(Utf8Validator, Table) {
-    EXPECT_TRUE(is_valid_utf8(""));
-    EXPECT_TRUE(is_valid_utf8("plain ascii"));
-    EXPECT_TRUE(is_valid_utf8("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf\xef\xbf\xbf"));
-    EXPECT_TRUE(is_valid_utf8("\xed\x9f\xbf"));       // U+D7FF, just below the surrogates
-    EXPECT_FALSE(is_valid_utf8("\xc1\xbf"));          // overlong
-    EXPECT_FALSE(is_valid_utf8("\xf0\x8f\xbf\xbf"));  // overlong
-    EXPECT_FALSE(is_valid_utf8("\xed\xbf\xbf"));      // surrogate
-    EXPECT_FALSE(is_valid_utf8("\xf5\x80\x80\x80"));  // > U+10FFFF
-    EXPECT_FALSE(is_valid_utf8("\xe2\x82"));          // truncated
-}
-
 // ---------------------------------------------------------------------------------------
 // Close
 
