@@ -54,23 +54,38 @@ struct OutputText {
     uint64_t take_dropped() { return std::exchange(dropped, 0); }
 };
 
-struct ChannelState {
+// What both stdio sockets hold while open: the socket, the process, the rights of the key
+// that opened it, and the subscriptions that release() gives back.
+struct StdioSession {
     Live* live = nullptr;
     WsConn* ws = nullptr;
     int pid = 0;
     std::string job;
+    Rights rights;
+    bool ended = false;
+    uint64_t store_watch = 0;
+    manager::Manager::OutputSubId out_sub = 0;
+    OutputText out;
+
+    // Gives back the store watch and the output subscription (the socket is closing).
+    void release_session() {
+        ended = true;
+        live->cancel_store_change(store_watch);
+        store_watch = 0;
+        if (out_sub)
+            live->manager().unsubscribe_output(out_sub);
+        out_sub = 0;
+    }
+};
+
+struct ChannelState : StdioSession {
     std::string read_label;    // empty: no reading
     std::string write_stream;  // empty: no writing
     unsigned mode = 3;
     std::optional<ws::v1::ErrorCode> open_error;  // told at begin(), once rights are known
     bool authed = false;
-    Rights rights;
     Request auth_req;  // the request whose X-Api-Key (on the upgrade or from AUTH:) gave `rights`
-    bool ended = false;
-    uint64_t store_watch = 0;
-    manager::Manager::OutputSubId out_sub = 0;
     events::EventBus::SubId exit_sub = 0;
-    OutputText out;
 
     // The key re-resolved against the store (live.h): false, and the channel closed, when
     // it is gone or no longer covers the channel's mode.
@@ -192,12 +207,7 @@ struct ChannelState {
     }
 
     void release() {
-        ended = true;
-        live->cancel_store_change(store_watch);
-        store_watch = 0;
-        if (out_sub)
-            live->manager().unsubscribe_output(out_sub);
-        out_sub = 0;
+        release_session();
         if (exit_sub)
             live->bus().unsubscribe(exit_sub);
         exit_sub = 0;
@@ -294,17 +304,8 @@ std::optional<MHD_Result> Live::handle_channel(MHD_Connection* conn, const Reque
 
 namespace {
 
-struct WstreamState {
-    Live* live = nullptr;
-    WsConn* ws = nullptr;
-    int pid = 0;
-    std::string job;
+struct WstreamState : StdioSession {
     Request req;  // the upgrade, with its X-Api-Key
-    Rights rights;
-    bool ended = false;
-    uint64_t store_watch = 0;
-    manager::Manager::OutputSubId out_sub = 0;
-    OutputText out;
 
     // As ChannelState::recheck: the key must still resolve and cover read and write.
     bool recheck() {
@@ -332,14 +333,7 @@ struct WstreamState {
             (void)ws->send_text(io::dropped_line(n));
         (void)ws->send_text(text);
     }
-    void release() {
-        ended = true;
-        live->cancel_store_change(store_watch);
-        store_watch = 0;
-        if (out_sub)
-            live->manager().unsubscribe_output(out_sub);
-        out_sub = 0;
-    }
+    void release() { release_session(); }
 };
 
 }  // namespace
