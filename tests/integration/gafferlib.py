@@ -63,13 +63,18 @@ def free_port():
     return p
 
 
-def rss_kib(pid):
-    """The resident set of a process in KiB (0 once it has none: a zombie)."""
+def proc_status_int(pid, field):
+    """The first number of a field of /proc/<pid>/status ("VmRSS", "Uid"), or None."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-    return 0
+    return None
+
+
+def rss_kib(pid):
+    """The resident set of a process in KiB (0 once it has none: a zombie)."""
+    return proc_status_int(pid, "VmRSS") or 0
 
 
 def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):

@@ -33,11 +33,7 @@ def read_text(path):
 
 
 def proc_uid(os_pid):
-    with open(f"/proc/{os_pid}/status") as f:
-        for line in f:
-            if line.startswith("Uid:"):
-                return int(line.split()[1])
-    return None
+    return gafferlib.proc_status_int(os_pid, "Uid")
 
 
 class JobRuleTest(unittest.TestCase):

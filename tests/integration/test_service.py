@@ -16,18 +16,11 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from gafferlib import Daemon, UnixHTTPConnection, GAFFERD, kill_tagged, kill_cgroup_tree, wait_for  # noqa: E402
+from gafferlib import Daemon, DaemonTestCase, UnixHTTPConnection, GAFFERD, kill_tagged, kill_cgroup_tree, wait_for  # noqa: E402
 import json  # noqa: E402
 
 
-class NotifyTest(unittest.TestCase):
-    def setUp(self):
-        self.daemons = []
-
-    def tearDown(self):
-        for d in self.daemons:
-            d.cleanup()
-
+class NotifyTest(DaemonTestCase):
     def test_ready_reloading_stopping_watchdog(self):
         d = Daemon("[process:a]\ncmd = sleep 1000\n")
         self.daemons.append(d)
