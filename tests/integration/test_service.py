@@ -261,9 +261,13 @@ class Pid1Test(unittest.TestCase):
 
     def test_sigusr1_is_forwarded_and_sigterm_from_outside_shuts_down(self):
         mark = os.path.join(self.tmp.name, "usr1")
-        self.start(f"[process:trap]\ncmd = sh -c 'trap \"touch {mark}\" USR1; while true; do sleep 0.05; done'\n"
+        armed = os.path.join(self.tmp.name, "armed")
+        # The job says when its trap is set: a SIGUSR1 before that would kill sh (default
+        # action) and the test would race the shell's start-up instead of testing forwarding.
+        self.start(f"[process:trap]\ncmd = sh -c 'trap \"touch {mark}\" USR1; touch {armed}; "
+                   "while true; do sleep 0.05; done'\n"
                    "graceful_timeout = 1\n")
-        wait_for(lambda: self.get("/pids")[0] == 200 and json.loads(self.get("/pids")[1])["pids"], what="pid")
+        wait_for(lambda: os.path.exists(armed), what="the job's trap is set")
         os.kill(self.pid1, signal.SIGUSR1)
         wait_for(lambda: os.path.exists(mark), what="SIGUSR1 forwarded to the job")
         self.assertIsNone(self.proc.poll(), "SIGUSR1 must not stop gafferd")
