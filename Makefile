@@ -18,6 +18,7 @@ help:
 	@echo "make sanitize  the same suites under ASan+UBSan, in $(SANBUILD)/"
 	@echo "make fuzz      build every libFuzzer target with clang and fuzz each for FUZZ_SECONDS (60)"
 	@echo "make bench     run the benchmarks (bench/)"
+	@echo "make format    clang-format every C++ file (tests/lint/format.sh checks it in make test)"
 	@echo "make install   install binaries, man pages and systemd units (meson install)"
 	@echo "make clean     remove the build directories"
 
@@ -51,7 +52,7 @@ install: build
 	meson install -C $(BUILD)
 
 format:
-	git clang-format
+	git ls-files -- daemon ctl lib tests bench | grep -E '\.(cc|h)$$' | xargs -r clang-format -i
 
 clean:
 	rm -rf $(BUILD) $(SANBUILD) build-fuzz

@@ -11,7 +11,7 @@ PKGS=(
   liburing-dev libmicrohttpd-dev libjansson-dev libsystemd-dev libcap-dev libinih-dev
   libcurl4-gnutls-dev nettle-dev libgnutls28-dev
   googletest libgtest-dev libgmock-dev
-  clang python3 curl openssl groff-base man-db dbus procps util-linux
+  clang clang-format python3 curl openssl groff-base man-db dbus procps util-linux
 )
 
 missing=()

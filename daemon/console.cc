@@ -18,14 +18,18 @@ constexpr size_t kMaxPartial = 64 * 1024;  // a line longer than this is printed
 Console::Console(events::EventBus& bus, manager::Manager& manager, int verbosity)
     : bus_(bus), verbosity_(verbosity), tty_(isatty(STDOUT_FILENO) == 1) {
     sub_ = bus_.subscribe(".", [this](const std::string& type, const json_t* msg) { on_event(type, msg); });
-    if (verbosity_ >= 2) manager.set_output_handler([this](const manager::OutputChunk& c) { on_output(c); });
+    if (verbosity_ >= 2)
+        manager.set_output_handler([this](const manager::OutputChunk& c) { on_output(c); });
 }
 
-Console::~Console() { bus_.unsubscribe(sub_); }
+Console::~Console() {
+    bus_.unsubscribe(sub_);
+}
 
 int Console::colour_index(const std::string& job) {
     auto it = colours_.find(job);
-    if (it == colours_.end()) it = colours_.emplace(job, static_cast<int>(colours_.size() % 12)).first;
+    if (it == colours_.end())
+        it = colours_.emplace(job, static_cast<int>(colours_.size() % 12)).first;
     return it->second;
 }
 
@@ -50,7 +54,8 @@ void Console::on_event(const std::string& type, const json_t* msg) {
     static const char* kDefault[] = {"start", "stop", "spawn", "reap", "exit", "stop_process", "flap", "spawn_error"};
     bool shown = verbosity_ >= 2;
     for (const char* d : kDefault) shown = shown || type == d;
-    if (!shown) return;
+    if (!shown)
+        return;
     const char* name = json_string_value(json_object_get(msg, "name"));
     json_t* pid = json_object_get(msg, "pid");
     std::string text;
@@ -82,9 +87,11 @@ void Console::on_output(const manager::OutputChunk& c) {
     size_t start = 0;
     for (;;) {
         size_t nl = buf.find('\n', start);
-        if (nl == std::string::npos) break;
+        if (nl == std::string::npos)
+            break;
         auto line = trim(std::string_view(buf).substr(start, nl - start));
-        if (!line.empty()) print(c.job.qualified(), prefix, std::string(line));
+        if (!line.empty())
+            print(c.job.qualified(), prefix, std::string(line));
         start = nl + 1;
     }
     buf.erase(0, start);
@@ -92,7 +99,8 @@ void Console::on_output(const manager::OutputChunk& c) {
         print(c.job.qualified(), prefix, std::string(trim(buf)));
         buf.clear();
     }
-    if (buf.empty()) partial_.erase(key);
+    if (buf.empty())
+        partial_.erase(key);
 }
 
 }  // namespace gaffer::daemon

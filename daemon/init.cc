@@ -23,17 +23,22 @@ void InitDuties::on_sigchld() {
     for (int i = 0; i < 100000; ++i) {
         siginfo_t si;
         memset(&si, 0, sizeof si);
-        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0) return;
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+            return;
         pid_t pid = si.si_pid;
-        if (manager_.reap_os_pid(pid)) continue;
+        if (manager_.reap_os_pid(pid))
+            continue;
         siginfo_t done;
         memset(&done, 0, sizeof done);
-        if (waitid(P_PID, static_cast<id_t>(pid), &done, WEXITED | WNOHANG) < 0) return;
+        if (waitid(P_PID, static_cast<id_t>(pid), &done, WEXITED | WNOHANG) < 0)
+            return;
         ++orphans_;
         log_debug("reaped orphan %d (status %d)", static_cast<int>(pid), done.si_status);
     }
 }
 
-void InitDuties::forward(int sig) { manager_.signal_all(sig); }
+void InitDuties::forward(int sig) {
+    manager_.signal_all(sig);
+}
 
 }  // namespace gaffer::daemon

@@ -119,8 +119,25 @@ void usage(FILE* out) {
 
 int parse_args(int argc, char** argv, Args& a) {
     enum {
-        kBind = 256, kBacklog, kCert, kKey, kRequireKey, kCors, kStateDir, kDaemon, kPidfile, kErrorLog,
-        kLogLevel, kCreateAdmin, kUsername, kPassword, kListAdmins, kVersion, kInit, kSubreaper, kAllowedHost,
+        kBind = 256,
+        kBacklog,
+        kCert,
+        kKey,
+        kRequireKey,
+        kCors,
+        kStateDir,
+        kDaemon,
+        kPidfile,
+        kErrorLog,
+        kLogLevel,
+        kCreateAdmin,
+        kUsername,
+        kPassword,
+        kListAdmins,
+        kVersion,
+        kInit,
+        kSubreaper,
+        kAllowedHost,
     };
     static const struct option opts[] = {
         {"config", required_argument, nullptr, 'c'},
@@ -150,11 +167,21 @@ int parse_args(int argc, char** argv, Args& a) {
     int c;
     while ((c = getopt_long(argc, argv, "c:p:vh", opts, nullptr)) != -1) {
         switch (c) {
-            case 'c': a.config = optarg; break;
-            case 'p': a.plugin_dir = optarg; break;
-            case 'v': ++a.verbosity; break;
-            case 'h': usage(stdout); return kExitOk;
-            case kBind: a.binds.push_back(optarg); break;
+            case 'c':
+                a.config = optarg;
+                break;
+            case 'p':
+                a.plugin_dir = optarg;
+                break;
+            case 'v':
+                ++a.verbosity;
+                break;
+            case 'h':
+                usage(stdout);
+                return kExitOk;
+            case kBind:
+                a.binds.push_back(optarg);
+                break;
             case kBacklog: {
                 auto n = parse_int(optarg);
                 if (!n || *n <= 0 || *n > 65535) {
@@ -164,22 +191,54 @@ int parse_args(int argc, char** argv, Args& a) {
                 a.backlog = static_cast<int>(*n);
                 break;
             }
-            case kCert: a.certfile = optarg; break;
-            case kKey: a.keyfile = optarg; break;
-            case kRequireKey: a.require_key = true; break;
-            case kCors: a.cors_origins.push_back(optarg); break;
-            case kAllowedHost: a.allowed_hosts.push_back(optarg); break;
-            case kStateDir: a.state_dir = optarg; break;
-            case kDaemon: a.daemonize = true; break;
-            case kPidfile: a.pidfile = optarg; break;
-            case kErrorLog: a.error_log = optarg; break;
-            case kLogLevel: a.log_level = optarg; break;
-            case kCreateAdmin: a.create_admin = true; break;
-            case kUsername: a.username = optarg; break;
-            case kPassword: a.password = optarg; break;
-            case kListAdmins: a.list_admins = true; break;
-            case kInit: a.init = true; break;
-            case kSubreaper: a.subreaper = true; break;
+            case kCert:
+                a.certfile = optarg;
+                break;
+            case kKey:
+                a.keyfile = optarg;
+                break;
+            case kRequireKey:
+                a.require_key = true;
+                break;
+            case kCors:
+                a.cors_origins.push_back(optarg);
+                break;
+            case kAllowedHost:
+                a.allowed_hosts.push_back(optarg);
+                break;
+            case kStateDir:
+                a.state_dir = optarg;
+                break;
+            case kDaemon:
+                a.daemonize = true;
+                break;
+            case kPidfile:
+                a.pidfile = optarg;
+                break;
+            case kErrorLog:
+                a.error_log = optarg;
+                break;
+            case kLogLevel:
+                a.log_level = optarg;
+                break;
+            case kCreateAdmin:
+                a.create_admin = true;
+                break;
+            case kUsername:
+                a.username = optarg;
+                break;
+            case kPassword:
+                a.password = optarg;
+                break;
+            case kListAdmins:
+                a.list_admins = true;
+                break;
+            case kInit:
+                a.init = true;
+                break;
+            case kSubreaper:
+                a.subreaper = true;
+                break;
             case kVersion: {
                 auto loop = loop::Loop::create();
                 if (!loop) {
@@ -190,7 +249,9 @@ int parse_args(int argc, char** argv, Args& a) {
                        cgroup::to_string(cgroup::detect_mode()));
                 return kExitOk;
             }
-            default: usage(stderr); return kExitUsage;
+            default:
+                usage(stderr);
+                return kExitUsage;
         }
     }
     if (optind < argc) {
@@ -205,7 +266,8 @@ int parse_args(int argc, char** argv, Args& a) {
 
 std::string home_dir() {
     const char* h = getenv("HOME");
-    if (h && *h) return h;
+    if (h && *h)
+        return h;
     struct passwd* pw = getpwuid(getuid());
     return pw ? pw->pw_dir : "/";
 }
@@ -240,7 +302,8 @@ std::pair<std::string, std::string> locate_config(const std::string& given) {
         if (is_dir(c)) {
             // gaffer.ini was the name the maintainer once gave (§14.27); accept both.
             for (const char* name : {"gafferd.ini", "gaffer.ini"})
-                if (is_file(c + "/" + name)) return {c + "/" + name, c};
+                if (is_file(c + "/" + name))
+                    return {c + "/" + name, c};
             return {"", c};
         }
     }
@@ -249,8 +312,10 @@ std::pair<std::string, std::string> locate_config(const std::string& given) {
 
 std::string default_state_dir() {
     // Root: /var/lib/gaffer (the unit's StateDirectory=), whatever the install prefix.
-    if (geteuid() == 0) return "/var/lib/gaffer";
-    if (const char* x = getenv("XDG_STATE_HOME"); x && *x) return std::string(x) + "/gaffer";
+    if (geteuid() == 0)
+        return "/var/lib/gaffer";
+    if (const char* x = getenv("XDG_STATE_HOME"); x && *x)
+        return std::string(x) + "/gaffer";
     return home_dir() + "/.local/state/gaffer";
 }
 
@@ -258,7 +323,8 @@ Status mkdir_parents(const std::string& path, mode_t mode) {
     std::string cur;
     for (const auto& part : split_any(path, "/")) {
         cur += "/" + part;
-        if (mkdir(cur.c_str(), mode) < 0 && errno != EEXIST) return fail(Error::from_errno("mkdir '%s'", cur.c_str()));
+        if (mkdir(cur.c_str(), mode) < 0 && errno != EEXIST)
+            return fail(Error::from_errno("mkdir '%s'", cur.c_str()));
     }
     return ok();
 }
@@ -267,9 +333,11 @@ Status mkdir_parents(const std::string& path, mode_t mode) {
 class PidFile {
 public:
     ~PidFile() {
-        if (path_.empty()) return;
+        if (path_.empty())
+            return;
         auto text = read_file(path_, 64);
-        if (text && parse_int(*text) == static_cast<int64_t>(getpid())) (void)unlink(path_.c_str());
+        if (text && parse_int(*text) == static_cast<int64_t>(getpid()))
+            (void)unlink(path_.c_str());
     }
     Status create(const std::string& path) {
         auto text = read_file(path, 64);
@@ -281,7 +349,8 @@ public:
         }
         std::string tmp = path + ".tmp." + std::to_string(getpid());
         FILE* f = fopen(tmp.c_str(), "we");
-        if (!f) return fail(Error::from_errno("create pid file '%s'", tmp.c_str()));
+        if (!f)
+            return fail(Error::from_errno("create pid file '%s'", tmp.c_str()));
         fprintf(f, "%d\n", static_cast<int>(getpid()));
         fchmod(fileno(f), 0644);
         if (fclose(f) != 0 || rename(tmp.c_str(), path.c_str()) < 0) {
@@ -304,9 +373,11 @@ class Daemonizer {
 public:
     Status detach() {
         int fds[2];
-        if (pipe2(fds, O_CLOEXEC) < 0) return fail(Error::from_errno("pipe2"));
+        if (pipe2(fds, O_CLOEXEC) < 0)
+            return fail(Error::from_errno("pipe2"));
         pid_t pid = fork();
-        if (pid < 0) return fail(Error::from_errno("fork"));
+        if (pid < 0)
+            return fail(Error::from_errno("fork"));
         if (pid > 0) {
             close(fds[1]);
             char c = 1;
@@ -318,16 +389,20 @@ public:
         }
         close(fds[0]);
         ready_.reset(fds[1]);
-        if (setsid() < 0) return fail(Error::from_errno("setsid"));
+        if (setsid() < 0)
+            return fail(Error::from_errno("setsid"));
         pid = fork();
-        if (pid < 0) return fail(Error::from_errno("fork"));
-        if (pid > 0) _exit(0);
+        if (pid < 0)
+            return fail(Error::from_errno("fork"));
+        if (pid > 0)
+            _exit(0);
         return ok();
     }
     bool active() const { return ready_.valid(); }
     // Start-up succeeded: release the waiting parent and drop the terminal.
     void started() {
-        if (!ready_) return;
+        if (!ready_)
+            return;
         char c = 0;
         (void)!write(ready_.get(), &c, 1);
         ready_.reset();
@@ -336,7 +411,8 @@ public:
             dup2(fd, 0);
             dup2(fd, 1);
             dup2(fd, 2);
-            if (fd > 2) close(fd);
+            if (fd > 2)
+                close(fd);
         }
     }
 
@@ -352,18 +428,22 @@ std::string webhook_location(const config::DaemonConfig& cfg, const std::string&
 // [gaffer] max_jobs and max_config_bytes over the manager's defaults.
 manager::Limits limits_of(const config::DaemonConfig& cfg) {
     manager::Limits limits;
-    if (cfg.max_jobs) limits.max_jobs = static_cast<size_t>(*cfg.max_jobs);
-    if (cfg.max_config_bytes) limits.max_config_bytes = static_cast<size_t>(*cfg.max_config_bytes);
+    if (cfg.max_jobs)
+        limits.max_jobs = static_cast<size_t>(*cfg.max_jobs);
+    if (cfg.max_config_bytes)
+        limits.max_config_bytes = static_cast<size_t>(*cfg.max_config_bytes);
     return limits;
 }
 
 std::string current_dir() {
     char buf[PATH_MAX];
-    if (!getcwd(buf, sizeof buf)) return "/";
+    if (!getcwd(buf, sizeof buf))
+        return "/";
     // §7.1: $PWD when it names the same directory (keeps symlinked paths readable).
     const char* pwd = getenv("PWD");
     struct stat a, b;
-    if (pwd && stat(pwd, &a) == 0 && stat(buf, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) return pwd;
+    if (pwd && stat(pwd, &a) == 0 && stat(buf, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+        return pwd;
     return buf;
 }
 
@@ -373,7 +453,8 @@ std::string current_dir() {
 // it for services too: select() breaks with descriptors above 1024).
 std::optional<uint64_t> raise_nofile_limit() {
     struct rlimit rl {};
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return std::nullopt;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return std::nullopt;
     const rlim_t original = rl.rlim_cur;
     if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
@@ -393,7 +474,8 @@ std::optional<uint64_t> raise_nofile_limit() {
 int run(int argc, char** argv) {
     Args args;
     int rc = parse_args(argc, argv, args);
-    if (rc >= 0) return rc;
+    if (rc >= 0)
+        return rc;
 
     auto [ini_path, config_dir] = locate_config(args.config);
     const char* env_config = getenv("GAFFERD_CONFIG");
@@ -422,7 +504,7 @@ int run(int argc, char** argv) {
         }
         log::set_level(lv);
     }
-    std::string state_dir = !args.state_dir.empty() ? args.state_dir
+    std::string state_dir = !args.state_dir.empty()  ? args.state_dir
                             : !cfg.state_dir.empty() ? cfg.state_dir
                                                      : default_state_dir();
 
@@ -445,7 +527,8 @@ int run(int argc, char** argv) {
             char buf[256];
             printf("Username: ");
             fflush(stdout);
-            if (!fgets(buf, sizeof buf, stdin)) return kExitFailure;
+            if (!fgets(buf, sizeof buf, stdin))
+                return kExitFailure;
             user = std::string(trim(buf));
         }
         if (pass.empty()) {
@@ -480,7 +563,8 @@ int run(int argc, char** argv) {
     Daemonizer daemonizer;
     int child_umask = -1;
     if (args.daemonize || cfg.daemonize.value_or(false)) {
-        if (auto r = daemonizer.detach(); !r) return (void)log_error(r.error(), "cannot daemonize"), kExitFailure;
+        if (auto r = daemonizer.detach(); !r)
+            return (void)log_error(r.error(), "cannot daemonize"), kExitFailure;
         // §10.1: the daemon runs with umask 0; its jobs keep the caller's umask.
         child_umask = static_cast<int>(umask(0));
     }
@@ -496,7 +580,8 @@ int run(int argc, char** argv) {
     std::optional<uint64_t> child_nofile = raise_nofile_limit();
 
     auto loop_r = loop::Loop::create();
-    if (!loop_r) return (void)log_error(loop_r.error(), "cannot create the event loop"), kExitFailure;
+    if (!loop_r)
+        return (void)log_error(loop_r.error(), "cannot create the event loop"), kExitFailure;
     auto& loop = **loop_r;
     events::EventBus bus(loop);
 
@@ -512,7 +597,8 @@ int run(int argc, char** argv) {
     webhook::Options wopts;
     wopts.secret = cfg.webhook_secret;
     auto wh = webhook::Dispatcher::create(loop, bus, std::move(wopts));
-    if (!wh) return (void)log_error(wh.error(), "cannot start webhooks"), kExitFailure;
+    if (!wh)
+        return (void)log_error(wh.error(), "cannot start webhooks"), kExitFailure;
     std::unique_ptr<webhook::Dispatcher> webhooks = std::move(wh).value();
     size_t bad_hook = SIZE_MAX;
     if (auto st = webhooks->set_hooks(cfg.webhooks, &bad_hook); !st) {
@@ -524,23 +610,28 @@ int run(int argc, char** argv) {
     ServiceNotifier notifier(loop);
     bool pid1 = getpid() == 1;
     std::unique_ptr<InitDuties> init;
-    if (pid1 || args.init || args.subreaper) init = std::make_unique<InitDuties>(manager, pid1);
+    if (pid1 || args.init || args.subreaper)
+        init = std::make_unique<InitDuties>(manager, pid1);
 
     // Signals are blocked and queued on the signalfd from here on, before any job or
     // endpoint exists; they are read only once the loop runs, when `dispatch_signal` is
     // set, so a TERM or HUP during start-up is handled, never fatal.
     std::function<void(const struct signalfd_siginfo&)> dispatch_signal;
     auto forward_signal = [&](const struct signalfd_siginfo& si) {
-        if (dispatch_signal) dispatch_signal(si);
+        if (dispatch_signal)
+            dispatch_signal(si);
     };
-    auto signals = init ? loop::SignalSource::create(
-                              loop, {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2}, forward_signal)
-                        : loop::SignalSource::create(loop, {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGPIPE, SIGUSR1, SIGUSR2},
-                                                     forward_signal);
-    if (!signals) return (void)log_error(signals.error(), "cannot set up signals"), kExitFailure;
+    auto signals =
+        init ? loop::SignalSource::create(loop, {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2},
+                                          forward_signal)
+             : loop::SignalSource::create(loop, {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGPIPE, SIGUSR1, SIGUSR2},
+                                          forward_signal);
+    if (!signals)
+        return (void)log_error(signals.error(), "cannot set up signals"), kExitFailure;
 
     std::unique_ptr<Console> console;
-    if (args.verbosity > 0) console = std::make_unique<Console>(bus, manager, args.verbosity);
+    if (args.verbosity > 0)
+        console = std::make_unique<Console>(bus, manager, args.verbosity);
 
     http::ServerOptions hopts;
     hopts.binds = args.binds;
@@ -554,8 +645,10 @@ int run(int argc, char** argv) {
     hopts.certfile = !args.certfile.empty() ? args.certfile : cfg.certfile;
     hopts.keyfile = !args.keyfile.empty() ? args.keyfile : cfg.keyfile;
     for (const auto& ep : cfg.endpoints) {
-        if (hopts.certfile.empty() && !ep.certfile.empty()) hopts.certfile = ep.certfile;
-        if (hopts.keyfile.empty() && !ep.keyfile.empty()) hopts.keyfile = ep.keyfile;
+        if (hopts.certfile.empty() && !ep.certfile.empty())
+            hopts.certfile = ep.certfile;
+        if (hopts.keyfile.empty() && !ep.keyfile.empty())
+            hopts.keyfile = ep.keyfile;
     }
     hopts.cors_origins = args.cors_origins.empty() ? cfg.cors_origins : args.cors_origins;
     hopts.allowed_hosts = args.allowed_hosts.empty() ? cfg.allowed_hosts : args.allowed_hosts;
@@ -576,8 +669,8 @@ int run(int argc, char** argv) {
         return kExitFailure;
     }
     for (const auto& e : report->errors) log_warning("%s", e.c_str());
-    log_info("gafferd %s started (loop %s, cgroup %s): %d job(s), listening on %s", GAFFER_VERSION,
-             loop.backend_name(), manager.cgroup_mode(), report->loaded, join((*server)->endpoints(), ", ").c_str());
+    log_info("gafferd %s started (loop %s, cgroup %s): %d job(s), listening on %s", GAFFER_VERSION, loop.backend_name(),
+             manager.cgroup_mode(), report->loaded, join((*server)->endpoints(), ", ").c_str());
 
     auto summary = [&] {
         return std::to_string(manager.jobs().size()) + " jobs, " + std::to_string(manager.all_pids().size()) +
@@ -590,7 +683,8 @@ int run(int argc, char** argv) {
     bool stopping = false;
     std::function<void(int)> shutdown;
     manager.set_give_up_handler([&](const model::JobSpec& spec, int status, int sig) {
-        if (!spec.critical || stopping) return;
+        if (!spec.critical || stopping)
+            return;
         int code = sig ? 128 + sig : status ? status : kExitCriticalJob;
         log_critical("critical job %s gave up (last exit: status %d, signal %d): stopping everything, exit %d",
                      spec.name.qualified().c_str(), status, sig, code);
@@ -656,9 +750,12 @@ int run(int argc, char** argv) {
     auto on_signal = [&](const struct signalfd_siginfo& si) {
         int sig = static_cast<int>(si.ssi_signo);
         switch (sig) {
-            case SIGHUP: reload(); break;
+            case SIGHUP:
+                reload();
+                break;
             case SIGCHLD:
-                if (init) init->on_sigchld();
+                if (init)
+                    init->on_sigchld();
                 break;
             case SIGUSR1:
             case SIGUSR2:
@@ -666,14 +763,18 @@ int run(int argc, char** argv) {
                 // duty, elsewhere it beats dying of a stray USR1).
                 manager.signal_all(sig);
                 break;
-            case SIGPIPE: break;
-            default: shutdown(sig); break;
+            case SIGPIPE:
+                break;
+            default:
+                shutdown(sig);
+                break;
         }
     };
     dispatch_signal = on_signal;
 
     // Children that exited before the signalfd existed (as PID 1: orphans) are reaped now.
-    if (init) init->on_sigchld();
+    if (init)
+        init->on_sigchld();
     auto r = loop.run();
     if (!r) {
         log_error(r.error(), "event loop failed");
@@ -686,4 +787,6 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace gaffer::daemon
 
-int main(int argc, char** argv) { return gaffer::daemon::run(argc, argv); }
+int main(int argc, char** argv) {
+    return gaffer::daemon::run(argc, argv);
+}

@@ -26,13 +26,16 @@ ServiceNotifier::ServiceNotifier(loop::Loop& loop) : loop_(loop) {
 }
 
 ServiceNotifier::~ServiceNotifier() {
-    if (watchdog_timer_) loop_.cancel_timer(watchdog_timer_);
+    if (watchdog_timer_)
+        loop_.cancel_timer(watchdog_timer_);
 }
 
 void ServiceNotifier::send(const std::string& state) {
-    if (!enabled_) return;
+    if (!enabled_)
+        return;
     int r = sd_notify(0, state.c_str());
-    if (r < 0) log_debug("sd_notify: %s", strerror(-r));
+    if (r < 0)
+        log_debug("sd_notify: %s", strerror(-r));
 }
 
 void ServiceNotifier::arm_watchdog() {
@@ -43,7 +46,9 @@ void ServiceNotifier::arm_watchdog() {
     });
 }
 
-void ServiceNotifier::ready(const std::string& status) { send("READY=1\nSTATUS=" + status); }
+void ServiceNotifier::ready(const std::string& status) {
+    send("READY=1\nSTATUS=" + status);
+}
 
 void ServiceNotifier::reloading() {
     struct timespec ts;
@@ -52,15 +57,20 @@ void ServiceNotifier::reloading() {
     send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec) + "\nSTATUS=reloading the configuration");
 }
 
-void ServiceNotifier::status(const std::string& status) { send("STATUS=" + status); }
+void ServiceNotifier::status(const std::string& status) {
+    send("STATUS=" + status);
+}
 
-void ServiceNotifier::stopping(const std::string& status) { send("STOPPING=1\nSTATUS=" + status); }
+void ServiceNotifier::stopping(const std::string& status) {
+    send("STOPPING=1\nSTATUS=" + status);
+}
 
 std::vector<std::pair<int, std::string>> take_listen_fds() {
     std::vector<std::pair<int, std::string>> out;
     char** names = nullptr;
     int n = sd_listen_fds_with_names(1, &names);
-    if (n <= 0) return out;
+    if (n <= 0)
+        return out;
     for (int i = 0; i < n; ++i) {
         int fd = SD_LISTEN_FDS_START + i;
         (void)fcntl(fd, F_SETFD, FD_CLOEXEC);

@@ -1133,8 +1133,7 @@ int cmd_top(Context& ctx, const Command& cmd, const Invocation& inv) {
         else if (round > 0)
             fputs("\n", ctx.out);
         fputs(t.render().c_str(), ctx.out);
-        for (const auto& line : totals)
-            print_line(ctx, line);
+        for (const auto& line : totals) print_line(ctx, line);
         fflush(ctx.out);
     }
     return kExitOk;
@@ -1285,8 +1284,8 @@ int cmd_key_create(Context& ctx, const Command& cmd, const Invocation& inv) {
             std::string target = plus == std::string::npos ? "" : arg.substr(0, plus);
             std::string rights = plus == std::string::npos ? "" : arg.substr(plus + 1);
             if (target.empty() || rights.empty() || rights.find_first_not_of("rwm") != std::string::npos)
-                return usage_error(ctx, cmd,
-                                   "invalid permission '" + arg + "' (expected +a, +u, +k, +m, TARGET+rwm or uid=USER)");
+                return usage_error(
+                    ctx, cmd, "invalid permission '" + arg + "' (expected +a, +u, +k, +m, TARGET+rwm or uid=USER)");
             for (char c : rights) add_unique(c == 'm' ? manage.get() : c == 'w' ? write.get() : read.get(), target);
         }
     }

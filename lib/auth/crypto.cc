@@ -2,13 +2,13 @@
 // Randomness, SHA-256, hex and constant-time comparison for lib/auth (see crypto.h).
 #include "lib/auth/crypto.h"
 
-#include <cerrno>
-#include <cstring>
-
 #include <nettle/memops.h>
 #include <nettle/sha2.h>
 #include <string.h>
 #include <sys/random.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "lib/base/strutil.h"
 
@@ -23,7 +23,8 @@ Status random_bytes(uint8_t* buf, size_t len) {
     while (done < len) {
         ssize_t n = ::getrandom(buf + done, len - done, 0);
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             return fail(Error::from_errno("getrandom"));
         }
         done += static_cast<size_t>(n);
@@ -51,13 +52,15 @@ std::string to_hex(const uint8_t* data, size_t len) {
 }
 
 std::optional<std::string> from_hex(std::string_view hex) {
-    if (hex.size() % 2 != 0) return std::nullopt;
+    if (hex.size() % 2 != 0)
+        return std::nullopt;
     std::string out;
     out.resize(hex.size() / 2);
     for (size_t i = 0; i < out.size(); ++i) {
         int hi = hex_digit_value(hex[2 * i]);
         int lo = hex_digit_value(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) return std::nullopt;
+        if (hi < 0 || lo < 0)
+            return std::nullopt;
         out[i] = static_cast<char>((hi << 4) | lo);
     }
     return out;
@@ -74,11 +77,15 @@ Sha256 sha256(std::string_view data) {
 
 bool constant_time_equal(const uint8_t* a, size_t alen, const uint8_t* b, size_t blen) {
     ++g_ct_compares;
-    if (alen != blen) return false;
-    if (alen == 0) return true;
+    if (alen != blen)
+        return false;
+    if (alen == 0)
+        return true;
     return memeql_sec(a, b, alen) != 0;
 }
 
-uint64_t constant_time_compares() { return g_ct_compares; }
+uint64_t constant_time_compares() {
+    return g_ct_compares;
+}
 
 }  // namespace gaffer::auth

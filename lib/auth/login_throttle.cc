@@ -8,8 +8,12 @@ namespace gaffer::auth {
 
 namespace {
 
-std::string address_key(std::string_view address) { return "a:" + std::string(address); }
-std::string user_key(std::string_view user) { return "u:" + std::string(user); }
+std::string address_key(std::string_view address) {
+    return "a:" + std::string(address);
+}
+std::string user_key(std::string_view user) {
+    return "u:" + std::string(user);
+}
 
 }  // namespace
 
@@ -24,7 +28,8 @@ LoginThrottle::TimePoint LoginThrottle::now() const {
 
 std::chrono::steady_clock::duration LoginThrottle::remaining(const std::string& key, TimePoint t) {
     auto it = entries_.find(key);
-    if (it == entries_.end()) return {};
+    if (it == entries_.end())
+        return {};
     if (t - it->second.last_failure >= kForgetAfter) {
         entries_.erase(it);
         return {};
@@ -44,7 +49,8 @@ LoginThrottle::Seconds LoginThrottle::admit(std::string_view address, std::strin
     double elapsed = std::chrono::duration<double>(t - refilled_).count();
     tokens_ = std::min(rate, tokens_ + elapsed * rate);
     refilled_ = t;
-    if (tokens_ < 1.0) return Seconds{1};
+    if (tokens_ < 1.0)
+        return Seconds{1};
     tokens_ -= 1.0;
     return Seconds{0};
 }
@@ -79,9 +85,11 @@ void LoginThrottle::record_failure(std::string key, TimePoint t) {
 }
 
 void LoginThrottle::make_room(TimePoint t) {
-    if (entries_.size() < options_.max_entries) return;
+    if (entries_.size() < options_.max_entries)
+        return;
     std::erase_if(entries_, [&](const auto& kv) { return t - kv.second.last_failure >= kForgetAfter; });
-    if (entries_.size() < options_.max_entries || entries_.empty()) return;
+    if (entries_.size() < options_.max_entries || entries_.empty())
+        return;
     auto oldest = std::min_element(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) {
         return a.second.last_failure < b.second.last_failure;
     });

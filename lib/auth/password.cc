@@ -2,11 +2,11 @@
 // PBKDF2 password hashes, new (SHA-256) and legacy (SHA-1) formats; see password.h.
 #include "lib/auth/password.h"
 
-#include <cstdint>
-#include <optional>
-
 #include <nettle/pbkdf2.h>
 #include <string.h>
+
+#include <cstdint>
+#include <optional>
 
 #include "lib/auth/crypto.h"
 #include "lib/base/strutil.h"
@@ -36,24 +36,30 @@ std::optional<Parsed> parse(std::string_view stored) {
         return std::nullopt;
     }
     size_t dollar = stored.rfind('$');
-    if (dollar == std::string_view::npos) return std::nullopt;
+    if (dollar == std::string_view::npos)
+        return std::nullopt;
     std::string_view head = stored.substr(0, dollar);
     std::string_view hex = stored.substr(dollar + 1);
     size_t colon = head.rfind(':');
-    if (colon == std::string_view::npos) return std::nullopt;
+    if (colon == std::string_view::npos)
+        return std::nullopt;
     std::string_view salt = head.substr(0, colon);
     auto iterations = parse_int(head.substr(colon + 1));
-    if (!iterations || *iterations < 1 || *iterations > kMaxPbkdf2Iterations) return std::nullopt;
+    if (!iterations || *iterations < 1 || *iterations > kMaxPbkdf2Iterations)
+        return std::nullopt;
     p.iterations = static_cast<unsigned>(*iterations);
 
     auto derived = from_hex(hex);
-    if (!derived || derived->empty() || derived->size() > kMaxDerivedKeyBytes) return std::nullopt;
+    if (!derived || derived->empty() || derived->size() > kMaxDerivedKeyBytes)
+        return std::nullopt;
     p.derived = std::move(*derived);
 
-    if (salt.empty() || salt.size() > 256) return std::nullopt;
+    if (salt.empty() || salt.size() > 256)
+        return std::nullopt;
     if (p.kind == Kind::kSha256) {
         auto raw = from_hex(salt);
-        if (!raw) return std::nullopt;
+        if (!raw)
+            return std::nullopt;
         p.salt = std::move(*raw);
     } else {
         p.salt = std::string(salt);  // the original used the salt text itself
@@ -61,8 +67,7 @@ std::optional<Parsed> parse(std::string_view stored) {
     return p;
 }
 
-std::string derive(Kind kind, std::string_view password, std::string_view salt,
-                   unsigned iterations, size_t len) {
+std::string derive(Kind kind, std::string_view password, std::string_view salt, unsigned iterations, size_t len) {
     std::string out(len, '\0');
     auto* dst = reinterpret_cast<uint8_t*>(out.data());
     const auto* key = reinterpret_cast<const uint8_t*>(password.data());
@@ -105,14 +110,14 @@ bool verify_password(std::string_view stored, std::string_view password) {
     return same;
 }
 
-bool is_password_hash(std::string_view stored) { return parse(stored).has_value(); }
+bool is_password_hash(std::string_view stored) {
+    return parse(stored).has_value();
+}
 
 const std::string& dummy_password_hash() {
     // Salt and key of zeros: PBKDF2 never yields all-zero output in practice.
-    static const std::string kDummy = std::string(kPasswordPrefix) +
-                                      std::string(2 * kPbkdf2SaltBytes, '0') + ":" +
-                                      std::to_string(kPbkdf2Iterations) + "$" +
-                                      std::string(2 * kPbkdf2KeyBytes, '0');
+    static const std::string kDummy = std::string(kPasswordPrefix) + std::string(2 * kPbkdf2SaltBytes, '0') + ":" +
+                                      std::to_string(kPbkdf2Iterations) + "$" + std::string(2 * kPbkdf2KeyBytes, '0');
     return kDummy;
 }
 

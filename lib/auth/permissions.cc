@@ -15,7 +15,8 @@ namespace {
 bool list_grants(const std::vector<std::string>& list, std::string_view target) {
     std::string_view session = target.substr(0, target.find('.'));
     for (const auto& e : list) {
-        if (e == "*" || e == target || e == session) return true;
+        if (e == "*" || e == target || e == session)
+            return true;
     }
     return false;
 }
@@ -26,21 +27,23 @@ bool has_star(const std::vector<std::string>& list) {
 
 Result<bool> parse_flag(const json_t* obj, const char* name) {
     const json_t* v = json_object_get(obj, name);
-    if (!v || json_is_null(v)) return false;
-    if (!json_is_boolean(v)) return fail(Error::make(EINVAL, "permissions.%s must be a boolean", name));
+    if (!v || json_is_null(v))
+        return false;
+    if (!json_is_boolean(v))
+        return fail(Error::make(EINVAL, "permissions.%s must be a boolean", name));
     return json_is_true(v) ? true : false;
 }
 
 Result<std::vector<std::string>> parse_list(const json_t* obj, const char* name) {
     std::vector<std::string> out;
     const json_t* v = json_object_get(obj, name);
-    if (!v || json_is_null(v)) return out;
+    if (!v || json_is_null(v))
+        return out;
     if (!json_is_array(v)) {
         return fail(Error::make(EINVAL, "permissions.%s must be an array of strings", name));
     }
     if (json_array_size(v) > Permissions::kMaxEntries) {
-        return fail(Error::make(EINVAL, "permissions.%s has more than %zu entries", name,
-                                Permissions::kMaxEntries));
+        return fail(Error::make(EINVAL, "permissions.%s has more than %zu entries", name, Permissions::kMaxEntries));
     }
     size_t i;
     const json_t* e;
@@ -88,8 +91,8 @@ Result<std::string> parse_uid_entry(const json_t* e, size_t i) {
         return fail(Error::make(EINVAL, "permissions.uids[%zu] must be a uid or a user name", i));
     }
     if (json_string_length(e) > Permissions::kMaxEntryBytes) {
-        return fail(Error::make(EINVAL, "permissions.uids[%zu] is longer than %zu bytes", i,
-                                Permissions::kMaxEntryBytes));
+        return fail(
+            Error::make(EINVAL, "permissions.uids[%zu] is longer than %zu bytes", i, Permissions::kMaxEntryBytes));
     }
     std::string s(json_string_value(e), json_string_length(e));
     if (s.find('\0') != std::string::npos) {
@@ -143,7 +146,9 @@ bool Permissions::has_uid_names() const {
     return std::any_of(uids.begin(), uids.end(), [](const std::string& e) { return !is_decimal(e); });
 }
 
-bool Permissions::manage_all() const { return admin || has_star(manage); }
+bool Permissions::manage_all() const {
+    return admin || has_star(manage);
+}
 
 bool Permissions::can_manage(std::string_view target) const {
     return admin || list_grants(manage, target);
@@ -158,30 +163,40 @@ bool Permissions::can_read(std::string_view target) const {
 }
 
 bool Permissions::covers(const Permissions& other) const {
-    if (admin) return true;
-    if (other.admin) return false;
-    if (other.create_key && !create_key) return false;
-    if (other.create_user && !create_user) return false;
+    if (admin)
+        return true;
+    if (other.admin)
+        return false;
+    if (other.create_key && !create_key)
+        return false;
+    if (other.create_user && !create_user)
+        return false;
     // A "*" entry of `other` is a target only "*" grants, so this also handles "*".
     for (const auto& t : other.manage) {
-        if (!can_manage(t)) return false;
+        if (!can_manage(t))
+            return false;
     }
     for (const auto& t : other.write) {
-        if (!can_write(t)) return false;
+        if (!can_write(t))
+            return false;
     }
     for (const auto& t : other.read) {
-        if (!can_read(t)) return false;
+        if (!can_read(t))
+            return false;
     }
     for (const auto& u : other.uids) {
-        if (std::find(uids.begin(), uids.end(), u) == uids.end()) return false;
+        if (std::find(uids.begin(), uids.end(), u) == uids.end())
+            return false;
     }
     return true;
 }
 
 Result<Permissions> Permissions::from_json(const json_t* j) {
     Permissions p;
-    if (!j || json_is_null(j)) return p;
-    if (!json_is_object(j)) return fail(Error::make(EINVAL, "permissions must be a JSON object"));
+    if (!j || json_is_null(j))
+        return p;
+    if (!json_is_object(j))
+        return fail(Error::make(EINVAL, "permissions must be a JSON object"));
     GAFFER_TRY(p.admin, parse_flag(j, "admin"));
     GAFFER_TRY(p.create_key, parse_flag(j, "create_key"));
     GAFFER_TRY(p.create_user, parse_flag(j, "create_user"));
@@ -202,7 +217,8 @@ json::JsonPtr Permissions::to_json() const {
     json::set(o.get(), "read", json::strings(read));
     json::JsonPtr u(json_array());
     for (const auto& e : uids) {
-        json_t* v = is_decimal(e) ? json_integer(static_cast<json_int_t>(std::strtoull(e.c_str(), nullptr, 10))) : json_stringn(e.data(), e.size());
+        json_t* v = is_decimal(e) ? json_integer(static_cast<json_int_t>(std::strtoull(e.c_str(), nullptr, 10)))
+                                  : json_stringn(e.data(), e.size());
         json_array_append_new(u.get(), v);
     }
     json::set(o.get(), "uids", std::move(u));

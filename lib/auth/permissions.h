@@ -35,8 +35,8 @@ struct Permissions {
     std::vector<std::string> uids;
 
     // Bounds on what a client may send (a key object can never grow the daemon).
-    static constexpr size_t kMaxEntries = 1024;       // per list
-    static constexpr size_t kMaxEntryBytes = 512;     // per entry
+    static constexpr size_t kMaxEntries = 1024;    // per list
+    static constexpr size_t kMaxEntryBytes = 512;  // per entry
 
     // admin, or "*" in manage.
     bool manage_all() const;

@@ -43,6 +43,8 @@
 // The store is single-threaded, like the rest of the daemon.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -54,8 +56,6 @@
 #include <utility>
 #include <vector>
 
-#include <sys/types.h>
-
 #include "lib/auth/crypto.h"
 #include "lib/auth/permissions.h"
 #include "lib/base/result.h"
@@ -66,14 +66,14 @@ namespace gaffer::auth {
 
 // Metadata of a key; never its secret.
 struct KeyInfo {
-    std::string id;     // 8 lowercase hex digits, unique, not secret
+    std::string id;  // 8 lowercase hex digits, unique, not secret
     std::string label;
     Permissions permissions;
-    std::string parent_id;                // "" when the key has no parent
-    std::optional<int64_t> expires_at;    // seconds since the epoch; none = never
-    std::string owner;                    // user a key was minted for ("" for others)
-    int64_t created_at = 0;               // seconds since the epoch
-    bool persistent = true;               // false: minted (or a sub-key of one), memory only
+    std::string parent_id;              // "" when the key has no parent
+    std::optional<int64_t> expires_at;  // seconds since the epoch; none = never
+    std::string owner;                  // user a key was minted for ("" for others)
+    int64_t created_at = 0;             // seconds since the epoch
+    bool persistent = true;             // false: minted (or a sub-key of one), memory only
 
     // {"id", "label", "permissions", "parent"?, "expires_at"?, "owner"?, "created_at"}
     json::JsonPtr to_json() const;
@@ -81,9 +81,9 @@ struct KeyInfo {
 
 struct User {
     std::string username;
-    int user_type = 1;   // 0 = user (admin-type account), 1 = application
-    std::string key_id;  // id of the bound key, "" for none; may name a deleted key
-    json::JsonPtr extra; // a JSON object (never null), the caller's copy
+    int user_type = 1;    // 0 = user (admin-type account), 1 = application
+    std::string key_id;   // id of the bound key, "" for none; may name a deleted key
+    json::JsonPtr extra;  // a JSON object (never null), the caller's copy
 
     // {"username", "user_type", "key": id or null, ...extra}. Never a password hash.
     json::JsonPtr to_json() const;
@@ -98,7 +98,7 @@ public:
     static constexpr size_t kMaxLabelBytes = 1024;
     static constexpr size_t kMaxUsernameBytes = 256;
     static constexpr size_t kMaxPasswordBytes = 4096;
-    static constexpr size_t kMaxExtraBytes = 16384;       // compact JSON of `extra`
+    static constexpr size_t kMaxExtraBytes = 16384;      // compact JSON of `extra`
     static constexpr size_t kMaxStateBytes = 64u << 20;  // the whole state file
     // Live keys minted for one user (mint_key_for_user); the oldest goes first.
     static constexpr size_t kMaxMintedPerUser = 16;
@@ -286,8 +286,8 @@ private:
     Status mutate_locked(const std::function<Status(State&, int64_t now)>& change);
     // The new key is memory-only when `persistent` is false or its parent is memory-only.
     Result<std::string> add_key(State& s, int64_t now, Permissions permissions, std::string label,
-                                std::string parent_id, std::optional<int64_t> expires_at,
-                                std::string owner, bool persistent = true);
+                                std::string parent_id, std::optional<int64_t> expires_at, std::string owner,
+                                bool persistent = true);
     // Installs `next` as the state (a change committed) and bumps the generation.
     void commit(State next);
     // Runs the on_change callbacks if the generation moved since `before`.

@@ -16,30 +16,44 @@ FILE* g_out = nullptr;  // nullptr = stderr
 
 const char* level_name(Level l) {
     switch (l) {
-        case Level::kDebug: return "DEBUG";
-        case Level::kInfo: return "INFO";
-        case Level::kWarning: return "WARNING";
-        case Level::kError: return "ERROR";
-        case Level::kCritical: return "CRITICAL";
+        case Level::kDebug:
+            return "DEBUG";
+        case Level::kInfo:
+            return "INFO";
+        case Level::kWarning:
+            return "WARNING";
+        case Level::kError:
+            return "ERROR";
+        case Level::kCritical:
+            return "CRITICAL";
     }
     return "?";
 }
 }  // namespace
 
-void set_level(Level l) { g_level = l; }
-Level level() { return g_level; }
-bool enabled(Level l) { return l >= g_level; }
+void set_level(Level l) {
+    g_level = l;
+}
+Level level() {
+    return g_level;
+}
+bool enabled(Level l) {
+    return l >= g_level;
+}
 
 Status set_file(const std::string& path) {
     if (path.empty() || path == "-") {
-        if (g_out) fclose(g_out);
+        if (g_out)
+            fclose(g_out);
         g_out = nullptr;
         return ok();
     }
     FILE* f = fopen(path.c_str(), "ae");
-    if (!f) return fail(Error::from_errno("open log file '%s'", path.c_str()));
+    if (!f)
+        return fail(Error::from_errno("open log file '%s'", path.c_str()));
     setvbuf(f, nullptr, _IOLBF, 0);
-    if (g_out) fclose(g_out);
+    if (g_out)
+        fclose(g_out);
     g_out = f;
     return ok();
 }
@@ -48,8 +62,8 @@ bool parse_level(std::string_view t, Level* ret) {
     static const struct {
         const char* name;
         Level level;
-    } names[] = {{"debug", Level::kDebug},     {"info", Level::kInfo},   {"warning", Level::kWarning},
-                 {"warn", Level::kWarning},    {"error", Level::kError}, {"critical", Level::kCritical}};
+    } names[] = {{"debug", Level::kDebug},  {"info", Level::kInfo},   {"warning", Level::kWarning},
+                 {"warn", Level::kWarning}, {"error", Level::kError}, {"critical", Level::kCritical}};
     for (auto& n : names) {
         if (t.size() == strlen(n.name) && strncasecmp(t.data(), n.name, t.size()) == 0) {
             *ret = n.level;
@@ -60,7 +74,8 @@ bool parse_level(std::string_view t, Level* ret) {
 }
 
 void write(Level l, const char* fmt, ...) {
-    if (!enabled(l)) return;
+    if (!enabled(l))
+        return;
     char ts[32];
     time_t now = time(nullptr);
     struct tm tm;

@@ -31,7 +31,6 @@ void write(Level level, const char* fmt, ...) __attribute__((format(printf, 2, 3
 #define log_warning(...) ::gaffer::log::write(::gaffer::log::Level::kWarning, __VA_ARGS__)
 #define log_critical(...) ::gaffer::log::write(::gaffer::log::Level::kCritical, __VA_ARGS__)
 // log_error(err, fmt, ...) logs "<fmt>: <err.message()>" and yields fail(err).
-#define log_error(err, fmt, ...)                                                          \
-    (::gaffer::log::write(::gaffer::log::Level::kError, fmt ": %s", ##__VA_ARGS__,        \
-                          (err).message().c_str()),                                        \
+#define log_error(err, fmt, ...)                                                                             \
+    (::gaffer::log::write(::gaffer::log::Level::kError, fmt ": %s", ##__VA_ARGS__, (err).message().c_str()), \
      ::gaffer::fail(err))

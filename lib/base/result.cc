@@ -10,14 +10,17 @@ namespace {
 std::string vformat(const char* fmt, va_list ap) {
     char buf[512];
     int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    if (n < 0) return fmt;
+    if (n < 0)
+        return fmt;
     return std::string(buf, static_cast<size_t>(n) < sizeof buf ? static_cast<size_t>(n) : sizeof buf - 1);
 }
 }  // namespace
 
 std::string Error::message() const {
-    if (code == 0) return context;
-    if (context.empty()) return strerror(code);
+    if (code == 0)
+        return context;
+    if (context.empty())
+        return strerror(code);
     return context + ": " + strerror(code);
 }
 

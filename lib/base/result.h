@@ -32,7 +32,9 @@ struct Error {
 struct Unexpected {
     Error error;
 };
-inline Unexpected fail(Error e) { return Unexpected{std::move(e)}; }
+inline Unexpected fail(Error e) {
+    return Unexpected{std::move(e)};
+}
 inline Unexpected fail(int code, std::string context) {
     return Unexpected{Error{code, std::move(context)}};
 }
@@ -40,7 +42,7 @@ inline Unexpected fail(int code, std::string context) {
 template <typename T>
 class [[nodiscard]] Result {
 public:
-    Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
+    Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}         // NOLINT: implicit by design
     Result(Unexpected u) : v_(std::in_place_index<1>, std::move(u.error)) {}  // NOLINT
 
     bool has_value() const { return v_.index() == 0; }
@@ -73,7 +75,9 @@ private:
 };
 
 using Status = Result<void>;
-inline Status ok() { return Status(); }
+inline Status ok() {
+    return Status();
+}
 
 }  // namespace gaffer
 
@@ -81,15 +85,16 @@ inline Status ok() { return Status(); }
 #define GAFFER_CONCAT(a, b) GAFFER_CONCAT_INNER(a, b)
 
 // GAFFER_RETURN_IF_ERROR(expr): return the error of a Status/Result expression.
-#define GAFFER_RETURN_IF_ERROR(expr)                               \
-    do {                                                           \
-        auto&& gaffer_r_ = (expr);                                 \
-        if (!gaffer_r_) return ::gaffer::fail(gaffer_r_.error()); \
+#define GAFFER_RETURN_IF_ERROR(expr)                  \
+    do {                                              \
+        auto&& gaffer_r_ = (expr);                    \
+        if (!gaffer_r_)                               \
+            return ::gaffer::fail(gaffer_r_.error()); \
     } while (0)
 
 // GAFFER_TRY(var, expr): declare `var` from a Result or return its error.
-#define GAFFER_TRY(var, expr)                                                    \
-    auto GAFFER_CONCAT(gaffer_t_, __LINE__) = (expr);                            \
-    if (!GAFFER_CONCAT(gaffer_t_, __LINE__))                                     \
-        return ::gaffer::fail(GAFFER_CONCAT(gaffer_t_, __LINE__).error());      \
+#define GAFFER_TRY(var, expr)                                              \
+    auto GAFFER_CONCAT(gaffer_t_, __LINE__) = (expr);                      \
+    if (!GAFFER_CONCAT(gaffer_t_, __LINE__))                               \
+        return ::gaffer::fail(GAFFER_CONCAT(gaffer_t_, __LINE__).error()); \
     var = std::move(GAFFER_CONCAT(gaffer_t_, __LINE__)).value()

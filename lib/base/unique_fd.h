@@ -18,7 +18,8 @@ public:
     explicit UniqueFd(int fd) : fd_(fd) {}
     UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
     UniqueFd& operator=(UniqueFd&& o) noexcept {
-        if (this != &o) reset(o.release());
+        if (this != &o)
+            reset(o.release());
         return *this;
     }
     UniqueFd(const UniqueFd&) = delete;
@@ -30,7 +31,8 @@ public:
     explicit operator bool() const { return valid(); }
     int release() { return std::exchange(fd_, -1); }
     void reset(int fd = -1) {
-        if (fd_ >= 0) (void)::close(fd_);
+        if (fd_ >= 0)
+            (void)::close(fd_);
         fd_ = fd;
     }
 

@@ -53,10 +53,10 @@ struct Endpoint {
 };
 
 struct DaemonConfig {
-    std::string path;                       // the file read
-    std::vector<std::string> binds;         // [gaffer] bind, comma separated; empty = not set
-    std::vector<Endpoint> endpoints;        // [gaffer] http_endpoints = a, b → [endpoint:a] ...
-    std::vector<std::string> cors_origins;  // [gaffer] cors_origins (comma separated)
+    std::string path;                        // the file read
+    std::vector<std::string> binds;          // [gaffer] bind, comma separated; empty = not set
+    std::vector<Endpoint> endpoints;         // [gaffer] http_endpoints = a, b → [endpoint:a] ...
+    std::vector<std::string> cors_origins;   // [gaffer] cors_origins (comma separated)
     std::vector<std::string> allowed_hosts;  // [gaffer] allowed_hosts (comma separated)
     std::optional<int> backlog;
     std::optional<int> max_connections_per_client;  // [gaffer]: per client address (unix: uid) and endpoint
@@ -71,7 +71,7 @@ struct DaemonConfig {
     std::vector<std::string> lookupd_addresses;  // every [gaffer] option starting with lookupd_address
     std::string certfile, keyfile;               // [ssl] certfile/keyfile (else [gaffer] certfile/keyfile)
     std::vector<std::pair<std::string, std::string>> webhooks;  // [webhooks] event = url, file order
-    std::vector<std::string> webhook_locations;                  // "file:line" of each entry of webhooks
+    std::vector<std::string> webhook_locations;                 // "file:line" of each entry of webhooks
     std::vector<model::JobSpec> jobs;                           // stable-sorted by priority ascending
     // Things worth a log line that do not stop the load ("<file>:<line>: unknown option
     // 'numprocess' in [job:web]"). The caller logs them.

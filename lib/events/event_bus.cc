@@ -7,12 +7,16 @@
 
 namespace gaffer::events {
 
-EventBus::~EventBus() { *alive_ = false; }
+EventBus::~EventBus() {
+    *alive_ = false;
+}
 
 bool EventBus::matches(std::string_view pattern, std::string_view type) {
     while (!pattern.empty() && pattern.back() == '.') pattern.remove_suffix(1);
-    if (pattern.empty()) return true;
-    if (type.size() < pattern.size() || type.substr(0, pattern.size()) != pattern) return false;
+    if (pattern.empty())
+        return true;
+    if (type.size() < pattern.size() || type.substr(0, pattern.size()) != pattern)
+        return false;
     return type.size() == pattern.size() || type[pattern.size()] == '.';
 }
 
@@ -22,7 +26,9 @@ EventBus::SubId EventBus::subscribe(std::string_view pattern, Callback cb) {
     return id;
 }
 
-void EventBus::unsubscribe(SubId id) { subs_.erase(id); }
+void EventBus::unsubscribe(SubId id) {
+    subs_.erase(id);
+}
 
 bool EventBus::is_wildcard(std::string_view pattern) {
     return pattern.find_first_not_of('.') == std::string_view::npos;
@@ -30,29 +36,35 @@ bool EventBus::is_wildcard(std::string_view pattern) {
 
 bool EventBus::wanted(std::string_view type, bool named_only) const {
     for (const auto& [id, sub] : subs_)
-        if (matches(sub.pattern, type) && !(named_only && is_wildcard(sub.pattern))) return true;
+        if (matches(sub.pattern, type) && !(named_only && is_wildcard(sub.pattern)))
+            return true;
     return false;
 }
 
-void EventBus::publish(std::string type, json::JsonPtr msg) { enqueue({std::move(type), std::move(msg), false}); }
+void EventBus::publish(std::string type, json::JsonPtr msg) {
+    enqueue({std::move(type), std::move(msg), false});
+}
 
 void EventBus::publish_to_named(std::string type, json::JsonPtr msg) {
     enqueue({std::move(type), std::move(msg), true});
 }
 
 void EventBus::enqueue(Event ev) {
-    if (!ev.msg) ev.msg.reset(json_object());
+    if (!ev.msg)
+        ev.msg.reset(json_object());
     json_object_set_new(ev.msg.get(), "event", json_stringn(ev.type.data(), ev.type.size()));
     if (queue_.size() >= kMaxPending) {
         queue_.pop_front();
-        if (dropped_++ % 10000 == 0) log_warning("event queue full: dropping the oldest events");
+        if (dropped_++ % 10000 == 0)
+            log_warning("event queue full: dropping the oldest events");
     }
     queue_.push_back(std::move(ev));
     if (!scheduled_) {
         scheduled_ = true;
         std::weak_ptr<bool> alive = alive_;
         loop_.post([this, alive] {
-            if (alive.expired() || !*alive.lock()) return;
+            if (alive.expired() || !*alive.lock())
+                return;
             flush();
         });
     }
@@ -68,10 +80,12 @@ void EventBus::flush() {
         std::vector<SubId> ids;
         ids.reserve(subs_.size());
         for (auto& [id, sub] : subs_)
-            if (matches(sub.pattern, ev.type) && !(ev.named_only && is_wildcard(sub.pattern))) ids.push_back(id);
+            if (matches(sub.pattern, ev.type) && !(ev.named_only && is_wildcard(sub.pattern)))
+                ids.push_back(id);
         for (SubId id : ids) {
             auto it = subs_.find(id);
-            if (it == subs_.end()) continue;  // unsubscribed by an earlier callback
+            if (it == subs_.end())
+                continue;  // unsubscribed by an earlier callback
             Callback cb = it->second.cb;
             cb(ev.type, ev.msg.get());
         }

@@ -146,8 +146,8 @@ bool RequestGate::own_origin(const Request& req, std::string_view origin) const 
     auto hp = split_host_port(std::string_view(o).substr(sep + 3));
     if (!hp)
         return false;
-    bool listed = std::find(opts_.allowed_hosts.begin(), opts_.allowed_hosts.end(), hp->first) !=
-                  opts_.allowed_hosts.end();
+    bool listed =
+        std::find(opts_.allowed_hosts.begin(), opts_.allowed_hosts.end(), hp->first) != opts_.allowed_hosts.end();
     return listed || (same_scheme && host_matches(req, hp->first, hp->second));
 }
 
@@ -181,8 +181,7 @@ std::optional<Response> RequestGate::screen(const Request& req) const {
 
     // 2. Host.
     if (!host_allowed(req)) {
-        return refusal(421, "misdirected_request",
-                       "the Host header does not name this endpoint (see allowed_hosts)");
+        return refusal(421, "misdirected_request", "the Host header does not name this endpoint (see allowed_hosts)");
     }
 
     // 3. Cross-site changes. The SockJS transports carry commands on GETs too (jsonp,

@@ -13,13 +13,13 @@
 //      one, must name the endpoint the connection came in on: its local address
 //      (`127.0.0.1`, `[::1]`), or `localhost` on a loopback endpoint, with that
 //      endpoint's port (none when it is the scheme's default); or a name of
-//      `allowed_hosts`, with any port or none (a reverse proxy's site). A page that rebinds its own name to 127.0.0.1 (DNS rebinding) sends its
-//      own name and is refused.
+//      `allowed_hosts`, with any port or none (a reverse proxy's site). A page that rebinds its own name to 127.0.0.1
+//      (DNS rebinding) sends its own name and is refused.
 //   3. Cross-site (TCP endpoints, state-changing requests: every method but GET, HEAD and
-//      OPTIONS, and every request to the SockJS transports; 403 "forbidden"): an `Origin` must be the daemon's own (own_origin()) or
-//      listed in cors_origins by name; without an `Origin`, `Sec-Fetch-Site: cross-site`
-//      or `same-site` is refused. `*` in cors_origins lists no origin for this check
-//      unless keys are required on the endpoint (then a page needs a key as well).
+//      OPTIONS, and every request to the SockJS transports; 403 "forbidden"): an `Origin` must be the daemon's own
+//      (own_origin()) or listed in cors_origins by name; without an `Origin`, `Sec-Fetch-Site: cross-site` or
+//      `same-site` is refused. `*` in cors_origins lists no origin for this check unless keys are required on the
+//      endpoint (then a page needs a key as well).
 //   4. Content type (TCP endpoints, a request with a body; 415 "unsupported_media_type"):
 //      `application/json` (parameters allowed), so that a browser must send a CORS
 //      preflight first; `POST /streams/<pid>/stdin` (raw bytes) also takes

@@ -159,8 +159,7 @@ public:
     MHD_Result send_stream(MHD_Connection* conn, const Request& req, int status, const std::string& content_type,
                            std::unique_ptr<StreamBody> body);
     // The same with the given extra headers instead of Cache-Control: no-cache.
-    MHD_Result send_stream_head(MHD_Connection* conn, const Request& req, int status,
-                                const std::string& content_type,
+    MHD_Result send_stream_head(MHD_Connection* conn, const Request& req, int status, const std::string& content_type,
                                 const std::vector<std::pair<std::string, std::string>>& headers,
                                 std::unique_ptr<StreamBody> body);
 

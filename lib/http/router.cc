@@ -3,16 +3,16 @@
 // router.h for the order of the checks.
 #include "lib/http/router.h"
 
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cmath>
 #include <cstring>
 #include <utility>
-
-#include <pwd.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "lib/auth/store.h"
 #include "lib/base/log.h"
@@ -627,8 +627,7 @@ Router::Router(loop::Loop& loop, manager::Manager& manager, auth::Store* store, 
     impl_->cors = CorsPolicy(impl_->opts.cors_origins);
     if (impl_->opts.version.empty())
         impl_->opts.version = GAFFER_VERSION;
-    gate_ = std::make_unique<RequestGate>(GateOptions{impl_->opts.allowed_hosts, impl_->opts.require_key},
-                                          impl_->cors);
+    gate_ = std::make_unique<RequestGate>(GateOptions{impl_->opts.allowed_hosts, impl_->opts.require_key}, impl_->cors);
 }
 
 Router::~Router() = default;

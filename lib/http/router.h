@@ -39,7 +39,7 @@ class Manager;
 namespace gaffer::model {
 struct JobName;
 struct JobSpec;
-}
+}  // namespace gaffer::model
 
 namespace gaffer::http {
 

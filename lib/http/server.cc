@@ -208,8 +208,8 @@ Status Endpoint::start(const ServerOptions& opts, const std::string& cert, const
     // MHD's accept path stops listening for good after EMFILE (it waits for one of its
     // connections to close, then for an MHD_run() that nothing triggers) and spins
     // when it has none.
-    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE |
-                     MHD_USE_NO_LISTEN_SOCKET;
+    unsigned flags =
+        MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_NO_LISTEN_SOCKET;
     if (tls_)
         flags |= MHD_USE_TLS;
     std::vector<MHD_OptionItem> options = {
@@ -603,7 +603,8 @@ Request Endpoint::build_request(MHD_Connection* conn, const char* url, const cha
         const MHD_ConnectionInfo* client = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         if (client && client->client_addr) {
             const sockaddr* sa = client->client_addr;
-            req.peer.address = client_address(sa, sa->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
+            req.peer.address =
+                client_address(sa, sa->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
         }
     }
     return req;

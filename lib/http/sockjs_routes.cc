@@ -97,7 +97,9 @@ ChannelApp::~ChannelApp() {
     }
 }
 
-void ChannelApp::error(std::string_view reason) { send_error("invalid_msg", reason); }
+void ChannelApp::error(std::string_view reason) {
+    send_error("invalid_msg", reason);
+}
 
 void ChannelApp::send_error(std::string_view code, std::string_view reason) {
     json::JsonPtr d = obj();
@@ -478,10 +480,10 @@ void ChannelApp::command(const json_t* data) {
     const CmdError kBad{400, "bad_command"};
     std::string session = json_is_string(kw("sessionid")) ? std::string(jstr(kw("sessionid"))) : "default";
 
-    static const char* const kKnown[] = {"sessions", "jobs",        "pids",          "load",         "unload",
-                                         "reload",   "update",      "start_job",     "stop_job",     "scale",
-                                         "info",     "stats",       "stopall",       "killall",      "commit",
-                                         "process_info", "process_stats", "stop_process", "send", "kill"};
+    static const char* const kKnown[] = {"sessions",     "jobs",          "pids",         "load",     "unload",
+                                         "reload",       "update",        "start_job",    "stop_job", "scale",
+                                         "info",         "stats",         "stopall",      "killall",  "commit",
+                                         "process_info", "process_stats", "stop_process", "send",     "kill"};
     bool known = false;
     for (const char* k : kKnown) known = known || name == k;
     if (!known)
@@ -785,7 +787,8 @@ MHD_Result SockjsServer::handle(MHD_Connection* conn, const Request& req) {
     if (!method_allowed(route, req.method))
         return reply(method_not_allowed_reply(route));
     switch (route.kind) {
-        case RouteKind::kGreeting: return reply(greeting_reply());
+        case RouteKind::kGreeting:
+            return reply(greeting_reply());
         case RouteKind::kInfo: {
             auto entropy = ws::random_u32();
             return reply(info_reply(opts_, entropy ? *entropy : 0u));
@@ -804,10 +807,10 @@ MHD_Result SockjsServer::handle(MHD_Connection* conn, const Request& req) {
             return live_.upgrade(conn, req, key_authenticated(live_, req), [live](WsConn& ws) {
                 WsConn* w = &ws;
                 auto app = std::make_shared<std::unique_ptr<ChannelApp>>();
-                *app = std::make_unique<ChannelApp>(
-                    *live, ws.request(),
-                    ChannelTransport{[w](std::string m) { (void)w->send_text(m); }, [w] { w->close(); },
-                                     [w] { return w->outgoing(); }});
+                *app =
+                    std::make_unique<ChannelApp>(*live, ws.request(),
+                                                 ChannelTransport{[w](std::string m) { (void)w->send_text(m); },
+                                                                  [w] { w->close(); }, [w] { return w->outgoing(); }});
                 ws.on_message = [app](std::string&& text) {
                     if (*app)
                         (*app)->on_message(text);
@@ -815,8 +818,10 @@ MHD_Result SockjsServer::handle(MHD_Connection* conn, const Request& req) {
                 ws.on_close = [app] { app->reset(); };
             });
         }
-        case RouteKind::kSession: break;
-        default: return reply(not_found_reply());
+        case RouteKind::kSession:
+            break;
+        default:
+            return reply(not_found_reply());
     }
     // Session transports.
     auto now = Clock::now();
@@ -871,23 +876,22 @@ MHD_Result SockjsServer::handle(MHD_Connection* conn, const Request& req) {
             auto attached = st->session->attach(Transport::kWebsocket, {}, Clock::now());
             st->receiver = attached.receiver;
             for (const auto& c : attached.output.chunks) (void)w->send_text(c);
-            st->app = std::make_unique<ChannelApp>(
-                *live, ws.request(),
-                ChannelTransport{[weak, pump](std::string m) {
-                                     auto s = weak.lock();
-                                     if (!s)
-                                         return;
-                                     (void)s->session->send(std::move(m));
-                                     (*pump)();
-                                 },
-                                 [weak, pump] {
-                                     auto s = weak.lock();
-                                     if (!s)
-                                         return;
-                                     s->session->close();
-                                     (*pump)();
-                                 },
-                                 [w] { return w->outgoing(); }});
+            st->app = std::make_unique<ChannelApp>(*live, ws.request(),
+                                                   ChannelTransport{[weak, pump](std::string m) {
+                                                                        auto s = weak.lock();
+                                                                        if (!s)
+                                                                            return;
+                                                                        (void)s->session->send(std::move(m));
+                                                                        (*pump)();
+                                                                    },
+                                                                    [weak, pump] {
+                                                                        auto s = weak.lock();
+                                                                        if (!s)
+                                                                            return;
+                                                                        s->session->close();
+                                                                        (*pump)();
+                                                                    },
+                                                                    [w] { return w->outgoing(); }});
             (*pump)();
             ws.on_message = [st, w, pump](std::string&& text) {
                 auto msgs = parse_websocket_message(text);

@@ -114,7 +114,9 @@ struct ChannelState : StdioSession {
         ws->close();
     }
 
-    void send_error(std::string_view id, ws::v1::ErrorCode code) { (void)ws->send_text(ws::v1::error_message(id, code)); }
+    void send_error(std::string_view id, ws::v1::ErrorCode code) {
+        (void)ws->send_text(ws::v1::error_message(id, code));
+    }
 
     // `V1 message <fresh id>\0<text>`, after the overflow error if chunks were dropped.
     void send_output(std::string_view text) {
@@ -163,11 +165,11 @@ struct ChannelState : StdioSession {
             out_sub = *sub;
         }
         // Closing on exit also for write-only channels.
-        exit_sub = live->bus().subscribe("proc." + std::to_string(pid) + ".exit",
-                                         [this](const std::string&, const json_t*) {
-                                             if (read_label.empty())
-                                                 ws->close();
-                                         });
+        exit_sub =
+            live->bus().subscribe("proc." + std::to_string(pid) + ".exit", [this](const std::string&, const json_t*) {
+                if (read_label.empty())
+                    ws->close();
+            });
     }
 
     void on_message(std::string&& text) {

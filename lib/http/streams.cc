@@ -217,9 +217,8 @@ void Live::arm_expiry() {
     auto next = store_ ? store_->next_expiry() : std::nullopt;
     if (!next || shut_)
         return;
-    int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
+    int64_t now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     // Whole seconds (expires_at is in seconds); never less than one, so a clock that
     // disagrees cannot make this spin.
     auto after = std::chrono::seconds(std::max<int64_t>(*next - now, 0) + 1);
@@ -329,8 +328,7 @@ MHD_Result Live::send_stream(MHD_Connection* conn, const Request& req, int statu
                             std::move(body));
 }
 
-MHD_Result Live::send_stream_head(MHD_Connection* conn, const Request& req, int status,
-                                  const std::string& content_type,
+MHD_Result Live::send_stream_head(MHD_Connection* conn, const Request& req, int status, const std::string& content_type,
                                   const std::vector<std::pair<std::string, std::string>>& headers,
                                   std::unique_ptr<StreamBody> body) {
     MhdResponsePtr r(body->make_response());

@@ -16,7 +16,8 @@ void JobFsm::reset_flapping() {
 }
 
 void JobFsm::cancel_timers(Actions& out) {
-    if (retry_pending_ || respawn_pending_) out.push_back({Action::Kind::kCancelRetry});
+    if (retry_pending_ || respawn_pending_)
+        out.push_back({Action::Kind::kCancelRetry});
     retry_pending_ = false;
     respawn_pending_ = false;
 }
@@ -28,9 +29,11 @@ void JobFsm::stop_all(Actions& out) {
 
 Actions JobFsm::reconcile() {
     Actions out;
-    if (stopped_ || retry_pending_ || respawn_pending_) return out;
+    if (stopped_ || retry_pending_ || respawn_pending_)
+        return out;
     int have = static_cast<int>(procs_.size() + replacing_.size());
-    if (have < target_) out.push_back({Action::Kind::kSpawn, 0, target_ - have});
+    if (have < target_)
+        out.push_back({Action::Kind::kSpawn, 0, target_ - have});
     // Surplus: the oldest regular processes go first (FIFO).
     while (static_cast<int>(procs_.size()) > target_) {
         out.push_back({Action::Kind::kReap, procs_.front()});
@@ -64,7 +67,8 @@ Actions JobFsm::reload(Clock::time_point) {
     Actions out;
     // A job waiting for a flapping retry was stopped by us, not by the user: reload
     // resets the flapping state, so it starts again now instead of never.
-    if (retry_pending_) stopped_ = false;
+    if (retry_pending_)
+        stopped_ = false;
     cancel_timers(out);
     target_ = config_numprocesses_;
     reset_flapping();
@@ -92,7 +96,8 @@ Actions JobFsm::update(const model::JobSpec& spec, bool start, bool exact_target
     target_ = exact_target ? spec.numprocesses : std::max(spec.numprocesses, target_);
     for (int pid : procs_) {
         out.push_back({Action::Kind::kStop, pid});
-        if (!stopped_) replacing_.insert(pid);
+        if (!stopped_)
+            replacing_.insert(pid);
     }
     procs_.clear();
     auto r = reconcile();
@@ -108,9 +113,11 @@ void JobFsm::spawned(int pid) {
 Actions JobFsm::stop_process(int pid) {
     Actions out;
     auto it = std::find(procs_.begin(), procs_.end(), pid);
-    if (it == procs_.end()) return out;
+    if (it == procs_.end())
+        return out;
     procs_.erase(it);
-    if (!stopped_) replacing_.insert(pid);
+    if (!stopped_)
+        replacing_.insert(pid);
     out.push_back({Action::Kind::kStop, pid});
     return out;
 }
@@ -119,19 +126,22 @@ Actions JobFsm::stop_all_replace() {
     Actions out;
     for (int pid : procs_) {
         out.push_back({Action::Kind::kStop, pid});
-        if (!stopped_) replacing_.insert(pid);
+        if (!stopped_)
+            replacing_.insert(pid);
     }
     procs_.clear();
     return out;
 }
 
 bool JobFsm::on_crash(Clock::time_point now, Actions& out) {
-    if (!flapping_ || stopped_) return false;
+    if (!flapping_ || stopped_)
+        return false;
     const auto& f = *flapping_;
     size_t cap = static_cast<size_t>(std::max({f.attempts, f.max_retry, 1}));
     history_.push_back(now);
     while (history_.size() > cap) history_.pop_front();
-    if (static_cast<int>(history_.size()) < f.attempts) return false;
+    if (static_cast<int>(history_.size()) < f.attempts)
+        return false;
     if (Seconds(history_.back() - history_.front()).count() > f.window) {
         history_.clear();
         retries_ = 0;
@@ -166,9 +176,11 @@ Actions JobFsm::exited(int pid, Clock::time_point now, bool quick_crash) {
         return out;
     }
     auto it = std::find(procs_.begin(), procs_.end(), pid);
-    if (it == procs_.end()) return out;  // stopped or reaped on purpose: not a crash
+    if (it == procs_.end())
+        return out;  // stopped or reaped on purpose: not a crash
     procs_.erase(it);
-    if (on_crash(now, out)) return out;
+    if (on_crash(now, out))
+        return out;
     if (quick_crash && !flapping_ && !stopped_ && !retry_pending_) {
         if (!respawn_pending_) {
             respawn_pending_ = true;
@@ -183,8 +195,10 @@ Actions JobFsm::exited(int pid, Clock::time_point now, bool quick_crash) {
 
 Actions JobFsm::spawn_failed(Clock::time_point now) {
     Actions out;
-    if (on_crash(now, out)) return out;
-    if (stopped_ || respawn_pending_) return out;
+    if (on_crash(now, out))
+        return out;
+    if (stopped_ || respawn_pending_)
+        return out;
     // Without a back-off a missing executable would be retried in a tight loop.
     ++spawn_failures_;
     double delay = std::min(0.1 * std::pow(2.0, spawn_failures_ - 1), 10.0);
@@ -194,14 +208,16 @@ Actions JobFsm::spawn_failed(Clock::time_point now) {
 }
 
 Actions JobFsm::retry_fired(Clock::time_point) {
-    if (!retry_pending_) return {};
+    if (!retry_pending_)
+        return {};
     retry_pending_ = false;
     stopped_ = false;
     return reconcile();
 }
 
 Actions JobFsm::respawn_fired(Clock::time_point) {
-    if (!respawn_pending_) return {};
+    if (!respawn_pending_)
+        return {};
     respawn_pending_ = false;
     return reconcile();
 }

@@ -10,13 +10,15 @@ namespace gaffer::json {
 Result<JsonPtr> parse(std::string_view text) {
     json_error_t err;
     json_t* j = json_loadb(text.data(), text.size(), JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
-    if (!j) return fail(Error::make(EINVAL, "%s (line %d, column %d)", err.text, err.line, err.column));
+    if (!j)
+        return fail(Error::make(EINVAL, "%s (line %d, column %d)", err.text, err.line, err.column));
     return JsonPtr(j);
 }
 
 std::string dump(const json_t* j) {
     char* s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
-    if (!s) return "null";
+    if (!s)
+        return "null";
     std::string r(s);
     free(s);
     return r;

@@ -17,11 +17,17 @@ namespace gaffer::json {
 
 // jansson's json_decref() is `static inline` (internal linkage), which would give JsonPtr
 // and every function that names it internal linkage: hence this external wrapper.
-inline void decref(json_t* j) { json_decref(j); }
+inline void decref(json_t* j) {
+    json_decref(j);
+}
 using JsonPtr = CPtr<json_t, decref>;
 
-inline JsonPtr take(json_t* j) { return JsonPtr(j); }
-inline JsonPtr ref(json_t* j) { return JsonPtr(json_incref(j)); }
+inline JsonPtr take(json_t* j) {
+    return JsonPtr(j);
+}
+inline JsonPtr ref(json_t* j) {
+    return JsonPtr(json_incref(j));
+}
 
 // Parses UTF-8 JSON text; the error context is jansson's message with line/column.
 Result<JsonPtr> parse(std::string_view text);
@@ -35,6 +41,8 @@ JsonPtr strings(const std::vector<std::string>& v);
 JsonPtr ints(const std::vector<int>& v);
 
 // obj[key] = value (steals the reference).
-inline void set(json_t* obj, const char* key, JsonPtr value) { json_object_set_new(obj, key, value.release()); }
+inline void set(json_t* obj, const char* key, JsonPtr value) {
+    json_object_set_new(obj, key, value.release());
+}
 
 }  // namespace gaffer::json

@@ -28,7 +28,8 @@ public:
 
     Status modify(WatchId id, uint32_t events) override {
         auto it = watches_.find(id);
-        if (it == watches_.end()) return fail(Error::make(ENOENT, "no watch %lu", static_cast<unsigned long>(id)));
+        if (it == watches_.end())
+            return fail(Error::make(ENOENT, "no watch %lu", static_cast<unsigned long>(id)));
         struct epoll_event ev {};
         ev.events = to_epoll(events);
         ev.data.u64 = id;
@@ -39,7 +40,8 @@ public:
 
     void unwatch(WatchId id) override {
         auto it = watches_.find(id);
-        if (it == watches_.end()) return;
+        if (it == watches_.end())
+            return;
         (void)epoll_ctl(ep_.get(), EPOLL_CTL_DEL, it->second.fd, nullptr);
         watches_.erase(it);
     }
@@ -49,13 +51,15 @@ protected:
         struct epoll_event evs[64];
         int n = epoll_wait(ep_.get(), evs, 64, timeout_ms);
         if (n < 0) {
-            if (errno == EINTR) return ok();
+            if (errno == EINTR)
+                return ok();
             return fail(Error::from_errno("epoll_wait"));
         }
         for (int i = 0; i < n; ++i) {
             auto it = watches_.find(evs[i].data.u64);
-            if (it == watches_.end()) continue;  // removed by an earlier callback
-            FdCallback cb = it->second.cb;        // the callback may unwatch itself
+            if (it == watches_.end())
+                continue;                   // removed by an earlier callback
+            FdCallback cb = it->second.cb;  // the callback may unwatch itself
             cb(from_epoll(evs[i].events));
         }
         return ok();
@@ -68,18 +72,26 @@ private:
     };
     static uint32_t to_epoll(uint32_t ev) {
         uint32_t r = 0;
-        if (ev & POLLIN) r |= EPOLLIN;
-        if (ev & POLLOUT) r |= EPOLLOUT;
-        if (ev & POLLPRI) r |= EPOLLPRI;
+        if (ev & POLLIN)
+            r |= EPOLLIN;
+        if (ev & POLLOUT)
+            r |= EPOLLOUT;
+        if (ev & POLLPRI)
+            r |= EPOLLPRI;
         return r;
     }
     static uint32_t from_epoll(uint32_t ev) {
         uint32_t r = 0;
-        if (ev & EPOLLIN) r |= POLLIN;
-        if (ev & EPOLLOUT) r |= POLLOUT;
-        if (ev & EPOLLPRI) r |= POLLPRI;
-        if (ev & EPOLLERR) r |= POLLERR;
-        if (ev & EPOLLHUP) r |= POLLHUP;
+        if (ev & EPOLLIN)
+            r |= POLLIN;
+        if (ev & EPOLLOUT)
+            r |= POLLOUT;
+        if (ev & EPOLLPRI)
+            r |= POLLPRI;
+        if (ev & EPOLLERR)
+            r |= POLLERR;
+        if (ev & EPOLLHUP)
+            r |= POLLHUP;
         return r;
     }
 
@@ -92,7 +104,8 @@ private:
 
 Result<std::unique_ptr<Loop>> make_epoll_loop() {
     UniqueFd ep(epoll_create1(EPOLL_CLOEXEC));
-    if (!ep) return fail(Error::from_errno("epoll_create1"));
+    if (!ep)
+        return fail(Error::from_errno("epoll_create1"));
     return std::unique_ptr<Loop>(new EpollLoop(std::move(ep)));
 }
 

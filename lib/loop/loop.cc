@@ -22,10 +22,13 @@ Result<std::unique_ptr<Loop>> Loop::create(Backend backend) {
             }
         }
     }
-    if (backend == Backend::kIoUring) return make_uring_loop();
-    if (backend == Backend::kEpoll) return make_epoll_loop();
+    if (backend == Backend::kIoUring)
+        return make_uring_loop();
+    if (backend == Backend::kEpoll)
+        return make_epoll_loop();
     auto r = make_uring_loop();
-    if (r) return r;
+    if (r)
+        return r;
     log_debug("io_uring unavailable (%s), using epoll", r.error().message().c_str());
     return make_epoll_loop();
 }
@@ -40,12 +43,15 @@ Loop::TimerId Loop::add_timer(Clock::duration after, Callback cb) {
 
 void Loop::cancel_timer(TimerId id) {
     auto it = timer_when_.find(id);
-    if (it == timer_when_.end()) return;
+    if (it == timer_when_.end())
+        return;
     timers_.erase(TimerKey{it->second, id});
     timer_when_.erase(it);
 }
 
-void Loop::post(Callback fn) { posted_.push_back(std::move(fn)); }
+void Loop::post(Callback fn) {
+    posted_.push_back(std::move(fn));
+}
 
 void Loop::run_due_timers() {
     auto now = Clock::now();
@@ -53,12 +59,14 @@ void Loop::run_due_timers() {
     // chain cannot starve I/O.
     std::vector<TimerId> due;
     for (auto& [key, cb] : timers_) {
-        if (key.when > now) break;
+        if (key.when > now)
+            break;
         due.push_back(key.id);
     }
     for (TimerId id : due) {
         auto it = timer_when_.find(id);
-        if (it == timer_when_.end()) continue;  // cancelled by an earlier timer
+        if (it == timer_when_.end())
+            continue;  // cancelled by an earlier timer
         auto node = timers_.extract(TimerKey{it->second, id});
         timer_when_.erase(it);
         node.mapped()();
@@ -76,14 +84,18 @@ void Loop::run_posted() {
 }
 
 int Loop::next_timeout_ms(std::optional<Clock::duration> max_wait) const {
-    if (!posted_.empty() || stopping_) return 0;
+    if (!posted_.empty() || stopping_)
+        return 0;
     std::optional<Clock::duration> wait = max_wait;
     if (!timers_.empty()) {
         auto d = timers_.begin()->first.when - Clock::now();
-        if (!wait || d < *wait) wait = d;
+        if (!wait || d < *wait)
+            wait = d;
     }
-    if (!wait) return -1;
-    if (*wait <= Clock::duration::zero()) return 0;
+    if (!wait)
+        return -1;
+    if (*wait <= Clock::duration::zero())
+        return 0;
     // Round up so that a timer is never woken for early.
     auto ms = std::chrono::ceil<std::chrono::milliseconds>(*wait).count();
     return ms > 86400000 ? 86400000 : static_cast<int>(ms);
@@ -92,7 +104,8 @@ int Loop::next_timeout_ms(std::optional<Clock::duration> max_wait) const {
 Status Loop::run_once(std::optional<Clock::duration> max_wait) {
     run_posted();
     int timeout = next_timeout_ms(max_wait);
-    if (timeout != 0) ++wakeups_;
+    if (timeout != 0)
+        ++wakeups_;
     GAFFER_RETURN_IF_ERROR(wait_and_dispatch(timeout));
     run_due_timers();
     run_posted();
@@ -111,10 +124,13 @@ bool Loop::run_until(const std::function<bool()>& pred, Clock::duration timeout)
         // Posted work (an EventBus delivery, say) may satisfy pred: run it and look
         // before blocking, or run_once would wait for its whole timeout first.
         run_posted();
-        if (pred()) return true;
+        if (pred())
+            return true;
         auto left = deadline - Clock::now();
-        if (left <= Clock::duration::zero()) return pred();
-        if (!run_once(left)) return pred();
+        if (left <= Clock::duration::zero())
+            return pred();
+        if (!run_once(left))
+            return pred();
     }
 }
 

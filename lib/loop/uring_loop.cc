@@ -36,7 +36,8 @@ public:
             io_uring_queue_exit(&ring_);
             r = init_ring(kCqDepthWithoutNodrop);
         }
-        if (r < 0) return fail(Error{-r, "io_uring_queue_init"});
+        if (r < 0)
+            return fail(Error{-r, "io_uring_queue_init"});
         return ok();
     }
 
@@ -66,8 +67,10 @@ public:
 
     Status modify(WatchId id, uint32_t events) override {
         auto it = watches_.find(id);
-        if (it == watches_.end()) return fail(Error::make(ENOENT, "no watch %lu", static_cast<unsigned long>(id)));
-        if (it->second.events == events) return ok();
+        if (it == watches_.end())
+            return fail(Error::make(ENOENT, "no watch %lu", static_cast<unsigned long>(id)));
+        if (it->second.events == events)
+            return ok();
         it->second.events = events;
         if (it->second.armed) {
             // Drop the armed poll; its -ECANCELED completion re-arms with the new mask.
@@ -81,7 +84,8 @@ public:
 
     void unwatch(WatchId id) override {
         auto it = watches_.find(id);
-        if (it == watches_.end()) return;
+        if (it == watches_.end())
+            return;
         if (it->second.armed) {
             auto* sqe = get_sqe();
             io_uring_prep_poll_remove(sqe, id);
@@ -119,9 +123,11 @@ protected:
         io_uring_cq_advance(&ring_, n);
 
         for (auto& [id, res] : ready_) {
-            if (id == kIgnoredUserData) continue;
+            if (id == kIgnoredUserData)
+                continue;
             auto it = watches_.find(id);
-            if (it == watches_.end()) continue;  // unwatched: a stale completion
+            if (it == watches_.end())
+                continue;  // unwatched: a stale completion
             it->second.armed = false;
             if (res == -ECANCELED) {
                 if (it->second.rearm_after_cancel) {
@@ -135,7 +141,8 @@ protected:
             cb(revents);
             // Re-arm unless the callback removed the watch.
             it = watches_.find(id);
-            if (it != watches_.end() && !it->second.armed) GAFFER_RETURN_IF_ERROR(arm(id));
+            if (it != watches_.end() && !it->second.armed)
+                GAFFER_RETURN_IF_ERROR(arm(id));
         }
         return ok();
     }

@@ -33,8 +33,10 @@ Result<SyncReport> ConfigSync::apply(const std::vector<model::JobSpec>& jobs) {
         }
         if (manager_.has_job(it->first)) {
             auto r = manager_.unload(it->first);
-            if (!r) rep.errors.push_back(it->first.qualified() + ": " + r.error().message());
-            else ++rep.unloaded;
+            if (!r)
+                rep.errors.push_back(it->first.qualified() + ": " + r.error().message());
+            else
+                ++rep.unloaded;
         }
         it = current_.erase(it);
     }

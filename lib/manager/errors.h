@@ -74,19 +74,31 @@ static_assert(error_table_in_order(), "kErrorTable has one row per Outcome, in o
 inline Outcome outcome_of(const Error& e) {
     switch (e.code) {
         case ENOENT:
-        case ESRCH: return Outcome::kNotFound;
-        case EEXIST: return Outcome::kConflict;
-        case EINVAL: return Outcome::kBadRequest;
+        case ESRCH:
+            return Outcome::kNotFound;
+        case EEXIST:
+            return Outcome::kConflict;
+        case EINVAL:
+            return Outcome::kBadRequest;
         case EPERM:
-        case EACCES: return Outcome::kForbidden;
-        case kSpawnFailed: return Outcome::kSpawnFailed;
-        case ENODATA: return Outcome::kIoNotRedirected;
-        case ENXIO: return Outcome::kIoNotFound;
-        case EPIPE: return Outcome::kStreamClosed;
-        case ENOBUFS: return Outcome::kStreamFull;
-        case ENOSPC: return Outcome::kInsufficientStorage;
-        case EFBIG: return Outcome::kConfigTooLarge;
-        default: return Outcome::kInternal;
+        case EACCES:
+            return Outcome::kForbidden;
+        case kSpawnFailed:
+            return Outcome::kSpawnFailed;
+        case ENODATA:
+            return Outcome::kIoNotRedirected;
+        case ENXIO:
+            return Outcome::kIoNotFound;
+        case EPIPE:
+            return Outcome::kStreamClosed;
+        case ENOBUFS:
+            return Outcome::kStreamFull;
+        case ENOSPC:
+            return Outcome::kInsufficientStorage;
+        case EFBIG:
+            return Outcome::kConfigTooLarge;
+        default:
+            return Outcome::kInternal;
     }
 }
 

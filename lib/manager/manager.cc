@@ -6,17 +6,17 @@
 #include <grp.h>
 #include <malloc.h>
 #include <pwd.h>
+#include <signal.h>
+#include <sys/capability.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <signal.h>
-#include <sys/capability.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <set>
@@ -32,9 +32,9 @@
 #include "lib/manager/errors.h"
 #include "lib/manager/exec_plan.h"
 #include "lib/manager/notify_socket.h"
+#include "lib/proc/spawner.h"
 #include "lib/stats/cgroup_stats.h"
 #include "lib/stats/proc_stats.h"
-#include "lib/proc/spawner.h"
 
 namespace gaffer::manager {
 
@@ -45,9 +45,9 @@ namespace {
 
 constexpr size_t kReadChunk = 256 * 1024;
 constexpr int kReadsPerWakeup = 8;
-constexpr int kOutputPipeSize = 1 << 20;  // fewer wake-ups for a fast writer (F_SETPIPE_SZ)
+constexpr int kOutputPipeSize = 1 << 20;     // fewer wake-ups for a fast writer (F_SETPIPE_SZ)
 constexpr size_t kBacklogBytes = 64 * 1024;  // recent output kept per stream
-constexpr size_t kMaxWriteQueue = 4 << 20;  // bytes queued for one process's stdin (or custom stream)
+constexpr size_t kMaxWriteQueue = 4 << 20;   // bytes queued for one process's stdin (or custom stream)
 constexpr size_t kTrimAfterBytes = 1 << 20;  // freed job data that makes the heap be trimmed
 
 size_t strings_bytes(const std::vector<std::string>& v) {
@@ -72,26 +72,32 @@ constexpr unsigned kFdsPerSpawn = 16;
 // cannot be opened, no.
 bool fds_available(unsigned n) {
     struct rlimit rl {};
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return true;
-    if (rl.rlim_cur <= n) return false;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return true;
+    if (rl.rlim_cur <= n)
+        return false;
     const rlim_t max_open = rl.rlim_cur - n;
     {
         UniqueFd st(open("/proc/self/status", O_RDONLY | O_CLOEXEC));
-        if (!st) return errno != EMFILE && errno != ENFILE;
+        if (!st)
+            return errno != EMFILE && errno != ENFILE;
         char buf[4096];
         ssize_t len = read(st.get(), buf, sizeof buf - 1);
         if (len > 0) {
             buf[len] = '\0';
             if (const char* p = strstr(buf, "\nFDSize:")) {
-                if (strtoull(p + 8, nullptr, 10) <= max_open) return true;
+                if (strtoull(p + 8, nullptr, 10) <= max_open)
+                    return true;
             }
         }
     }
     DIR* d = opendir("/proc/self/fd");
-    if (!d) return errno != EMFILE && errno != ENFILE;
+    if (!d)
+        return errno != EMFILE && errno != ENFILE;
     rlim_t open_fds = 0;
     while (struct dirent* e = readdir(d)) {
-        if (e->d_name[0] != '.') ++open_fds;
+        if (e->d_name[0] != '.')
+            ++open_fds;
     }
     closedir(d);
     // The directory's own fd was counted and is closed again.
@@ -105,8 +111,10 @@ double wall_now() {
 }
 
 std::chrono::steady_clock::duration seconds(double s) {
-    if (s < 0) s = 0;
-    if (s > 1e7) s = 1e7;
+    if (s < 0)
+        s = 0;
+    if (s > 1e7)
+        s = 1e7;
     return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s));
 }
 
@@ -155,8 +163,8 @@ struct Manager::Impl {
         // "stdin" (if redirected) then the custom streams, in order.
         std::vector<Writer> writers;
         stats::CgroupSampler sampler;
-        bool notify = false;        // a notify job's process
-        bool ready = true;          // false until READY=1 for notify processes
+        bool notify = false;  // a notify job's process
+        bool ready = true;    // false until READY=1 for notify processes
         loop::Loop::TimerId ready_timer = 0;
         loop::Loop::TimerId watchdog_timer = 0;
         double watchdog_sec = 0;
@@ -175,19 +183,17 @@ struct Manager::Impl {
         int last_exit_status = 0;
         int last_term_signal = 0;
         std::map<std::string, std::shared_ptr<io::RotatingLog>> logs;  // "stdout"/"stderr"
-        std::vector<gid_t> groups;  // supplementary groups of spec.uid, resolved at load
-        bool keep_groups = false;   // the child keeps the daemon's gid and groups (resolve_user)
-        model::Env user_env;        // HOME, USER, LOGNAME of spec.uid
+        std::vector<gid_t> groups;                   // supplementary groups of spec.uid, resolved at load
+        bool keep_groups = false;                    // the child keeps the daemon's gid and groups (resolve_user)
+        model::Env user_env;                         // HOME, USER, LOGNAME of spec.uid
         std::shared_ptr<const model::Env> last_env;  // the newest process's, shared when equal
         std::shared_ptr<const std::vector<std::string>> last_args;  // likewise
-        size_t config_size = 0;                       // counted in Impl::config_bytes
-        std::shared_ptr<const std::vector<std::string>> args;  // spec.args, moved here
+        size_t config_size = 0;                                     // counted in Impl::config_bytes
+        std::shared_ptr<const std::vector<std::string>> args;       // spec.args, moved here
         struct ExeCache {
             std::string name, path_var, cwd, resolved;  // resolved empty: nothing cached
         } exe_cache;
-        Job(model::JobSpec s, model::Env e) : spec(std::move(s)), session_env(std::move(e)), fsm(spec) {
-            take_args();
-        }
+        Job(model::JobSpec s, model::Env e) : spec(std::move(s)), session_env(std::move(e)), fsm(spec) { take_args(); }
         void take_args() {
             args = std::make_shared<const std::vector<std::string>>(std::move(spec.args));
             spec.args.clear();
@@ -201,18 +207,21 @@ struct Manager::Impl {
 
     Impl(Manager& owner, loop::Loop& l, events::EventBus& b, Options o)
         : self(owner), loop(l), bus(b), opts(std::move(o)) {
-        if (opts.use_cgroups) cg_tree = cgroup::Tree::create(opts.cgroup_name.empty() ? "gaffer" : opts.cgroup_name);
+        if (opts.use_cgroups)
+            cg_tree = cgroup::Tree::create(opts.cgroup_name.empty() ? "gaffer" : opts.cgroup_name);
     }
 
     ~Impl() {
         // Destroying the manager frees handles only; it never kills (style rule 9).
         for (auto& [pid, p] : procs) release_watches(*p);
         for (auto& j : jobs) cancel_timer(*j);
-        if (trim_timer) loop.cancel_timer(trim_timer);
+        if (trim_timer)
+            loop.cancel_timer(trim_timer);
         // Remove empty cgroups left behind (populated ones stay, with their processes).
         if (cg_tree) {
             for (auto& [pid, p] : procs)
-                if (p->cg) (void)cg_tree->remove(*p->cg, p->job.qualified());
+                if (p->cg)
+                    (void)cg_tree->remove(*p->cg, p->job.qualified());
         }
     }
 
@@ -240,7 +249,8 @@ struct Manager::Impl {
     // one turn make one trim). See docs/architecture.md, Memory.
     void note_freed(size_t bytes) {
         freed_since_trim += bytes;
-        if (freed_since_trim < kTrimAfterBytes || trim_timer) return;
+        if (freed_since_trim < kTrimAfterBytes || trim_timer)
+            return;
         trim_timer = loop.add_timer(loop::Clock::duration::zero(), [this] {
             trim_timer = 0;
             freed_since_trim = 0;
@@ -251,12 +261,14 @@ struct Manager::Impl {
     // ---------- lookup ----------
     Job* find_job(const JobName& n) const {
         for (auto& j : jobs)
-            if (j->spec.name == n) return j.get();
+            if (j->spec.name == n)
+                return j.get();
         return nullptr;
     }
     Result<Job*> get_job(const JobName& n) const {
         Job* j = find_job(n);
-        if (!j) return fail(Error::make(ENOENT, "job '%s' not found", n.qualified().c_str()));
+        if (!j)
+            return fail(Error::make(ENOENT, "job '%s' not found", n.qualified().c_str()));
         return j;
     }
     Proc* find_proc(int pid) const {
@@ -265,7 +277,8 @@ struct Manager::Impl {
     }
 
     // ---------- events ----------
-    void publish(const std::string& type, const JobName& name, std::initializer_list<std::pair<const char*, JsonPtr>> extra = {}) {
+    void publish(const std::string& type, const JobName& name,
+                 std::initializer_list<std::pair<const char*, JsonPtr>> extra = {}) {
         JsonPtr msg(json_object());
         json::set(msg.get(), "name", json::str(name.qualified()));
         for (auto& kv : extra) json_object_set(msg.get(), kv.first, kv.second.get());
@@ -286,15 +299,19 @@ struct Manager::Impl {
             alias = "stop_pid";
         } else {
             std::string prefix = job_prefix(name);
-            if (type.compare(0, prefix.size(), prefix) != 0) return;
+            if (type.compare(0, prefix.size(), prefix) != 0)
+                return;
             std::string ev = type.substr(prefix.size());
-            if (ev != "start" && ev != "stop" && ev != "spawn" && ev != "reap" && ev != "exit") return;
+            if (ev != "start" && ev != "stop" && ev != "spawn" && ev != "reap" && ev != "exit")
+                return;
             alias = "proc." + template_name(name) + "." + ev;
         }
-        if (bus.wanted(alias, true)) bus.publish_to_named(alias, JsonPtr(json_deep_copy(msg)));
+        if (bus.wanted(alias, true))
+            bus.publish_to_named(alias, JsonPtr(json_deep_copy(msg)));
         if (type == "stop_process") {
             std::string per = "proc." + template_name(name) + ".stop_pid";
-            if (bus.wanted(per, true)) bus.publish_to_named(per, JsonPtr(json_deep_copy(msg)));
+            if (bus.wanted(per, true))
+                bus.publish_to_named(per, JsonPtr(json_deep_copy(msg)));
         }
     }
     // 0.4 template name: the job in the default session, else "session:job".
@@ -331,9 +348,11 @@ struct Manager::Impl {
     // arguments and environment: one copy per job, not one per process).
     template <typename T, typename V>
     static std::shared_ptr<const T> share(std::shared_ptr<const T>& last, V&& value, bool own) {
-        if (last && *last == value) return last;
+        if (last && *last == value)
+            return last;
         auto made = std::make_shared<const T>(std::forward<V>(value));
-        if (!own) last = made;
+        if (!own)
+            last = made;
         return made;
     }
 
@@ -346,7 +365,8 @@ struct Manager::Impl {
         GAFFER_TRY(auto plan, plan_exec({s, *j.args, env, j.groups, j.keep_groups, j.logs.count("stdout") > 0,
                                          j.logs.count("stderr") > 0},
                                         defaults));
-        if (plan.search_path) plan.exec.path = resolve_executable(j, plan.cmd, plan.path_var, plan.exec.cwd);
+        if (plan.search_path)
+            plan.exec.path = resolve_executable(j, plan.cmd, plan.path_var, plan.exec.cwd);
         info.cmd = plan.cmd;
         info.args = plan.args ? share(j.last_args, std::move(*plan.args), own_env) : j.args;
         info.env = share(j.last_env, env, own_env);
@@ -386,20 +406,21 @@ struct Manager::Impl {
         };
 
         if (opts.fd_reserve && !fds_available(opts.fd_reserve + kFdsPerSpawn))
-            return spawn_fail(proc::ExecStage::kStdio,
-                              Error::make(EMFILE, "near the open-file limit: keeping %u descriptors for the API",
-                                          opts.fd_reserve));
+            return spawn_fail(
+                proc::ExecStage::kStdio,
+                Error::make(EMFILE, "near the open-file limit: keeping %u descriptors for the API", opts.fd_reserve));
         if (j.spec.notify && !notify_socket) {
-            auto ns = NotifySocket::create(loop, [this](pid_t sender, const NotifySocket::Fields& f) {
-                on_notify(sender, f);
-            });
-            if (!ns) return spawn_fail(proc::ExecStage::kStdio, ns.error());
+            auto ns = NotifySocket::create(
+                loop, [this](pid_t sender, const NotifySocket::Fields& f) { on_notify(sender, f); });
+            if (!ns)
+                return spawn_fail(proc::ExecStage::kStdio, ns.error());
             notify_socket = std::move(ns).value();
         }
         model::Env env = plan_env(j.spec, opts.daemon_env, j.user_env, j.session_env, extra_env,
                                   j.spec.notify ? notify_socket->address() : std::string());
         auto plan_r = build_exec(j, env, extra_env && !extra_env->empty(), p->info);
-        if (!plan_r) return spawn_fail(proc::ExecStage::kExec, plan_r.error());
+        if (!plan_r)
+            return spawn_fail(proc::ExecStage::kExec, plan_r.error());
         ExecPlan plan = std::move(plan_r).value();
         proc::ExecSpec& ex = plan.exec;
         if (plan.notify) {
@@ -412,7 +433,8 @@ struct Manager::Impl {
         std::vector<UniqueFd> child_ends;
         if (plan.stdin_pipe) {
             auto pp = Pipe::make();
-            if (!pp) return spawn_fail(proc::ExecStage::kStdio, pp.error());
+            if (!pp)
+                return spawn_fail(proc::ExecStage::kStdio, pp.error());
             (void)set_nonblocking(pp->write.get());
             ex.stdin_fd = pp->read.get();
             p->writers.push_back(Writer{"stdin", std::move(pp->write)});
@@ -424,7 +446,8 @@ struct Manager::Impl {
                 continue;
             }
             auto pp = Pipe::make();
-            if (!pp) return spawn_fail(proc::ExecStage::kStdio, pp.error());
+            if (!pp)
+                return spawn_fail(proc::ExecStage::kStdio, pp.error());
             (void)set_nonblocking(pp->read.get());
             (void)fcntl(pp->read.get(), F_SETPIPE_SZ, kOutputPipeSize);  // best effort
             (o.fd == 1 ? ex.stdout_fd : ex.stderr_fd) = pp->write.get();
@@ -444,7 +467,8 @@ struct Manager::Impl {
             UniqueFd ours(sv[0]), theirs(sv[1]);
             (void)set_nonblocking(ours.get());
             UniqueFd wfd(fcntl(ours.get(), F_DUPFD_CLOEXEC, 3));
-            if (!wfd) return spawn_fail(proc::ExecStage::kStdio, Error::from_errno("dup"));
+            if (!wfd)
+                return spawn_fail(proc::ExecStage::kStdio, Error::from_errno("dup"));
             ex.extra_fds.push_back(theirs.get());
             Output out;
             out.label = name;
@@ -478,11 +502,13 @@ struct Manager::Impl {
         auto child = proc::spawn(ex, &failure);
         child_ends.clear();  // the child holds its ends now
         if (!child) {
-            if (p->cg) (void)cg_tree->remove(*p->cg, j.spec.name.qualified());
+            if (p->cg)
+                (void)cg_tree->remove(*p->cg, j.spec.name.qualified());
             return spawn_fail(failure.stage, child.error());
         }
         p->child = std::move(child).value();
-        if (p->cg) p->cg->close_join_fds();
+        if (p->cg)
+            p->cg->close_join_fds();
         p->info.os_pid = p->child.pid;
         p->info.create_time = wall_now();
         p->started = loop.now();
@@ -499,8 +525,10 @@ struct Manager::Impl {
             raw->exit_watch = *w;
         }
         for (auto& out : raw->outputs) {
-            auto ow = loop.watch(out.fd.get(), POLLIN, [this, pid, fd = out.fd.get()](uint32_t) { on_output(pid, fd); });
-            if (ow) out.watch = *ow;
+            auto ow =
+                loop.watch(out.fd.get(), POLLIN, [this, pid, fd = out.fd.get()](uint32_t) { on_output(pid, fd); });
+            if (ow)
+                out.watch = *ow;
         }
         procs.emplace(pid, std::move(p));
 
@@ -508,7 +536,8 @@ struct Manager::Impl {
             // Counts as running (and `spawn` fires) only once it says READY=1.
             raw->info.state = model::ProcState::kStarting;
             if (j.spec.ready_timeout)
-                raw->ready_timer = loop.add_timer(seconds(*j.spec.ready_timeout), [this, pid] { on_ready_timeout(pid); });
+                raw->ready_timer =
+                    loop.add_timer(seconds(*j.spec.ready_timeout), [this, pid] { on_ready_timeout(pid); });
         } else {
             publish_spawn(*raw);
         }
@@ -524,10 +553,12 @@ struct Manager::Impl {
     // ---------- readiness (notify jobs) ----------
     Proc* notify_sender(pid_t sender) {
         for (auto& [pid, p] : procs)
-            if (p->notify && !p->leader_exited && p->child.pid == sender) return p.get();
+            if (p->notify && !p->leader_exited && p->child.pid == sender)
+                return p.get();
         // A helper process of the service (systemd-notify, a child): must be in its tree.
         for (auto& [pid, p] : procs)
-            if (p->notify && !p->leader_exited && is_descendant(sender, p->child.pid)) return p.get();
+            if (p->notify && !p->leader_exited && is_descendant(sender, p->child.pid))
+                return p.get();
         return nullptr;
     }
 
@@ -537,7 +568,8 @@ struct Manager::Impl {
             log_debug("notify datagram from %d, which is no notify process of ours: ignored", static_cast<int>(sender));
             return;
         }
-        if (p->stopping) return;
+        if (p->stopping)
+            return;
         auto has = [&](const char* k, const char* v) {
             auto it = f.find(k);
             return it != f.end() && it->second == v;
@@ -545,21 +577,26 @@ struct Manager::Impl {
         if (has("READY", "1") && !p->ready) {
             p->ready = true;
             p->info.state = model::ProcState::kRunning;
-            if (p->ready_timer) loop.cancel_timer(p->ready_timer);
+            if (p->ready_timer)
+                loop.cancel_timer(p->ready_timer);
             p->ready_timer = 0;
             publish_spawn(*p);
             arm_watchdog(*p);
         }
-        if (has("WATCHDOG", "1") && p->ready) arm_watchdog(*p);
+        if (has("WATCHDOG", "1") && p->ready)
+            arm_watchdog(*p);
     }
 
     void arm_watchdog(Proc& p) {
-        if (p.watchdog_sec <= 0) return;
-        if (p.watchdog_timer) loop.cancel_timer(p.watchdog_timer);
+        if (p.watchdog_sec <= 0)
+            return;
+        if (p.watchdog_timer)
+            loop.cancel_timer(p.watchdog_timer);
         int pid = p.pid;
         p.watchdog_timer = loop.add_timer(seconds(p.watchdog_sec), [this, pid] {
             Proc* q = find_proc(pid);
-            if (!q) return;
+            if (!q)
+                return;
             q->watchdog_timer = 0;
             log_warning("process %d (%s) missed its watchdog (%.3gs): restarting it", pid, q->job.qualified().c_str(),
                         q->watchdog_sec);
@@ -570,9 +607,11 @@ struct Manager::Impl {
 
     void on_ready_timeout(int pid) {
         Proc* p = find_proc(pid);
-        if (!p) return;
+        if (!p)
+            return;
         p->ready_timer = 0;
-        if (p->ready || p->stopping) return;
+        if (p->ready || p->stopping)
+            return;
         log_warning("process %d (%s) did not send READY=1 in time: restarting it", pid, p->job.qualified().c_str());
         publish("ready_timeout", p->job, {{"pid", jint(pid)}, {"os_pid", jint(p->child.pid)}});
         restart_process(*p);
@@ -582,7 +621,8 @@ struct Manager::Impl {
     void restart_process(Proc& p) {
         Job* j = find_job(p.job);
         int pid = p.pid;
-        if (j && !p.committed) execute(*j, j->fsm.stop_process(pid));
+        if (j && !p.committed)
+            execute(*j, j->fsm.stop_process(pid));
         Proc* q = find_proc(pid);
         if (q && !q->stopping) {
             publish("stop_process", q->job, {{"pid", jint(pid)}});
@@ -596,13 +636,15 @@ struct Manager::Impl {
             switch (a.kind) {
                 case job::Action::Kind::kSpawn:
                     for (int i = 0; i < a.count; ++i) {
-                        if (shutting_down) break;
+                        if (shutting_down)
+                            break;
                         auto r = spawn_process(j, false, std::nullopt, nullptr);
                         if (r) {
                             j.fsm.spawned(*r);
                         } else {
                             execute(j, j.fsm.spawn_failed(loop.now()));
-                            if (j.fsm.stopped() || j.fsm.respawn_pending() || j.fsm.retry_pending()) break;
+                            if (j.fsm.stopped() || j.fsm.respawn_pending() || j.fsm.retry_pending())
+                                break;
                         }
                     }
                     break;
@@ -630,13 +672,16 @@ struct Manager::Impl {
                     j.retry_timer = loop.add_timer(
                         std::chrono::duration_cast<std::chrono::steady_clock::duration>(a.delay), [this, name, retry] {
                             Job* jj = find_job(name);
-                            if (!jj) return;
+                            if (!jj)
+                                return;
                             jj->retry_timer = 0;
                             execute(*jj, retry ? jj->fsm.retry_fired(loop.now()) : jj->fsm.respawn_fired(loop.now()));
                         });
                     break;
                 }
-                case job::Action::Kind::kCancelRetry: cancel_timer(j); break;
+                case job::Action::Kind::kCancelRetry:
+                    cancel_timer(j);
+                    break;
                 case job::Action::Kind::kFlap:
                     log_warning("%s is flapping", j.spec.name.qualified().c_str());
                     publish("flap", j.spec.name);
@@ -646,14 +691,16 @@ struct Manager::Impl {
                                 j.spec.name.qualified().c_str(), j.spec.flapping ? j.spec.flapping->max_retry : 0);
                     publish("stop", j.spec.name, {{"reason", json::str("flapping")}});
                     publish(job_prefix(j.spec.name) + "stop", j.spec.name, {{"reason", json::str("flapping")}});
-                    if (give_up_hook) give_up_hook(j.full_spec(), j.last_exit_status, j.last_term_signal);
+                    if (give_up_hook)
+                        give_up_hook(j.full_spec(), j.last_exit_status, j.last_term_signal);
                     break;
             }
         }
     }
 
     void cancel_timer(Job& j) {
-        if (j.retry_timer) loop.cancel_timer(j.retry_timer);
+        if (j.retry_timer)
+            loop.cancel_timer(j.retry_timer);
         j.retry_timer = 0;
     }
 
@@ -661,7 +708,8 @@ struct Manager::Impl {
 
     // ---------- stopping ----------
     void begin_stop(Proc& p) {
-        if (p.stopping) return;
+        if (p.stopping)
+            return;
         p.stopping = true;
         p.info.state = model::ProcState::kStopping;
         if (Job* j = find_job(p.job); j && p.committed) {
@@ -670,17 +718,21 @@ struct Manager::Impl {
         }
         if (!p.leader_exited) {
             auto r = proc::send_signal(p.child, SIGTERM, true);
-            if (!r) log_debug("SIGTERM to %d: %s", p.child.pid, r.error().message().c_str());
+            if (!r)
+                log_debug("SIGTERM to %d: %s", p.child.pid, r.error().message().c_str());
         }
         int pid = p.pid;
         p.kill_timer = loop.add_timer(seconds(p.graceful_timeout), [this, pid] {
             Proc* q = find_proc(pid);
-            if (!q) return;
+            if (!q)
+                return;
             q->kill_timer = 0;
             log_info("process %d (%s) did not stop in %.3gs: killing it", pid, q->job.qualified().c_str(),
                      q->graceful_timeout);
-            if (!q->leader_exited) (void)proc::send_signal(q->child, SIGKILL, true);
-            if (q->cg && cg_tree) (void)cg_tree->kill(*q->cg);
+            if (!q->leader_exited)
+                (void)proc::send_signal(q->child, SIGKILL, true);
+            if (q->cg && cg_tree)
+                (void)cg_tree->kill(*q->cg);
             if (q->leader_exited && !q->cg) {
                 // No cgroup: the rest of its process group got its grace period too.
                 (void)::kill(-q->child.pid, SIGKILL);
@@ -692,16 +744,19 @@ struct Manager::Impl {
     // ---------- exits ----------
     void on_exit_ready(int pid) {
         Proc* p = find_proc(pid);
-        if (!p || p->leader_exited) return;
+        if (!p || p->leader_exited)
+            return;
         auto st = proc::try_reap(p->child);
         if (!st) {
             log_error(st.error(), "reap process %d", pid);
             return;
         }
-        if (!st->exited) return;
+        if (!st->exited)
+            return;
         p->leader_exited = true;
         p->info.active = false;
-        if (p->exit_watch) loop.unwatch(p->exit_watch);
+        if (p->exit_watch)
+            loop.unwatch(p->exit_watch);
         p->exit_watch = 0;
         ++counters.exited;
         for (auto& out : p->outputs) drain_output(*p, out);
@@ -710,7 +765,8 @@ struct Manager::Impl {
         bool once = p->committed;
         JobName name = p->job;
         bool oom = p->cg && cg_tree && cg_tree->oom_killed(*p->cg);
-        for (const std::string& type : {std::string("exit"), job_prefix(name) + "exit", "proc." + std::to_string(pid) + ".exit"}) {
+        for (const std::string& type :
+             {std::string("exit"), job_prefix(name) + "exit", "proc." + std::to_string(pid) + ".exit"}) {
             if (oom) {
                 publish(type, name,
                         {{"pid", jint(pid)},
@@ -738,7 +794,8 @@ struct Manager::Impl {
         // Leftovers of a crashed process (its children) are killed so the replacement
         // starts clean; a stopping process's children get their graceful time.
         bool wait_cgroup = p->cg && cg_tree && cg_tree->populated(*p->cg);
-        if (wait_cgroup && !was_stopping) (void)cg_tree->kill(*p->cg);
+        if (wait_cgroup && !was_stopping)
+            (void)cg_tree->kill(*p->cg);
 
         if (Job* j = find_job(name)) {
             j->last_exit_status = st->exit_status;
@@ -763,35 +820,46 @@ struct Manager::Impl {
         }
 
         p = find_proc(pid);
-        if (!p) return;
+        if (!p)
+            return;
         // Without a cgroup, a stopping process's group may outlive its leader (a child
         // that ignores SIGTERM): it stays "stopping" until the kill timer has SIGKILLed
         // the group. The group id cannot be reused while any member is alive.
-        if (!p->cg && was_stopping && p->kill_timer && ::kill(-p->child.pid, 0) == 0) return;
+        if (!p->cg && was_stopping && p->kill_timer && ::kill(-p->child.pid, 0) == 0)
+            return;
         if (wait_cgroup && p->cg->events) {
             auto w = loop.watch(p->cg->events.get(), POLLPRI, [this, pid](uint32_t) {
                 Proc* q = find_proc(pid);
-                if (q && !(q->cg && cg_tree->populated(*q->cg))) finalize(pid);
+                if (q && !(q->cg && cg_tree->populated(*q->cg)))
+                    finalize(pid);
             });
             if (w) {
                 p->cg_watch = *w;
-                if (cg_tree->populated(*p->cg)) return;  // wait for "populated 0"
+                if (cg_tree->populated(*p->cg))
+                    return;  // wait for "populated 0"
             }
         }
         finalize(pid);
     }
 
     void release_watches(Proc& p) {
-        if (p.exit_watch) loop.unwatch(p.exit_watch);
-        if (p.cg_watch) loop.unwatch(p.cg_watch);
+        if (p.exit_watch)
+            loop.unwatch(p.exit_watch);
+        if (p.cg_watch)
+            loop.unwatch(p.cg_watch);
         for (auto& w : p.writers)
-            if (w.watch) loop.unwatch(w.watch);
+            if (w.watch)
+                loop.unwatch(w.watch);
         for (auto& w : p.writers) w.watch = 0;
         for (auto& out : p.outputs)
-            if (out.watch) loop.unwatch(out.watch);
-        if (p.kill_timer) loop.cancel_timer(p.kill_timer);
-        if (p.ready_timer) loop.cancel_timer(p.ready_timer);
-        if (p.watchdog_timer) loop.cancel_timer(p.watchdog_timer);
+            if (out.watch)
+                loop.unwatch(out.watch);
+        if (p.kill_timer)
+            loop.cancel_timer(p.kill_timer);
+        if (p.ready_timer)
+            loop.cancel_timer(p.ready_timer);
+        if (p.watchdog_timer)
+            loop.cancel_timer(p.watchdog_timer);
         p.exit_watch = p.cg_watch = 0;
         p.kill_timer = p.ready_timer = p.watchdog_timer = 0;
         for (auto& out : p.outputs) out.watch = 0;
@@ -799,22 +867,28 @@ struct Manager::Impl {
 
     void finalize(int pid) {
         auto it = procs.find(pid);
-        if (it == procs.end()) return;
+        if (it == procs.end())
+            return;
         end_subscriptions(pid);
         it = procs.find(pid);
-        if (it == procs.end()) return;
+        if (it == procs.end())
+            return;
         Proc& p = *it->second;
         release_watches(p);
         if (p.cg && cg_tree) {
             auto r = cg_tree->remove(*p.cg, p.job.qualified());
-            if (!r) log_debug("%s", r.error().message().c_str());
+            if (!r)
+                log_debug("%s", r.error().message().c_str());
         }
         // The last holder of a shared argument list or environment (its job is gone).
         size_t freed = 0;
-        if (p.info.args && p.info.args.use_count() == 1) freed += strings_bytes(*p.info.args);
-        if (p.info.env && p.info.env.use_count() == 1) freed += env_bytes(*p.info.env);
+        if (p.info.args && p.info.args.use_count() == 1)
+            freed += strings_bytes(*p.info.args);
+        if (p.info.env && p.info.env.use_count() == 1)
+            freed += env_bytes(*p.info.env);
         procs.erase(it);
-        if (freed) note_freed(freed);
+        if (freed)
+            note_freed(freed);
         if (shutting_down && procs.empty() && shutdown_done) {
             auto done = std::move(shutdown_done);
             shutdown_done = nullptr;
@@ -831,18 +905,23 @@ struct Manager::Impl {
                 // Merged labels: stderr shares stdout's pipe, and goes to stdout's file.
                 if (it != j->logs.end()) {
                     auto r = it->second->write(data);
-                    if (!r) log_debug("log file of %s: %s", p.job.qualified().c_str(), r.error().message().c_str());
+                    if (!r)
+                        log_debug("log file of %s: %s", p.job.qualified().c_str(), r.error().message().c_str());
                 }
             }
         }
-        if (self.output_handler_) self.output_handler_(OutputChunk{p.pid, p.job, out.label, data});
-        if (out_subs.empty()) return;
+        if (self.output_handler_)
+            self.output_handler_(OutputChunk{p.pid, p.job, out.label, data});
+        if (out_subs.empty())
+            return;
         std::vector<Manager::OutputSubId> ids;
         for (auto& [id, sub] : out_subs)
-            if (sub.pid == p.pid && sub.label == out.label) ids.push_back(id);
+            if (sub.pid == p.pid && sub.label == out.label)
+                ids.push_back(id);
         for (auto id : ids) {
             auto it = out_subs.find(id);
-            if (it == out_subs.end()) continue;  // dropped by an earlier callback
+            if (it == out_subs.end())
+                continue;  // dropped by an earlier callback
             auto cb = it->second.on_chunk;
             cb(data);
         }
@@ -855,9 +934,11 @@ struct Manager::Impl {
     // under CPU load it won little (0.65 against 0.58).
     void on_output(int pid, int fd) {
         Proc* p = find_proc(pid);
-        if (!p) return;
+        if (!p)
+            return;
         Output* out = find_output(*p, fd);
-        if (!out) return;
+        if (!out)
+            return;
         // Several reads per wake-up (bounded, so one chatty process cannot starve the
         // loop): a fast writer fills the pipe again while we deliver.
         char* buf = read_buffer();
@@ -866,11 +947,14 @@ struct Manager::Impl {
             if (n > 0) {
                 deliver(*p, *out, std::string_view(buf, static_cast<size_t>(n)));
                 p = find_proc(pid);  // a subscriber may have changed the world
-                if (!p || !(out = find_output(*p, fd))) return;
-                if (static_cast<size_t>(n) < kReadChunk) return;  // drained
+                if (!p || !(out = find_output(*p, fd)))
+                    return;
+                if (static_cast<size_t>(n) < kReadChunk)
+                    return;  // drained
                 continue;
             }
-            if (n == 0 || (errno != EAGAIN && errno != EINTR)) close_output(*out);
+            if (n == 0 || (errno != EAGAIN && errno != EINTR))
+                close_output(*out);
             return;
         }
     }
@@ -884,30 +968,35 @@ struct Manager::Impl {
 
     Output* find_output(Proc& p, int fd) {
         for (auto& out : p.outputs)
-            if (out.fd.get() == fd) return &out;
+            if (out.fd.get() == fd)
+                return &out;
         return nullptr;
     }
 
     void close_output(Output& out) {
-        if (out.watch) loop.unwatch(out.watch);
+        if (out.watch)
+            loop.unwatch(out.watch);
         out.watch = 0;
         out.fd.reset();
     }
 
     void drain_output(Proc& p, Output& out) {
-        if (!out.fd) return;
+        if (!out.fd)
+            return;
         char* buf = read_buffer();
         // Bounded: what the pipe holds (up to 1 MiB), plus what descendants still write.
         for (int i = 0; i < 64; ++i) {
             ssize_t n = read(out.fd.get(), buf, kReadChunk);
-            if (n <= 0) break;
+            if (n <= 0)
+                break;
             deliver(p, out, std::string_view(buf, static_cast<size_t>(n)));
         }
     }
 
     void close_writers(Proc& p) {
         for (auto& w : p.writers) {
-            if (w.watch) loop.unwatch(w.watch);
+            if (w.watch)
+                loop.unwatch(w.watch);
             w.watch = 0;
             w.fd.reset();
             w.queue.clear();
@@ -917,16 +1006,20 @@ struct Manager::Impl {
 
     void flush_writer(int pid, size_t index) {
         Proc* p = find_proc(pid);
-        if (!p || index >= p->writers.size()) return;
+        if (!p || index >= p->writers.size())
+            return;
         Writer& w = p->writers[index];
-        if (!w.fd) return;
+        if (!w.fd)
+            return;
         while (!w.queue.empty()) {
             const std::string& front = w.queue.front();
             ssize_t n = write(w.fd.get(), front.data() + w.offset, front.size() - w.offset);
             if (n < 0) {
-                if (errno == EAGAIN || errno == EINTR) break;
+                if (errno == EAGAIN || errno == EINTR)
+                    break;
                 log_debug("%s of process %d: %s", w.name.c_str(), pid, strerror(errno));
-                if (w.watch) loop.unwatch(w.watch);
+                if (w.watch)
+                    loop.unwatch(w.watch);
                 w.watch = 0;
                 w.fd.reset();
                 w.queue.clear();
@@ -943,7 +1036,8 @@ struct Manager::Impl {
         bool want = !w.queue.empty();
         if (want && !w.watch) {
             auto r = loop.watch(w.fd.get(), POLLOUT, [this, pid, index](uint32_t) { flush_writer(pid, index); });
-            if (r) w.watch = *r;
+            if (r)
+                w.watch = *r;
         } else if (!want && w.watch) {
             loop.unwatch(w.watch);
             w.watch = 0;
@@ -953,13 +1047,16 @@ struct Manager::Impl {
     void end_subscriptions(int pid) {
         std::vector<Manager::OutputSubId> ids;
         for (auto& [id, sub] : out_subs)
-            if (sub.pid == pid) ids.push_back(id);
+            if (sub.pid == pid)
+                ids.push_back(id);
         for (auto id : ids) {
             auto it = out_subs.find(id);
-            if (it == out_subs.end()) continue;
+            if (it == out_subs.end())
+                continue;
             auto on_end = std::move(it->second.on_end);
             out_subs.erase(it);
-            if (on_end) on_end();
+            if (on_end)
+                on_end();
         }
     }
 
@@ -985,7 +1082,8 @@ struct Manager::Impl {
                   : p.ready  ? model::ProcState::kRunning
                              : model::ProcState::kStarting;
         if (!p.committed)
-            if (Job* j = find_job(p.job)) i.restarts = j->restarts;
+            if (Job* j = find_job(p.job))
+                i.restarts = j->restarts;
         return i;
     }
 
@@ -1007,9 +1105,11 @@ namespace {
 std::optional<UserEntry> lookup_user(uid_t uid, bool with_groups) {
     struct passwd pw, *res = nullptr;
     std::vector<char> buf(16384);
-    if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &res) != 0 || !res) return std::nullopt;
+    if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &res) != 0 || !res)
+        return std::nullopt;
     UserEntry e{res->pw_name, res->pw_dir, res->pw_gid, {}};
-    if (!with_groups) return e;
+    if (!with_groups)
+        return e;
     int n = 64;
     std::vector<gid_t> g(static_cast<size_t>(n));
     if (getgrouplist(res->pw_name, res->pw_gid, g.data(), &n) >= 0) {
@@ -1023,7 +1123,8 @@ bool resolve_user(model::JobSpec& spec, std::vector<gid_t>& groups, model::Env& 
     const uid_t euid = geteuid();
     const gid_t egid = getegid();
     std::optional<UserEntry> entry;
-    if (spec.uid) entry = lookup_user(*spec.uid, needs_group_list(spec.uid, spec.gid, euid, egid));
+    if (spec.uid)
+        entry = lookup_user(*spec.uid, needs_group_list(spec.uid, spec.gid, euid, egid));
     Identity id = plan_identity(spec.uid, spec.gid, euid, egid, entry);
     spec.gid = id.gid;
     groups = std::move(id.groups);
@@ -1043,7 +1144,8 @@ Result<std::map<std::string, std::shared_ptr<io::RotatingLog>>> open_logs(const 
             std::string label = static_cast<size_t>(i) < spec.redirect_output.size() ? spec.redirect_output[i] : key;
             path = io::log_path_for(spec.log_dir, spec.name.qualified(), label);
         }
-        if (path.empty()) continue;
+        if (path.empty())
+            continue;
         // Two equal labels share a pipe and so a file; two options naming one file too.
         bool shared = false;
         for (auto& [k, log] : logs) {
@@ -1053,9 +1155,11 @@ Result<std::map<std::string, std::shared_ptr<io::RotatingLog>>> open_logs(const 
                 break;
             }
         }
-        if (shared) continue;
+        if (shared)
+            continue;
         auto log = io::RotatingLog::open(path, spec.log_max_bytes, spec.log_backups, spec.log_beneath);
-        if (!log) return fail(Error::make(EINVAL, "%s: cannot open log file: %s", key, log.error().message().c_str()));
+        if (!log)
+            return fail(Error::make(EINVAL, "%s: cannot open log file: %s", key, log.error().message().c_str()));
         logs[key] = std::shared_ptr<io::RotatingLog>(std::move(log).value());
     }
     return logs;
@@ -1065,12 +1169,14 @@ namespace {
 // Whether a job of `size` config bytes fits in place of one of `replaced` bytes. A job
 // that does not grow always fits (the limits may have been lowered below what is loaded).
 Status check_config_fits(const Limits& limits, size_t in_use, size_t replaced, size_t size) {
-    if (size <= replaced) return ok();
+    if (size <= replaced)
+        return ok();
     if (size > limits.max_config_bytes)
         return fail(Error::make(EFBIG, "the job's config takes %zu bytes, more than max_config_bytes (%zu)", size,
                                 limits.max_config_bytes));
     if (in_use - replaced + size > limits.max_config_bytes)
-        return fail(Error::make(ENOSPC, "the loaded jobs' configs would take %zu bytes, more than max_config_bytes (%zu)",
+        return fail(Error::make(ENOSPC,
+                                "the loaded jobs' configs would take %zu bytes, more than max_config_bytes (%zu)",
                                 in_use - replaced + size, limits.max_config_bytes));
     return ok();
 }
@@ -1084,7 +1190,8 @@ Manager::Manager(loop::Loop& loop, events::EventBus& bus, Options options)
 Manager::~Manager() = default;
 
 Status Manager::load(model::JobSpec spec, const model::Env& session_env) {
-    if (impl_->shutting_down) return fail(Error::make(EPERM, "gafferd is shutting down"));
+    if (impl_->shutting_down)
+        return fail(Error::make(EPERM, "gafferd is shutting down"));
     if (impl_->find_job(spec.name))
         return fail(Error::make(EEXIST, "job '%s' already exists", spec.name.qualified().c_str()));
     const Limits& limits = impl_->opts.limits;
@@ -1146,11 +1253,13 @@ Status Manager::update(model::JobSpec spec, const model::Env& session_env, bool 
     j->spec = std::move(spec);
     j->take_args();
     j->last_args.reset();
-    if (!session_env.empty()) j->session_env = session_env;
+    if (!session_env.empty())
+        j->session_env = session_env;
     impl_->config_bytes = impl_->config_bytes - j->config_size + size;
     impl_->note_freed(2 * j->config_size);
     j->config_size = size;
-    if (start && was_stopped) impl_->publish_job_pair("start", j->spec.name);
+    if (start && was_stopped)
+        impl_->publish_job_pair("start", j->spec.name);
     auto actions = j->fsm.update(j->spec, start, exact_target);
     impl_->stop_committed(*j);
     impl_->execute(*j, actions);
@@ -1159,7 +1268,8 @@ Status Manager::update(model::JobSpec spec, const model::Env& session_env, bool 
 
 Status Manager::start_job(const JobName& name) {
     GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
-    if (impl_->shutting_down) return fail(Error::make(EPERM, "gafferd is shutting down"));
+    if (impl_->shutting_down)
+        return fail(Error::make(EPERM, "gafferd is shutting down"));
     impl_->publish_job_pair("start", name);
     impl_->execute(*j, j->fsm.start(impl_->loop.now()));
     return ok();
@@ -1193,7 +1303,9 @@ Result<int> Manager::numprocesses(const JobName& name) const {
     return j->fsm.target();
 }
 
-bool Manager::has_job(const JobName& name) const { return impl_->find_job(name) != nullptr; }
+bool Manager::has_job(const JobName& name) const {
+    return impl_->find_job(name) != nullptr;
+}
 
 Result<model::JobInfo> Manager::info(const JobName& name) const {
     GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
@@ -1213,14 +1325,16 @@ Result<std::vector<int>> Manager::pids(const JobName& name) const {
 std::vector<int> Manager::all_pids() const {
     std::vector<int> out;
     for (auto& [pid, p] : impl_->procs)
-        if (!p->stopping) out.push_back(pid);
+        if (!p->stopping)
+            out.push_back(pid);
     return out;
 }
 
 std::vector<std::string> Manager::sessions() const {
     std::vector<std::string> out;
     for (auto& j : impl_->jobs)
-        if (std::find(out.begin(), out.end(), j->spec.name.session) == out.end()) out.push_back(j->spec.name.session);
+        if (std::find(out.begin(), out.end(), j->spec.name.session) == out.end())
+            out.push_back(j->spec.name.session);
     return out;
 }
 
@@ -1233,8 +1347,10 @@ std::vector<std::string> Manager::jobs() const {
 Result<std::vector<std::string>> Manager::jobs(std::string_view session) const {
     std::vector<std::string> out;
     for (auto& j : impl_->jobs)
-        if (j->spec.name.session == session) out.push_back(j->spec.name.qualified());
-    if (out.empty()) return fail(Error::make(ENOENT, "session '%.*s' not found", static_cast<int>(session.size()), session.data()));
+        if (j->spec.name.session == session)
+            out.push_back(j->spec.name.qualified());
+    if (out.empty())
+        return fail(Error::make(ENOENT, "session '%.*s' not found", static_cast<int>(session.size()), session.data()));
     return out;
 }
 
@@ -1243,7 +1359,8 @@ Result<std::vector<model::ProcessInfo>> Manager::processes(const JobName& name) 
     (void)j;
     std::vector<model::ProcessInfo> out;
     for (auto& [pid, p] : impl_->procs)
-        if (p->job == name) out.push_back(impl_->process_info(*p));
+        if (p->job == name)
+            out.push_back(impl_->process_info(*p));
     return out;
 }
 
@@ -1255,7 +1372,8 @@ std::vector<model::ProcessInfo> Manager::all_processes() const {
 
 Result<int> Manager::commit(const JobName& name, std::optional<double> graceful_timeout, const model::Env& env) {
     GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
-    if (impl_->shutting_down) return fail(Error::make(EPERM, "gafferd is shutting down"));
+    if (impl_->shutting_down)
+        return fail(Error::make(EPERM, "gafferd is shutting down"));
     if (graceful_timeout && (*graceful_timeout < 0 || !std::isfinite(*graceful_timeout)))
         return fail(Error::make(EINVAL, "graceful_timeout must be a number >= 0"));
     GAFFER_TRY(int pid, impl_->spawn_process(*j, true, graceful_timeout, &env));
@@ -1277,9 +1395,11 @@ Status Manager::killall(const JobName& name, int sig) {
     all.insert(all.end(), j->committed.begin(), j->committed.end());
     for (int pid : all) {
         Impl::Proc* p = impl_->find_proc(pid);
-        if (!p || p->leader_exited) continue;
+        if (!p || p->leader_exited)
+            continue;
         auto r = proc::send_signal(p->child, sig, false);
-        if (!r) log_debug("signal %d to %d: %s", sig, p->child.pid, r.error().message().c_str());
+        if (!r)
+            log_debug("signal %d to %d: %s", sig, p->child.pid, r.error().message().c_str());
         impl_->publish("proc." + std::to_string(pid) + ".kill", name, {{"pid", Impl::jint(pid)}});
     }
     return ok();
@@ -1287,14 +1407,17 @@ Status Manager::killall(const JobName& name, int sig) {
 
 Result<model::ProcessInfo> Manager::process_info(int pid) const {
     Impl::Proc* p = impl_->find_proc(pid);
-    if (!p) return fail(Error::make(ENOENT, "process %d not found", pid));
+    if (!p)
+        return fail(Error::make(ENOENT, "process %d not found", pid));
     return impl_->process_info(*p);
 }
 
 Status Manager::stop_process(int pid) {
     Impl::Proc* p = impl_->find_proc(pid);
-    if (!p) return fail(Error::make(ENOENT, "process %d not found", pid));
-    if (p->stopping) return ok();
+    if (!p)
+        return fail(Error::make(ENOENT, "process %d not found", pid));
+    if (p->stopping)
+        return ok();
     Impl::Job* j = impl_->find_job(p->job);
     if (j && !p->committed) {
         impl_->execute(*j, j->fsm.stop_process(pid));
@@ -1311,10 +1434,12 @@ Status Manager::stop_process(int pid) {
 
 Status Manager::kill(int pid, int sig) {
     Impl::Proc* p = impl_->find_proc(pid);
-    if (!p) return fail(Error::make(ENOENT, "process %d not found", pid));
+    if (!p)
+        return fail(Error::make(ENOENT, "process %d not found", pid));
     if (!p->leader_exited) {
         auto r = proc::send_signal(p->child, sig, false);
-        if (!r) return fail(r.error());
+        if (!r)
+            return fail(r.error());
     }
     impl_->publish("proc." + std::to_string(pid) + ".kill", p->job, {{"pid", Impl::jint(pid)}});
     return ok();
@@ -1322,19 +1447,24 @@ Status Manager::kill(int pid, int sig) {
 
 Status Manager::send(int pid, std::string_view data, const std::string& stream) {
     Impl::Proc* p = impl_->find_proc(pid);
-    if (!p) return fail(Error::make(ENOENT, "process %d not found", pid));
+    if (!p)
+        return fail(Error::make(ENOENT, "process %d not found", pid));
     size_t index = p->writers.size();
     for (size_t i = 0; i < p->writers.size(); ++i)
-        if (p->writers[i].name == stream) index = i;
+        if (p->writers[i].name == stream)
+            index = i;
     if (index == p->writers.size()) {
-        if (stream == "stdin") return fail(Error::make(EPERM, "stdin of process %d is not redirected", pid));
+        if (stream == "stdin")
+            return fail(Error::make(EPERM, "stdin of process %d is not redirected", pid));
         return fail(Error::make(ENXIO, "process %d has no stream '%s'", pid, stream.c_str()));
     }
     Impl::Writer& w = p->writers[index];
-    if (!w.fd) return fail(Error::make(EPIPE, "%s of process %d is closed", stream.c_str(), pid));
+    if (!w.fd)
+        return fail(Error::make(EPIPE, "%s of process %d is closed", stream.c_str(), pid));
     if (w.queued + data.size() > kMaxWriteQueue)
         return fail(Error::make(ENOBUFS, "%s queue of process %d is full", stream.c_str(), pid));
-    if (data.empty()) return ok();
+    if (data.empty())
+        return ok();
     w.queue.emplace_back(data);
     w.queued += data.size();
     impl_->flush_writer(pid, index);
@@ -1343,7 +1473,8 @@ Status Manager::send(int pid, std::string_view data, const std::string& stream) 
 
 Result<std::vector<std::string>> Manager::stream_labels(int pid) const {
     Impl::Proc* p = impl_->find_proc(pid);
-    if (!p) return fail(Error::make(ENOENT, "process %d not found", pid));
+    if (!p)
+        return fail(Error::make(ENOENT, "process %d not found", pid));
     std::vector<std::string> out;
     for (const auto& o : p->outputs) out.push_back(o.label);
     return out;
@@ -1353,35 +1484,44 @@ Result<Manager::OutputSubId> Manager::subscribe_output(int pid, const std::strin
                                                        std::function<void(std::string_view)> on_chunk,
                                                        std::function<void()> on_end) {
     Impl::Proc* p = impl_->find_proc(pid);
-    if (!p) return fail(Error::make(ENOENT, "process %d not found", pid));
-    if (p->outputs.empty()) return fail(Error::make(ENODATA, "process %d has no redirected output", pid));
+    if (!p)
+        return fail(Error::make(ENOENT, "process %d not found", pid));
+    if (p->outputs.empty())
+        return fail(Error::make(ENODATA, "process %d has no redirected output", pid));
     std::string l = label.empty() ? p->outputs.front().label : label;
     bool found = false;
     for (const auto& o : p->outputs) found = found || o.label == l;
-    if (!found) return fail(Error::make(ENXIO, "process %d has no stream '%s'", pid, l.c_str()));
+    if (!found)
+        return fail(Error::make(ENXIO, "process %d has no stream '%s'", pid, l.c_str()));
     auto id = impl_->next_out_sub++;
     impl_->out_subs.emplace(id, Impl::OutSub{pid, l, std::move(on_chunk), std::move(on_end)});
     return id;
 }
 
-void Manager::unsubscribe_output(OutputSubId id) { impl_->out_subs.erase(id); }
+void Manager::unsubscribe_output(OutputSubId id) {
+    impl_->out_subs.erase(id);
+}
 
 Result<std::string> Manager::stream_backlog(int pid, const std::string& label, size_t max_bytes) const {
     Impl::Proc* p = impl_->find_proc(pid);
-    if (!p) return fail(Error::make(ENOENT, "process %d not found", pid));
-    if (p->outputs.empty()) return fail(Error::make(ENODATA, "process %d has no redirected output", pid));
+    if (!p)
+        return fail(Error::make(ENOENT, "process %d not found", pid));
+    if (p->outputs.empty())
+        return fail(Error::make(ENODATA, "process %d has no redirected output", pid));
     std::string l = label.empty() ? p->outputs.front().label : label;
     for (const auto& o : p->outputs)
-        if (o.label == l) return o.backlog->tail(max_bytes);
+        if (o.label == l)
+            return o.backlog->tail(max_bytes);
     return fail(Error::make(ENXIO, "process %d has no stream '%s'", pid, l.c_str()));
 }
 
 Result<model::ProcessStats> Manager::process_stats(int pid) {
     Impl::Proc* p = impl_->find_proc(pid);
-    if (!p) return fail(Error::make(ENOENT, "process %d not found", pid));
+    if (!p)
+        return fail(Error::make(ENOENT, "process %d not found", pid));
     ++impl_->counters.stat_reads;
-    model::ProcessStats s = p->sampler.sample(impl_->cg_tree.get(), p->cg ? &*p->cg : nullptr, p->child.pid,
-                                              impl_->loop.now());
+    model::ProcessStats s =
+        p->sampler.sample(impl_->cg_tree.get(), p->cg ? &*p->cg : nullptr, p->child.pid, impl_->loop.now());
     s.pid = pid;
     return s;
 }
@@ -1391,7 +1531,8 @@ Result<std::vector<model::ProcessStats>> Manager::job_stats(const JobName& name)
     std::vector<model::ProcessStats> out;
     for (int pid : info.processes) {
         auto s = process_stats(pid);
-        if (s) out.push_back(std::move(s).value());
+        if (s)
+            out.push_back(std::move(s).value());
     }
     return out;
 }
@@ -1409,11 +1550,14 @@ bool Manager::reap_os_pid(pid_t os_pid) {
 void Manager::signal_all(int sig) {
     std::vector<int> pids;
     for (auto& [pid, p] : impl_->procs)
-        if (!p->leader_exited) pids.push_back(pid);
+        if (!p->leader_exited)
+            pids.push_back(pid);
     for (int pid : pids) (void)kill(pid, sig);
 }
 
-void Manager::set_give_up_handler(GiveUpHandler handler) { impl_->give_up_hook = std::move(handler); }
+void Manager::set_give_up_handler(GiveUpHandler handler) {
+    impl_->give_up_hook = std::move(handler);
+}
 
 void Manager::shutdown(std::function<void()> done) {
     auto& im = *impl_;
@@ -1422,7 +1566,8 @@ void Manager::shutdown(std::function<void()> done) {
     // Every job at once: SIGTERM now, SIGKILL after each one's graceful_timeout.
     for (auto& j : im.jobs) {
         im.cancel_timer(*j);
-        if (!j->fsm.stopped()) im.publish_job_pair("stop", j->spec.name);
+        if (!j->fsm.stopped())
+            im.publish_job_pair("stop", j->spec.name);
         im.execute(*j, j->fsm.stop());
         im.stop_committed(*j);
     }
@@ -1447,23 +1592,36 @@ void Manager::kill_all_now() {
             (void)::kill(-p->child.pid, SIGKILL);
             leftover_groups.push_back(pid);
         }
-        if (has_cgroup) (void)impl_->cg_tree->kill(*p->cg);
+        if (has_cgroup)
+            (void)impl_->cg_tree->kill(*p->cg);
     }
     for (int pid : leftover_groups) impl_->finalize(pid);
 }
 
-bool Manager::shutting_down() const { return impl_->shutting_down; }
-size_t Manager::process_count() const { return impl_->procs.size(); }
-const Limits& Manager::limits() const { return impl_->opts.limits; }
-void Manager::set_limits(const Limits& limits) { impl_->opts.limits = limits; }
-size_t Manager::config_bytes() const { return impl_->config_bytes; }
+bool Manager::shutting_down() const {
+    return impl_->shutting_down;
+}
+size_t Manager::process_count() const {
+    return impl_->procs.size();
+}
+const Limits& Manager::limits() const {
+    return impl_->opts.limits;
+}
+void Manager::set_limits(const Limits& limits) {
+    impl_->opts.limits = limits;
+}
+size_t Manager::config_bytes() const {
+    return impl_->config_bytes;
+}
 
 size_t Manager::config_size(const model::JobSpec& spec, const model::Env& session_env) {
     size_t n = spec.config_json.size();
     for (const auto& [k, v] : session_env) n += k.size() + v.size();
     return n;
 }
-const Counters& Manager::counters() const { return impl_->counters; }
+const Counters& Manager::counters() const {
+    return impl_->counters;
+}
 const char* Manager::cgroup_mode() const {
     return impl_->cg_tree ? cgroup::to_string(impl_->cg_tree->mode()) : "none";
 }

@@ -20,9 +20,9 @@
 // before the limits were lowered stay.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
-#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,11 +42,11 @@ struct Limits {
 };
 
 struct Options {
-    std::string default_cwd;   // where jobs without `cwd` run (gafferd's cwd)
-    model::Env daemon_env;     // gafferd's environment, for jobs with os_env
-    bool use_cgroups = true;   // a cgroup per process where the host allows it
-    std::string cgroup_name;   // cgroup2 directory name for this daemon (default: "gaffer")
-    int child_umask = -1;      // umask for every child (-1: inherit gafferd's)
+    std::string default_cwd;  // where jobs without `cwd` run (gafferd's cwd)
+    model::Env daemon_env;    // gafferd's environment, for jobs with os_env
+    bool use_cgroups = true;  // a cgroup per process where the host allows it
+    std::string cgroup_name;  // cgroup2 directory name for this daemon (default: "gaffer")
+    int child_umask = -1;     // umask for every child (-1: inherit gafferd's)
     Limits limits;
     // Soft RLIMIT_NOFILE for every child (unset: inherit gafferd's; see ExecSpec).
     std::optional<uint64_t> child_nofile_soft;
@@ -109,8 +109,7 @@ public:
     Result<std::vector<model::ProcessInfo>> processes(const model::JobName& name) const;
     std::vector<model::ProcessInfo> all_processes() const;
     // One-off process, never restarted, not counted against numprocesses.
-    Result<int> commit(const model::JobName& name, std::optional<double> graceful_timeout,
-                       const model::Env& env);
+    Result<int> commit(const model::JobName& name, std::optional<double> graceful_timeout, const model::Env& env);
     // SIGTERM (graceful stop) every process; the job replaces regular ones.
     Status stopall(const model::JobName& name);
     // Signal every process of the job (regular and committed).

@@ -16,8 +16,10 @@ NotifySocket::Fields NotifySocket::parse(std::string_view d) {
     Fields f;
     for (const auto& line : split_any(d, "\n")) {
         size_t eq = line.find('=');
-        if (eq == std::string::npos || eq == 0) continue;
-        if (f.size() >= 64) break;
+        if (eq == std::string::npos || eq == 0)
+            continue;
+        if (f.size() >= 64)
+            break;
         f[line.substr(0, eq)] = line.substr(eq + 1);
     }
     return f;
@@ -27,7 +29,8 @@ Result<std::unique_ptr<NotifySocket>> NotifySocket::create(loop::Loop& loop, Han
     std::unique_ptr<NotifySocket> s(new NotifySocket(loop));
     s->handler_ = std::move(handler);
     s->fd_.reset(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!s->fd_) return fail(Error::from_errno("socket(AF_UNIX, SOCK_DGRAM)"));
+    if (!s->fd_)
+        return fail(Error::from_errno("socket(AF_UNIX, SOCK_DGRAM)"));
     s->address_ = "@gaffer-notify-" + std::to_string(getpid());
     struct sockaddr_un sa {};
     sa.sun_family = AF_UNIX;
@@ -46,7 +49,8 @@ Result<std::unique_ptr<NotifySocket>> NotifySocket::create(loop::Loop& loop, Han
 }
 
 NotifySocket::~NotifySocket() {
-    if (watch_) loop_.unwatch(watch_);
+    if (watch_)
+        loop_.unwatch(watch_);
 }
 
 void NotifySocket::on_readable() {
@@ -61,7 +65,8 @@ void NotifySocket::on_readable() {
         msg.msg_control = ctrl;
         msg.msg_controllen = sizeof ctrl;
         ssize_t n = recvmsg(fd_.get(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
-        if (n < 0) return;  // EAGAIN: drained
+        if (n < 0)
+            return;  // EAGAIN: drained
         pid_t sender = 0;
         bool had_fds = false;
         for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
@@ -93,15 +98,20 @@ void NotifySocket::on_readable() {
 
 bool is_descendant(pid_t pid, pid_t root) {
     for (int depth = 0; depth < 64 && pid > 1; ++depth) {
-        if (pid == root) return true;
+        if (pid == root)
+            return true;
         auto text = read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
-        if (!text) return false;
+        if (!text)
+            return false;
         size_t close = text->rfind(')');
-        if (close == std::string::npos) return false;
+        if (close == std::string::npos)
+            return false;
         auto fields = split_any(std::string_view(*text).substr(close + 1), " ");
-        if (fields.size() < 2) return false;
+        if (fields.size() < 2)
+            return false;
         auto ppid = parse_int(fields[1]);
-        if (!ppid) return false;
+        if (!ppid)
+            return false;
         pid = static_cast<pid_t>(*ppid);
     }
     return pid == root;

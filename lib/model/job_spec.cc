@@ -6,7 +6,8 @@ namespace gaffer::model {
 JobName JobName::parse(std::string_view q) {
     JobName n;
     size_t dot = q.find('.');
-    if (dot == std::string_view::npos) dot = q.find('/');
+    if (dot == std::string_view::npos)
+        dot = q.find('/');
     if (dot == std::string_view::npos) {
         n.job = std::string(q);
     } else {
@@ -18,10 +19,14 @@ JobName JobName::parse(std::string_view q) {
 
 const char* to_string(ProcState s) {
     switch (s) {
-        case ProcState::kStarting: return "starting";
-        case ProcState::kRunning: return "running";
-        case ProcState::kStopping: return "stopping";
-        case ProcState::kExited: return "exited";
+        case ProcState::kStarting:
+            return "starting";
+        case ProcState::kRunning:
+            return "running";
+        case ProcState::kStopping:
+            return "stopping";
+        case ProcState::kExited:
+            return "exited";
     }
     return "unknown";
 }

@@ -32,9 +32,7 @@ struct JobName {
     static JobName parse(std::string_view qualified);
     std::string qualified() const { return session + "." + job; }
     bool operator==(const JobName&) const = default;
-    bool operator<(const JobName& o) const {
-        return session != o.session ? session < o.session : job < o.job;
-    }
+    bool operator<(const JobName& o) const { return session != o.session ? session < o.session : job < o.job; }
 };
 
 // §7.5 of the reference. Positional INI order: attempts window retry_in max_retry.
@@ -139,11 +137,11 @@ namespace gaffer::model {
 struct ProcessStats {
     int pid = 0;  // internal (0 for children)
     pid_t os_pid = 0;
-    std::optional<uint64_t> rss;       // bytes
-    std::optional<uint64_t> vms;       // bytes
-    std::optional<double> cpu;         // percent of one CPU since the previous sample
-    std::optional<double> mem;         // RSS as percent of physical memory
-    std::optional<double> cpu_time;    // user+system seconds
+    std::optional<uint64_t> rss;     // bytes
+    std::optional<uint64_t> vms;     // bytes
+    std::optional<double> cpu;       // percent of one CPU since the previous sample
+    std::optional<double> mem;       // RSS as percent of physical memory
+    std::optional<double> cpu_time;  // user+system seconds
     std::string username;
     int nice = 0;
     std::string cmdline;  // basename of argv[0]

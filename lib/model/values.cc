@@ -14,34 +14,41 @@ struct SigName {
     int sig;
 };
 const SigName kSignals[] = {
-    {"HUP", SIGHUP},   {"INT", SIGINT},       {"QUIT", SIGQUIT},   {"ILL", SIGILL},   {"TRAP", SIGTRAP},
-    {"ABRT", SIGABRT}, {"IOT", SIGIOT},       {"BUS", SIGBUS},     {"FPE", SIGFPE},   {"KILL", SIGKILL},
-    {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},     {"USR2", SIGUSR2},   {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},
-    {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD},   {"CONT", SIGCONT}, {"STOP", SIGSTOP},
-    {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},     {"TTOU", SIGTTOU},   {"URG", SIGURG},   {"XCPU", SIGXCPU},
-    {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},   {"WINCH", SIGWINCH}, {"IO", SIGIO},
+    {"HUP", SIGHUP},   {"INT", SIGINT},       {"QUIT", SIGQUIT}, {"ILL", SIGILL},     {"TRAP", SIGTRAP},
+    {"ABRT", SIGABRT}, {"IOT", SIGIOT},       {"BUS", SIGBUS},   {"FPE", SIGFPE},     {"KILL", SIGKILL},
+    {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},     {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},   {"ALRM", SIGALRM},
+    {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},   {"STOP", SIGSTOP},
+    {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},     {"TTOU", SIGTTOU}, {"URG", SIGURG},     {"XCPU", SIGXCPU},
+    {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
     {"POLL", SIGPOLL}, {"PWR", SIGPWR},       {"SYS", SIGSYS},
 };
 }  // namespace
 
 std::optional<int> signal_from_number(long long n) {
-    if (n < 1 || n > 64) return std::nullopt;
+    if (n < 1 || n > 64)
+        return std::nullopt;
     return static_cast<int>(n);
 }
 
 std::optional<int> parse_signal(std::string_view text) {
     std::string t = to_upper(trim(text));
-    if (t.empty()) return std::nullopt;
-    if (auto n = parse_int(t)) return signal_from_number(*n);
-    if (starts_with(t, "SIG")) t = t.substr(3);
+    if (t.empty())
+        return std::nullopt;
+    if (auto n = parse_int(t))
+        return signal_from_number(*n);
+    if (starts_with(t, "SIG"))
+        t = t.substr(3);
     for (const auto& s : kSignals)
-        if (t == s.name) return s.sig;
+        if (t == s.name)
+            return s.sig;
     // RTMIN+n / RTMAX-n
     if (starts_with(t, "RTMIN")) {
-        if (t.size() == 5) return SIGRTMIN;
+        if (t.size() == 5)
+            return SIGRTMIN;
         if (t[5] == '+') {
             auto n = parse_int(t.substr(6));
-            if (n && *n >= 0 && SIGRTMIN + *n <= SIGRTMAX) return static_cast<int>(SIGRTMIN + *n);
+            if (n && *n >= 0 && SIGRTMIN + *n <= SIGRTMAX)
+                return static_cast<int>(SIGRTMIN + *n);
         }
     }
     return std::nullopt;
@@ -49,43 +56,69 @@ std::optional<int> parse_signal(std::string_view text) {
 
 std::string signal_name(int sig) {
     for (const auto& s : kSignals)
-        if (s.sig == sig) return s.name;
+        if (s.sig == sig)
+            return s.name;
     return std::to_string(sig);
 }
 
 int ScaleOp::apply(int current) const {
     long long r = current;
     switch (kind) {
-        case Kind::kAdd: r += n; break;
-        case Kind::kSub: r -= n; break;
-        case Kind::kSet: r = n; break;
+        case Kind::kAdd:
+            r += n;
+            break;
+        case Kind::kSub:
+            r -= n;
+            break;
+        case Kind::kSet:
+            r = n;
+            break;
     }
-    if (r < 0) r = 0;
-    if (r > 1000000) r = 1000000;
+    if (r < 0)
+        r = 0;
+    if (r > 1000000)
+        r = 1000000;
     return static_cast<int>(r);
 }
 
 ScaleOp scale_from_int(long long n) {
-    if (n > 1000000) n = 1000000;
-    if (n < -1000000) n = -1000000;
-    if (n > 0) return {ScaleOp::Kind::kAdd, static_cast<int>(n)};
+    if (n > 1000000)
+        n = 1000000;
+    if (n < -1000000)
+        n = -1000000;
+    if (n > 0)
+        return {ScaleOp::Kind::kAdd, static_cast<int>(n)};
     return {ScaleOp::Kind::kSub, static_cast<int>(-n)};
 }
 
 std::optional<ScaleOp> parse_scale(std::string_view text) {
-    if (text.empty()) return std::nullopt;
+    if (text.empty())
+        return std::nullopt;
     ScaleOp op;
     std::string_view digits = text;
     switch (text[0]) {
-        case '+': op.kind = ScaleOp::Kind::kAdd; digits = text.substr(1); break;
-        case '-': op.kind = ScaleOp::Kind::kSub; digits = text.substr(1); break;
-        case '=': op.kind = ScaleOp::Kind::kSet; digits = text.substr(1); break;
-        default: op.kind = ScaleOp::Kind::kAdd; break;
+        case '+':
+            op.kind = ScaleOp::Kind::kAdd;
+            digits = text.substr(1);
+            break;
+        case '-':
+            op.kind = ScaleOp::Kind::kSub;
+            digits = text.substr(1);
+            break;
+        case '=':
+            op.kind = ScaleOp::Kind::kSet;
+            digits = text.substr(1);
+            break;
+        default:
+            op.kind = ScaleOp::Kind::kAdd;
+            break;
     }
-    if (digits.empty() || digits.size() > 7) return std::nullopt;
+    if (digits.empty() || digits.size() > 7)
+        return std::nullopt;
     int v = 0;
     for (char c : digits) {
-        if (c < '0' || c > '9') return std::nullopt;
+        if (c < '0' || c > '9')
+            return std::nullopt;
         v = v * 10 + (c - '0');
     }
     op.n = v;
@@ -108,7 +141,8 @@ Result<std::vector<std::string>> shell_split(std::string_view s) {
             ++i;
         } else if (c == '\'') {
             size_t j = s.find('\'', i + 1);
-            if (j == std::string_view::npos) return fail(Error::make(EINVAL, "unterminated single quote"));
+            if (j == std::string_view::npos)
+                return fail(Error::make(EINVAL, "unterminated single quote"));
             cur.append(s.substr(i + 1, j - i - 1));
             in_word = true;
             i = j + 1;
@@ -123,17 +157,20 @@ Result<std::vector<std::string>> shell_split(std::string_view s) {
                     break;
                 }
                 if (d == '\\' && i + 1 < s.size() && strchr("\"\\$`\n", s[i + 1])) {
-                    if (s[i + 1] != '\n') cur.push_back(s[i + 1]);
+                    if (s[i + 1] != '\n')
+                        cur.push_back(s[i + 1]);
                     i += 2;
                     continue;
                 }
                 cur.push_back(d);
                 ++i;
             }
-            if (!closed) return fail(Error::make(EINVAL, "unterminated double quote"));
+            if (!closed)
+                return fail(Error::make(EINVAL, "unterminated double quote"));
             in_word = true;
         } else if (c == '\\') {
-            if (i + 1 >= s.size()) return fail(Error::make(EINVAL, "trailing backslash"));
+            if (i + 1 >= s.size())
+                return fail(Error::make(EINVAL, "trailing backslash"));
             if (s[i + 1] != '\n') {
                 cur.push_back(s[i + 1]);
                 in_word = true;
@@ -145,7 +182,8 @@ Result<std::vector<std::string>> shell_split(std::string_view s) {
             ++i;
         }
     }
-    if (in_word) words.push_back(std::move(cur));
+    if (in_word)
+        words.push_back(std::move(cur));
     return words;
 }
 

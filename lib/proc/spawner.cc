@@ -33,25 +33,36 @@ namespace gaffer::proc {
 
 const char* to_string(ExecStage s) {
     switch (s) {
-        case ExecStage::kNone: return "none";
-        case ExecStage::kFork: return "fork";
-        case ExecStage::kCgroup: return "cgroup";
-        case ExecStage::kStdio: return "stdio";
-        case ExecStage::kCwd: return "cwd";
-        case ExecStage::kGid: return "gid";
-        case ExecStage::kUid: return "uid";
-        case ExecStage::kCaps: return "caps";
-        case ExecStage::kExec: return "exec";
+        case ExecStage::kNone:
+            return "none";
+        case ExecStage::kFork:
+            return "fork";
+        case ExecStage::kCgroup:
+            return "cgroup";
+        case ExecStage::kStdio:
+            return "stdio";
+        case ExecStage::kCwd:
+            return "cwd";
+        case ExecStage::kGid:
+            return "gid";
+        case ExecStage::kUid:
+            return "uid";
+        case ExecStage::kCaps:
+            return "caps";
+        case ExecStage::kExec:
+            return "exec";
     }
     return "unknown";
 }
 
 std::string find_executable(const std::string& name, const std::string& path_var, const std::string& cwd) {
-    if (name.empty() || name.find('/') != std::string::npos) return name;
+    if (name.empty() || name.find('/') != std::string::npos)
+        return name;
     size_t i = 0;
     while (i <= path_var.size()) {
         size_t j = path_var.find(':', i);
-        if (j == std::string::npos) j = path_var.size();
+        if (j == std::string::npos)
+            j = path_var.size();
         // An empty PATH element means the current directory.
         std::string dir = j > i ? path_var.substr(i, j - i) : std::string(1, '.');
         std::string cand = dir + "/" + name;
@@ -125,7 +136,8 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* p) {
     // Raw rt_sigaction: glibc's sigaction refuses 32 and 33 (its own reserved signals),
     // and an ignored 32 inherited from whoever started gafferd must not reach the job.
     for (int sig = 1; sig <= 64; ++sig) {
-        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        if (sig == SIGKILL || sig == SIGSTOP)
+            continue;
         KernelSigaction old{};
         if (syscall(SYS_rt_sigaction, sig, nullptr, &old, sizeof(uint64_t)) == 0 && old.handler == SIG_IGN) {
             KernelSigaction dfl{};
@@ -136,12 +148,15 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* p) {
 
     // Joining by a write costs the kernel an RCU grace period per call (milliseconds);
     // clone3 with CLONE_INTO_CGROUP makes the v2 one free, v1 hierarchies still pay.
-    if (a->cgroup_v2_procs >= 0 && write(a->cgroup_v2_procs, "0", 1) != 1) child_fail(a, ExecStage::kCgroup);
+    if (a->cgroup_v2_procs >= 0 && write(a->cgroup_v2_procs, "0", 1) != 1)
+        child_fail(a, ExecStage::kCgroup);
     for (int i = 0; i < a->n_cgroup_fds; ++i)
-        if (write(a->cgroup_fds[i], "0", 1) != 1) child_fail(a, ExecStage::kCgroup);
+        if (write(a->cgroup_fds[i], "0", 1) != 1)
+            child_fail(a, ExecStage::kCgroup);
 
     if (a->new_session) {
-        if (setsid() < 0) child_fail(a, ExecStage::kFork);
+        if (setsid() < 0)
+            child_fail(a, ExecStage::kFork);
     } else if (setpgid(0, 0) < 0) {
         child_fail(a, ExecStage::kFork);
     }
@@ -152,52 +167,63 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* p) {
     int moved[kMaxTargets];
     for (int i = 0; i < n_targets && i < kMaxTargets; ++i) {
         int src = i < 3 ? a->fds[i] : a->extra[i - 3];
-        if (src < 0) src = a->devnull;
+        if (src < 0)
+            src = a->devnull;
         moved[i] = fcntl(src, F_DUPFD_CLOEXEC, n_targets);
-        if (moved[i] < 0) child_fail(a, ExecStage::kStdio);
+        if (moved[i] < 0)
+            child_fail(a, ExecStage::kStdio);
     }
     for (int i = 0; i < n_targets && i < kMaxTargets; ++i) {
-        if (dup2(moved[i], i) < 0) child_fail(a, ExecStage::kStdio);  // dup2 clears CLOEXEC
+        if (dup2(moved[i], i) < 0)
+            child_fail(a, ExecStage::kStdio);  // dup2 clears CLOEXEC
     }
     // Close everything else (fds inherited without CLOEXEC by the daemon included).
     if (syscall(SYS_close_range, n_targets, ~0U, 0) < 0) {
         for (int fd = n_targets; fd < 65536; ++fd) (void)close(fd);
     }
 
-    if (a->cwd && chdir(a->cwd) < 0) child_fail(a, ExecStage::kCwd);
+    if (a->cwd && chdir(a->cwd) < 0)
+        child_fail(a, ExecStage::kCwd);
 
-    if (a->umask >= 0) (void)umask(static_cast<mode_t>(a->umask));
+    if (a->umask >= 0)
+        (void)umask(static_cast<mode_t>(a->umask));
     // Only ever lowers the soft limit, which needs no privilege; a failure leaves the
     // child with gafferd's (higher) limit, which is no reason to refuse the spawn.
-    if (a->set_nofile) (void)syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &a->nofile, nullptr);
+    if (a->set_nofile)
+        (void)syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &a->nofile, nullptr);
 
     if (a->gid >= 0) {
         gid_t g = static_cast<gid_t>(a->gid);
         if (a->n_groups > 0) {
-            if (syscall(SYS_setgroups, a->n_groups, a->groups) < 0) child_fail(a, ExecStage::kGid);
+            if (syscall(SYS_setgroups, a->n_groups, a->groups) < 0)
+                child_fail(a, ExecStage::kGid);
         } else if (syscall(SYS_setgroups, 1, &g) < 0) {
             child_fail(a, ExecStage::kGid);
         }
-        if (syscall(SYS_setresgid, g, g, g) < 0) child_fail(a, ExecStage::kGid);
+        if (syscall(SYS_setresgid, g, g, g) < 0)
+            child_fail(a, ExecStage::kGid);
     }
 
     if (a->drop_bounding) {
         for (int c = 0; c <= CAP_LAST_CAP; ++c) {
             bool keep = false;
             for (int k = 0; k < a->n_caps; ++k) keep = keep || a->caps[k] == c;
-            if (!keep && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) child_fail(a, ExecStage::kCaps);
+            if (!keep && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+                child_fail(a, ExecStage::kCaps);
         }
     }
-    if (a->n_caps > 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) child_fail(a, ExecStage::kCaps);
+    if (a->n_caps > 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+        child_fail(a, ExecStage::kCaps);
 
     if (a->uid >= 0) {
         uid_t u = static_cast<uid_t>(a->uid);
-        if (syscall(SYS_setresuid, u, u, u) < 0) child_fail(a, ExecStage::kUid);
+        if (syscall(SYS_setresuid, u, u, u) < 0)
+            child_fail(a, ExecStage::kUid);
     }
 
     if (a->n_caps > 0) {
         struct __user_cap_header_struct hdr {};
-        struct __user_cap_data_struct data[2] {};
+        struct __user_cap_data_struct data[2]{};
         hdr.version = _LINUX_CAPABILITY_VERSION_3;
         for (int k = 0; k < a->n_caps; ++k) {
             int c = a->caps[k];
@@ -205,12 +231,15 @@ __attribute__((no_sanitize("address", "undefined"))) int child_main(void* p) {
             data[c / 32].effective |= 1u << (c % 32);
             data[c / 32].inheritable |= 1u << (c % 32);
         }
-        if (syscall(SYS_capset, &hdr, data) < 0) child_fail(a, ExecStage::kCaps);
+        if (syscall(SYS_capset, &hdr, data) < 0)
+            child_fail(a, ExecStage::kCaps);
         for (int k = 0; k < a->n_caps; ++k)
-            if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, a->caps[k], 0, 0) < 0) child_fail(a, ExecStage::kCaps);
+            if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, a->caps[k], 0, 0) < 0)
+                child_fail(a, ExecStage::kCaps);
     }
 
-    if (a->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) child_fail(a, ExecStage::kCaps);
+    if (a->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        child_fail(a, ExecStage::kCaps);
 
     execve(a->path, a->argv, a->envp);
     child_fail(a, ExecStage::kExec);
@@ -253,7 +282,9 @@ constexpr bool kHaveClone3 = true;
 static_assert(SYS_clone3 == 435 && SYS_exit == 60, "x86_64 system call numbers");
 #else
 // Elsewhere the child joins its v2 cgroup by writing to cgroup.procs.
-extern "C" long gaffer_clone3(struct clone_args*, size_t, int (*)(void*), void*) { return -ENOSYS; }
+extern "C" long gaffer_clone3(struct clone_args*, size_t, int (*)(void*), void*) {
+    return -ENOSYS;
+}
 constexpr bool kHaveClone3 = false;
 #endif
 
@@ -287,12 +318,16 @@ Result<Child> spawn(const ExecSpec& spec, SpawnFailure* ret_failure) {
         return fail(Error::make(err, "spawn '%s': %s stage", spec.path.c_str(), to_string(stage)));
     };
 
-    if (spec.argv.empty()) return fail_at(ExecStage::kExec, EINVAL);
-    if (spec.extra_fds.size() > kMaxTargets - 3) return fail_at(ExecStage::kStdio, EMFILE);
+    if (spec.argv.empty())
+        return fail_at(ExecStage::kExec, EINVAL);
+    if (spec.extra_fds.size() > kMaxTargets - 3)
+        return fail_at(ExecStage::kStdio, EMFILE);
     int devnull = devnull_fd();
-    if (devnull < 0) return fail_at(ExecStage::kStdio, errno);
+    if (devnull < 0)
+        return fail_at(ExecStage::kStdio, errno);
     void* stack = child_stack();
-    if (!stack) return fail_at(ExecStage::kFork, ENOMEM);
+    if (!stack)
+        return fail_at(ExecStage::kFork, ENOMEM);
 
     std::vector<char*> argv, envp;
     argv.reserve(spec.argv.size() + 1);
@@ -352,7 +387,8 @@ Result<Child> spawn(const ExecSpec& spec, SpawnFailure* ret_failure) {
             pid = static_cast<pid_t>(r);
         } else {
             errno = static_cast<int>(-r);
-            if (errno == ENOSYS || errno == EPERM) g_clone3_broken = true;
+            if (errno == ENOSYS || errno == EPERM)
+                g_clone3_broken = true;
             // Any refusal (EBUSY: the group has controllers of its own; E2BIG; an
             // older kernel): the classic way below, joining by a write.
             a.cgroup_v2_procs = spec.cgroup_v2_procs_fd;
@@ -381,7 +417,8 @@ Result<Child> spawn(const ExecSpec& spec, SpawnFailure* ret_failure) {
             (void)fcntl(pidfd, F_SETFD, FD_CLOEXEC);
         }
     }
-    if (pid < 0) return fail_at(ExecStage::kFork, errno);
+    if (pid < 0)
+        return fail_at(ExecStage::kFork, errno);
     Child child{pid, UniqueFd(pidfd)};
     if (a.stage != 0) {
         // The child has exited with 127 already; collect it so no zombie is left.
@@ -393,19 +430,25 @@ Result<Child> spawn(const ExecSpec& spec, SpawnFailure* ret_failure) {
 }
 
 Status send_signal(const Child& child, int sig, bool group) {
-    if (!child.pidfd) return fail(Error::make(EBADF, "no pidfd"));
+    if (!child.pidfd)
+        return fail(Error::make(EBADF, "no pidfd"));
     if (group) {
-        if (pidfd_send_signal(child.pidfd.get(), sig, nullptr, PIDFD_SIGNAL_PROCESS_GROUP) == 0) return ok();
-        if (errno == ESRCH) return ok();
-        if (errno != EINVAL) return fail(Error::from_errno("pidfd_send_signal(%d, group)", child.pid));
+        if (pidfd_send_signal(child.pidfd.get(), sig, nullptr, PIDFD_SIGNAL_PROCESS_GROUP) == 0)
+            return ok();
+        if (errno == ESRCH)
+            return ok();
+        if (errno != EINVAL)
+            return fail(Error::from_errno("pidfd_send_signal(%d, group)", child.pid));
         // Older kernels: the leader is not reaped yet (we hold its status), so its pid
         // still names its process group.
         if (::kill(-child.pid, sig) == 0 || errno == ESRCH) {
-            if (errno == ESRCH) (void)pidfd_send_signal(child.pidfd.get(), sig, nullptr, 0);
+            if (errno == ESRCH)
+                (void)pidfd_send_signal(child.pidfd.get(), sig, nullptr, 0);
             return ok();
         }
     }
-    if (pidfd_send_signal(child.pidfd.get(), sig, nullptr, 0) == 0 || errno == ESRCH) return ok();
+    if (pidfd_send_signal(child.pidfd.get(), sig, nullptr, 0) == 0 || errno == ESRCH)
+        return ok();
     return fail(Error::from_errno("pidfd_send_signal(%d)", child.pid));
 }
 
@@ -415,7 +458,8 @@ Result<ExitStatus> try_reap(const Child& child) {
     if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(child.pidfd.get()), &si, WEXITED | WNOHANG) < 0)
         return fail(Error::from_errno("waitid(%d)", child.pid));
     ExitStatus st;
-    if (si.si_pid == 0) return st;
+    if (si.si_pid == 0)
+        return st;
     st.exited = true;
     if (si.si_code == CLD_EXITED) {
         st.exit_status = si.si_status;

@@ -41,16 +41,16 @@ struct ExecSpec {
     std::optional<gid_t> gid;
     std::vector<gid_t> groups;  // supplementary groups with a uid change (default: {gid})
     int umask = -1;             // -1: inherit
-    int stdin_fd = -1;  // -1: /dev/null
+    int stdin_fd = -1;          // -1: /dev/null
     int stdout_fd = -1;
     int stderr_fd = -1;
-    std::vector<int> extra_fds;   // become fds 3, 4, ...
+    std::vector<int> extra_fds;  // become fds 3, 4, ...
     // The v2 cgroup to start in: its directory (clone3 CLONE_INTO_CGROUP, the child is
     // born there) and its cgroup.procs (written by the child when clone3 is refused).
     int cgroup_v2_dir_fd = -1;
     int cgroup_v2_procs_fd = -1;
     std::vector<int> cgroup_procs_fds;  // more cgroup.procs files to join (v1 controllers on hybrid hosts)
-    bool new_session = false;     // setsid() instead of setpgid(0, 0)
+    bool new_session = false;           // setsid() instead of setpgid(0, 0)
     bool no_new_privs = false;
     std::vector<int> ambient_caps;  // capabilities kept across the uid change (CAP_* numbers)
     bool drop_bounding = false;     // drop every other capability from the bounding set

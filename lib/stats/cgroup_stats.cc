@@ -12,7 +12,8 @@ model::ProcessStats CgroupSampler::sample(cgroup::Tree* tree, cgroup::Group* gro
                                           std::chrono::steady_clock::time_point now) {
     if (tree && group) {
         auto u = tree->usage(*group);
-        if (u) return sample(*u, os_pid, now);
+        if (u)
+            return sample(*u, os_pid, now);
     }
     last_source_ = CpuSource::kNone;  // ProcSampler keeps its own previous sample
     return proc_.sample(os_pid, now);
@@ -39,8 +40,10 @@ model::ProcessStats CgroupSampler::sample(const cgroup::Usage& u, pid_t os_pid,
     // the tree's memory is the sum of its members' resident sets.
     uint64_t tree_rss = s.rss.value_or(0);
     for (pid_t m : u.members) {
-        if (m == os_pid) continue;
-        if (s.children.size() >= kMaxChildren) break;
+        if (m == os_pid)
+            continue;
+        if (s.children.size() >= kMaxChildren)
+            break;
         model::ProcessStats c = process_snapshot(m);
         c.cpu = 0.0;
         tree_rss += c.rss.value_or(0);
@@ -58,7 +61,8 @@ std::optional<double> CgroupSampler::cpu_percent(CpuSource src, double cpu_secon
     double pct = 0.0;
     if (last_source_ == src) {
         double dt = std::chrono::duration<double>(now - last_time_).count();
-        if (dt > 0 && cpu_seconds >= last_cpu_) pct = std::round((cpu_seconds - last_cpu_) * 1000.0 / dt) / 10.0;
+        if (dt > 0 && cpu_seconds >= last_cpu_)
+            pct = std::round((cpu_seconds - last_cpu_) * 1000.0 / dt) / 10.0;
     }
     last_source_ = src;
     last_cpu_ = cpu_seconds;

@@ -18,16 +18,19 @@ namespace gaffer::stats {
 std::optional<ProcStat> parse_proc_stat(std::string_view t) {
     size_t open = t.find('(');
     size_t close = t.rfind(')');
-    if (open == std::string_view::npos || close == std::string_view::npos || close < open) return std::nullopt;
+    if (open == std::string_view::npos || close == std::string_view::npos || close < open)
+        return std::nullopt;
     ProcStat s;
     auto pid = parse_int(t.substr(0, open));
-    if (!pid) return std::nullopt;
+    if (!pid)
+        return std::nullopt;
     s.pid = static_cast<pid_t>(*pid);
     s.comm = std::string(t.substr(open + 1, close - open - 1));
     auto f = split_any(t.substr(close + 1), " \n");
     // f[0] = state (field 3); utime is field 14 → f[11]; stime f[12]; nice f[16];
     // vsize f[20]; rss (pages) f[21].
-    if (f.size() < 22) return std::nullopt;
+    if (f.size() < 22)
+        return std::nullopt;
     static const long ticks = sysconf(_SC_CLK_TCK);
     static const long page = sysconf(_SC_PAGESIZE);
     s.state = f[0].empty() ? '?' : f[0][0];
@@ -45,11 +48,13 @@ namespace {
 uint64_t mem_total() {
     static uint64_t total = [] {
         auto text = read_file("/proc/meminfo");
-        if (!text) return uint64_t{0};
+        if (!text)
+            return uint64_t{0};
         for (const auto& line : split_any(*text, "\n")) {
             if (starts_with(line, "MemTotal:")) {
                 auto parts = split_any(line, " ");
-                if (parts.size() >= 2) return static_cast<uint64_t>(parse_int(parts[1]).value_or(0)) * 1024;
+                if (parts.size() >= 2)
+                    return static_cast<uint64_t>(parse_int(parts[1]).value_or(0)) * 1024;
             }
         }
         return uint64_t{0};
@@ -60,12 +65,15 @@ uint64_t mem_total() {
 std::string user_name(uid_t uid) {
     static std::map<uid_t, std::string> cache;
     auto it = cache.find(uid);
-    if (it != cache.end()) return it->second;
+    if (it != cache.end())
+        return it->second;
     struct passwd pw, *res = nullptr;
     char buf[1024];
     std::string name = std::to_string(uid);
-    if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res) name = res->pw_name;
-    if (cache.size() < 1024) cache.emplace(uid, name);
+    if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res)
+        name = res->pw_name;
+    if (cache.size() < 1024)
+        cache.emplace(uid, name);
     return name;
 }
 
@@ -87,22 +95,28 @@ model::ProcessStats one(pid_t os_pid, const ProcStat* st) {
         s.cmdline = st->comm;
     }
     struct stat sb;
-    if (::stat(dir.c_str(), &sb) == 0) s.username = user_name(sb.st_uid);
+    if (::stat(dir.c_str(), &sb) == 0)
+        s.username = user_name(sb.st_uid);
     auto cmd = read_file(dir + "/cmdline", 1 << 16);
-    if (cmd && !cmd->empty()) s.cmdline = basename_of(std::string_view(cmd->c_str()));
+    if (cmd && !cmd->empty())
+        s.cmdline = basename_of(std::string_view(cmd->c_str()));
     return s;
 }
 
 // Descendants of `root`, from the children lists of every thread.
 void collect_children(pid_t root, std::vector<pid_t>& out, int depth) {
-    if (depth > 16 || out.size() > 4096) return;
+    if (depth > 16 || out.size() > 4096)
+        return;
     std::string task_dir = "/proc/" + std::to_string(root) + "/task";
     DIR* d = opendir(task_dir.c_str());
-    if (!d) return;
+    if (!d)
+        return;
     while (struct dirent* e = readdir(d)) {
-        if (e->d_name[0] == '.') continue;
+        if (e->d_name[0] == '.')
+            continue;
         auto kids = read_file(task_dir + "/" + e->d_name + "/children", 1 << 16);
-        if (!kids) continue;
+        if (!kids)
+            continue;
         for (const auto& k : split_any(*kids, " \n")) {
             if (auto pid = parse_int(k)) {
                 out.push_back(static_cast<pid_t>(*pid));
@@ -117,21 +131,24 @@ void collect_children(pid_t root, std::vector<pid_t>& out, int depth) {
 
 std::optional<double> memory_percent(uint64_t bytes) {
     uint64_t total = mem_total();
-    if (!total) return std::nullopt;
+    if (!total)
+        return std::nullopt;
     return std::round(static_cast<double>(bytes) * 1000.0 / static_cast<double>(total)) / 10.0;
 }
 
 model::ProcessStats process_snapshot(pid_t os_pid) {
     auto text = read_file("/proc/" + std::to_string(os_pid) + "/stat", 4096);
     std::optional<ProcStat> st;
-    if (text) st = parse_proc_stat(*text);
+    if (text)
+        st = parse_proc_stat(*text);
     return one(os_pid, st ? &*st : nullptr);
 }
 
 model::ProcessStats ProcSampler::sample(pid_t os_pid, std::chrono::steady_clock::time_point now) {
     auto text = read_file("/proc/" + std::to_string(os_pid) + "/stat", 4096);
     std::optional<ProcStat> st;
-    if (text) st = parse_proc_stat(*text);
+    if (text)
+        st = parse_proc_stat(*text);
     model::ProcessStats s = one(os_pid, st ? &*st : nullptr);
     if (st) {
         double cpu = st->utime + st->stime;
@@ -149,7 +166,8 @@ model::ProcessStats ProcSampler::sample(pid_t os_pid, std::chrono::steady_clock:
     for (pid_t k : kids) {
         auto kt = read_file("/proc/" + std::to_string(k) + "/stat", 4096);
         std::optional<ProcStat> ks;
-        if (kt) ks = parse_proc_stat(*kt);
+        if (kt)
+            ks = parse_proc_stat(*kt);
         auto c = one(k, ks ? &*ks : nullptr);
         c.cpu = 0.0;
         s.children.push_back(std::move(c));
@@ -159,7 +177,8 @@ model::ProcessStats ProcSampler::sample(pid_t os_pid, std::chrono::steady_clock:
 
 std::string human_size(uint64_t bytes) {
     static const char* units = "KMGTPEZY";
-    if (bytes < 1024) return std::to_string(bytes) + "B";
+    if (bytes < 1024)
+        return std::to_string(bytes) + "B";
     // Integer division: floor(floor(b / 1024) / 1024) == floor(b / 1024^2), and no
     // rounding up near a unit boundary (a double rounds 2^64 - 1 up to 16E).
     uint64_t v = bytes;
@@ -172,7 +191,8 @@ std::string human_size(uint64_t bytes) {
 }
 
 std::string format_ctime(double seconds) {
-    if (!(seconds >= 0)) seconds = 0;
+    if (!(seconds >= 0))
+        seconds = 0;
     auto total_cs = static_cast<uint64_t>(std::llround(seconds * 100.0));
     uint64_t cs = total_cs % 100;
     uint64_t secs = total_cs / 100;

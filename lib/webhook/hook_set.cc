@@ -124,7 +124,8 @@ Result<HookSet> HookSet::make(const std::vector<std::pair<std::string, std::stri
     for (const auto& [pattern, url] : hooks) {
         Status st = validate_url(url, async_dns);
         if (!st) {
-            if (bad_index) *bad_index = set.hooks_.size();
+            if (bad_index)
+                *bad_index = set.hooks_.size();
             return fail(Error::make(EINVAL, "webhook '%s = %s': %s", pattern.c_str(), redact_url(url).c_str(),
                                     st.error().context.c_str()));
         }

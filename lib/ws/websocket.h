@@ -154,7 +154,6 @@ struct DecoderOptions {
     size_t max_message = kDefaultMaxMessage;  // payload bytes of one whole message; larger -> 1009
 };
 
-
 // The frame decoder: an incremental state machine over the bytes of one connection. Bytes
 // may arrive in any split; the events are the same for every split of the same input.
 class Decoder {

@@ -92,7 +92,8 @@ TEST_P(LoopTest, ManyWatchesReadyAtOnceAllFire) {
     struct rlimit rl {};
     ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
     const int n = static_cast<int>(std::min<rlim_t>(3000, (rl.rlim_cur - 64) / 2));
-    if (n < 2100) GTEST_SKIP() << "RLIMIT_NOFILE too low for " << 2 * 2100 << " fds";
+    if (n < 2100)
+        GTEST_SKIP() << "RLIMIT_NOFILE too low for " << 2 * 2100 << " fds";
     std::vector<Pipe> pipes;
     pipes.reserve(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) pipes.push_back(make_pipe());
@@ -101,8 +102,10 @@ TEST_P(LoopTest, ManyWatchesReadyAtOnceAllFire) {
     for (int i = 0; i < n; ++i) {
         auto id = loop_->watch(pipes[static_cast<size_t>(i)].read.get(), POLLIN, [&, i](uint32_t) {
             char c;
-            if (read(pipes[static_cast<size_t>(i)].read.get(), &c, 1) != 1) return;
-            if (fired[static_cast<size_t>(i)]++ == 0) ++distinct;
+            if (read(pipes[static_cast<size_t>(i)].read.get(), &c, 1) != 1)
+                return;
+            if (fired[static_cast<size_t>(i)]++ == 0)
+                ++distinct;
         });
         ASSERT_TRUE(id) << id.error().message();
     }

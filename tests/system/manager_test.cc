@@ -9,8 +9,8 @@
 
 #include <fcntl.h>
 #include <grp.h>
-#include <pwd.h>
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <string>
@@ -316,8 +316,8 @@ protected:
     // checked here instead of lingering as a zombie of PID 1.
     void start_tree(double graceful_timeout, pid_t* grandchild) {
         ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
-        auto s = job_spec("default.tree", "sh -c 'trap \"\" TERM; echo $$; exec sleep 1000' & wait", 1,
-                          graceful_timeout);
+        auto s =
+            job_spec("default.tree", "sh -c 'trap \"\" TERM; echo $$; exec sleep 1000' & wait", 1, graceful_timeout);
         s.shell = true;
         s.redirect_output = {"out"};
         ASSERT_TRUE(mgr_->load(s));
@@ -602,13 +602,16 @@ std::string first_spawn_outcome_as(loop::Backend backend, uid_t uid, bool with_g
     if (geteuid() == 0 && (setgroups(0, nullptr) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
         return "drop failed: " + std::string(strerror(errno));
     auto l = Loop::create(backend);
-    if (!l) return "skip: " + l.error().message();
+    if (!l)
+        return "skip: " + l.error().message();
     auto loop = std::move(l).value();
     events::EventBus bus(*loop);
     std::string seen;
     bus.subscribe(".", [&](const std::string& type, const json_t* msg) {
-        if (!seen.empty()) return;
-        if (type == "spawn") seen = "spawn";
+        if (!seen.empty())
+            return;
+        if (type == "spawn")
+            seen = "spawn";
         if (type == "spawn_error")
             seen = "spawn_error stage=" + std::string(json_string_value(json_object_get(msg, "stage"))) +
                    " errno=" + std::to_string(json_integer_value(json_object_get(msg, "errno")));
@@ -619,12 +622,15 @@ std::string first_spawn_outcome_as(loop::Backend backend, uid_t uid, bool with_g
     Manager mgr(*loop, bus, o);
     model::JobSpec spec = job_spec("default.mine", "sleep 1000", 1);
     spec.uid = uid;
-    if (with_gid) spec.gid = getegid();
-    if (!mgr.load(spec)) return "load failed";
+    if (with_gid)
+        spec.gid = getegid();
+    if (!mgr.load(spec))
+        return "load failed";
     (void)loop->run_until([&] { return !seen.empty(); }, kWait);
     bool done = false;
     mgr.shutdown([&] { done = true; });
-    if (!loop->run_until([&] { return done; }, kWait)) return "shutdown did not finish";
+    if (!loop->run_until([&] { return done; }, kWait))
+        return "shutdown did not finish";
     return seen.empty() ? "nothing published" : seen;
 }
 
@@ -633,9 +639,11 @@ std::string first_spawn_outcome_as(loop::Backend backend, uid_t uid, bool with_g
 std::string spawn_outcome_in_a_non_root_daemon(loop::Backend backend, bool with_gid) {
     const uid_t uid = geteuid() == 0 ? 65534 : geteuid();
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0) return "pipe failed";
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return "pipe failed";
     pid_t child = fork();
-    if (child < 0) return "fork failed";
+    if (child < 0)
+        return "fork failed";
     if (child == 0) {
         close(fds[0]);
         alarm(30);
@@ -663,22 +671,26 @@ std::string spawn_outcome_in_a_non_root_daemon(loop::Backend backend, bool with_
 // through a pipe what its own Manager published.
 TEST_P(ManagerTest, OwnUidWithoutGidSpawnsInANonRootDaemon) {
     std::string got = spawn_outcome_in_a_non_root_daemon(GetParam(), false);
-    if (got.rfind("skip: ", 0) == 0) GTEST_SKIP() << got;
+    if (got.rfind("skip: ", 0) == 0)
+        GTEST_SKIP() << got;
     EXPECT_EQ(got, "spawn");
 }
 
 TEST_P(ManagerTest, OwnUidAndOwnGidSpawnsInANonRootDaemon) {
     std::string got = spawn_outcome_in_a_non_root_daemon(GetParam(), true);
-    if (got.rfind("skip: ", 0) == 0) GTEST_SKIP() << got;
+    if (got.rfind("skip: ", 0) == 0)
+        GTEST_SKIP() << got;
     EXPECT_EQ(got, "spawn");
 }
 
 // As root, a uid without a gid means that user's primary group and supplementary groups
 // (systemd's User=), never the daemon's own groups.
 TEST_P(ManagerTest, UidWithoutGidAsRootRunsWithTheUsersGroups) {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root";
+    if (geteuid() != 0)
+        GTEST_SKIP() << "needs root";
     struct passwd* pw = getpwuid(65534);
-    if (!pw) GTEST_SKIP() << "no passwd entry for uid 65534";
+    if (!pw)
+        GTEST_SKIP() << "no passwd entry for uid 65534";
     auto s = job_spec("default.nobody", "sh -c 'id -u; id -g; id -G; sleep 1000'", 1);
     s.redirect_output = {"out"};
     s.uid = 65534;

@@ -543,7 +543,8 @@ INSTANTIATE_TEST_SUITE_P(Ways, SpawnerCgroupTest,
 TEST_P(SpawnerCgroupTest, ChildJoinsACgroupOfTheTree) {
     const Join how = GetParam();
 #if !defined(__x86_64__)
-    if (how == Join::kBornInIt) GTEST_SKIP() << "clone3 is used on x86_64 only";
+    if (how == Join::kBornInIt)
+        GTEST_SKIP() << "clone3 is used on x86_64 only";
 #endif
     if (geteuid() != 0)
         GTEST_SKIP() << "creating cgroups needs root (or a delegated subtree)";
@@ -559,7 +560,9 @@ TEST_P(SpawnerCgroupTest, ChildJoinsACgroupOfTheTree) {
     auto s = exec_spec("/bin/sleep", {"sleep", "1000"});
     UniqueFd not_a_cgroup(open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     switch (how) {
-        case Join::kWrite: s.cgroup_procs_fds = {g->procs.get()}; break;
+        case Join::kWrite:
+            s.cgroup_procs_fds = {g->procs.get()};
+            break;
         case Join::kBornInIt:
             ASSERT_TRUE(g->dir);
             s.cgroup_v2_dir_fd = g->dir.get();

@@ -40,7 +40,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr uint64_t kMiB = 1 << 20;
 
-bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+bool exists(const std::string& path) {
+    return ::access(path.c_str(), F_OK) == 0;
+}
 
 std::string read_trimmed(const std::string& path) {
     auto t = read_file(path);
@@ -53,7 +55,9 @@ bool wait_readable(int fd, int ms) {
     return ::poll(&p, 1, ms) == 1;
 }
 
-void pause_ms(int ms) { (void)::poll(nullptr, 0, ms); }
+void pause_ms(int ms) {
+    (void)::poll(nullptr, 0, ms);
+}
 
 // Reads one line from a pipe, waiting up to `ms`.
 std::string read_line(int fd, int ms) {
@@ -61,10 +65,12 @@ std::string read_line(int fd, int ms) {
     auto deadline = Clock::now() + std::chrono::milliseconds(ms);
     while (out.find('\n') == std::string::npos) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-        if (left <= 0 || !wait_readable(fd, static_cast<int>(left))) break;
+        if (left <= 0 || !wait_readable(fd, static_cast<int>(left)))
+            break;
         char buf[256];
         ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n <= 0) break;
+        if (n <= 0)
+            break;
         out.append(buf, static_cast<size_t>(n));
     }
     return out;
@@ -72,7 +78,8 @@ std::string read_line(int fd, int ms) {
 
 double proc_cpu_seconds(pid_t pid) {
     auto t = read_file("/proc/" + std::to_string(pid) + "/stat");
-    if (!t) return -1;
+    if (!t)
+        return -1;
     auto st = stats::parse_proc_stat(*t);
     return st ? st->utime + st->stime : -1;
 }
@@ -84,25 +91,32 @@ double proc_cpu_seconds(pid_t pid) {
 void boost(pid_t pid) {
     EXPECT_EQ(::setpriority(PRIO_PROCESS, static_cast<id_t>(pid), -20), 0) << strerror(errno);
     std::string autogroup = "/proc/" + std::to_string(pid) + "/autogroup";
-    if (exists(autogroup)) (void)write_file(autogroup, "-20");
+    if (exists(autogroup))
+        (void)write_file(autogroup, "-20");
 }
 
 class CgroupSystem : public ::testing::Test {
 protected:
     void SetUp() override {
-        if (geteuid() != 0) GTEST_SKIP() << "needs root to create cgroups";
-        if (detect_mode() == Mode::kNone) GTEST_SKIP() << "no cgroup2 mount (/sys/fs/cgroup or /sys/fs/cgroup/unified)";
+        if (geteuid() != 0)
+            GTEST_SKIP() << "needs root to create cgroups";
+        if (detect_mode() == Mode::kNone)
+            GTEST_SKIP() << "no cgroup2 mount (/sys/fs/cgroup or /sys/fs/cgroup/unified)";
         tree_ = Tree::create("gaffer-cgtest");
-        if (tree_->mode() == Mode::kNone) GTEST_SKIP() << "cannot create cgroups here";
+        if (tree_->mode() == Mode::kNone)
+            GTEST_SKIP() << "cannot create cgroups here";
         ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
     }
 
     void TearDown() override {
-        if (!tree_) return;
+        if (!tree_)
+            return;
         guard_.kill_all();
         for (auto& [job, g] : groups_) {
-            if (g.path.empty()) continue;
-            if (tree_->populated(g)) (void)tree_->kill(g);
+            if (g.path.empty())
+                continue;
+            if (tree_->populated(g))
+                (void)tree_->kill(g);
             wait_unpopulated(g, 5000);
             auto r = tree_->remove(g, job);
             EXPECT_TRUE(r) << r.error().message();
@@ -122,7 +136,8 @@ protected:
     Group* make_group(const std::string& job, const Limits& limits = {}) {
         auto g = tree_->create_group(job, next_pid_++, limits);
         EXPECT_TRUE(g) << g.error().message();
-        if (!g) return nullptr;
+        if (!g)
+            return nullptr;
         groups_.emplace_back(job, std::move(g).value());
         return &groups_.back().second;
     }
@@ -133,7 +148,8 @@ protected:
                       bool new_session = false) {
         proc::ExecSpec ex;
         ex.new_session = new_session;
-        if (argv[0][0] != '/') argv.insert(argv.begin(), GAFFER_CGROUP_HELPER);
+        if (argv[0][0] != '/')
+            argv.insert(argv.begin(), GAFFER_CGROUP_HELPER);
         ex.path = argv[0];
         ex.argv = argv;
         ex.envp = {"PATH=/usr/bin:/bin"};
@@ -151,11 +167,14 @@ protected:
         proc::SpawnFailure failure;
         auto child = proc::spawn(ex, &failure);
         EXPECT_TRUE(child) << child.error().message() << " at " << proc::to_string(failure.stage);
-        if (!child) return {};
+        if (!child)
+            return {};
         guard_.add_pidfd(child->pidfd.get());
         g.close_join_fds();  // joined: the write fds are no longer needed
-        if (out_fd) *out_fd = std::move(out->read);
-        if (err_fd) *err_fd = std::move(err->read);
+        if (out_fd)
+            *out_fd = std::move(out->read);
+        if (err_fd)
+            *err_fd = std::move(err->read);
         return std::move(child).value();
     }
 
@@ -173,7 +192,8 @@ protected:
         auto deadline = Clock::now() + std::chrono::milliseconds(ms);
         while (tree_->populated(g)) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-            if (left <= 0 || !fd) return false;
+            if (left <= 0 || !fd)
+                return false;
             struct pollfd p = {fd.get(), POLLPRI, 0};
             (void)::poll(&p, 1, static_cast<int>(std::min<long>(left, 100)));
             char buf[64];
@@ -246,7 +266,8 @@ TEST_F(CgroupSystem, GroupsInEveryHierarchyAndTheChildJoinsThemAll) {
                 g->path.compare(g->path.size() - pc.v2_path->size(), std::string::npos, *pc.v2_path) == 0)
         << g->path << " vs " << *pc.v2_path;
     for (int c = 0; c < kControllerCount; ++c) {
-        if (g->v1_path[c].empty()) continue;
+        if (g->v1_path[c].empty())
+            continue;
         auto procs = parse_procs(read_file(g->v1_path[c] + "/cgroup.procs").value());
         EXPECT_EQ(procs, std::vector<pid_t>{child.pid}) << g->v1_path[c];
     }
@@ -494,7 +515,8 @@ TEST_F(CgroupSystem, RemoveIsBusyWhilePopulatedThenCleansEveryHierarchy) {
     EXPECT_FALSE(exists(g->path));
     EXPECT_FALSE(exists(job_dir));
     for (int c = 0; c < kControllerCount; ++c) {
-        if (g->v1_path[c].empty()) continue;
+        if (g->v1_path[c].empty())
+            continue;
         EXPECT_FALSE(exists(g->v1_path[c])) << g->v1_path[c];
         EXPECT_FALSE(exists(tree_->v1_base(static_cast<Controller>(c)) + "/jobs/test.remove"));
     }
@@ -530,7 +552,8 @@ TEST_F(CgroupSystem, InvalidLimitLeavesNothingBehind) {
 }
 
 TEST(CgroupTree, NoCgroupsMeansLimitsAreAnError) {
-    if (geteuid() == 0 && detect_mode() != Mode::kNone) GTEST_SKIP() << "cgroups are usable here";
+    if (geteuid() == 0 && detect_mode() != Mode::kNone)
+        GTEST_SKIP() << "cgroups are usable here";
     auto tree = Tree::create("gaffer-cgtest");
     ASSERT_EQ(tree->mode(), Mode::kNone);
     Limits limits;

@@ -27,16 +27,19 @@ void say(const char* line) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 2) return 2;
+    if (argc < 2)
+        return 2;
     if (strcmp(argv[1], "burn") == 0) {
         volatile unsigned long n = 0;
         for (;;) n = n + 1;
     }
-    if (strcmp(argv[1], "idle") == 0) sleep_forever();
+    if (strcmp(argv[1], "idle") == 0)
+        sleep_forever();
     if (strcmp(argv[1], "touch") == 0 && argc > 2) {
         size_t bytes = static_cast<size_t>(strtoul(argv[2], nullptr, 10)) << 20;
         auto* p = static_cast<volatile char*>(malloc(bytes));
-        if (!p) return 3;
+        if (!p)
+            return 3;
         long page = sysconf(_SC_PAGESIZE);
         for (size_t i = 0; i < bytes; i += static_cast<size_t>(page)) p[i] = 1;
         say("ready\n");
@@ -44,9 +47,12 @@ int main(int argc, char** argv) {
     }
     if (strcmp(argv[1], "orphan") == 0) {
         pid_t pid = fork();
-        if (pid < 0) return 4;
-        if (pid > 0) return 0;
-        if (setsid() < 0) _exit(5);
+        if (pid < 0)
+            return 4;
+        if (pid > 0)
+            return 0;
+        if (setsid() < 0)
+            _exit(5);
         signal(SIGTERM, SIG_IGN);
         char line[64];
         snprintf(line, sizeof line, "ready %d\n", static_cast<int>(getpid()));

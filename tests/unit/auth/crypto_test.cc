@@ -30,8 +30,7 @@ TEST(Crypto, FromHexRejectsBadInput) {
 
 TEST(Crypto, Sha256KnownVector) {
     Sha256 h = sha256("abc");
-    EXPECT_EQ(to_hex(h.data(), h.size()),
-              "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT_EQ(to_hex(h.data(), h.size()), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST(Crypto, RandomHexHasTheRightShapeAndVaries) {

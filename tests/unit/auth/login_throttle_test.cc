@@ -8,8 +8,8 @@
 namespace gaffer::auth {
 namespace {
 
-using std::chrono::seconds;
 using std::chrono::milliseconds;
+using std::chrono::seconds;
 
 class LoginThrottleTest : public ::testing::Test {
 protected:

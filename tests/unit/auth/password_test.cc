@@ -36,8 +36,7 @@ TEST(Password, VerifiesTheOriginalsSha1Format) {
 TEST(Password, LegacyPrefixIsNotSha256) {
     // The same salt/iterations/key under the new prefix must not verify: the prefix
     // selects the algorithm and how the salt is used.
-    std::string relabelled = std::string(kLegacyHash).replace(0, kLegacyPasswordPrefix.size(),
-                                                               kPasswordPrefix);
+    std::string relabelled = std::string(kLegacyHash).replace(0, kLegacyPasswordPrefix.size(), kPasswordPrefix);
     EXPECT_TRUE(is_password_hash(relabelled));
     EXPECT_FALSE(verify_password(relabelled, "secret:pass"));
 }
@@ -81,17 +80,17 @@ TEST(Password, MalformedHashesNeverVerify) {
         "",
         "plain",
         "PBKDF2-256$",
-        "PBKDF2-256$salt$abcd",                        // no iterations
-        "PBKDF2-256$salt:abc$abcd",                    // iterations not a number
-        "PBKDF2-256$salt:0$abcd",                      // zero iterations
-        "PBKDF2-256$salt:-5$abcd",                     // negative
-        "PBKDF2-256$salt:99999999999$abcd",            // over the bound
-        "PBKDF2-256$salt:1000$",                       // no key
-        "PBKDF2-256$salt:1000$abc",                    // odd hex
-        "PBKDF2-256$salt:1000$zz",                     // not hex
-        "PBKDF2-256$:1000$abcd",                       // empty salt
-        "PBKDF2-SHA256$nothex:1000$abcd",              // new format salt must be hex
-        "pbkdf2-sha256$00:1000$abcd",                  // prefix is case-sensitive
+        "PBKDF2-256$salt$abcd",              // no iterations
+        "PBKDF2-256$salt:abc$abcd",          // iterations not a number
+        "PBKDF2-256$salt:0$abcd",            // zero iterations
+        "PBKDF2-256$salt:-5$abcd",           // negative
+        "PBKDF2-256$salt:99999999999$abcd",  // over the bound
+        "PBKDF2-256$salt:1000$",             // no key
+        "PBKDF2-256$salt:1000$abc",          // odd hex
+        "PBKDF2-256$salt:1000$zz",           // not hex
+        "PBKDF2-256$:1000$abcd",             // empty salt
+        "PBKDF2-SHA256$nothex:1000$abcd",    // new format salt must be hex
+        "pbkdf2-sha256$00:1000$abcd",        // prefix is case-sensitive
     };
     for (const char* h : bad) {
         EXPECT_FALSE(is_password_hash(h)) << h;

@@ -37,20 +37,15 @@ INSTANTIATE_TEST_SUITE_P(
     Table, PermissionCheck,
     ::testing::Values(
         // Nothing grants nothing.
-        Case{"{}", "s", false, false, false},
-        Case{"{}", "s.j", false, false, false},
+        Case{"{}", "s", false, false, false}, Case{"{}", "s.j", false, false, false},
         // admin implies everything.
-        Case{R"({"admin": true})", "s", true, true, true},
-        Case{R"({"admin": true})", "s.j", true, true, true},
+        Case{R"({"admin": true})", "s", true, true, true}, Case{R"({"admin": true})", "s.j", true, true, true},
         Case{R"({"admin": true})", "*", true, true, true},
         // "*" covers everything, at its own level and below.
-        Case{R"({"read": ["*"]})", "s.j", true, false, false},
-        Case{R"({"write": ["*"]})", "s.j", true, true, false},
-        Case{R"({"manage": ["*"]})", "s", true, true, true},
-        Case{R"({"manage": ["*"]})", "s.j", true, true, true},
+        Case{R"({"read": ["*"]})", "s.j", true, false, false}, Case{R"({"write": ["*"]})", "s.j", true, true, false},
+        Case{R"({"manage": ["*"]})", "s", true, true, true}, Case{R"({"manage": ["*"]})", "s.j", true, true, true},
         // A session id covers the session and all its jobs.
-        Case{R"({"manage": ["s"]})", "s", true, true, true},
-        Case{R"({"manage": ["s"]})", "s.j", true, true, true},
+        Case{R"({"manage": ["s"]})", "s", true, true, true}, Case{R"({"manage": ["s"]})", "s.j", true, true, true},
         Case{R"({"manage": ["s"]})", "s.j.with.dots", true, true, true},
         Case{R"({"manage": ["s"]})", "t.j", false, false, false},
         Case{R"({"manage": ["s"]})", "sx.j", false, false, false},
@@ -61,8 +56,7 @@ INSTANTIATE_TEST_SUITE_P(
         Case{R"({"manage": ["s.j"]})", "s.k", false, false, false},
         Case{R"({"manage": ["s.j"]})", "s.jj", false, false, false},
         // manage ⊇ write ⊇ read.
-        Case{R"({"write": ["s"]})", "s.j", true, true, false},
-        Case{R"({"read": ["s"]})", "s.j", true, false, false},
+        Case{R"({"write": ["s"]})", "s.j", true, true, false}, Case{R"({"read": ["s"]})", "s.j", true, false, false},
         Case{R"({"read": ["s.j"], "write": ["t"], "manage": ["u.k"]})", "s.j", true, false, false},
         Case{R"({"read": ["s.j"], "write": ["t"], "manage": ["u.k"]})", "t.x", true, true, false},
         Case{R"({"read": ["s.j"], "write": ["t"], "manage": ["u.k"]})", "u.k", true, true, true},
@@ -122,8 +116,7 @@ TEST(Permissions, FromJsonRejectsBadShapes) {
         auto p = Permissions::from_json(j->get());
         ASSERT_FALSE(p) << b.text;
         EXPECT_EQ(p.error().code, EINVAL) << b.text;
-        EXPECT_NE(p.error().context.find(b.mentions), std::string::npos)
-            << b.text << " -> " << p.error().context;
+        EXPECT_NE(p.error().context.find(b.mentions), std::string::npos) << b.text << " -> " << p.error().context;
     }
 }
 
@@ -150,9 +143,8 @@ TEST(Permissions, JsonRoundTrip) {
     p.read = {"*"};
     p.uids = {"1000", "www-data"};
     json::JsonPtr j = p.to_json();
-    EXPECT_EQ(json::dump(j.get()),
-              R"({"admin":false,"create_key":false,"create_user":true,"manage":["s","t.j"],)"
-              R"("write":[],"read":["*"],"uids":[1000,"www-data"]})");
+    EXPECT_EQ(json::dump(j.get()), R"({"admin":false,"create_key":false,"create_user":true,"manage":["s","t.j"],)"
+                                   R"("write":[],"read":["*"],"uids":[1000,"www-data"]})");
     auto back = Permissions::from_json(j.get());
     ASSERT_TRUE(back);
     EXPECT_EQ(*back, p);

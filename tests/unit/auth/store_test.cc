@@ -3,18 +3,17 @@
 // corrupt files, limits and the constant-time path. Each test works in its own temp dir.
 #include "lib/auth/store.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <filesystem>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <stdlib.h>
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 
 #include "lib/auth/crypto.h"
 #include "lib/auth/password.h"
@@ -63,7 +62,9 @@ void spit(const std::string& path, const std::string& text, mode_t mode = 0600) 
     ASSERT_EQ(::fchmod(fd.get(), mode), 0);
 }
 
-bool is_hex(const std::string& s) { return s.find_first_not_of("0123456789abcdef") == std::string::npos; }
+bool is_hex(const std::string& s) {
+    return s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
 
 Permissions admin_perms() {
     Permissions p;
@@ -82,7 +83,8 @@ protected:
     std::string path() const { return dir_.path() + "/auth.json"; }
 
     std::unique_ptr<Store> open_store(Store::Options opts = {}) {
-        if (!opts.clock) opts.clock = [this] { return now_; };
+        if (!opts.clock)
+            opts.clock = [this] { return now_; };
         auto r = Store::open(path(), std::move(opts));
         EXPECT_TRUE(r) << r.error().message();
         return r ? std::move(*r) : nullptr;
@@ -144,9 +146,9 @@ TEST_F(StoreTest, CorruptFilesAreErrorsAndAreLeftAlone) {
         R"({"version": 1, "keys": []})",
         with("1", ""),
         with(R"({"id": "zz", "hash": ")" + hash + R"("})", ""),
-        with(R"({"id": "00000000", "hash": ")" + hash + R"("})", ""),   // id does not match hash
+        with(R"({"id": "00000000", "hash": ")" + hash + R"("})", ""),  // id does not match hash
         with(R"({"id": ")" + id + R"(", "hash": "abc"})", ""),
-        with(key + "," + key, ""),                                      // duplicate id
+        with(key + "," + key, ""),  // duplicate id
         with(R"({"id": ")" + id + R"(", "hash": ")" + hash + R"(", "parent": "12345678"})", ""),
         with(R"({"id": ")" + id + R"(", "hash": ")" + hash + R"(", "permissions": {"admin": 1}})", ""),
         with(R"({"id": ")" + id + R"(", "hash": ")" + hash + R"(", "expires_at": "soon"})", ""),
@@ -154,8 +156,10 @@ TEST_F(StoreTest, CorruptFilesAreErrorsAndAreLeftAlone) {
         with("", R"({"username": "", "password": ")" + good_pw + R"(", "user_type": 1})"),
         with("", R"({"username": "u", "password": ")" + good_pw + R"(", "user_type": 7})"),
         with("", R"({"username": "u", "password": ")" + good_pw + R"(", "user_type": 1, "extra": []})"),
-        with("", R"({"username": "u", "password": ")" + good_pw + R"(", "user_type": 1},)"
-                 R"({"username": "u", "password": ")" + good_pw + R"(", "user_type": 1})"),
+        with("", R"({"username": "u", "password": ")" + good_pw +
+                     R"(", "user_type": 1},)"
+                     R"({"username": "u", "password": ")" +
+                     good_pw + R"(", "user_type": 1})"),
     };
     for (const auto& text : cases) {
         spit(path(), text);
@@ -166,8 +170,8 @@ TEST_F(StoreTest, CorruptFilesAreErrorsAndAreLeftAlone) {
         EXPECT_EQ(slurp(path()), text) << "a corrupt file must never be reset";
     }
     // The same shapes, well formed, load.
-    spit(path(), with(key, R"({"username": "u", "password": ")" + good_pw + R"(", "user_type": 1, "key": ")" +
-                               id + R"("})"));
+    spit(path(),
+         with(key, R"({"username": "u", "password": ")" + good_pw + R"(", "user_type": 1, "key": ")" + id + R"("})"));
     auto s = open_store();
     ASSERT_TRUE(s);
     EXPECT_TRUE(s->find_key("0123456789abcdef0123456789abcdef"));
@@ -426,10 +430,9 @@ TEST_F(StoreTest, CreateAndGetUsers) {
     EXPECT_EQ(json::dump(alice->extra.get()), R"({"email":"a@example.com"})");
 
     json::JsonPtr j = alice->to_json();
-    EXPECT_EQ(json::dump(j.get()), R"({"username":"alice","user_type":1,"key":")" + alice->key_id +
-                                       R"(","email":"a@example.com"})");
-    EXPECT_EQ(json::dump(s->get_user("bob")->to_json().get()),
-              R"({"username":"bob","user_type":0,"key":null})");
+    EXPECT_EQ(json::dump(j.get()),
+              R"({"username":"alice","user_type":1,"key":")" + alice->key_id + R"(","email":"a@example.com"})");
+    EXPECT_EQ(json::dump(s->get_user("bob")->to_json().get()), R"({"username":"bob","user_type":0,"key":null})");
 
     auto all = s->users();
     ASSERT_EQ(all.size(), 2u);
@@ -441,10 +444,11 @@ TEST_F(StoreTest, CreateAndGetUsers) {
 TEST_F(StoreTest, CreateUserErrors) {
     auto s = open_store();
     ASSERT_TRUE(s->create_user("alice", "pw", 1, std::nullopt, nullptr));
-    auto code = [&](const std::string& u, const std::string& p, int type,
-                    std::optional<std::string> key, const char* extra) {
+    auto code = [&](const std::string& u, const std::string& p, int type, std::optional<std::string> key,
+                    const char* extra) {
         json::JsonPtr e;
-        if (extra) e = json::parse(extra).value();
+        if (extra)
+            e = json::parse(extra).value();
         auto r = s->create_user(u, p, type, std::move(key), std::move(e));
         return r ? 0 : r.error().code;
     };

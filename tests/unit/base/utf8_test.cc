@@ -238,11 +238,16 @@ TEST(Utf8Decode, IllFormedGivesTheMaximalSubpart) {
         uint8_t length;
         bool truncated;
     };
-    for (const Case& c : {Case{"\x80", 1, false}, Case{"\xc1\xbf", 1, false}, Case{"\xf5\x80", 1, false},
-                          Case{"\xe0\x80\x80", 1, false}, Case{"\xed\xa0\x80", 1, false},
-                          Case{"\xf4\x90\x80\x80", 1, false}, Case{"\xe2\x82" "A", 2, false},
-                          Case{"\xf0\x9f\x98" "A", 3, false}, Case{"\xe2", 1, true}, Case{"\xe2\x82", 2, true},
-                          Case{"\xf0\x9f\x98", 3, true}}) {
+    for (const Case& c :
+         {Case{"\x80", 1, false}, Case{"\xc1\xbf", 1, false}, Case{"\xf5\x80", 1, false},
+          Case{"\xe0\x80\x80", 1, false}, Case{"\xed\xa0\x80", 1, false}, Case{"\xf4\x90\x80\x80", 1, false},
+          Case{"\xe2\x82"
+               "A",
+               2, false},
+          Case{"\xf0\x9f\x98"
+               "A",
+               3, false},
+          Case{"\xe2", 1, true}, Case{"\xe2\x82", 2, true}, Case{"\xf0\x9f\x98", 3, true}}) {
         utf8::Step step = utf8::decode(c.in, 0);
         EXPECT_FALSE(step.ok) << c.in;
         EXPECT_EQ(step.code_point, 0xFFFDu) << c.in;

@@ -36,7 +36,7 @@ TEST_P(ParseCpuStat, UsageUsec) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, ParseCpuStat,
-                         ::testing::Values(CpuStatCase{"v2/cpu.stat", 2417563},  // with the cpu controller
+                         ::testing::Values(CpuStatCase{"v2/cpu.stat", 2417563},       // with the cpu controller
                                            CpuStatCase{"hybrid/cpu.stat", 161878}));  // no trailing newline
 
 TEST(ParseCpuStat, MissingOrGarbage) {
@@ -209,7 +209,9 @@ TEST(ParseV1Mounts, DockerBindMountedRoots) {
     EXPECT_FALSE(v1_dir(m.at("memory"), "relative"));
 }
 
-TEST(ParseV1Mounts, PureV2HasNone) { EXPECT_TRUE(parse_v1_mounts(fixture("v2/mountinfo")).empty()); }
+TEST(ParseV1Mounts, PureV2HasNone) {
+    EXPECT_TRUE(parse_v1_mounts(fixture("v2/mountinfo")).empty());
+}
 
 TEST(ParseV1Mounts, EscapedMountPoint) {
     auto m = parse_v1_mounts("40 31 0:37 / /mnt/my\\040cgroups rw - cgroup cgroup rw,memory\n");

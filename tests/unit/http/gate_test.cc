@@ -77,9 +77,9 @@ TEST_F(GateTest, OwnAndListedOriginsMayAct) {
         r.headers["origin"] = o;
         EXPECT_EQ(status(gate, r), 0) << o;
     }
-    for (const char* o : {"https://127.0.0.1:5000", "http://127.0.0.1:5001", "http://127.0.0.1",
-                          "http://evil.example:5000", "http://ui.example", "http://x.gaffer.internal:5000",
-                          "gaffer.internal:5000"}) {
+    for (const char* o :
+         {"https://127.0.0.1:5000", "http://127.0.0.1:5001", "http://127.0.0.1", "http://evil.example:5000",
+          "http://ui.example", "http://x.gaffer.internal:5000", "gaffer.internal:5000"}) {
         Request r = json_post("/jobs/default");
         r.headers["origin"] = o;
         EXPECT_EQ(status(gate, r), 403) << o;

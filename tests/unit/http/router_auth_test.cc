@@ -2,10 +2,9 @@
 // Unit tests of lib/http/router: rights by endpoint and key (security-defaults.md,
 // reference §2.5, §9.5), the key and user routes (§9.3, rows 29–35), the key API when
 // disabled (§9.4), CORS (§2.4) and the full-rights job options. §14 items 8–12.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <nettle/base64.h>
-
-#include <fcntl.h>
 #include <sys/file.h>
 
 #include <string>
@@ -400,7 +399,7 @@ TEST_F(KeyedTest, BasicAuthMintsAKey) {
     std::string minted = json_string_value(json_object_get(body(ok).get(), "api_key"));
     EXPECT_EQ(ok.header("X-Api-Key").value_or(""), minted);
     EXPECT_NE(minted, k);
-    EXPECT_EQ(call("GET", "/jobs/x/y", "", loopback(), key(minted)).status, 404);  // read works
+    EXPECT_EQ(call("GET", "/jobs/x/y", "", loopback(), key(minted)).status, 404);     // read works
     EXPECT_EQ(call("DELETE", "/jobs/x/y", "", loopback(), key(minted)).status, 403);  // only the user's rights
     EXPECT_EQ(call("HEAD", "/auth", "", loopback(), {{"Authorization", basic("bob", "a:b:c")}}).status, 200);
 
@@ -510,7 +509,8 @@ TEST_F(EscalationTest, PasswordGuessingIsThrottledWithoutRunningPbkdf2) {
     int refused = 0;
     std::optional<Response> first_429;
     for (int i = 0; i < 12; ++i) {
-        Response r = call("GET", "/auth", "", remote(), {{"Authorization", basic("root", "guess" + std::to_string(i))}});
+        Response r =
+            call("GET", "/auth", "", remote(), {{"Authorization", basic("root", "guess" + std::to_string(i))}});
         if (r.status == 429) {
             ++refused;
             if (!first_429)

@@ -5,7 +5,6 @@
 #include "lib/http/router.h"
 
 #include <gtest/gtest.h>
-
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -555,7 +554,8 @@ TEST_F(JobRuleTest, ListedUserNameIsAllowed) {
     std::string k = make_key(R"({"manage":["app"],"uids":["nobody"]})");
     Response r = load_as(k, ",\"uid\":" + std::to_string(pw->pw_uid));
     EXPECT_EQ(r.status, 200) << r.body;
-    Response root = call("POST", "/jobs/app", R"({"name":"b","cmd":"sleep","start":false,"uid":0})", loopback(), key(k));
+    Response root =
+        call("POST", "/jobs/app", R"({"name":"b","cmd":"sleep","start":false,"uid":0})", loopback(), key(k));
     EXPECT_EQ(root.status, 403) << root.body;
 }
 
@@ -570,8 +570,8 @@ TEST_F(JobRuleTest, OsEnvNeedsFullRights) {
 
 // A critical job that gives up stops gafferd and every job of every session.
 TEST_F(JobRuleTest, CriticalNeedsFullRights) {
-    expect_refused(load_as(uids_, R"(,"uid":4242,"critical":true,"flapping":{"attempts":1,"window":1})"),
-                   "critical", "critical");
+    expect_refused(load_as(uids_, R"(,"uid":4242,"critical":true,"flapping":{"attempts":1,"window":1})"), "critical",
+                   "critical");
 }
 
 TEST_F(JobRuleTest, LogFilesOutsideLogRootAreRefused) {
@@ -612,8 +612,8 @@ TEST_F(JobRuleTest, SymlinksBeneathLogRootAreRefused) {
 }
 
 TEST_F(JobRuleTest, LogFilesBeneathLogRootAreAllowed) {
-    Response r = load_as(uids_, R"(,"uid":4242,"stdout_file":")" + log_root_ + R"(/./a.out","log_dir":")" +
-                                    log_root_ + R"(")");
+    Response r =
+        load_as(uids_, R"(,"uid":4242,"stdout_file":")" + log_root_ + R"(/./a.out","log_dir":")" + log_root_ + R"(")");
     EXPECT_EQ(r.status, 200) << r.body;
     // Admitted, the job's files are opened beneath log_root only (io::RotatingLog).
     auto spec = manager_->spec({"app", "a"});
@@ -632,10 +632,12 @@ TEST_F(JobRuleTest, WithoutLogRootNoLogFiles) {
 TEST_F(JobRuleTest, EveryPathThatTakesASpec) {
     ASSERT_EQ(load_as(uids_, R"(,"uid":4242)").status, 200);
     // PUT /jobs/<sid>/<job>: the job would become root's.
-    Response put = call("PUT", "/jobs/app/a", R"({"cmd":"sleep","args":["1000"],"start":false})", loopback(), key(uids_));
+    Response put =
+        call("PUT", "/jobs/app/a", R"({"cmd":"sleep","args":["1000"],"start":false})", loopback(), key(uids_));
     EXPECT_EQ(put.status, 403) << put.body;
     // 0.4 routes.
-    Response add = call("POST", "/processes", R"({"name":"app:b","cmd":"sleep","start":false})", loopback(), key(uids_));
+    Response add =
+        call("POST", "/processes", R"({"name":"app:b","cmd":"sleep","start":false})", loopback(), key(uids_));
     EXPECT_EQ(add.status, 403) << add.body;
     EXPECT_FALSE(manager_->has_job({"app", "b"}));
     Response upd = call("PUT", "/processes/app:a", R"({"cmd":"sleep","start":false,"uid":0})", loopback(), key(uids_));
@@ -643,15 +645,15 @@ TEST_F(JobRuleTest, EveryPathThatTakesASpec) {
     auto spec = manager_->spec({"app", "a"});
     ASSERT_TRUE(spec);
     EXPECT_EQ(spec->uid, std::optional<uid_t>(4242));
-    EXPECT_EQ(call("PUT", "/processes/app:a", R"({"cmd":"sleep","start":false,"uid":4242})", loopback(), key(uids_))
-                  .status,
-              200);
+    EXPECT_EQ(
+        call("PUT", "/processes/app:a", R"({"cmd":"sleep","start":false,"uid":4242})", loopback(), key(uids_)).status,
+        200);
 }
 
 TEST_F(JobRuleTest, CommitWithEnvIntoARootJob) {
     load("app", "root", 1, false);  // by the admin, without uid: runs as root
-    Response r = call("POST", "/jobs/app/root/commit", R"({"env":{"LD_PRELOAD":"/tmp/evil.so"}})", loopback(),
-                      key(uids_));
+    Response r =
+        call("POST", "/jobs/app/root/commit", R"({"env":{"LD_PRELOAD":"/tmp/evil.so"}})", loopback(), key(uids_));
     EXPECT_EQ(r.status, 403) << r.body;
     EXPECT_EQ(json_array_size(json_object_get(
                   body(call("GET", "/jobs/app/root/processes", "", loopback(), key(admin_))).get(), "processes")),
@@ -688,14 +690,14 @@ TEST_F(JobRuleTest, DaemonNotRootRunsJobsAsItself) {
     o.daemon_gid = 4321;
     make_router(o);
     EXPECT_EQ(load_as(session_, "").status, 200);
-    EXPECT_EQ(call("POST", "/jobs/app", R"({"name":"c","cmd":"sleep","start":false,"uid":4321,"gid":4321})",
-                   loopback(), key(session_))
-                  .status,
-              200);
-    EXPECT_EQ(call("POST", "/jobs/app", R"({"name":"b","cmd":"sleep","start":false,"uid":0})", loopback(),
+    EXPECT_EQ(call("POST", "/jobs/app", R"({"name":"c","cmd":"sleep","start":false,"uid":4321,"gid":4321})", loopback(),
                    key(session_))
                   .status,
-              403);
+              200);
+    EXPECT_EQ(
+        call("POST", "/jobs/app", R"({"name":"b","cmd":"sleep","start":false,"uid":0})", loopback(), key(session_))
+            .status,
+        403);
     EXPECT_EQ(call("POST", "/jobs/app", R"({"name":"b","cmd":"sleep","start":false,"os_env":true})", loopback(),
                    key(session_))
                   .status,
@@ -707,7 +709,8 @@ TEST_F(JobRuleTest, DaemonNotRootRunsJobsAsItself) {
 TEST_F(RouterTest, UnixNonOwnerMayReadTheListings) {
     load("app", "web");
     auto peer = unix_peer(testing::other_uid());
-    for (const char* p : {"/jobs", "/pids", "/sessions", "/jobs/app", "/processes", "/groups", "/groups/app", "/stats"}) {
+    for (const char* p :
+         {"/jobs", "/pids", "/sessions", "/jobs/app", "/processes", "/groups", "/groups/app", "/stats"}) {
         Response r = call("GET", p, "", peer);
         EXPECT_EQ(r.status, 200) << p << " " << r.body;
     }

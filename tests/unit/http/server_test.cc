@@ -258,9 +258,10 @@ TEST_F(ServerTest, OversizedBodyIs413) {
     {
         Client c = Client::connect_to(tcp());
         std::string head, body;
-        ASSERT_TRUE(
-            roundtrip(c, "POST /jobs/default HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                                 "Content-Length: 101\r\n\r\n", &head, &body));
+        ASSERT_TRUE(roundtrip(c,
+                              "POST /jobs/default HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                              "Content-Length: 101\r\n\r\n",
+                              &head, &body));
         EXPECT_EQ(head.rfind("HTTP/1.1 413", 0), 0u) << head;
         EXPECT_NE(body.find("request_too_large"), std::string::npos);
     }
@@ -326,7 +327,7 @@ TEST_F(ServerTest, HalfRequestThenCloseFreesTheSlot) {
     start(o);
     const std::string host = "Host: " + tcp() + "\r\n";
     for (const std::string& half : {std::string("GET /pi"), "GET /ping HTTP/1.1\r\n" + host,
-                                   "POST /jobs/default HTTP/1.1\r\n" + host + "Content-Length: 50\r\n\r\n{\"na"}) {
+                                    "POST /jobs/default HTTP/1.1\r\n" + host + "Content-Length: 50\r\n\r\n{\"na"}) {
         {
             Client gone = Client::connect_to(tcp());
             // The bytes and the FIN are both there when the server first reads: the

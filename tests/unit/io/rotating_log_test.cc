@@ -410,7 +410,6 @@ TEST(LogPathFor, KeepsTheFileInsideTheDirectory) {
     EXPECT_EQ(log_path_for("/logs", "a/b.c", "o"), "/logs/a_b.c.o.log");
 }
 
-
 // A job loaded without full rights has its log files confined beneath log_root
 // (security-defaults.md): no symbolic link on the way, none as the file, never outside,
 // at open and at every rotation.
