@@ -18,6 +18,9 @@
 #include "lib/json/json.h"
 #include "lib/model/job_spec.h"
 #include "lib/model/values.h"
+#include "lib/ops/args.h"
+#include "lib/ops/operations.h"
+#include "lib/ops/policy.h"
 
 namespace gaffer::http {
 
@@ -30,41 +33,14 @@ struct Router::Impl {
     // Admission of password checks on GET /auth (routes_auth.cc).
     auth::LoginThrottle login_throttle{};
 
+    ops::Policy policy;  // from opts
+
     bool key_api() const { return opts.require_key && store != nullptr; }
+    ops::Context ops_context() { return ops::Context{manager, policy}; }
 };
 
-// Who is calling and what they may do.
-struct Rights {
-    auth::Permissions perms;
-    // The key that authenticated the request, if one did.
-    std::optional<auth::KeyInfo> key;
-    // The peer's uid/gid on the unix socket (SO_PEERCRED); nullopt on TCP. A job "of the
-    // caller" may run as them (security-defaults.md "Jobs created through the API").
-    std::optional<uid_t> peer_uid;
-    std::optional<gid_t> peer_gid;
-};
-
-// The rule of security-defaults.md "Jobs created through the API" for a caller without
-// full (admin) rights: nothing it could not do itself. Each returns nullopt when allowed,
-// else the reason of the 403. admit_job_spec() also confines an admitted job's log files
-// to log_root (JobSpec::log_beneath), so that what the kernel opens later is what was
-// checked now.
-// - A job runs as its `uid`, else as the daemon's user. The caller may use its own uid on
-//   the unix socket, the uids its key lists (auth::Permissions::uids), and, when the
-//   daemon is not root, the daemon's uid (no job of such a daemon can run as anyone else).
-//   A `gid` may be given only when it is the caller's own gid (the peer's; the daemon's
-//   when the daemon is not root); without one the uid's primary group applies.
-// - shell, capabilities, os_env (the daemon's environment) and critical (which stops
-//   the daemon, every other session's jobs with it) need full rights.
-// - Log files (stdout_file, stderr_file, log_dir and the files it would hold) must lie
-//   beneath the configured log_root after normalisation (relative paths are taken from
-//   the daemon's working directory, as the manager opens them): no ".." component, no
-//   symbolic link beneath log_root, an existing file must be a regular file with one
-//   link. Without a log_root a caller without full rights can set no log file.
-std::optional<std::string> admit_job_spec(const Router::Impl& r, const Rights& rights, model::JobSpec& spec);
-// `POST .../commit` with an environment puts caller-chosen variables (LD_PRELOAD...) in a
-// process of an existing job: allowed only when the caller may use that job's uid.
-std::optional<std::string> commit_env_denial(const Router::Impl& r, const Rights& rights, const model::JobName& job);
+// Who is calling and what they may do (the operations layer's Caller).
+using Rights = ops::Caller;
 
 struct Ctx {
     Router::Impl& r;
@@ -82,13 +58,12 @@ struct Ctx {
     std::optional<Response> need_manage_session(std::string_view session) const;
     std::optional<Response> need_manage_all() const;
     std::optional<Response> need_admin() const;
-    // 403 (admit_job_spec) when the caller may not have a job with `spec`; else the spec
-    // is admitted (its log files confined to log_root for a caller without full rights).
-    std::optional<Response> admit_spec(model::JobSpec& spec) const;
-    // The process `pid` for a route that needs read (else manage) rights on its job. The
-    // rights come first: a caller without the right on every job gets 403 for an unknown
-    // pid as for a pid of a job it may not see, so it learns nothing; else 404.
-    std::optional<Response> need_process(int pid, bool manage, model::ProcessInfo* ret_info) const;
+    // The operation `op` (lib/ops/operations.h: rights, arguments, the manager call) for
+    // this caller: nullopt on success, else the failure as an HTTP answer (manager_error:
+    // the one table); *ret (if given) holds the operation's answer either way.
+    std::optional<Response> run(ops::Op op, const ops::Input& in, ops::Answer* ret = nullptr) const;
+    // run(), answered: `status` with the operation's result, or its failure.
+    Response answer(ops::Op op, const ops::Input& in, int status = 200) const;
 };
 
 // ---- answers ----
@@ -109,18 +84,15 @@ Response forbidden(std::string_view reason);
 // ---- body parsing ----
 // The body as a JSON object; nullopt (and *ret_error set) when it is not one.
 std::optional<json::JsonPtr> parse_object(const std::string& body, std::string* ret_error);
-// A signal given as a JSON integer or string (name or number); nullopt on junk.
-std::optional<int> signal_from_json(const json_t* v);
-// A scale as a JSON integer or a string ("+n", "-n", "=n", "n"); nullopt on junk.
-std::optional<model::ScaleOp> scale_from_json(const json_t* v);
-// A graceful_timeout: absent or null is "not given" (nullopt); else a number of seconds in
-// 0..1e9 (as job configs allow), otherwise Error{EINVAL}.
-Result<std::optional<double>> graceful_timeout_from_json(const json_t* v);
-bool is_number_segment(std::string_view s);
-std::optional<int> pid_from_segment(std::string_view s);
-// A pid as a JSON integer or a decimal string, in the range of pid_from_segment (never
-// truncated to int); nullopt otherwise.
-std::optional<int> pid_from_json(const json_t* v);
+// The argument parsers every front end shares (lib/ops/args.h).
+using ops::graceful_timeout_from_json;
+using ops::is_number_segment;
+using ops::pid_from_json;
+using ops::pid_from_segment;
+using ops::scale_from_json;
+using ops::signal_from_json;
+// An HTTP failure of an operation: through the one table (manager_error).
+Response op_failure(const ops::Failure& f);
 
 // ---- route handlers (one per method and route) ----
 namespace routes {

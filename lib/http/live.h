@@ -55,10 +55,14 @@ namespace gaffer::manager {
 class Manager;
 }
 
+namespace gaffer::ops {
+struct Caller;
+}
+
 namespace gaffer::http {
 
+using Rights = ops::Caller;
 class Router;
-struct Rights;
 class Live;
 class WsConn;
 namespace sockjs_app {

@@ -319,279 +319,67 @@ std::optional<json::JsonPtr> parse_object(const std::string& body, std::string* 
     return std::move(*parsed);
 }
 
-std::optional<int> signal_from_json(const json_t* v) {
-    if (!v)
-        return std::nullopt;
-    if (json_is_integer(v))
-        return model::signal_from_number(json_integer_value(v));
-    if (json_is_string(v)) {
-        return model::parse_signal(std::string_view(json_string_value(v), json_string_length(v)));
-    }
-    return std::nullopt;
-}
-
-std::optional<model::ScaleOp> scale_from_json(const json_t* v) {
-    if (json_is_integer(v))
-        return model::scale_from_int(json_integer_value(v));
-    if (json_is_string(v))
-        return model::parse_scale(std::string_view(json_string_value(v), json_string_length(v)));
-    return std::nullopt;
-}
-
-Result<std::optional<double>> graceful_timeout_from_json(const json_t* v) {
-    constexpr double kMaxGracefulTimeout = 1e9;  // seconds, as lib/config allows
-    if (!v || json_is_null(v))
-        return std::optional<double>();
-    double t = json_is_number(v) ? json_number_value(v) : -1;
-    if (!json_is_number(v) || !std::isfinite(t) || t < 0 || t > kMaxGracefulTimeout)
-        return fail(EINVAL, "graceful_timeout: expected a number of seconds >= 0");
-    return std::optional<double>(t);
-}
-
-bool is_number_segment(std::string_view s) {
-    if (s.empty() || s.size() > 9)
-        return false;
-    for (char ch : s) {
-        if (ch < '0' || ch > '9')
-            return false;
-    }
-    return true;
-}
-
-std::optional<int> pid_from_segment(std::string_view s) {
-    if (!is_number_segment(s))
-        return std::nullopt;
-    auto v = parse_int(s);
-    if (!v)
-        return std::nullopt;
-    return static_cast<int>(*v);
-}
-
-std::optional<int> pid_from_json(const json_t* v) {
-    if (json_is_string(v))
-        return pid_from_segment(std::string_view(json_string_value(v), json_string_length(v)));
-    if (!json_is_integer(v))
-        return std::nullopt;
-    json_int_t n = json_integer_value(v);
-    if (n < 0 || n > 999999999)  // as is_number_segment: 9 digits
-        return std::nullopt;
-    return static_cast<int>(n);
-}
-
 // ---- permission checks ----
-
-std::optional<Response> Ctx::need_read(const model::JobName& job) const {
-    if (rights.perms.can_read(job.qualified()))
-        return std::nullopt;
-    return forbidden("read permission on '" + job.qualified() + "' required");
-}
-
-std::optional<Response> Ctx::need_manage(const model::JobName& job) const {
-    if (rights.perms.can_manage(job.qualified()))
-        return std::nullopt;
-    return forbidden("manage permission on '" + job.qualified() + "' required");
-}
-
-std::optional<Response> Ctx::need_manage_session(std::string_view session) const {
-    if (rights.perms.can_manage(session))
-        return std::nullopt;
-    return forbidden("manage permission on '" + std::string(session) + "' required");
-}
-
-std::optional<Response> Ctx::need_manage_all() const {
-    if (rights.perms.manage_all())
-        return std::nullopt;
-    return forbidden("manage permission on every job required");
-}
-
-std::optional<Response> Ctx::need_admin() const {
-    if (rights.perms.admin)
-        return std::nullopt;
-    return forbidden("admin permission required");
-}
-
-std::optional<Response> Ctx::need_read_session(std::string_view session) const {
-    if (rights.perms.can_read(session))
-        return std::nullopt;
-    return forbidden("read permission on '" + std::string(session) + "' required");
-}
-
-std::optional<Response> Ctx::need_read_all() const {
-    if (rights.perms.can_read("*"))
-        return std::nullopt;
-    return forbidden("read permission on every job required");
-}
-
-std::optional<Response> Ctx::admit_spec(model::JobSpec& spec) const {
-    if (auto why = admit_job_spec(r, rights, spec))
-        return forbidden(*why);
-    return std::nullopt;
-}
-
-std::optional<Response> Ctx::need_process(int pid, bool manage, model::ProcessInfo* ret_info) const {
-    auto info = r.manager.process_info(pid);
-    if (!info) {
-        if (!(manage ? rights.perms.manage_all() : rights.perms.can_read("*"))) {
-            return forbidden(std::string(manage ? "manage" : "read") + " permission on the job of process " +
-                             std::to_string(pid) + " required");
-        }
-        return manager_error(info.error());
-    }
-    if (auto d = manage ? need_manage(info->job) : need_read(info->job))
-        return d;
-    *ret_info = std::move(*info);
-    return std::nullopt;
-}
-
-// ---- jobs of callers without full rights (handlers.h) ----
 
 namespace {
 
-// The user name of `uid` (NSS, as the manager asks it when it loads a job), or "".
-std::string user_name_of(uid_t uid) {
-    struct passwd pw, *res = nullptr;
-    std::vector<char> buf(16384);
-    if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &res) != 0 || !res)
-        return {};
-    return res->pw_name;
-}
-
-bool may_use_uid(const Router::Impl& r, const Rights& rights, uid_t uid) {
-    if (rights.perms.admin)
-        return true;
-    if (rights.peer_uid && *rights.peer_uid == uid)
-        return true;
-    if (r.opts.daemon_uid != 0 && uid == r.opts.daemon_uid)
-        return true;
-    return rights.perms.may_use_uid(uid, rights.perms.has_uid_names() ? user_name_of(uid) : std::string());
-}
-
-bool may_use_gid(const Router::Impl& r, const Rights& rights, gid_t gid) {
-    if (rights.perms.admin)
-        return true;
-    if (rights.peer_gid && *rights.peer_gid == gid)
-        return true;
-    return r.opts.daemon_uid != 0 && gid == r.opts.daemon_gid;
-}
-
-// The components of `path` without empty ones and "."; nullopt when one is "..".
-std::optional<std::vector<std::string>> path_components(std::string_view path) {
-    std::vector<std::string> out;
-    for (auto& c : split_any(path, "/")) {
-        if (c.empty() || c == ".")
-            continue;
-        if (c == "..")
-            return std::nullopt;
-        out.push_back(std::move(c));
-    }
-    return out;
-}
-
-// Why the caller may not have the daemon write `path` (a log file, or with `is_dir` a
-// log_dir), given as the job option `option`; nullopt when it lies beneath log_root.
-std::optional<std::string> log_path_denial(const std::string& log_root, const char* option, const std::string& path,
-                                           bool is_dir) {
-    std::string opt(option);
-    if (log_root.empty())
-        return opt + ": log files need full rights (no log_root is configured)";
-    if (path.find('\0') != std::string::npos)
-        return opt + ": the path contains a NUL byte";
-    std::string abs = path;
-    if (abs.empty() || abs[0] != '/') {
-        // The manager opens a relative path from the daemon's working directory.
-        std::vector<char> cwd(PATH_MAX);
-        if (!::getcwd(cwd.data(), cwd.size()))
-            return opt + ": a relative path needs full rights here";
-        abs = std::string(cwd.data()) + "/" + abs;
-    }
-    auto comps = path_components(abs);
-    if (!comps)
-        return opt + ": '..' is not allowed in a log path";
-    auto root = path_components(log_root);
-    if (!root || comps->size() < root->size() + (is_dir ? 0 : 1) ||
-        !std::equal(root->begin(), root->end(), comps->begin())) {
-        return opt + ": '" + path + "' is not beneath log_root";
-    }
-    // What the kernel will resolve beneath log_root must be what was checked: no symlink
-    // (nor, for the file itself, anything but a regular file with one link).
-    std::string at = "/" + join(*root, "/");
-    for (size_t i = root->size(); i < comps->size(); ++i) {
-        at += "/" + (*comps)[i];
-        struct stat st;
-        if (::lstat(at.c_str(), &st) < 0) {
-            if (errno == ENOENT)
-                break;
-            return opt + ": cannot check '" + at + "': " + strerror(errno);
-        }
-        if (S_ISLNK(st.st_mode))
-            return opt + ": '" + at + "' is a symbolic link";
-        bool last = i + 1 == comps->size();
-        if (last && !is_dir && (!S_ISREG(st.st_mode) || st.st_nlink != 1))
-            return opt + ": '" + at + "' is not a regular file with a single link";
-    }
-    return std::nullopt;
-}
-
-std::optional<std::string> log_files_denial(const Router::Impl& r, const model::JobSpec& spec) {
-    const std::string& root = r.opts.log_root;
-    if (!spec.stdout_file.empty()) {
-        if (auto why = log_path_denial(root, "stdout_file", spec.stdout_file, false))
-            return why;
-    }
-    if (!spec.stderr_file.empty()) {
-        if (auto why = log_path_denial(root, "stderr_file", spec.stderr_file, false))
-            return why;
-    }
-    if (spec.log_dir.empty())
-        return std::nullopt;
-    if (auto why = log_path_denial(root, "log_dir", spec.log_dir, true))
-        return why;
-    // Every file the log_dir could hold for this job (lib/io/rotating_log.h log_path_for).
-    std::vector<std::string> labels = {"stdout", "stderr"};
-    labels.insert(labels.end(), spec.redirect_output.begin(), spec.redirect_output.end());
-    for (const auto& label : labels) {
-        std::string file = io::log_path_for(spec.log_dir, spec.name.qualified(), label);
-        if (auto why = log_path_denial(root, "log_dir", file, false))
-            return why;
-    }
+std::optional<Response> need(const Rights& rights, ops::Right right, ops::Target target, std::string_view what) {
+    if (auto f = ops::check_right(rights, right, target, what))
+        return op_failure(*f);
     return std::nullopt;
 }
 
 }  // namespace
 
-std::optional<std::string> admit_job_spec(const Router::Impl& r, const Rights& rights, model::JobSpec& spec) {
-    if (rights.perms.admin)
-        return std::nullopt;
-    if (spec.shell)
-        return "shell = true needs full rights";
-    if (!spec.capabilities.empty())
-        return "capabilities need full rights";
-    if (spec.os_env)
-        return "os_env = true (the daemon's environment) needs full rights";
-    // A critical job that gives up stops the daemon and every other session's jobs.
-    if (spec.critical)
-        return "critical = true (stopping the daemon) needs full rights";
-    if (!spec.uid && !may_use_uid(r, rights, r.opts.daemon_uid))
-        return "gafferd runs as root: a job loaded without full rights must name a uid the caller may use";
-    if (spec.uid && !may_use_uid(r, rights, *spec.uid))
-        return "uid " + std::to_string(*spec.uid) + " is not one the caller may use";
-    if (spec.gid && !may_use_gid(r, rights, *spec.gid))
-        return "gid " + std::to_string(*spec.gid) + " is not the caller's own (leave gid out to use the uid's group)";
-    if (auto why = log_files_denial(r, spec))
-        return why;
-    spec.log_beneath = r.opts.log_root;
-    return std::nullopt;
+std::optional<Response> Ctx::need_read(const model::JobName& job) const {
+    return need(rights, ops::Right::kRead, ops::Target::kJob, job.qualified());
 }
 
-std::optional<std::string> commit_env_denial(const Router::Impl& r, const Rights& rights, const model::JobName& job) {
-    if (rights.perms.admin)
-        return std::nullopt;
-    auto spec = r.manager.spec(job);
-    if (!spec)
-        return std::nullopt;  // the commit itself answers 404
-    if (!may_use_uid(r, rights, spec->uid.value_or(r.opts.daemon_uid)))
-        return "env on commit needs full rights or a job whose uid the caller may use";
-    return std::nullopt;
+std::optional<Response> Ctx::need_manage(const model::JobName& job) const {
+    return need(rights, ops::Right::kManage, ops::Target::kJob, job.qualified());
+}
+
+std::optional<Response> Ctx::need_manage_session(std::string_view session) const {
+    return need(rights, ops::Right::kManage, ops::Target::kSession, session);
+}
+
+std::optional<Response> Ctx::need_manage_all() const {
+    return need(rights, ops::Right::kManage, ops::Target::kAll, "*");
+}
+
+std::optional<Response> Ctx::need_admin() const {
+    return need(rights, ops::Right::kAdmin, ops::Target::kAll, "*");
+}
+
+std::optional<Response> Ctx::need_read_session(std::string_view session) const {
+    return need(rights, ops::Right::kRead, ops::Target::kSession, session);
+}
+
+std::optional<Response> Ctx::need_read_all() const {
+    return need(rights, ops::Right::kRead, ops::Target::kAll, "*");
+}
+
+// ---- operations (lib/ops/operations.h) ----
+
+Response op_failure(const ops::Failure& f) {
+    return manager_error(f.error);
+}
+
+std::optional<Response> Ctx::run(ops::Op op, const ops::Input& in, ops::Answer* ret) const {
+    ops::Answer a = ops::call(r.ops_context(), rights, op, in);
+    std::optional<Response> failed;
+    if (!a.ok())
+        failed = op_failure(*a.failure);
+    if (ret)
+        *ret = std::move(a);
+    return failed;
+}
+
+Response Ctx::answer(ops::Op op, const ops::Input& in, int status) const {
+    ops::Answer a;
+    if (auto failed = run(op, in, &a))
+        return std::move(*failed);
+    return json_response(status, std::move(a.result));
 }
 
 // ---- rows 1–3 ----
@@ -625,6 +413,7 @@ Response ping(Ctx&) {
 Router::Router(loop::Loop& loop, manager::Manager& manager, auth::Store* store, RouterOptions options)
     : impl_(std::make_unique<Impl>(Impl{loop, manager, store, std::move(options), CorsPolicy()})) {
     impl_->cors = CorsPolicy(impl_->opts.cors_origins);
+    impl_->policy = ops::Policy{impl_->opts.daemon_uid, impl_->opts.daemon_gid, impl_->opts.log_root};
     if (impl_->opts.version.empty())
         impl_->opts.version = GAFFER_VERSION;
     gate_ = std::make_unique<RequestGate>(GateOptions{impl_->opts.allowed_hosts, impl_->opts.require_key}, impl_->cors);
@@ -736,12 +525,8 @@ void Router::apply_cors(const Request& req, Response& resp) const {
     impl_->cors.apply(req, resp);
 }
 
-std::optional<std::string> Router::admit_job_spec(const Rights& rights, model::JobSpec& spec) const {
-    return http::admit_job_spec(*impl_, rights, spec);
-}
-
-std::optional<std::string> Router::commit_env_denied(const Rights& rights, const model::JobName& job) const {
-    return commit_env_denial(*impl_, rights, job);
+ops::Context Router::ops_context() const {
+    return impl_->ops_context();
 }
 
 std::optional<Response> Router::screen(const Request& req) const {

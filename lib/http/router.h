@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "lib/http/request.h"
+#include "lib/ops/operations.h"
 
 namespace gaffer::auth {
 class Store;
@@ -43,7 +44,7 @@ struct JobSpec;
 
 namespace gaffer::http {
 
-struct Rights;
+using Rights = ops::Caller;
 class RequestGate;
 
 struct RouterOptions {
@@ -93,11 +94,9 @@ public:
     // `req` earns.
     std::optional<Response> rights_for(const Request& req, Rights* out) const;
     void apply_cors(const Request& req, Response& resp) const;
-    // For the channel's commands, which take job specs outside handle(): the rule of the
-    // routes (handlers.h admit_job_spec, commit_env_denial); nullopt when allowed (the
-    // spec then admitted), else the reason.
-    std::optional<std::string> admit_job_spec(const Rights& rights, model::JobSpec& spec) const;
-    std::optional<std::string> commit_env_denied(const Rights& rights, const model::JobName& job) const;
+    // For the channel's commands, which run operations outside handle(): the manager and
+    // the rules for jobs of callers without full rights (lib/ops/operations.h).
+    ops::Context ops_context() const;
 
     struct Impl;
 

@@ -1,20 +1,21 @@
 // SPDX-License-Identifier: MIT
 // The 0.4 routes (reference §1.2, §4.3) on top of the HEAD model: a template `N` is job
-// `default.N`, `G:N` is job `G.N`, a group is a session. Streams (/streams, /wstreams)
-// and /watch belong to the streams issue and are not routed here; /stats answers plain
-// GET only (no feed= streaming yet).
+// `default.N`, `G:N` is job `G.N`, a group is a session. Adapters over the operations
+// layer (lib/ops/operations.h), as the HEAD routes are; what is theirs is the 0.4 naming,
+// error names and result shapes. Streams (/streams, /wstreams) and /watch are in
+// streams.cc.
 #include <optional>
+#include <string>
 
 #include "lib/base/strutil.h"
-#include "lib/config/job_json.h"
-#include "lib/http/codec.h"
 #include "lib/http/handlers.h"
-#include "lib/manager/manager.h"
-#include "lib/model/values.h"
+#include "lib/ops/codec.h"
 
 namespace gaffer::http::routes {
 
 namespace {
+
+using ops::Op;
 
 bool truthy(std::optional<std::string_view> v) {
     if (!v)
@@ -23,19 +24,38 @@ bool truthy(std::optional<std::string_view> v) {
     return b && *b;
 }
 
-json::JsonPtr compat_names(const std::vector<std::string>& qualified) {
+json::JsonPtr compat_names(const json_t* qualified) {
     json::JsonPtr arr = json::take(json_array());
-    for (const auto& q : qualified) {
-        json_array_append_new(arr.get(), json::str(compat_name(model::JobName::parse(q))).release());
+    size_t i;
+    json_t* q;
+    json_array_foreach(qualified, i, q) {
+        model::JobName job = model::JobName::parse(json_string_value(q));
+        json_array_append_new(arr.get(), json::str(ops::compat_name(job)).release());
     }
     return arr;
 }
 
-// A copy of a 0.4 template object with `name` set to the HEAD job name.
-json::JsonPtr with_job_name(const json_t* obj, const std::string& job) {
-    json::JsonPtr copy = json::take(json_deep_copy(obj));
-    json::set(copy.get(), "name", json::str(job));
-    return copy;
+// The arguments of an operation on a job or a process of the 0.4 naming.
+struct Args {
+    json::JsonPtr session, job, pid, config, signal, scale;
+    ops::Input in;
+};
+
+Args on_job(const model::JobName& job) {
+    Args a;
+    a.session = json::str(job.session);
+    a.job = json::str(job.job);
+    a.in.session = a.session.get();
+    a.in.job = a.job.get();
+    a.in.literal_job = true;
+    return a;
+}
+
+Args on_pid(int pid) {
+    Args a;
+    a.pid = json::take(json_integer(pid));
+    a.in.pid = a.pid.get();
+    return a;
 }
 
 // /processes/<x>: a pid (digits) or a template name.
@@ -44,22 +64,33 @@ struct Target {
     std::optional<int> pid;
 };
 
-// Resolves `x`; nullopt with *ret_error set when the pid is unknown or, rights first
-// (Ctx::need_process), when the caller lacks read (`manage`: manage) rights on it.
+// Resolves `x`; for a pid, the caller's right on its job comes first (rights before
+// existence, lib/ops/operations.h): nullopt with *ret_error set when refused or unknown.
 std::optional<Target> resolve_target(Ctx& c, std::string_view x, bool manage, Response* ret_error) {
     Target t;
-    if (is_number_segment(x)) {
-        t.pid = pid_from_segment(x);
-        model::ProcessInfo info;
-        if (auto d = c.need_process(*t.pid, manage, &info)) {
-            *ret_error = std::move(*d);
-            return std::nullopt;
-        }
-        t.job = info.job;
+    if (!is_number_segment(x)) {
+        t.job = ops::parse_compat_name(x);
         return t;
     }
-    t.job = parse_compat_name(x);
+    t.pid = pid_from_segment(x);
+    Args a = on_pid(*t.pid);
+    ops::Answer found;
+    ops::Access access{ops::Target::kProcess, manage ? ops::Right::kManage : ops::Right::kRead};
+    found = ops::call(c.r.ops_context(), c.rights, Op::kProcessExists, a.in, access);
+    if (!found.ok()) {
+        *ret_error = op_failure(*found.failure);
+        return std::nullopt;
+    }
+    t.job = *found.job;
     return t;
+}
+
+// {"ok": true, ...result}: the 0.4 actions put "ok" first.
+json::JsonPtr ok_first(const json_t* result) {
+    json::JsonPtr o = json::take(json_object());
+    json::set(o.get(), "ok", json::take(json_true()));
+    json_object_update(o.get(), const_cast<json_t*>(result));
+    return o;
 }
 
 Response method_not_allowed(const char* allow) {
@@ -68,23 +99,53 @@ Response method_not_allowed(const char* allow) {
     return r;
 }
 
-Response ok_with_count(int n) {
-    json::JsonPtr o = json::take(json_object());
-    json::set(o.get(), "ok", json::take(json_true()));
-    json::set(o.get(), "numprocesses", json::take(json_integer(n)));
-    return json_response(200, std::move(o));
+// {"ok": true} at 200, as every 0.4 action answers, or the failure.
+Response done(Ctx& c, Op op, const ops::Input& in) {
+    ops::Answer a;
+    if (auto failed = c.run(op, in, &a))
+        return std::move(*failed);
+    return ok_response(200);
+}
+
+// A 0.4 job config: parsed, named `job`; what is wrong with it is `invalid_process_info`.
+Response config_answer(Ctx& c, Op op, Args& a) {
+    ops::Answer ans;
+    auto failed = c.run(op, a.in, &ans);
+    if (!failed)
+        return ok_response(200);
+    const ops::Failure& f = *ans.failure;
+    if (f.param == ops::kParamConfig)
+        return error_response(400, "invalid_process_info", f.error.context);
+    if (f.error.code == EEXIST)
+        return error_response(409, "conflict", f.error.context);
+    return std::move(*failed);
+}
+
+// The body as a 0.4 template object, renamed to the HEAD job name.
+std::optional<Response> read_config(Ctx& c, const model::JobName& job, Args& a) {
+    std::string why;
+    auto obj = parse_object(c.req.body, &why);
+    if (!obj)
+        return error_response(400, "invalid_json", why);
+    a.config = json::take(json_deep_copy(obj->get()));
+    json::set(a.config.get(), "name", json::str(job.job));
+    a.in.config = a.config.get();
+    return std::nullopt;
 }
 
 }  // namespace
 
 Response compat_list(Ctx& c) {
-    if (auto d = c.need_read_all())
-        return *d;
-    if (truthy(c.req.query_value("full")))
-        return json_response(200, encode_process_list(c.r.manager.all_processes()));
-    if (truthy(c.req.query_value("running")))
-        return json_response(200, json::ints(c.r.manager.all_pids()));
-    return json_response(200, compat_names(c.r.manager.jobs()));
+    ops::Answer a;
+    bool full = truthy(c.req.query_value("full"));
+    bool running = !full && truthy(c.req.query_value("running"));
+    if (auto failed = c.run(full ? Op::kAllProcesses : running ? Op::kAllPids : Op::kJobs, {}, &a))
+        return std::move(*failed);
+    if (full)
+        return json_response(200, std::move(a.result));
+    if (running)
+        return json_response(200, json::ref(json_object_get(a.result.get(), "pids")));
+    return json_response(200, compat_names(json_object_get(a.result.get(), "jobs")));
 }
 
 Response compat_add(Ctx& c) {
@@ -96,22 +157,12 @@ Response compat_add(Ctx& c) {
     if (!json_is_string(name) || json_string_length(name) == 0) {
         return error_response(400, "invalid_process_info", "name: a template name is required");
     }
-    model::JobName job = parse_compat_name(json_string_value(name));
-    if (auto d = c.need_manage_session(job.session))
-        return *d;
-    json::JsonPtr cfg = with_job_name(obj->get(), job.job);
-    auto spec = config::job_from_json(cfg.get(), job.session, config::JobJsonMode::kLoad);
-    if (!spec)
-        return error_response(400, "invalid_process_info", spec.error().context);
-    if (auto d = c.admit_spec(*spec))
-        return *d;
-    Status st = c.r.manager.load(std::move(*spec));
-    if (!st) {
-        if (st.error().code == EEXIST)
-            return error_response(409, "conflict", st.error().context);
-        return manager_error(st.error());
-    }
-    return ok_response(200);
+    model::JobName job = ops::parse_compat_name(json_string_value(name));
+    Args a = on_job(job);
+    a.in.job = nullptr;  // load takes the job from the config
+    if (auto bad = read_config(c, job, a))
+        return std::move(*bad);
+    return config_answer(c, Op::kLoad, a);
 }
 
 Response compat_exists(Ctx& c) {
@@ -119,10 +170,9 @@ Response compat_exists(Ctx& c) {
     auto t = resolve_target(c, c.seg[1], false, &err);
     if (!t)
         return err.status == 404 ? error_response(404, "not_found") : err;
-    if (auto d = c.need_read(t->job))
-        return *d;
-    if (!t->pid && !c.r.manager.has_job(t->job))
-        return error_response(404, "not_found");
+    Args a = on_job(t->job);
+    if (auto failed = c.run(Op::kJobExists, a.in))
+        return t->pid || failed->status != 404 ? std::move(*failed) : error_response(404, "not_found");
     return text_response(200, "");
 }
 
@@ -131,35 +181,23 @@ Response compat_get(Ctx& c) {
     auto t = resolve_target(c, c.seg[1], false, &err);
     if (!t)
         return err;
-    if (auto d = c.need_read(t->job))
-        return *d;
-    auto info = c.r.manager.info(t->job);
-    if (!info)
-        return manager_error(info.error());
-    json::JsonPtr cfg = encode_config(info->config_json, t->job.job);
-    json::set(cfg.get(), "name", json::str(compat_name(t->job)));
+    Args a = on_job(t->job);
+    ops::Answer info;
+    if (auto failed = c.run(Op::kInfo, a.in, &info))
+        return std::move(*failed);
+    json::JsonPtr cfg = json::ref(json_object_get(info.result.get(), "config"));
+    json::set(cfg.get(), "name", json::str(ops::compat_name(t->job)));
     return json_response(200, std::move(cfg));
 }
 
 Response compat_update(Ctx& c) {
-    model::JobName job = parse_compat_name(c.seg[1]);
-    if (auto d = c.need_manage(job))
+    model::JobName job = ops::parse_compat_name(c.seg[1]);
+    Args a = on_job(job);
+    if (auto d = c.need_manage(job))  // before the body is read, as every route
         return *d;
-    std::string why;
-    auto obj = parse_object(c.req.body, &why);
-    if (!obj)
-        return error_response(400, "invalid_json", why);
-    json::JsonPtr cfg = with_job_name(obj->get(), job.job);
-    auto spec = config::job_from_json(cfg.get(), job.session, config::JobJsonMode::kUpdate);
-    if (!spec)
-        return error_response(400, "invalid_process_info", spec.error().context);
-    spec->name = job;
-    if (auto d = c.admit_spec(*spec))
-        return *d;
-    Status st = c.r.manager.update(std::move(*spec));
-    if (!st)
-        return manager_error(st.error());
-    return ok_response(200);
+    if (auto bad = read_config(c, job, a))
+        return std::move(*bad);
+    return config_answer(c, Op::kUpdate, a);
 }
 
 Response compat_delete(Ctx& c) {
@@ -167,12 +205,9 @@ Response compat_delete(Ctx& c) {
     auto t = resolve_target(c, c.seg[1], true, &err);
     if (!t)
         return err;
-    if (auto d = c.need_manage(t->job))
-        return *d;
-    Status st = t->pid ? c.r.manager.stop_process(*t->pid) : c.r.manager.unload(t->job);
-    if (!st)
-        return manager_error(st.error());
-    return ok_response(200);
+    if (t->pid)
+        return done(c, Op::kStopProcess, on_pid(*t->pid).in);
+    return done(c, Op::kUnload, on_job(t->job).in);
 }
 
 Response compat_action(Ctx& c) {
@@ -180,11 +215,11 @@ Response compat_action(Ctx& c) {
     std::optional<std::string> arg;
     if (c.seg.size() > 3)
         arg = c.seg[3];
-    bool on_pid = is_number_segment(c.seg[1]);
+    bool on_a_pid = is_number_segment(c.seg[1]);
     // Which actions exist, and with which argument and method (§4.3).
     bool known = false, takes_arg = false, needs_arg = false;
     const char* method = "POST";
-    if (on_pid) {
+    if (on_a_pid) {
         known = action == "_stop" || action == "_signal";
     } else {
         known = action == "_start" || action == "_stop" || action == "_restart" || action == "_add" ||
@@ -207,169 +242,149 @@ Response compat_action(Ctx& c) {
     auto t = resolve_target(c, c.seg[1], action != "_pids", &err);
     if (!t)
         return err;
+    Args a = t->pid ? on_pid(*t->pid) : on_job(t->job);
     if (action == "_pids") {
-        if (auto d = c.need_read(t->job))
-            return *d;
-        auto pids = c.r.manager.pids(t->job);
-        if (!pids)
-            return manager_error(pids.error());
-        json::JsonPtr o = json::take(json_object());
-        json::set(o.get(), "ok", json::take(json_true()));
-        json::set(o.get(), "pids", json::ints(*pids));
-        return json_response(200, std::move(o));
+        ops::Answer pids;
+        if (auto failed = c.run(Op::kPids, a.in, &pids))
+            return std::move(*failed);
+        return json_response(200, ok_first(pids.result.get()));
     }
-    if (auto d = c.need_manage(t->job))
-        return *d;
-
     if (action == "_signal") {
-        auto sig = model::parse_signal(*arg);
-        if (!sig)
-            return error_response(400, "bad_signal", "'" + *arg + "' is not a signal");
-        Status st = t->pid ? c.r.manager.kill(*t->pid, *sig) : c.r.manager.killall(t->job, *sig);
-        if (!st && !(t->pid && st.error().code == ESRCH))
-            return manager_error(st.error());
+        a.signal = json::str(*arg);
+        a.in.signal = a.signal.get();
+        ops::Answer sent;
+        if (auto failed = c.run(t->pid ? Op::kKill : Op::kKillAll, a.in, &sent)) {
+            if (sent.failure->param == ops::kParamSignal)
+                return error_response(400, "bad_signal", "'" + *arg + "' is not a signal");
+            return std::move(*failed);
+        }
         return ok_response(200);
     }
     if (action == "_add" || action == "_sub") {
-        int n = 1;
-        if (arg) {
-            auto v = is_number_segment(*arg) ? parse_int(*arg) : std::nullopt;
-            if (!v)
-                return error_response(400, "bad_value", "'" + *arg + "' is not a process count");
-            n = static_cast<int>(*v);
+        // "+n" / "-n": a count of processes to add or remove (1 without one).
+        if (arg && !is_number_segment(*arg))
+            a.in.unreadable = "'" + *arg + "' is not a process count";
+        a.scale = json::str((action == "_add" ? "+" : "-") + arg.value_or("1"));
+        a.in.scale = a.scale.get();
+        ops::Answer scaled;
+        if (auto failed = c.run(Op::kScale, a.in, &scaled)) {
+            if (scaled.failure->error.code == EINVAL && !scaled.failure->param)
+                return error_response(400, "bad_value", scaled.failure->error.context);
+            return std::move(*failed);
         }
-        model::ScaleOp op{action == "_add" ? model::ScaleOp::Kind::kAdd : model::ScaleOp::Kind::kSub, n};
-        auto r = c.r.manager.scale(t->job, op);
-        if (!r)
-            return manager_error(r.error());
-        return ok_with_count(*r);
+        return json_response(200, ok_first(scaled.result.get()));
     }
-    Status st;
-    if (action == "_stop") {
-        st = t->pid ? c.r.manager.stop_process(*t->pid) : c.r.manager.stop_job(t->job);
-    } else if (action == "_start") {
-        st = c.r.manager.start_job(t->job);
-    } else {  // _restart
-        st = c.r.manager.reload_job(t->job);
-    }
-    if (!st)
-        return manager_error(st.error());
-    return ok_response(200);
+    if (action == "_stop")
+        return done(c, t->pid ? Op::kStopProcess : Op::kStopJob, a.in);
+    return done(c, action == "_start" ? Op::kStartJob : Op::kReloadJob, a.in);
 }
 
 Response compat_status(Ctx& c) {
-    model::JobName job = parse_compat_name(c.seg[1]);
-    if (auto d = c.need_read(job))
-        return *d;
-    auto info = c.r.manager.info(job);
-    if (!info)
-        return manager_error(info.error());
+    Args a = on_job(ops::parse_compat_name(c.seg[1]));
+    ops::Answer info;
+    if (auto failed = c.run(Op::kInfo, a.in, &info))
+        return std::move(*failed);
     json::JsonPtr o = json::take(json_object());
-    json::set(o.get(), "active", json::take(json_boolean(info->active)));
-    json::set(o.get(), "running", json::take(json_integer(info->running)));
-    json::set(o.get(), "max_processes", json::take(json_integer(info->max_processes)));
+    for (const char* k : {"active", "running", "max_processes"})
+        json::set(o.get(), k, json::ref(json_object_get(info.result.get(), k)));
     return json_response(200, std::move(o));
 }
 
 Response compat_stats_all(Ctx& c) {
-    if (auto d = c.need_read_all())
-        return *d;
+    ops::Answer jobs;
+    if (auto failed = c.run(Op::kJobs, {}, &jobs))
+        return std::move(*failed);
     json::JsonPtr arr = json::take(json_array());
-    for (const auto& q : c.r.manager.jobs()) {
-        model::JobName job = model::JobName::parse(q);
-        auto stats = c.r.manager.job_stats(job);
-        if (!stats)
+    size_t i;
+    json_t* q;
+    json_array_foreach(json_object_get(jobs.result.get(), "jobs"), i, q) {
+        Args a = on_job(model::JobName::parse(json_string_value(q)));
+        a.in.compat04 = true;
+        ops::Answer stats;
+        if (c.run(Op::kStats, a.in, &stats))
             continue;  // unloaded meanwhile
-        json_array_append_new(arr.get(), encode_job_stats(compat_name(job), *stats, StatsFlavor::kCompat04).release());
+        json_array_append_new(arr.get(), stats.result.release());
     }
     return json_response(200, std::move(arr));
 }
 
 Response compat_stats_job(Ctx& c) {
-    model::JobName job = parse_compat_name(c.seg[1]);
-    if (auto d = c.need_read(job))
-        return *d;
-    auto stats = c.r.manager.job_stats(job);
-    if (!stats)
-        return manager_error(stats.error());
-    return json_response(200, encode_job_stats(compat_name(job), *stats, StatsFlavor::kCompat04));
+    Args a = on_job(ops::parse_compat_name(c.seg[1]));
+    a.in.compat04 = true;
+    return c.answer(Op::kStats, a.in);
 }
 
 Response compat_stats_pid(Ctx& c) {
-    model::JobName job = parse_compat_name(c.seg[1]);
+    model::JobName job = ops::parse_compat_name(c.seg[1]);
     if (auto d = c.need_read(job))
         return *d;
     auto pid = pid_from_segment(c.seg[2]);
     if (!pid)
         return error_response(400, "bad_value", "the pid must be a decimal number");
-    auto info = c.r.manager.process_info(*pid);
-    if (!info || !(info->job == job))
+    Args a = on_pid(*pid);
+    a.in.compat04 = true;
+    ops::Answer stats;
+    auto failed = c.run(Op::kProcessStats, a.in, &stats);
+    // A process of another job is not found here, whatever the caller may see of it.
+    if ((failed && (failed->status == 404 || failed->status == 403)) || (!failed && !(*stats.job == job)))
         return error_response(404, "not_found");
-    auto s = c.r.manager.process_stats(*pid);
-    if (!s)
-        return manager_error(s.error());
-    json::JsonPtr o = encode_process_stats_entry(*s, StatsFlavor::kCompat04);
-    json::set(o.get(), "name", json::str(compat_name(job)));
-    return json_response(200, std::move(o));
+    if (failed)
+        return std::move(*failed);
+    return json_response(200, std::move(stats.result));
 }
 
 Response compat_groups(Ctx& c) {
-    if (auto d = c.need_read_all())
-        return *d;
-    return json_response(200, json::strings(c.r.manager.sessions()));
+    ops::Answer a;
+    if (auto failed = c.run(Op::kSessions, {}, &a))
+        return std::move(*failed);
+    return json_response(200, json::ref(json_object_get(a.result.get(), "sessions")));
 }
 
 Response compat_group(Ctx& c) {
-    const std::string& g = c.seg[1];
-    if (auto d = c.need_read_session(g))
-        return *d;
-    auto jobs = c.r.manager.jobs(g);
-    if (!jobs)
-        return manager_error(jobs.error());
-    return json_response(200, compat_names(*jobs));
+    Args a = on_job({c.seg[1], ""});
+    a.in.job = nullptr;
+    ops::Answer jobs;
+    if (auto failed = c.run(Op::kSessionJobs, a.in, &jobs))
+        return std::move(*failed);
+    return json_response(200, compat_names(json_object_get(jobs.result.get(), "jobs")));
 }
 
-Response compat_group_action(Ctx& c) {
+namespace {
+
+// `op` on every job of the group seg[1], after the right on the group; the first failure,
+// if any, once every job was tried.
+Response on_group(Ctx& c, Op op) {
     const std::string& g = c.seg[1];
+    if (auto d = c.need_manage_session(g))
+        return *d;
+    Args s = on_job({g, ""});
+    s.in.job = nullptr;
+    ops::Answer jobs;
+    if (auto failed = c.run(Op::kSessionJobs, s.in, &jobs))
+        return std::move(*failed);
+    std::optional<Response> first;
+    size_t i;
+    json_t* q;
+    json_array_foreach(json_object_get(jobs.result.get(), "jobs"), i, q) {
+        Args a = on_job(model::JobName::parse(json_string_value(q)));
+        if (auto failed = c.run(op, a.in); failed && !first)
+            first = std::move(failed);
+    }
+    return first ? std::move(*first) : ok_response(200);
+}
+
+}  // namespace
+
+Response compat_group_action(Ctx& c) {
     const std::string& action = c.seg[2];
     if (action != "_start" && action != "_stop" && action != "_restart") {
         return error_response(404, "resource_not_found", "unknown action '" + action + "'");
     }
-    if (auto d = c.need_manage_session(g))
-        return *d;
-    auto jobs = c.r.manager.jobs(g);
-    if (!jobs)
-        return manager_error(jobs.error());
-    std::optional<Error> first;
-    for (const auto& q : *jobs) {
-        model::JobName job = model::JobName::parse(q);
-        Status st = action == "_start"  ? c.r.manager.start_job(job)
-                    : action == "_stop" ? c.r.manager.stop_job(job)
-                                        : c.r.manager.reload_job(job);
-        if (!st && !first)
-            first = st.error();
-    }
-    if (first)
-        return manager_error(*first);
-    return ok_response(200);
+    return on_group(c, action == "_start" ? Op::kStartJob : action == "_stop" ? Op::kStopJob : Op::kReloadJob);
 }
 
 Response compat_group_delete(Ctx& c) {
-    const std::string& g = c.seg[1];
-    if (auto d = c.need_manage_session(g))
-        return *d;
-    auto jobs = c.r.manager.jobs(g);
-    if (!jobs)
-        return manager_error(jobs.error());
-    std::optional<Error> first;
-    for (const auto& q : *jobs) {
-        Status st = c.r.manager.unload(model::JobName::parse(q));
-        if (!st && !first)
-            first = st.error();
-    }
-    if (first)
-        return manager_error(*first);
-    return ok_response(200);
+    return on_group(c, Op::kUnload);
 }
 
 }  // namespace gaffer::http::routes

@@ -1,29 +1,57 @@
 // SPDX-License-Identifier: MIT
 // The HEAD routes over jobs and processes (reference §1.1 rows 4–25 and E1, §3.2–§3.7):
-// parse, check the §9.5 permission, call the manager, encode.
-#include <cmath>
-#include <cstring>
+// adapters over the operations layer (lib/ops/operations.h). A route names its operation,
+// takes its arguments from the path and the JSON body, and answers the operation's result
+// with its status; rights, parsing and the manager call are the operation's.
 #include <optional>
+#include <string>
 
 #include "lib/base/strutil.h"
-#include "lib/config/job_json.h"
-#include "lib/http/codec.h"
 #include "lib/http/handlers.h"
-#include "lib/manager/manager.h"
-#include "lib/model/values.h"
 
 namespace gaffer::http::routes {
 
 namespace {
 
-model::JobName job_of(const Ctx& c) {
-    return model::JobName{c.seg[1], c.seg[2]};
+using ops::Op;
+
+// The arguments of a route: the session and job of its path, its JSON body's members.
+struct Args {
+    json::JsonPtr session, job, pid, body;
+    ops::Input in;
+
+    const json_t* member(const char* name) const { return body ? json_object_get(body.get(), name) : nullptr; }
+};
+
+// /jobs/<sid>[/<job>...]
+Args job_args(const Ctx& c) {
+    Args a;
+    a.session = json::str(c.seg[1]);
+    a.in.session = a.session.get();
+    if (c.seg.size() > 2) {
+        a.job = json::str(c.seg[2]);
+        a.in.job = a.job.get();
+        a.in.literal_job = true;
+    }
+    return a;
 }
 
-json::JsonPtr object_with(const char* key, json::JsonPtr value) {
-    json::JsonPtr o = json::take(json_object());
-    json::set(o.get(), key, std::move(value));
-    return o;
+// /<pid>[/...]
+Args pid_args(const Ctx& c) {
+    Args a;
+    a.pid = json::take(json_integer(*pid_from_segment(c.seg[0])));
+    a.in.pid = a.pid.get();
+    return a;
+}
+
+// A JSON object body; when it is not one, the operation fails with the reason (after
+// the rights check, as every bad argument).
+void read_body(const Ctx& c, Args& a) {
+    std::string why;
+    if (auto obj = parse_object(c.req.body, &why))
+        a.body = std::move(*obj);
+    else
+        a.in.unreadable = why;
 }
 
 }  // namespace
@@ -31,306 +59,158 @@ json::JsonPtr object_with(const char* key, json::JsonPtr value) {
 // ---- §3.2 ----
 
 Response sessions(Ctx& c) {
-    if (auto d = c.need_read_all())
-        return *d;
-    return json_response(200, object_with("sessions", json::strings(c.r.manager.sessions())));
+    return c.answer(Op::kSessions, {});
 }
 
 Response jobs(Ctx& c) {
-    if (auto d = c.need_read_all())
-        return *d;
-    return json_response(200, object_with("jobs", json::strings(c.r.manager.jobs())));
+    return c.answer(Op::kJobs, {});
 }
 
 Response session_jobs(Ctx& c) {
-    const std::string& sid = c.seg[1];
-    if (auto d = c.need_read_session(sid))
-        return *d;
-    auto list = c.r.manager.jobs(sid);
-    if (!list)
-        return manager_error(list.error());
-    json::JsonPtr o = json::take(json_object());
-    json::set(o.get(), "sessionid", json::str(sid));
-    json::set(o.get(), "jobs", json::strings(*list));
-    return json_response(200, std::move(o));
+    Args a = job_args(c);
+    return c.answer(Op::kSessionJobs, a.in);
 }
 
 // ---- §3.3 ----
 
 Response load_job(Ctx& c) {
-    const std::string& sid = c.seg[1];
-    if (auto d = c.need_manage_session(sid))
-        return *d;
-    std::string why;
-    auto obj = parse_object(c.req.body, &why);
-    if (!obj)
-        return error_response(400, "bad_request", why);
-    auto spec = config::job_from_json(obj->get(), sid, config::JobJsonMode::kLoad);
-    if (!spec)
-        return manager_error(spec.error());
-    if (auto d = c.admit_spec(*spec))
-        return *d;
-    Status st = c.r.manager.load(std::move(*spec));
-    if (!st)
-        return manager_error(st.error());
-    return ok_response(200);
+    Args a = job_args(c);
+    read_body(c, a);
+    a.in.config = a.body.get();
+    return c.answer(Op::kLoad, a.in);
 }
 
 Response job_exists(Ctx& c) {
-    model::JobName name = job_of(c);
-    if (auto d = c.need_read(name))
-        return *d;
-    if (!c.r.manager.has_job(name))
-        return error_response(404, "not_found");
+    Args a = job_args(c);
+    if (auto failed = c.run(Op::kJobExists, a.in))
+        return failed->status == 404 ? error_response(404, "not_found") : std::move(*failed);
     return text_response(200, "");
 }
 
 Response job_info(Ctx& c) {
-    model::JobName name = job_of(c);
-    if (auto d = c.need_read(name))
-        return *d;
-    auto info = c.r.manager.info(name);
-    if (!info)
-        return manager_error(info.error());
-    return json_response(200, encode_job_info(*info));
+    Args a = job_args(c);
+    return c.answer(Op::kInfo, a.in);
 }
 
 Response update_job(Ctx& c) {
-    model::JobName name = job_of(c);
-    if (auto d = c.need_manage(name))
-        return *d;
-    auto parsed = json::parse(c.req.body);
-    if (!parsed)
-        return error_response(400, "bad_request", parsed.error().context);
-    if (!json_is_object(parsed->get()))
-        return error_response(400, "bad_request", "invalid process config");
-    const json_t* given = json_object_get(parsed->get(), "name");
-    if (given && !json_is_null(given) &&
-        (!json_is_string(given) || std::string_view(json_string_value(given), json_string_length(given)) != name.job)) {
-        return error_response(400, "bad_request", "template name conflict with the path");
-    }
-    std::string member;
-    auto spec = config::job_from_json(parsed->get(), name.session, config::JobJsonMode::kUpdate, &member);
-    if (!spec) {
-        if (member == "cmd")
-            return error_response(400, "bad_request", "invalid process config");
-        return manager_error(spec.error());
-    }
-    spec->name = name;
-    if (auto d = c.admit_spec(*spec))
-        return *d;
-    Status st = c.r.manager.update(std::move(*spec));
-    if (!st)
-        return manager_error(st.error());
-    return ok_response(201);
+    Args a = job_args(c);
+    // Any JSON value reaches the operation, which says what is wrong with a non-object.
+    if (auto parsed = json::parse(c.req.body))
+        a.body = std::move(*parsed);
+    else
+        a.in.unreadable = parsed.error().context;
+    a.in.config = a.body.get();
+    return c.answer(Op::kUpdate, a.in, 201);
 }
 
 Response unload_job(Ctx& c) {
-    model::JobName name = job_of(c);
-    if (auto d = c.need_manage(name))
-        return *d;
-    Status st = c.r.manager.unload(name);
-    if (!st)
-        return manager_error(st.error());
-    return ok_response(200);
+    Args a = job_args(c);
+    return c.answer(Op::kUnload, a.in);
 }
 
 // ---- §3.5 ----
 
 Response job_stats(Ctx& c) {
-    model::JobName name = job_of(c);
-    if (auto d = c.need_read(name))
-        return *d;
-    auto stats = c.r.manager.job_stats(name);
-    if (!stats)
-        return manager_error(stats.error());
-    return json_response(200, encode_job_stats(name.qualified(), *stats, StatsFlavor::kHead));
+    Args a = job_args(c);
+    return c.answer(Op::kStats, a.in);
 }
 
 // ---- §3.6 ----
 
 Response get_numprocesses(Ctx& c) {
-    model::JobName name = job_of(c);
-    if (auto d = c.need_read(name))
-        return *d;
-    auto n = c.r.manager.numprocesses(name);
-    if (!n)
-        return manager_error(n.error());
-    return json_response(200, object_with("numprocesses", json::take(json_integer(*n))));
+    Args a = job_args(c);
+    return c.answer(Op::kNumprocesses, a.in);
 }
 
 Response scale(Ctx& c) {
-    model::JobName name = job_of(c);
-    if (auto d = c.need_manage(name))
-        return *d;
-    std::string why;
-    auto obj = parse_object(c.req.body, &why);
-    if (!obj)
-        return error_response(400, "bad_request", why);
-    const json_t* v = json_object_get(obj->get(), "scale");
-    std::optional<model::ScaleOp> op = scale_from_json(v);
-    if (!op) {
-        return error_response(400, "bad_request",
-                              v ? "scale: expected an integer or \"+n\", \"-n\", \"=n\", \"n\"" : "scale: missing");
-    }
-    auto n = c.r.manager.scale(name, *op);
-    if (!n)
-        return manager_error(n.error());
-    return json_response(200, object_with("numprocesses", json::take(json_integer(*n))));
+    Args a = job_args(c);
+    read_body(c, a);
+    a.in.scale = a.member("scale");
+    return c.answer(Op::kScale, a.in);
 }
 
 Response signal_job(Ctx& c) {
-    model::JobName name = job_of(c);
-    if (auto d = c.need_manage(name))
-        return *d;
-    std::string why;
-    auto obj = parse_object(c.req.body, &why);
-    if (!obj)
-        return error_response(400, "bad_request", why);
-    auto sig = signal_from_json(json_object_get(obj->get(), "signal"));
-    if (!sig)
-        return error_response(400, "bad_request", "signal: expected a signal number or name");
-    Status st = c.r.manager.killall(name, *sig);
-    if (!st)
-        return manager_error(st.error());
-    return ok_response(202);
+    Args a = job_args(c);
+    read_body(c, a);
+    a.in.signal = a.member("signal");
+    return c.answer(Op::kKillAll, a.in, 202);
 }
 
 Response get_state(Ctx& c) {
-    model::JobName name = job_of(c);
-    if (auto d = c.need_read(name))
-        return *d;
-    auto info = c.r.manager.info(name);
-    if (!info)
-        return manager_error(info.error());
-    return text_response(200, info->active ? "1" : "0");
+    Args a = job_args(c);
+    ops::Answer info;
+    if (auto failed = c.run(Op::kInfo, a.in, &info))
+        return std::move(*failed);
+    return text_response(200, json_is_true(json_object_get(info.result.get(), "active")) ? "1" : "0");
 }
 
 Response set_state(Ctx& c) {
-    model::JobName name = job_of(c);
-    if (auto d = c.need_manage(name))
-        return *d;
+    Args a = job_args(c);
     std::string_view v = trim(c.req.body);
-    Status st;
-    if (v == "1") {
-        st = c.r.manager.start_job(name);
-    } else if (v == "0") {
-        st = c.r.manager.stop_job(name);
-    } else if (v == "2") {
-        st = c.r.manager.reload_job(name);
-    } else {
-        return error_response(400, "bad_request", "the body must be 0 (stop), 1 (start) or 2 (reload)");
-    }
-    if (!st)
-        return manager_error(st.error());
-    return ok_response(202);
+    Op op = v == "1" ? Op::kStartJob : v == "0" ? Op::kStopJob : Op::kReloadJob;
+    if (v != "0" && v != "1" && v != "2")
+        a.in.unreadable = "the body must be 0 (stop), 1 (start) or 2 (reload)";
+    return c.answer(op, a.in, 202);
 }
 
 Response job_pids(Ctx& c) {
-    model::JobName name = job_of(c);
-    if (auto d = c.need_read(name))
-        return *d;
-    auto pids = c.r.manager.pids(name);
-    if (!pids)
-        return manager_error(pids.error());
-    return json_response(200, object_with("pids", json::ints(*pids)));
+    Args a = job_args(c);
+    return c.answer(Op::kPids, a.in);
 }
 
 Response job_processes(Ctx& c) {
-    model::JobName name = job_of(c);
-    if (auto d = c.need_read(name))
-        return *d;
-    auto ps = c.r.manager.processes(name);
-    if (!ps)
-        return manager_error(ps.error());
-    return json_response(200, encode_process_list(*ps));
+    Args a = job_args(c);
+    return c.answer(Op::kProcesses, a.in);
 }
 
 Response commit(Ctx& c) {
-    model::JobName name = job_of(c);
-    if (auto d = c.need_manage_session(name.session))
-        return *d;
-    std::string why;
-    auto obj = parse_object(c.req.body, &why);
-    if (!obj)
-        return error_response(400, "bad_request", why);
-    auto graceful = graceful_timeout_from_json(json_object_get(obj->get(), "graceful_timeout"));
-    if (!graceful)
-        return error_response(400, "bad_request", graceful.error().context);
-    auto env = config::env_from_json(json_object_get(obj->get(), "env"));
-    if (!env)
-        return error_response(400, "bad_request", env.error().context);
-    if (!env->empty()) {
-        if (auto denied = commit_env_denial(c.r, c.rights, name))
-            return forbidden(*denied);
-    }
-    auto pid = c.r.manager.commit(name, *graceful, *env);
-    if (!pid)
-        return manager_error(pid.error());
-    return json_response(200, object_with("pid", json::take(json_integer(*pid))));
+    Args a = job_args(c);
+    read_body(c, a);
+    a.in.graceful_timeout = a.member("graceful_timeout");
+    a.in.env = a.member("env");
+    return c.answer(Op::kCommit, a.in);
 }
 
 Response all_pids(Ctx& c) {
-    if (auto d = c.need_read_all())
-        return *d;
-    return json_response(200, object_with("pids", json::ints(c.r.manager.all_pids())));
+    return c.answer(Op::kAllPids, {});
 }
 
 // ---- §3.7 ----
 
 Response pid_exists(Ctx& c) {
-    model::ProcessInfo p;
-    if (auto d = c.need_process(*pid_from_segment(c.seg[0]), false, &p))
-        return d->status == 404 ? error_response(404, "not_found") : *d;
+    Args a = pid_args(c);
+    if (auto failed = c.run(Op::kProcessExists, a.in))
+        return failed->status == 404 ? error_response(404, "not_found") : std::move(*failed);
     return text_response(200, "");
 }
 
 Response pid_info(Ctx& c) {
-    model::ProcessInfo p;
-    if (auto d = c.need_process(*pid_from_segment(c.seg[0]), false, &p))
-        return *d;
-    return json_response(200, encode_process_info(p));
+    Args a = pid_args(c);
+    return c.answer(Op::kProcessInfo, a.in);
 }
 
 Response pid_stop(Ctx& c) {
-    model::ProcessInfo p;
-    int pid = *pid_from_segment(c.seg[0]);
-    if (auto d = c.need_process(pid, true, &p))
-        return *d;
-    Status st = c.r.manager.stop_process(pid);
-    if (!st)
-        return manager_error(st.error());
-    return ok_response(202);
+    Args a = pid_args(c);
+    return c.answer(Op::kStopProcess, a.in, 202);
 }
 
 Response pid_signal(Ctx& c) {
-    model::ProcessInfo p;
-    int pid = *pid_from_segment(c.seg[0]);
-    if (auto d = c.need_process(pid, true, &p))
-        return *d;
-    std::string why;
-    auto obj = parse_object(c.req.body, &why);
-    if (!obj)
-        return error_response(400, "bad_request", why);
-    auto sig = signal_from_json(json_object_get(obj->get(), "signal"));
-    if (!sig)
-        return error_response(400, "bad_signal", "signal: expected a signal number or name");
-    Status st = c.r.manager.kill(pid, *sig);
-    // Signalling a process that already exited is a silent success (§3.7).
-    if (!st && st.error().code != ESRCH)
-        return manager_error(st.error());
-    return ok_response(202);
+    Args a = pid_args(c);
+    read_body(c, a);
+    a.in.signal = a.member("signal");
+    ops::Answer done;
+    if (auto failed = c.run(Op::kKill, a.in, &done)) {
+        // This route's name for a refused signal value (§3.7).
+        if (done.failure->param == ops::kParamSignal)
+            return error_response(400, "bad_signal", "signal: expected a signal number or name");
+        return std::move(*failed);
+    }
+    return json_response(202, std::move(done.result));
 }
 
 Response pid_stats(Ctx& c) {
-    model::ProcessInfo p;
-    int pid = *pid_from_segment(c.seg[0]);
-    if (auto d = c.need_process(pid, false, &p))
-        return *d;
-    auto s = c.r.manager.process_stats(pid);
-    if (!s)
-        return manager_error(s.error());
-    return json_response(200, object_with("stats", encode_process_stats(*s)));
+    Args a = pid_args(c);
+    return c.answer(Op::kProcessStats, a.in);
 }
 
 }  // namespace gaffer::http::routes

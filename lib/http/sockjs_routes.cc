@@ -9,13 +9,15 @@
 #include "lib/base/utf8.h"
 #include "lib/config/job_json.h"
 #include "lib/events/event_bus.h"
-#include "lib/http/codec.h"
 #include "lib/http/router.h"
 #include "lib/http/sockjs_app.h"
 #include "lib/http/upgrade.h"
 #include "lib/manager/errors.h"
 #include "lib/manager/manager.h"
 #include "lib/model/values.h"
+#include "lib/ops/args.h"
+#include "lib/ops/codec.h"
+#include "lib/ops/operations.h"
 #include "lib/ws/random.h"
 #include "lib/ws/v1.h"
 
@@ -58,14 +60,8 @@ CmdError from_manager(const Error& e) {
     return {m.http_status, m.channel_name, e};
 }
 
-// A job argument: "sid.job", or "job" in `session`.
-model::JobName job_arg(std::string_view s, std::string_view session = "default") {
-    if (s.find('.') != std::string_view::npos)
-        return model::JobName::parse(s);
-    model::JobName n;
-    n.session = std::string(session);
-    n.job = std::string(s);
-    return n;
+model::JobName job_arg(std::string_view s) {
+    return ops::job_from_string(s, "default");
 }
 
 // A valid X-Api-Key on the request: then any Origin may open the channel.
@@ -326,7 +322,7 @@ void ChannelApp::subscribe(const std::string& topic) {
             loop::Loop* loop;
             loop::Loop::TimerId timer = 0;
             void sample(const model::ProcessStats& s) {
-                json::JsonPtr o = encode_process_stats(s);
+                json::JsonPtr o = ops::encode_process_stats(s);
                 json::set(o.get(), "pid", json::take(json_integer(s.pid)));
                 json::set(o.get(), "os_pid", json::take(json_integer(s.os_pid)));
                 json::set(o.get(), "name", json::str(job.qualified()));
@@ -429,6 +425,95 @@ void ChannelApp::subscribe(const std::string& topic) {
     success();
 }
 
+namespace {
+
+using ops::Op;
+
+// A /channel command (reference §5.2): the operation it runs, where its positional args go,
+// and what is its own: the rights the reference fixes for it when they differ from the
+// operation's, the member its result is wrapped in, an "ok": true beside the result.
+struct Command {
+    const char* name;
+    Op op;
+    unsigned args[3];                   // the parameter of args[0], args[1], args[2]
+    std::optional<ops::Access> access;  // the reference's right, when not the operation's
+    const char* wrap = nullptr;         // {"<wrap>": result}
+    bool add_ok = false;
+};
+
+constexpr ops::Access kAdmin{ops::Target::kAll, ops::Right::kAdmin};
+constexpr ops::Access kManageJob{ops::Target::kJob, ops::Right::kManage};
+constexpr ops::Access kManageProcess{ops::Target::kProcess, ops::Right::kManage};
+
+// `jobs` and `pids` with a string argument run kSessionJobs and kPids instead.
+const Command kCommands[] = {
+    {"sessions", Op::kSessions, {}, {}},
+    {"jobs", Op::kJobs, {}, {}},
+    {"pids", Op::kAllPids, {}, {}},
+    {"load", Op::kLoad, {ops::kParamConfig}, kAdmin},
+    {"update", Op::kUpdate, {ops::kParamConfig}, kAdmin},
+    {"unload", Op::kUnload, {ops::kParamJob}, kAdmin},
+    {"reload", Op::kReloadJob, {ops::kParamJob}, kAdmin},
+    {"start_job", Op::kStartJob, {ops::kParamJob}, {}},
+    {"stop_job", Op::kStopJob, {ops::kParamJob}, {}},
+    {"scale", Op::kScale, {ops::kParamJob, ops::kParamScale}, {}},
+    {"info", Op::kInfo, {ops::kParamJob}, kManageJob, "info"},
+    {"stats", Op::kStats, {ops::kParamJob}, kManageJob, "stats"},
+    {"stopall", Op::kStopAll, {ops::kParamJob}, {}},
+    {"killall", Op::kKillAll, {ops::kParamJob, ops::kParamSignal}, {}},
+    {"commit", Op::kCommit, {ops::kParamJob, ops::kParamGracefulTimeout, ops::kParamEnv}, kManageJob, nullptr, true},
+    {"process_info", Op::kProcessInfo, {ops::kParamPid}, kManageProcess, "info"},
+    {"process_stats", Op::kProcessStats, {ops::kParamPid}, kManageProcess},
+    {"stop_process", Op::kStopProcess, {ops::kParamPid}, {}},
+    {"send", Op::kSend, {ops::kParamPid, ops::kParamData, ops::kParamStream}, {}},
+    {"kill", Op::kKill, {ops::kParamPid, ops::kParamSignal}, {}},
+};
+
+// Where a parameter's value goes in the operation's input.
+const json_t** slot(ops::Input& in, unsigned param) {
+    switch (param) {
+        case ops::kParamSession:
+            return &in.session;
+        case ops::kParamJob:
+            return &in.job;
+        case ops::kParamPid:
+            return &in.pid;
+        case ops::kParamConfig:
+            return &in.config;
+        case ops::kParamEnv:
+            return &in.env;
+        case ops::kParamStart:
+            return &in.start;
+        case ops::kParamScale:
+            return &in.scale;
+        case ops::kParamSignal:
+            return &in.signal;
+        case ops::kParamGracefulTimeout:
+            return &in.graceful_timeout;
+        case ops::kParamData:
+            return &in.data;
+        case ops::kParamStream:
+            return &in.stream;
+    }
+    return nullptr;
+}
+
+// The channel's error for an operation's failure: the reference's names for a bad
+// argument (config_missing, invalid_config, bad_command), else the one table's column.
+CmdError channel_error(const Command& cmd, const ops::Failure& f) {
+    if (f.error.code == EINVAL && f.param) {
+        bool config = cmd.op == Op::kLoad || cmd.op == Op::kUpdate;
+        if (config && f.param == ops::kParamConfig && f.missing)
+            return {400, "config_missing"};
+        if (config && (f.param & (ops::kParamConfig | ops::kParamEnv | ops::kParamStart)))
+            return {400, "invalid_config"};
+        return {400, "bad_command"};
+    }
+    return from_manager(f.error);
+}
+
+}  // namespace
+
 void ChannelApp::command(const json_t* data) {
     const json_t* name_j = json_object_get(data, "name");
     if (!json_is_string(name_j))
@@ -436,265 +521,70 @@ void ChannelApp::command(const json_t* data) {
     const json_t* ident = json_object_get(data, "identity");
     if (!ident || json_is_null(ident))
         return error("cmd_identity_missing");
-    std::string name(jstr(name_j));
     const json_t* args = json_object_get(data, "args");
     const json_t* kwargs = json_object_get(data, "kwargs");
-    if (!json_is_array(args))
-        args = nullptr;
-    if (!json_is_object(kwargs))
-        kwargs = nullptr;
-    size_t nargs = args ? json_array_size(args) : 0;
-    auto arg = [&](size_t i) -> const json_t* { return i < nargs ? json_array_get(args, i) : nullptr; };
-    auto kw = [&](const char* k) -> const json_t* { return kwargs ? json_object_get(kwargs, k) : nullptr; };
-    manager::Manager& m = live_.manager();
-    const auth::Permissions& perms = rights_.perms;
+    auto arg = [&](size_t i) -> const json_t* { return json_is_array(args) ? json_array_get(args, i) : nullptr; };
+    auto kw = [&](const char* k) -> const json_t* {
+        return json_is_object(kwargs) ? json_object_get(kwargs, k) : nullptr;
+    };
 
-    auto reply_error = [&](CmdError e) {
+    auto reply = [&](const char* event, const char* member, json::JsonPtr value) {
+        json::JsonPtr d = obj();
+        json::set(d.get(), "id", json::ref(const_cast<json_t*>(ident)));
+        json::set(d.get(), member, std::move(value));
+        json::JsonPtr msg = obj();
+        json::set(msg.get(), "event", json::str(event));
+        json::set(msg.get(), "data", std::move(d));
+        transport_.send(json::dump(msg.get()));
+    };
+    auto reply_error = [&](const CmdError& e) {
         json::JsonPtr err = obj();
         json::set(err.get(), "errno", json::take(json_integer(e.code)));
         json::set(err.get(), "reason", json::str(e.reason));
         set_error_cause(err.get(), e.cause);
-        json::JsonPtr d = obj();
-        json::set(d.get(), "id", json::ref(const_cast<json_t*>(ident)));
-        json::set(d.get(), "error", std::move(err));
-        json::JsonPtr msg = obj();
-        json::set(msg.get(), "event", json::str("gaffer:command_error"));
-        json::set(msg.get(), "data", std::move(d));
-        transport_.send(json::dump(msg.get()));
+        reply("gaffer:command_error", "error", std::move(err));
     };
-    auto reply_ok = [&](json::JsonPtr result) {
-        json::JsonPtr d = obj();
-        json::set(d.get(), "id", json::ref(const_cast<json_t*>(ident)));
-        json::set(d.get(), "result", std::move(result));
-        json::JsonPtr msg = obj();
-        json::set(msg.get(), "event", json::str("gaffer:command_success"));
-        json::set(msg.get(), "data", std::move(d));
-        transport_.send(json::dump(msg.get()));
-    };
-    auto ok_true = [] {
-        json::JsonPtr o = obj();
-        json::set(o.get(), "ok", json::take(json_true()));
-        return o;
-    };
-    const CmdError kForbidden{403, "forbidden"};
-    const CmdError kBad{400, "bad_command"};
-    std::string session = json_is_string(kw("sessionid")) ? std::string(jstr(kw("sessionid"))) : "default";
 
-    static const char* const kKnown[] = {"sessions",     "jobs",          "pids",         "load",     "unload",
-                                         "reload",       "update",        "start_job",    "stop_job", "scale",
-                                         "info",         "stats",         "stopall",      "killall",  "commit",
-                                         "process_info", "process_stats", "stop_process", "send",     "kill"};
-    bool known = false;
-    for (const char* k : kKnown) known = known || name == k;
-    if (!known)
+    std::string_view name = jstr(name_j);
+    const Command* cmd = nullptr;
+    for (const auto& c : kCommands) {
+        if (name == c.name)
+            cmd = &c;
+    }
+    if (!cmd)
         return reply_error({404, "command_not_found"});
 
-    // ---- listings: read rights on what is listed, as the HTTP routes ----
-    if (name == "sessions" || name == "jobs" || name == "pids") {
-        std::string target = "*";
-        if (name == "jobs" && json_is_string(arg(0)))
-            target = jstr(arg(0));
-        else if (name == "pids" && json_is_string(arg(0)))
-            target = job_arg(jstr(arg(0))).qualified();
-        if (!perms.can_read(target))
-            return reply_error(kForbidden);
-        json::JsonPtr o = obj();
-        if (name == "sessions") {
-            json::set(o.get(), "sessions", json::strings(m.sessions()));
-        } else if (name == "jobs") {
-            if (json_is_string(arg(0))) {
-                auto js = m.jobs(jstr(arg(0)));
-                if (!js)
-                    return reply_error(from_manager(js.error()));
-                json::set(o.get(), "sessionid", json::str(jstr(arg(0))));
-                json::set(o.get(), "jobs", json::strings(*js));
-            } else {
-                json::set(o.get(), "jobs", json::strings(m.jobs()));
-            }
-        } else {
-            if (json_is_string(arg(0))) {
-                auto ps = m.pids(job_arg(jstr(arg(0))));
-                if (!ps)
-                    return reply_error(from_manager(ps.error()));
-                json::set(o.get(), "sessionid", json::str(jstr(arg(0))));
-                json::set(o.get(), "pids", json::ints(*ps));
-            } else {
-                json::set(o.get(), "pids", json::ints(m.all_pids()));
-            }
+    ops::Input in;
+    Op op = cmd->op;
+    bool listing_arg = (op == Op::kJobs || op == Op::kAllPids) && json_is_string(arg(0));
+    if (listing_arg) {
+        op = op == Op::kJobs ? Op::kSessionJobs : Op::kPids;
+        *slot(in, op == Op::kSessionJobs ? ops::kParamSession : ops::kParamJob) = arg(0);
+    }
+    for (size_t i = 0; i < std::size(cmd->args) && cmd->args[i]; ++i) *slot(in, cmd->args[i]) = arg(i);
+    // kwargs: the session of load, update, unload and reload, and load's and update's
+    // env and start.
+    if (op == Op::kLoad || op == Op::kUpdate || op == Op::kUnload || op == Op::kReloadJob) {
+        if (json_is_string(kw("sessionid")))
+            in.session = kw("sessionid");
+        if (op == Op::kLoad || op == Op::kUpdate) {
+            in.env = kw("env");
+            in.start = kw("start");
         }
-        return reply_ok(std::move(o));
     }
 
-    // ---- admin: load, update, unload, reload ----
-    if (name == "load" || name == "update") {
-        if (!perms.admin)
-            return reply_error(kForbidden);
-        const json_t* cfg = arg(0);
-        if (!cfg)
-            return reply_error({400, "config_missing"});
-        if (!json_is_object(cfg))
-            return reply_error({400, "invalid_config"});
-        auto spec = config::job_from_json(cfg, session, config::JobJsonMode::kLoad);
-        if (!spec)
-            return reply_error({400, "invalid_config"});
-        if (const json_t* st = kw("start"); json_is_boolean(st))
-            spec->start = json_is_true(st);
-        auto env = config::env_from_json(kw("env"));
-        if (!env)
-            return reply_error({400, "invalid_config"});
-        // The routes' rule for jobs of callers without full rights (router.h).
-        if (live_.router().admit_job_spec(rights_, *spec))
-            return reply_error(kForbidden);
-        Status s = name == "load" ? m.load(std::move(*spec), *env) : m.update(std::move(*spec), *env);
-        if (!s)
-            return reply_error(from_manager(s.error()));
-        return reply_ok(ok_true());
-    }
-    if (name == "unload" || name == "reload") {
-        if (!perms.admin)
-            return reply_error(kForbidden);
-        if (!json_is_string(arg(0)))
-            return reply_error(kBad);
-        model::JobName job = job_arg(jstr(arg(0)), session);
-        Status s = name == "unload" ? m.unload(job) : m.reload_job(job);
-        if (!s)
-            return reply_error(from_manager(s.error()));
-        return reply_ok(ok_true());
-    }
-
-    // ---- by pid ----
-    if (name == "process_info" || name == "process_stats" || name == "stop_process" || name == "kill" ||
-        name == "send") {
-        auto pid = pid_from_json(arg(0));
-        if (!pid)
-            return reply_error(kBad);
-        auto info = m.process_info(*pid);
-        // Rights first: a caller without rights on every job learns nothing of which pids
-        // exist (403 for an unknown pid too), as on the HTTP routes.
-        auto allowed = [&](const std::string& job) {
-            return name == "send" ? perms.can_write(job) : perms.can_manage(job);
-        };
-        if (!info)
-            return reply_error(allowed("*") ? from_manager(info.error()) : kForbidden);
-        if (!allowed(info->job.qualified()))
-            return reply_error(kForbidden);
-        const std::string job = info->job.qualified();
-        if (name == "process_info") {
-            json::JsonPtr o = obj();
-            json::set(o.get(), "info", encode_process_info(*info));
-            return reply_ok(std::move(o));
-        }
-        if (name == "process_stats") {
-            auto s = m.process_stats(*pid);
-            if (!s)
-                return reply_error(from_manager(s.error()));
-            json::JsonPtr o = obj();
-            json::set(o.get(), "stats", encode_process_stats_entry(*s, StatsFlavor::kHead));
-            return reply_ok(std::move(o));
-        }
-        if (name == "stop_process") {
-            Status s = m.stop_process(*pid);
-            if (!s)
-                return reply_error(from_manager(s.error()));
-            return reply_ok(ok_true());
-        }
-        if (name == "kill") {
-            auto sig = signal_from_json(arg(1));
-            if (!sig)
-                return reply_error(kBad);
-            Status s = m.kill(*pid, *sig);
-            if (!s)
-                return reply_error(from_manager(s.error()));
-            return reply_ok(ok_true());
-        }
-        // send
-        const json_t* d = arg(1);
-        std::string stream = json_is_string(arg(2)) ? std::string(jstr(arg(2))) : "stdin";
-        std::vector<std::string> parts;
-        if (json_is_string(d)) {
-            parts.emplace_back(jstr(d));
-        } else if (json_is_array(d)) {
-            size_t i;
-            json_t* v;
-            json_array_foreach(d, i, v) {
-                if (!json_is_string(v))
-                    return reply_error(kBad);
-                parts.emplace_back(jstr(v));
-            }
-        } else {
-            return reply_error(kBad);
-        }
-        for (const auto& p : parts) {
-            Status s = m.send(*pid, p, stream);
-            if (!s)
-                return reply_error(from_manager(s.error()));
-        }
-        return reply_ok(ok_true());
-    }
-
-    // ---- manage on args[0] ----
-    if (!json_is_string(arg(0)))
-        return reply_error(kBad);
-    model::JobName job = job_arg(jstr(arg(0)));
-    if (!perms.can_manage(job.qualified()))
-        return reply_error(kForbidden);
-    if (name == "start_job" || name == "stop_job" || name == "stopall") {
-        Status s = name == "start_job" ? m.start_job(job) : name == "stop_job" ? m.stop_job(job) : m.stopall(job);
-        if (!s)
-            return reply_error(from_manager(s.error()));
-        return reply_ok(ok_true());
-    }
-    if (name == "scale") {
-        std::optional<model::ScaleOp> op = scale_from_json(arg(1));
-        if (!op)
-            return reply_error(kBad);
-        auto r = m.scale(job, *op);
-        if (!r)
-            return reply_error(from_manager(r.error()));
-        json::JsonPtr o = obj();
-        json::set(o.get(), "numprocesses", json::take(json_integer(*r)));
-        return reply_ok(std::move(o));
-    }
-    if (name == "info") {
-        auto info = m.info(job);
-        if (!info)
-            return reply_error(from_manager(info.error()));
-        json::JsonPtr o = obj();
-        json::set(o.get(), "info", encode_job_info(*info));
-        return reply_ok(std::move(o));
-    }
-    if (name == "stats") {
-        auto st = m.job_stats(job);
-        if (!st)
-            return reply_error(from_manager(st.error()));
-        json::JsonPtr o = obj();
-        json::set(o.get(), "stats", encode_job_stats(job.qualified(), *st, StatsFlavor::kHead));
-        return reply_ok(std::move(o));
-    }
-    if (name == "killall") {
-        auto sig = signal_from_json(arg(1));
-        if (!sig)
-            return reply_error(kBad);
-        Status s = m.killall(job, *sig);
-        if (!s)
-            return reply_error(from_manager(s.error()));
-        return reply_ok(ok_true());
-    }
-    // commit
-    auto graceful = graceful_timeout_from_json(arg(1));
-    if (!graceful)
-        return reply_error(kBad);
-    auto env = config::env_from_json(arg(2));
-    if (!env)
-        return reply_error(kBad);
-    if (!env->empty() && live_.router().commit_env_denied(rights_, job))
-        return reply_error(kForbidden);
-    auto pid = m.commit(job, *graceful, *env);
-    if (!pid)
-        return reply_error(from_manager(pid.error()));
-    json::JsonPtr o = ok_true();
-    json::set(o.get(), "pid", json::take(json_integer(*pid)));
-    reply_ok(std::move(o));
+    ops::Answer a = ops::call(live_.router().ops_context(), rights_, op, in, cmd->access);
+    if (!a.ok())
+        return reply_error(channel_error(*cmd, *a.failure));
+    json::JsonPtr result = cmd->wrap ? obj() : std::move(a.result);
+    if (cmd->wrap)
+        json::set(result.get(), cmd->wrap, std::move(a.result));
+    if (cmd->add_ok)
+        json::set(result.get(), "ok", json::take(json_true()));
+    // `pids` with an argument names it "sessionid" (the reference's [BUG], kept).
+    if (op == Op::kPids)
+        json::set(result.get(), "sessionid", json::ref(const_cast<json_t*>(arg(0))));
+    reply("gaffer:command_success", "result", std::move(result));
 }
 
 // ---- SockJS server ----

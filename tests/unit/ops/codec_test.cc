@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Unit tests of lib/http/codec: the JSON shapes of §3.4, §3.5, §3.7, §3.8 and the 0.4
 // names, built from plain model values.
-#include "lib/http/codec.h"
+#include "lib/ops/codec.h"
 
 #include <gtest/gtest.h>
 
@@ -13,7 +13,7 @@
 
 #include "lib/json/json.h"
 
-namespace gaffer::http {
+namespace gaffer::ops {
 namespace {
 
 std::string dump(const json::JsonPtr& j) {
@@ -223,4 +223,4 @@ TEST(Codec, CompatNames) {
 }
 
 }  // namespace
-}  // namespace gaffer::http
+}  // namespace gaffer::ops

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Codec: the JSON shapes of the gaffer HTTP API (reference §3.4, §3.5, §3.6, §3.7, §3.8,
+// Codec: the JSON shapes of the gaffer API (HTTP, /channel, D-Bus) (reference §3.4, §3.5, §3.6, §3.7, §3.8,
 // §4.3) built from model values. Pure functions: no manager, no I/O, so every shape has
 // a unit test of its own.
 //
@@ -17,7 +17,7 @@
 #include "lib/json/json.h"
 #include "lib/model/job_spec.h"
 
-namespace gaffer::http {
+namespace gaffer::ops {
 
 // "512B", "10K", "120M", ... (integer part of bytes / 1024^k, largest unit <= value).
 std::string human_size(uint64_t bytes);
@@ -57,4 +57,4 @@ std::string compat_name(const model::JobName& name);
 // The inverse: "G:N" → G.N; "s.j" → s.j (a HEAD name is accepted too); "N" → default.N.
 model::JobName parse_compat_name(std::string_view name);
 
-}  // namespace gaffer::http
+}  // namespace gaffer::ops

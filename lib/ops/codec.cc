@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 // JSON shapes of the gaffer HTTP API; see codec.h.
-#include "lib/http/codec.h"
+#include "lib/ops/codec.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <optional>
 
-namespace gaffer::http {
+namespace gaffer::ops {
 
 namespace {
 
@@ -233,4 +233,4 @@ model::JobName parse_compat_name(std::string_view name) {
     return model::JobName{"default", std::string(name)};
 }
 
-}  // namespace gaffer::http
+}  // namespace gaffer::ops
