@@ -8,10 +8,12 @@ inherit it (INI jobs default to os_env = true), so teardown can find and kill an
 straggler by scanning /proc/*/environ, even if the daemon itself crashed.
 """
 import http.client
+import base64
 import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -279,3 +281,63 @@ class DaemonTestCase(unittest.TestCase):
         d = Daemon(config, **kw)
         self.daemons.append(d)
         return d
+
+
+class WebSocket:
+    """The least websocket client that can talk to gafferd: text frames, masked."""
+
+    def __init__(self, port, path, headers=None):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        key = base64.b64encode(os.urandom(16)).decode()
+        lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Upgrade: websocket", "Connection: Upgrade",
+                 f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise AssertionError(f"handshake of {path} refused: {self.buf!r}")
+            self.buf += chunk
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise AssertionError(f"handshake of {path}: {head!r}")
+
+    def send(self, text):
+        data = text.encode()
+        mask = os.urandom(4)
+        n = len(data)
+        head = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n))
+        self.sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError
+            self.buf += chunk
+
+    def recv(self):
+        """The next text message; None once the server closed."""
+        try:
+            while True:
+                self._need(2)
+                op, n = self.buf[0] & 0x0F, self.buf[1] & 0x7F
+                off = 2
+                if n == 126:
+                    self._need(4)
+                    n, off = struct.unpack(">H", self.buf[2:4])[0], 4
+                elif n == 127:
+                    self._need(10)
+                    n, off = struct.unpack(">Q", self.buf[2:10])[0], 10
+                self._need(off + n)
+                payload, self.buf = self.buf[off:off + n], self.buf[off + n:]
+                if op == 8:
+                    return None
+                if op == 1:
+                    return payload.decode()
+        except (EOFError, ConnectionResetError):
+            return None
+
+    def close(self):
+        self.sock.close()

@@ -10,77 +10,15 @@ import hashlib
 import http.client
 import json
 import os
-import socket
-import struct
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gafferlib  # noqa: E402
-from gafferlib import free_port  # noqa: E402
+from gafferlib import WebSocket, free_port  # noqa: E402
 
 JSON = {"Content-Type": "application/json"}
-
-
-class WebSocket:
-    """The least websocket client that can talk to gafferd: text frames, masked."""
-
-    def __init__(self, port, path, headers=None):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        key = base64.b64encode(os.urandom(16)).decode()
-        lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Upgrade: websocket", "Connection: Upgrade",
-                 f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
-        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        self.buf = b""
-        while b"\r\n\r\n" not in self.buf:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise AssertionError(f"handshake of {path} refused: {self.buf!r}")
-            self.buf += chunk
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        if not head.startswith(b"HTTP/1.1 101"):
-            raise AssertionError(f"handshake of {path}: {head!r}")
-
-    def send(self, text):
-        data = text.encode()
-        mask = os.urandom(4)
-        n = len(data)
-        head = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n))
-        self.sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
-
-    def _need(self, n):
-        while len(self.buf) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError
-            self.buf += chunk
-
-    def recv(self):
-        """The next text message; None once the server closed."""
-        try:
-            while True:
-                self._need(2)
-                op, n = self.buf[0] & 0x0F, self.buf[1] & 0x7F
-                off = 2
-                if n == 126:
-                    self._need(4)
-                    n, off = struct.unpack(">H", self.buf[2:4])[0], 4
-                elif n == 127:
-                    self._need(10)
-                    n, off = struct.unpack(">Q", self.buf[2:10])[0], 10
-                self._need(off + n)
-                payload, self.buf = self.buf[off:off + n], self.buf[off + n:]
-                if op == 8:
-                    return None
-                if op == 1:
-                    return payload.decode()
-        except (EOFError, ConnectionResetError):
-            return None
-
-    def close(self):
-        self.sock.close()
 
 
 class SecurityAuthTest(unittest.TestCase):
