@@ -390,28 +390,33 @@ std::optional<MHD_Result> Live::handle_streams(MHD_Connection* conn, const Reque
     auto pid = pid_from_segment(seg[1]);
     if (!pid)
         return send(conn, req, error_response(400, "bad_value", "the pid must be a decimal number"));
+
+    if (req.method == "POST") {
+        // The body's bytes, as they are, to the process's stdin (the `send` operation).
+        json::JsonPtr pid_j = json::take(json_integer(*pid));
+        json::JsonPtr data = json::take(json_stringn_nocheck(req.body.data(), req.body.size()));
+        ops::Input in;
+        in.pid = pid_j.get();
+        in.data = data.get();
+        ops::Answer a = ops::call(router_.ops_context(), rights, ops::Op::kSend, in);
+        if (a.ok())
+            return send(conn, req, ok_response(200));
+        if (a.failure->ran && a.failure->error.code == EPERM)
+            return send(conn, req, error_response(403, "forbidden_write", "stdin is not redirected"));
+        if (a.failure->error.code == ENOENT)
+            return send(conn, req, error_response(404, "not_found"));
+        return send(conn, req, op_failure(*a.failure));
+    }
+
     auto info = manager_.process_info(*pid);
     if (!info) {
         // Rights first: without rights on every job, an unknown pid is a 403 like a pid of
         // someone else's job, so a caller learns nothing of which pids exist.
-        bool all = req.method == "POST" ? rights.perms.can_write("*") : rights.perms.can_read("*");
-        if (!all)
+        if (!rights.perms.can_read("*"))
             return send(conn, req, forbidden("permission on the job of process " + seg[1] + " required"));
         return send(conn, req, error_response(404, "not_found"));
     }
     const std::string job = info->job.qualified();
-
-    if (req.method == "POST") {
-        if (!rights.perms.can_write(job))
-            return send(conn, req, forbidden("write permission on '" + job + "' required"));
-        Status st = manager_.send(*pid, req.body);
-        if (!st) {
-            if (st.error().code == EPERM)
-                return send(conn, req, error_response(403, "forbidden_write", "stdin is not redirected"));
-            return send(conn, req, manager_error(st.error()));
-        }
-        return send(conn, req, ok_response(200));
-    }
 
     if (!rights.perms.can_read(job))
         return send(conn, req, forbidden("read permission on '" + job + "' required"));

@@ -519,9 +519,10 @@ Answer call(const Context& ctx, const Caller& caller, Op op, const Input& input,
     if (!a.job.job.empty())
         ans.job = a.job;
     auto r = kHandlers[static_cast<size_t>(op)](ctx.manager, a);
-    if (!r)
+    if (!r) {
         ans.failure = from(r.error());
-    else
+        ans.failure->ran = true;
+    } else
         ans.result = std::move(*r);
     return ans;
 }

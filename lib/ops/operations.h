@@ -118,6 +118,7 @@ struct Failure {
     Error error;           // a code of lib/manager/errors.h (EINVAL, EPERM, ENOENT, ...)
     Param param{};         // with EINVAL: the parameter at fault (0: none)
     bool missing = false;  // with EINVAL: that parameter was not given
+    bool ran = false;      // the operation ran: the error is the manager's
 };
 
 struct Answer {
