@@ -435,7 +435,7 @@ using ops::Op;
 struct Command {
     const char* name;
     Op op;
-    unsigned args[3];                   // the parameter of args[0], args[1], args[2]
+    ops::Param args[3];                 // the parameter of args[0], args[1], args[2]
     std::optional<ops::Access> access;  // the reference's right, when not the operation's
     const char* wrap = nullptr;         // {"<wrap>": result}
     bool add_ok = false;
@@ -468,35 +468,6 @@ const Command kCommands[] = {
     {"send", Op::kSend, {ops::kParamPid, ops::kParamData, ops::kParamStream}, {}},
     {"kill", Op::kKill, {ops::kParamPid, ops::kParamSignal}, {}},
 };
-
-// Where a parameter's value goes in the operation's input.
-const json_t** slot(ops::Input& in, unsigned param) {
-    switch (param) {
-        case ops::kParamSession:
-            return &in.session;
-        case ops::kParamJob:
-            return &in.job;
-        case ops::kParamPid:
-            return &in.pid;
-        case ops::kParamConfig:
-            return &in.config;
-        case ops::kParamEnv:
-            return &in.env;
-        case ops::kParamStart:
-            return &in.start;
-        case ops::kParamScale:
-            return &in.scale;
-        case ops::kParamSignal:
-            return &in.signal;
-        case ops::kParamGracefulTimeout:
-            return &in.graceful_timeout;
-        case ops::kParamData:
-            return &in.data;
-        case ops::kParamStream:
-            return &in.stream;
-    }
-    return nullptr;
-}
 
 // The channel's error for an operation's failure: the reference's names for a bad
 // argument (config_missing, invalid_config, bad_command), else the one table's column.
@@ -559,9 +530,9 @@ void ChannelApp::command(const json_t* data) {
     bool listing_arg = (op == Op::kJobs || op == Op::kAllPids) && json_is_string(arg(0));
     if (listing_arg) {
         op = op == Op::kJobs ? Op::kSessionJobs : Op::kPids;
-        *slot(in, op == Op::kSessionJobs ? ops::kParamSession : ops::kParamJob) = arg(0);
+        in.at(op == Op::kSessionJobs ? ops::kParamSession : ops::kParamJob) = arg(0);
     }
-    for (size_t i = 0; i < std::size(cmd->args) && cmd->args[i]; ++i) *slot(in, cmd->args[i]) = arg(i);
+    for (size_t i = 0; i < std::size(cmd->args) && cmd->args[i]; ++i) in.at(cmd->args[i]) = arg(i);
     // kwargs: the session of load, update, unload and reload, and load's and update's
     // env and start.
     if (op == Op::kLoad || op == Op::kUpdate || op == Op::kUnload || op == Op::kReloadJob) {

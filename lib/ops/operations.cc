@@ -481,6 +481,34 @@ const char* param_name(Param p) {
     return "";
 }
 
+const json_t*& Input::at(Param p) {
+    switch (p) {
+        case kParamSession:
+            return session;
+        case kParamJob:
+            return job;
+        case kParamPid:
+            return pid;
+        case kParamConfig:
+            return config;
+        case kParamEnv:
+            return env;
+        case kParamStart:
+            return start;
+        case kParamScale:
+            return scale;
+        case kParamSignal:
+            return signal;
+        case kParamGracefulTimeout:
+            return graceful_timeout;
+        case kParamData:
+            return data;
+        case kParamStream:
+            return stream;
+    }
+    return stream;  // unreachable: every Param is listed
+}
+
 const Operation& operation(Op op) {
     return kTable[static_cast<size_t>(op)];
 }

@@ -111,6 +111,9 @@ struct Input {
     // not JSON): the operation fails with this bad_request after the rights check, as
     // any other bad argument.
     std::string unreadable;
+
+    // The member that holds parameter `p`.
+    const json_t*& at(Param p);
 };
 
 // Why an operation did not run, or failed.

@@ -65,34 +65,6 @@ const std::map<Param, const char*> kGoodValues = {
     {kParamStream, "\"stdin\""},
 };
 
-const json_t** slot(Input& in, Param p) {
-    switch (p) {
-        case kParamSession:
-            return &in.session;
-        case kParamJob:
-            return &in.job;
-        case kParamPid:
-            return &in.pid;
-        case kParamConfig:
-            return &in.config;
-        case kParamEnv:
-            return &in.env;
-        case kParamStart:
-            return &in.start;
-        case kParamScale:
-            return &in.scale;
-        case kParamSignal:
-            return &in.signal;
-        case kParamGracefulTimeout:
-            return &in.graceful_timeout;
-        case kParamData:
-            return &in.data;
-        case kParamStream:
-            return &in.stream;
-    }
-    return nullptr;
-}
-
 Caller admin() {
     Caller c;
     c.perms.admin = true;
@@ -136,7 +108,7 @@ protected:
             if (!v)
                 continue;
             held_.push_back(std::move(*v));
-            *slot(in, p) = held_.back().get();
+            in.at(p) = held_.back().get();
         }
         return ops::call(Context{*manager_, policy_}, who, op, in);
     }
