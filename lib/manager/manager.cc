@@ -31,6 +31,7 @@
 #include "lib/json/json.h"
 #include "lib/manager/errors.h"
 #include "lib/manager/exec_plan.h"
+#include "lib/manager/job_events.h"
 #include "lib/manager/notify_socket.h"
 #include "lib/proc/spawner.h"
 #include "lib/stats/cgroup_stats.h"
@@ -205,8 +206,8 @@ struct Manager::Impl {
         }
     };
 
-    Impl(Manager& owner, loop::Loop& l, events::EventBus& b, Options o)
-        : self(owner), loop(l), bus(b), opts(std::move(o)) {
+    Impl(Manager& owner, loop::Loop& l, events::EventBus& bus, Options o)
+        : self(owner), loop(l), emit(bus), opts(std::move(o)) {
         if (opts.use_cgroups)
             cg_tree = cgroup::Tree::create(opts.cgroup_name.empty() ? "gaffer" : opts.cgroup_name);
     }
@@ -227,7 +228,7 @@ struct Manager::Impl {
 
     Manager& self;
     loop::Loop& loop;
-    events::EventBus& bus;
+    JobEvents emit;  // every event the manager publishes (job_events.h)
     Options opts;
     std::unique_ptr<cgroup::Tree> cg_tree;
     std::unique_ptr<NotifySocket> notify_socket;
@@ -274,56 +275,6 @@ struct Manager::Impl {
     Proc* find_proc(int pid) const {
         auto it = procs.find(pid);
         return it == procs.end() ? nullptr : it->second.get();
-    }
-
-    // ---------- events ----------
-    void publish(const std::string& type, const JobName& name,
-                 std::initializer_list<std::pair<const char*, JsonPtr>> extra = {}) {
-        JsonPtr msg(json_object());
-        json::set(msg.get(), "name", json::str(name.qualified()));
-        for (auto& kv : extra) json_object_set(msg.get(), kv.first, kv.second.get());
-        publish_04_alias(type, name, msg.get());
-        bus.publish(type, std::move(msg));
-    }
-
-    // The 0.4 catalogue (§6.3) for /watch users: create/delete/stop_pid and
-    // proc.<template>.<event>, published only when someone subscribed to them by name
-    // (an "every event" subscriber gets the HEAD names only, each event once).
-    void publish_04_alias(const std::string& type, const JobName& name, const json_t* msg) {
-        std::string alias;
-        if (type == "load") {
-            alias = "create";
-        } else if (type == "unload") {
-            alias = "delete";
-        } else if (type == "stop_process") {
-            alias = "stop_pid";
-        } else {
-            std::string prefix = job_prefix(name);
-            if (type.compare(0, prefix.size(), prefix) != 0)
-                return;
-            std::string ev = type.substr(prefix.size());
-            if (ev != "start" && ev != "stop" && ev != "spawn" && ev != "reap" && ev != "exit")
-                return;
-            alias = "proc." + template_name(name) + "." + ev;
-        }
-        if (bus.wanted(alias, true))
-            bus.publish_to_named(alias, JsonPtr(json_deep_copy(msg)));
-        if (type == "stop_process") {
-            std::string per = "proc." + template_name(name) + ".stop_pid";
-            if (bus.wanted(per, true))
-                bus.publish_to_named(per, JsonPtr(json_deep_copy(msg)));
-        }
-    }
-    // 0.4 template name: the job in the default session, else "session:job".
-    static std::string template_name(const JobName& n) {
-        return n.session == "default" ? n.job : n.session + ":" + n.job;
-    }
-    static JsonPtr jint(long long v) { return JsonPtr(json_integer(v)); }
-    std::string job_prefix(const JobName& n) const { return "job." + n.qualified() + "."; }
-
-    void publish_job_pair(const std::string& event, const JobName& n) {
-        publish(event, n);
-        publish(job_prefix(n) + event, n);
     }
 
     // ---------- spawning ----------
@@ -392,13 +343,7 @@ struct Manager::Impl {
 
         auto spawn_fail = [&](proc::ExecStage stage, const Error& e) -> Result<int> {
             ++counters.spawn_failures;
-            JsonPtr msg(json_object());
-            json::set(msg.get(), "name", json::str(j.spec.name.qualified()));
-            json::set(msg.get(), "pid", jint(pid));
-            json::set(msg.get(), "stage", json::str(proc::to_string(stage)));
-            json::set(msg.get(), "errno", jint(e.code));
-            json::set(msg.get(), "reason", json::str(strerror(e.code)));
-            bus.publish("spawn_error", std::move(msg));
+            emit.spawn_error(j.spec.name, pid, proc::to_string(stage), e.code);
             log_warning("%s: cannot spawn process %d (%s stage): %s", j.spec.name.qualified().c_str(), pid,
                         proc::to_string(stage), strerror(e.code));
             // Translated here: the spawner's ENOENT or EACCES is no unknown job or refusal.
@@ -539,15 +484,9 @@ struct Manager::Impl {
                 raw->ready_timer =
                     loop.add_timer(seconds(*j.spec.ready_timeout), [this, pid] { on_ready_timeout(pid); });
         } else {
-            publish_spawn(*raw);
+            emit.spawned(raw->job, pid, raw->child.pid, raw->committed);
         }
         return pid;
-    }
-
-    void publish_spawn(const Proc& p) {
-        publish("spawn", p.job, {{"pid", jint(p.pid)}, {"os_pid", jint(p.child.pid)}});
-        if (!p.committed)
-            publish(job_prefix(p.job) + "spawn", p.job, {{"pid", jint(p.pid)}, {"os_pid", jint(p.child.pid)}});
     }
 
     // ---------- readiness (notify jobs) ----------
@@ -580,7 +519,7 @@ struct Manager::Impl {
             if (p->ready_timer)
                 loop.cancel_timer(p->ready_timer);
             p->ready_timer = 0;
-            publish_spawn(*p);
+            emit.spawned(p->job, p->pid, p->child.pid, p->committed);
             arm_watchdog(*p);
         }
         if (has("WATCHDOG", "1") && p->ready)
@@ -600,7 +539,7 @@ struct Manager::Impl {
             q->watchdog_timer = 0;
             log_warning("process %d (%s) missed its watchdog (%.3gs): restarting it", pid, q->job.qualified().c_str(),
                         q->watchdog_sec);
-            publish("watchdog", q->job, {{"pid", jint(pid)}, {"os_pid", jint(q->child.pid)}});
+            emit.process("watchdog", q->job, pid, q->child.pid);
             restart_process(*q);
         });
     }
@@ -613,7 +552,7 @@ struct Manager::Impl {
         if (p->ready || p->stopping)
             return;
         log_warning("process %d (%s) did not send READY=1 in time: restarting it", pid, p->job.qualified().c_str());
-        publish("ready_timeout", p->job, {{"pid", jint(pid)}, {"os_pid", jint(p->child.pid)}});
+        emit.process("ready_timeout", p->job, pid, p->child.pid);
         restart_process(*p);
     }
 
@@ -625,7 +564,7 @@ struct Manager::Impl {
             execute(*j, j->fsm.stop_process(pid));
         Proc* q = find_proc(pid);
         if (q && !q->stopping) {
-            publish("stop_process", q->job, {{"pid", jint(pid)}});
+            emit.stopping(q->job, pid);
             begin_stop(*q);
         }
     }
@@ -650,17 +589,13 @@ struct Manager::Impl {
                     break;
                 case job::Action::Kind::kStop:
                     if (Proc* p = find_proc(a.pid)) {
-                        publish("stop_process", j.spec.name, {{"pid", jint(a.pid)}});
+                        emit.stopping(j.spec.name, a.pid);
                         begin_stop(*p);
                     }
                     break;
                 case job::Action::Kind::kReap:
                     if (Proc* p = find_proc(a.pid)) {
-                        publish("reap", j.spec.name, {{"pid", jint(a.pid)}, {"os_pid", jint(p->child.pid)}});
-                        publish(job_prefix(j.spec.name) + "reap", j.spec.name,
-                                {{"pid", jint(a.pid)}, {"os_pid", jint(p->child.pid)}});
-                        publish("proc." + std::to_string(a.pid) + ".reap", j.spec.name,
-                                {{"pid", jint(a.pid)}, {"os_pid", jint(p->child.pid)}});
+                        emit.reaped(j.spec.name, a.pid, p->child.pid);
                         begin_stop(*p);
                     }
                     break;
@@ -684,13 +619,12 @@ struct Manager::Impl {
                     break;
                 case job::Action::Kind::kFlap:
                     log_warning("%s is flapping", j.spec.name.qualified().c_str());
-                    publish("flap", j.spec.name);
+                    emit.job("flap", j.spec.name);
                     break;
                 case job::Action::Kind::kGaveUp:
                     log_warning("%s: flapping did not stop after %d retries; the job stays stopped",
                                 j.spec.name.qualified().c_str(), j.spec.flapping ? j.spec.flapping->max_retry : 0);
-                    publish("stop", j.spec.name, {{"reason", json::str("flapping")}});
-                    publish(job_prefix(j.spec.name) + "stop", j.spec.name, {{"reason", json::str("flapping")}});
+                    emit.job_pair("stop", j.spec.name, "flapping");
                     if (give_up_hook)
                         give_up_hook(j.full_spec(), j.last_exit_status, j.last_term_signal);
                     break;
@@ -765,25 +699,7 @@ struct Manager::Impl {
         bool once = p->committed;
         JobName name = p->job;
         bool oom = p->cg && cg_tree && cg_tree->oom_killed(*p->cg);
-        for (const std::string& type :
-             {std::string("exit"), job_prefix(name) + "exit", "proc." + std::to_string(pid) + ".exit"}) {
-            if (oom) {
-                publish(type, name,
-                        {{"pid", jint(pid)},
-                         {"os_pid", jint(p->child.pid)},
-                         {"exit_status", jint(st->exit_status)},
-                         {"term_signal", jint(st->term_signal)},
-                         {"once", JsonPtr(json_boolean(once))},
-                         {"reason", json::str("oom")}});
-            } else {
-                publish(type, name,
-                        {{"pid", jint(pid)},
-                         {"os_pid", jint(p->child.pid)},
-                         {"exit_status", jint(st->exit_status)},
-                         {"term_signal", jint(st->term_signal)},
-                         {"once", JsonPtr(json_boolean(once))}});
-            }
-        }
+        emit.exited(name, {pid, p->child.pid, st->exit_status, st->term_signal, once, oom});
         if (!p->stopping) {
             log_info("process %d (%s, os pid %d) exited: status %d, signal %d%s", pid, name.qualified().c_str(),
                      p->child.pid, st->exit_status, st->term_signal, oom ? " (out of memory)" : "");
@@ -1091,7 +1007,7 @@ struct Manager::Impl {
         auto committed = j.committed;
         for (int pid : committed) {
             if (Proc* p = find_proc(pid)) {
-                publish("stop_process", j.spec.name, {{"pid", jint(pid)}});
+                emit.stopping(j.spec.name, pid);
                 begin_stop(*p);
             }
         }
@@ -1213,20 +1129,20 @@ Status Manager::load(model::JobSpec spec, const model::Env& session_env) {
     j.config_size = size;
     impl_->config_bytes += size;
     impl_->jobs.push_back(std::move(job));
-    impl_->publish("load", j.spec.name);
+    impl_->emit.job("load", j.spec.name);
     if (!start) {
         j.fsm.set_stopped_at_load();
         return ok();
     }
-    impl_->publish_job_pair("start", j.spec.name);
+    impl_->emit.job_pair("start", j.spec.name);
     impl_->execute(j, j.fsm.start(impl_->loop.now()));
     return ok();
 }
 
 Status Manager::unload(const JobName& name) {
     GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
-    impl_->publish("unload", name);
-    impl_->publish_job_pair("stop", name);
+    impl_->emit.job("unload", name);
+    impl_->emit.job_pair("stop", name);
     impl_->cancel_timer(*j);
     auto actions = j->fsm.stop();
     impl_->execute(*j, actions);
@@ -1259,7 +1175,7 @@ Status Manager::update(model::JobSpec spec, const model::Env& session_env, bool 
     impl_->note_freed(2 * j->config_size);
     j->config_size = size;
     if (start && was_stopped)
-        impl_->publish_job_pair("start", j->spec.name);
+        impl_->emit.job_pair("start", j->spec.name);
     auto actions = j->fsm.update(j->spec, start, exact_target);
     impl_->stop_committed(*j);
     impl_->execute(*j, actions);
@@ -1270,14 +1186,14 @@ Status Manager::start_job(const JobName& name) {
     GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
     if (impl_->shutting_down)
         return fail(Error::make(EPERM, "gafferd is shutting down"));
-    impl_->publish_job_pair("start", name);
+    impl_->emit.job_pair("start", name);
     impl_->execute(*j, j->fsm.start(impl_->loop.now()));
     return ok();
 }
 
 Status Manager::stop_job(const JobName& name) {
     GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
-    impl_->publish_job_pair("stop", name);
+    impl_->emit.job_pair("stop", name);
     impl_->execute(*j, j->fsm.stop());
     impl_->stop_committed(*j);
     return ok();
@@ -1293,7 +1209,7 @@ Status Manager::reload_job(const JobName& name) {
 
 Result<int> Manager::scale(const JobName& name, const model::ScaleOp& op) {
     GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
-    impl_->publish("update", name);
+    impl_->emit.job("update", name);
     impl_->execute(*j, j->fsm.scale(op));
     return j->fsm.target();
 }
@@ -1390,7 +1306,7 @@ Status Manager::stopall(const JobName& name) {
 
 Status Manager::killall(const JobName& name, int sig) {
     GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
-    impl_->publish(impl_->job_prefix(name) + "kill", name, {{"signum", Impl::jint(sig)}});
+    impl_->emit.job_killed(name, sig);
     std::vector<int> all = j->fsm.processes();
     all.insert(all.end(), j->committed.begin(), j->committed.end());
     for (int pid : all) {
@@ -1400,7 +1316,7 @@ Status Manager::killall(const JobName& name, int sig) {
         auto r = proc::send_signal(p->child, sig, false);
         if (!r)
             log_debug("signal %d to %d: %s", sig, p->child.pid, r.error().message().c_str());
-        impl_->publish("proc." + std::to_string(pid) + ".kill", name, {{"pid", Impl::jint(pid)}});
+        impl_->emit.process_killed(name, pid);
     }
     return ok();
 }
@@ -1422,11 +1338,11 @@ Status Manager::stop_process(int pid) {
     if (j && !p->committed) {
         impl_->execute(*j, j->fsm.stop_process(pid));
         if (!p->stopping) {  // not in the job's list any more: stop it anyway
-            impl_->publish("stop_process", p->job, {{"pid", Impl::jint(pid)}});
+            impl_->emit.stopping(p->job, pid);
             impl_->begin_stop(*p);
         }
     } else {
-        impl_->publish("stop_process", p->job, {{"pid", Impl::jint(pid)}});
+        impl_->emit.stopping(p->job, pid);
         impl_->begin_stop(*p);
     }
     return ok();
@@ -1441,7 +1357,7 @@ Status Manager::kill(int pid, int sig) {
         if (!r)
             return fail(r.error());
     }
-    impl_->publish("proc." + std::to_string(pid) + ".kill", p->job, {{"pid", Impl::jint(pid)}});
+    impl_->emit.process_killed(p->job, pid);
     return ok();
 }
 
@@ -1567,7 +1483,7 @@ void Manager::shutdown(std::function<void()> done) {
     for (auto& j : im.jobs) {
         im.cancel_timer(*j);
         if (!j->fsm.stopped())
-            im.publish_job_pair("stop", j->spec.name);
+            im.emit.job_pair("stop", j->spec.name);
         im.execute(*j, j->fsm.stop());
         im.stop_committed(*j);
     }
