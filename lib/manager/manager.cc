@@ -9,7 +9,6 @@
 #include <signal.h>
 #include <sys/capability.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -17,7 +16,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <deque>
 #include <map>
 #include <set>
 
@@ -33,6 +31,7 @@
 #include "lib/manager/exec_plan.h"
 #include "lib/manager/job_events.h"
 #include "lib/manager/notify_socket.h"
+#include "lib/manager/process_io.h"
 #include "lib/proc/spawner.h"
 #include "lib/stats/cgroup_stats.h"
 #include "lib/stats/proc_stats.h"
@@ -44,11 +43,6 @@ using model::JobName;
 
 namespace {
 
-constexpr size_t kReadChunk = 256 * 1024;
-constexpr int kReadsPerWakeup = 8;
-constexpr int kOutputPipeSize = 1 << 20;     // fewer wake-ups for a fast writer (F_SETPIPE_SZ)
-constexpr size_t kBacklogBytes = 64 * 1024;  // recent output kept per stream
-constexpr size_t kMaxWriteQueue = 4 << 20;   // bytes queued for one process's stdin (or custom stream)
 constexpr size_t kTrimAfterBytes = 1 << 20;  // freed job data that makes the heap be trimmed
 
 size_t strings_bytes(const std::vector<std::string>& v) {
@@ -122,30 +116,6 @@ std::chrono::steady_clock::duration seconds(double s) {
 }  // namespace
 
 struct Manager::Impl {
-    struct Output {
-        std::string label;
-        UniqueFd fd;
-        loop::Loop::WatchId watch = 0;
-        std::string log_key;  // "stdout"/"stderr": the job's log file it also goes to
-        std::unique_ptr<io::Backlog> backlog = std::make_unique<io::Backlog>(kBacklogBytes);
-    };
-
-    struct Writer {
-        std::string name;
-        UniqueFd fd;
-        loop::Loop::WatchId watch = 0;
-        std::deque<std::string> queue;
-        size_t queued = 0;
-        size_t offset = 0;
-    };
-
-    struct OutSub {
-        int pid;
-        std::string label;
-        std::function<void(std::string_view)> on_chunk;
-        std::function<void()> on_end;
-    };
-
     struct Proc {
         int pid = 0;
         JobName job;
@@ -160,9 +130,6 @@ struct Manager::Impl {
         loop::Loop::WatchId exit_watch = 0;
         std::optional<cgroup::Group> cg;
         loop::Loop::WatchId cg_watch = 0;
-        std::vector<Output> outputs;
-        // "stdin" (if redirected) then the custom streams, in order.
-        std::vector<Writer> writers;
         stats::CgroupSampler sampler;
         bool notify = false;  // a notify job's process
         bool ready = true;    // false until READY=1 for notify processes
@@ -207,7 +174,11 @@ struct Manager::Impl {
     };
 
     Impl(Manager& owner, loop::Loop& l, events::EventBus& bus, Options o)
-        : self(owner), loop(l), emit(bus), opts(std::move(o)) {
+        : self(owner),
+          loop(l),
+          emit(bus),
+          io(l, [this](const ProcessIo::Chunk& c) { on_chunk(c); }),
+          opts(std::move(o)) {
         if (opts.use_cgroups)
             cg_tree = cgroup::Tree::create(opts.cgroup_name.empty() ? "gaffer" : opts.cgroup_name);
     }
@@ -229,11 +200,10 @@ struct Manager::Impl {
     Manager& self;
     loop::Loop& loop;
     JobEvents emit;  // every event the manager publishes (job_events.h)
+    ProcessIo io;    // the processes' pipes, output subscriptions and stdin queues
     Options opts;
     std::unique_ptr<cgroup::Tree> cg_tree;
     std::unique_ptr<NotifySocket> notify_socket;
-    std::map<Manager::OutputSubId, OutSub> out_subs;
-    Manager::OutputSubId next_out_sub = 1;
     int next_pid = 1;
     std::map<int, std::unique_ptr<Proc>> procs;  // ordered by pid = spawn order
     std::vector<std::unique_ptr<Job>> jobs;      // load order
@@ -374,53 +344,34 @@ struct Manager::Impl {
             p->watchdog_sec = plan.watchdog_sec;
         }
 
-        // stdio plumbing: a pipe for stdin, one for each output (two equal labels share one).
+        // stdio plumbing: a pipe for stdin, one for each output (two equal labels share
+        // one), a bidirectional socket for each custom stream at fd 3, 4, ... in the child.
+        ProcessIo::Streams streams;
         std::vector<UniqueFd> child_ends;
         if (plan.stdin_pipe) {
-            auto pp = Pipe::make();
-            if (!pp)
-                return spawn_fail(proc::ExecStage::kStdio, pp.error());
-            (void)set_nonblocking(pp->write.get());
-            ex.stdin_fd = pp->read.get();
-            p->writers.push_back(Writer{"stdin", std::move(pp->write)});
-            child_ends.push_back(std::move(pp->read));
+            auto end = streams.add_stdin();
+            if (!end)
+                return spawn_fail(proc::ExecStage::kStdio, end.error());
+            ex.stdin_fd = end->get();
+            child_ends.push_back(std::move(end).value());
         }
         for (auto& o : plan.outputs) {
             if (o.shares_stdout) {
                 ex.stderr_fd = ex.stdout_fd;
                 continue;
             }
-            auto pp = Pipe::make();
-            if (!pp)
-                return spawn_fail(proc::ExecStage::kStdio, pp.error());
-            (void)set_nonblocking(pp->read.get());
-            (void)fcntl(pp->read.get(), F_SETPIPE_SZ, kOutputPipeSize);  // best effort
-            (o.fd == 1 ? ex.stdout_fd : ex.stderr_fd) = pp->write.get();
-            Output out;
-            out.label = std::move(o.label);
-            out.fd = std::move(pp->read);
-            out.log_key = std::move(o.log_key);
-            p->outputs.push_back(std::move(out));
-            child_ends.push_back(std::move(pp->write));
+            auto end = streams.add_output(std::move(o.label), std::move(o.log_key));
+            if (!end)
+                return spawn_fail(proc::ExecStage::kStdio, end.error());
+            (o.fd == 1 ? ex.stdout_fd : ex.stderr_fd) = end->get();
+            child_ends.push_back(std::move(end).value());
         }
-
-        // Custom streams: a bidirectional socket each, at fd 3, 4, ... in the child.
         for (const auto& name : plan.streams) {
-            int sv[2];
-            if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-                return spawn_fail(proc::ExecStage::kStdio, Error::from_errno("socketpair"));
-            UniqueFd ours(sv[0]), theirs(sv[1]);
-            (void)set_nonblocking(ours.get());
-            UniqueFd wfd(fcntl(ours.get(), F_DUPFD_CLOEXEC, 3));
-            if (!wfd)
-                return spawn_fail(proc::ExecStage::kStdio, Error::from_errno("dup"));
-            ex.extra_fds.push_back(theirs.get());
-            Output out;
-            out.label = name;
-            out.fd = std::move(ours);
-            p->outputs.push_back(std::move(out));
-            p->writers.push_back(Writer{name, std::move(wfd)});
-            child_ends.push_back(std::move(theirs));
+            auto end = streams.add_custom_stream(name);
+            if (!end)
+                return spawn_fail(proc::ExecStage::kStdio, end.error());
+            ex.extra_fds.push_back(end->get());
+            child_ends.push_back(std::move(end).value());
         }
 
         // Its own cgroup (the whole tree accounted and stopped together), with the job's
@@ -469,12 +420,7 @@ struct Manager::Impl {
         } else {
             raw->exit_watch = *w;
         }
-        for (auto& out : raw->outputs) {
-            auto ow =
-                loop.watch(out.fd.get(), POLLIN, [this, pid, fd = out.fd.get()](uint32_t) { on_output(pid, fd); });
-            if (ow)
-                out.watch = *ow;
-        }
+        io.attach(pid, std::move(streams));
         procs.emplace(pid, std::move(p));
 
         if (raw->notify) {
@@ -693,8 +639,10 @@ struct Manager::Impl {
             loop.unwatch(p->exit_watch);
         p->exit_watch = 0;
         ++counters.exited;
-        for (auto& out : p->outputs) drain_output(*p, out);
-        close_writers(*p);
+        io.drain(pid);
+        p = find_proc(pid);  // an output callback may have changed the world
+        if (!p)
+            return;
 
         bool once = p->committed;
         JobName name = p->job;
@@ -763,13 +711,7 @@ struct Manager::Impl {
             loop.unwatch(p.exit_watch);
         if (p.cg_watch)
             loop.unwatch(p.cg_watch);
-        for (auto& w : p.writers)
-            if (w.watch)
-                loop.unwatch(w.watch);
-        for (auto& w : p.writers) w.watch = 0;
-        for (auto& out : p.outputs)
-            if (out.watch)
-                loop.unwatch(out.watch);
+        io.detach(p.pid);
         if (p.kill_timer)
             loop.cancel_timer(p.kill_timer);
         if (p.ready_timer)
@@ -778,14 +720,13 @@ struct Manager::Impl {
             loop.cancel_timer(p.watchdog_timer);
         p.exit_watch = p.cg_watch = 0;
         p.kill_timer = p.ready_timer = p.watchdog_timer = 0;
-        for (auto& out : p.outputs) out.watch = 0;
     }
 
     void finalize(int pid) {
         auto it = procs.find(pid);
         if (it == procs.end())
             return;
-        end_subscriptions(pid);
+        io.end_subscriptions(pid);
         it = procs.find(pid);
         if (it == procs.end())
             return;
@@ -812,168 +753,26 @@ struct Manager::Impl {
         }
     }
 
-    // ---------- output and input ----------
-    void deliver(Proc& p, const Output& out, std::string_view data) {
-        out.backlog->append(data);
-        if (!out.log_key.empty()) {
-            if (Job* j = find_job(p.job)) {
-                auto it = j->logs.find(out.log_key);
+    // ---------- output ----------
+    // Every chunk read from a process: to its job's log file and gafferd's console (the
+    // subscribers get it from ProcessIo next).
+    void on_chunk(const ProcessIo::Chunk& c) {
+        Proc* p = find_proc(c.pid);
+        if (!p)
+            return;
+        if (!c.log_key.empty()) {
+            if (Job* j = find_job(p->job)) {
+                auto it = j->logs.find(c.log_key);
                 // Merged labels: stderr shares stdout's pipe, and goes to stdout's file.
                 if (it != j->logs.end()) {
-                    auto r = it->second->write(data);
+                    auto r = it->second->write(c.data);
                     if (!r)
-                        log_debug("log file of %s: %s", p.job.qualified().c_str(), r.error().message().c_str());
+                        log_debug("log file of %s: %s", p->job.qualified().c_str(), r.error().message().c_str());
                 }
             }
         }
         if (self.output_handler_)
-            self.output_handler_(OutputChunk{p.pid, p.job, out.label, data});
-        if (out_subs.empty())
-            return;
-        std::vector<Manager::OutputSubId> ids;
-        for (auto& [id, sub] : out_subs)
-            if (sub.pid == p.pid && sub.label == out.label)
-                ids.push_back(id);
-        for (auto id : ids) {
-            auto it = out_subs.find(id);
-            if (it == out_subs.end())
-                continue;  // dropped by an earlier callback
-            auto cb = it->second.on_chunk;
-            cb(data);
-        }
-    }
-
-    // Output is read as soon as it is there. Reading on a timer instead, to spare a
-    // fast writer the wake-ups, was measured (bench output scenario, same binary built
-    // both ways, 10 runs each): on an idle machine it lost (0.66 against 0.77 of the
-    // unsupervised speed: the pipe's pages go cold in the cache while they wait), and
-    // under CPU load it won little (0.65 against 0.58).
-    void on_output(int pid, int fd) {
-        Proc* p = find_proc(pid);
-        if (!p)
-            return;
-        Output* out = find_output(*p, fd);
-        if (!out)
-            return;
-        // Several reads per wake-up (bounded, so one chatty process cannot starve the
-        // loop): a fast writer fills the pipe again while we deliver.
-        char* buf = read_buffer();
-        for (int i = 0; i < kReadsPerWakeup; ++i) {
-            ssize_t n = read(fd, buf, kReadChunk);
-            if (n > 0) {
-                deliver(*p, *out, std::string_view(buf, static_cast<size_t>(n)));
-                p = find_proc(pid);  // a subscriber may have changed the world
-                if (!p || !(out = find_output(*p, fd)))
-                    return;
-                if (static_cast<size_t>(n) < kReadChunk)
-                    return;  // drained
-                continue;
-            }
-            if (n == 0 || (errno != EAGAIN && errno != EINTR))
-                close_output(*out);
-            return;
-        }
-    }
-
-    // One read buffer for every output pipe (the loop is single-threaded and deliver()
-    // copies what it keeps); in .bss, so resident only once output has been read.
-    static char* read_buffer() {
-        static char buf[kReadChunk];
-        return buf;
-    }
-
-    Output* find_output(Proc& p, int fd) {
-        for (auto& out : p.outputs)
-            if (out.fd.get() == fd)
-                return &out;
-        return nullptr;
-    }
-
-    void close_output(Output& out) {
-        if (out.watch)
-            loop.unwatch(out.watch);
-        out.watch = 0;
-        out.fd.reset();
-    }
-
-    void drain_output(Proc& p, Output& out) {
-        if (!out.fd)
-            return;
-        char* buf = read_buffer();
-        // Bounded: what the pipe holds (up to 1 MiB), plus what descendants still write.
-        for (int i = 0; i < 64; ++i) {
-            ssize_t n = read(out.fd.get(), buf, kReadChunk);
-            if (n <= 0)
-                break;
-            deliver(p, out, std::string_view(buf, static_cast<size_t>(n)));
-        }
-    }
-
-    void close_writers(Proc& p) {
-        for (auto& w : p.writers) {
-            if (w.watch)
-                loop.unwatch(w.watch);
-            w.watch = 0;
-            w.fd.reset();
-            w.queue.clear();
-            w.queued = w.offset = 0;
-        }
-    }
-
-    void flush_writer(int pid, size_t index) {
-        Proc* p = find_proc(pid);
-        if (!p || index >= p->writers.size())
-            return;
-        Writer& w = p->writers[index];
-        if (!w.fd)
-            return;
-        while (!w.queue.empty()) {
-            const std::string& front = w.queue.front();
-            ssize_t n = write(w.fd.get(), front.data() + w.offset, front.size() - w.offset);
-            if (n < 0) {
-                if (errno == EAGAIN || errno == EINTR)
-                    break;
-                log_debug("%s of process %d: %s", w.name.c_str(), pid, strerror(errno));
-                if (w.watch)
-                    loop.unwatch(w.watch);
-                w.watch = 0;
-                w.fd.reset();
-                w.queue.clear();
-                w.queued = w.offset = 0;
-                return;
-            }
-            w.offset += static_cast<size_t>(n);
-            if (w.offset == front.size()) {
-                w.queued -= front.size();
-                w.queue.pop_front();
-                w.offset = 0;
-            }
-        }
-        bool want = !w.queue.empty();
-        if (want && !w.watch) {
-            auto r = loop.watch(w.fd.get(), POLLOUT, [this, pid, index](uint32_t) { flush_writer(pid, index); });
-            if (r)
-                w.watch = *r;
-        } else if (!want && w.watch) {
-            loop.unwatch(w.watch);
-            w.watch = 0;
-        }
-    }
-
-    void end_subscriptions(int pid) {
-        std::vector<Manager::OutputSubId> ids;
-        for (auto& [id, sub] : out_subs)
-            if (sub.pid == pid)
-                ids.push_back(id);
-        for (auto id : ids) {
-            auto it = out_subs.find(id);
-            if (it == out_subs.end())
-                continue;
-            auto on_end = std::move(it->second.on_end);
-            out_subs.erase(it);
-            if (on_end)
-                on_end();
-        }
+            self.output_handler_(OutputChunk{c.pid, p->job, c.label, c.data});
     }
 
     // ---------- info ----------
@@ -1362,73 +1161,25 @@ Status Manager::kill(int pid, int sig) {
 }
 
 Status Manager::send(int pid, std::string_view data, const std::string& stream) {
-    Impl::Proc* p = impl_->find_proc(pid);
-    if (!p)
-        return fail(Error::make(ENOENT, "process %d not found", pid));
-    size_t index = p->writers.size();
-    for (size_t i = 0; i < p->writers.size(); ++i)
-        if (p->writers[i].name == stream)
-            index = i;
-    if (index == p->writers.size()) {
-        if (stream == "stdin")
-            return fail(Error::make(EPERM, "stdin of process %d is not redirected", pid));
-        return fail(Error::make(ENXIO, "process %d has no stream '%s'", pid, stream.c_str()));
-    }
-    Impl::Writer& w = p->writers[index];
-    if (!w.fd)
-        return fail(Error::make(EPIPE, "%s of process %d is closed", stream.c_str(), pid));
-    if (w.queued + data.size() > kMaxWriteQueue)
-        return fail(Error::make(ENOBUFS, "%s queue of process %d is full", stream.c_str(), pid));
-    if (data.empty())
-        return ok();
-    w.queue.emplace_back(data);
-    w.queued += data.size();
-    impl_->flush_writer(pid, index);
-    return ok();
+    return impl_->io.send(pid, data, stream);
 }
 
 Result<std::vector<std::string>> Manager::stream_labels(int pid) const {
-    Impl::Proc* p = impl_->find_proc(pid);
-    if (!p)
-        return fail(Error::make(ENOENT, "process %d not found", pid));
-    std::vector<std::string> out;
-    for (const auto& o : p->outputs) out.push_back(o.label);
-    return out;
+    return impl_->io.stream_labels(pid);
 }
 
 Result<Manager::OutputSubId> Manager::subscribe_output(int pid, const std::string& label,
                                                        std::function<void(std::string_view)> on_chunk,
                                                        std::function<void()> on_end) {
-    Impl::Proc* p = impl_->find_proc(pid);
-    if (!p)
-        return fail(Error::make(ENOENT, "process %d not found", pid));
-    if (p->outputs.empty())
-        return fail(Error::make(ENODATA, "process %d has no redirected output", pid));
-    std::string l = label.empty() ? p->outputs.front().label : label;
-    bool found = false;
-    for (const auto& o : p->outputs) found = found || o.label == l;
-    if (!found)
-        return fail(Error::make(ENXIO, "process %d has no stream '%s'", pid, l.c_str()));
-    auto id = impl_->next_out_sub++;
-    impl_->out_subs.emplace(id, Impl::OutSub{pid, l, std::move(on_chunk), std::move(on_end)});
-    return id;
+    return impl_->io.subscribe(pid, label, std::move(on_chunk), std::move(on_end));
 }
 
 void Manager::unsubscribe_output(OutputSubId id) {
-    impl_->out_subs.erase(id);
+    impl_->io.unsubscribe(id);
 }
 
 Result<std::string> Manager::stream_backlog(int pid, const std::string& label, size_t max_bytes) const {
-    Impl::Proc* p = impl_->find_proc(pid);
-    if (!p)
-        return fail(Error::make(ENOENT, "process %d not found", pid));
-    if (p->outputs.empty())
-        return fail(Error::make(ENODATA, "process %d has no redirected output", pid));
-    std::string l = label.empty() ? p->outputs.front().label : label;
-    for (const auto& o : p->outputs)
-        if (o.label == l)
-            return o.backlog->tail(max_bytes);
-    return fail(Error::make(ENXIO, "process %d has no stream '%s'", pid, l.c_str()));
+    return impl_->io.backlog(pid, label, max_bytes);
 }
 
 Result<model::ProcessStats> Manager::process_stats(int pid) {
