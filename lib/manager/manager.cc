@@ -147,7 +147,6 @@ struct Manager::Impl {
         job::JobFsm fsm;
         std::vector<int> committed;  // live, not stopping
         loop::Loop::TimerId retry_timer = 0;
-        int restarts = 0;
         int last_exit_status = 0;
         int last_term_signal = 0;
         std::map<std::string, std::shared_ptr<io::RotatingLog>> logs;  // "stdout"/"stderr"
@@ -668,18 +667,7 @@ struct Manager::Impl {
                 auto& c = j->committed;
                 c.erase(std::remove(c.begin(), c.end(), pid), c.end());
             } else {
-                bool crash = !was_stopping && !j->fsm.is_replacing(pid);
-                // Ended by itself (not by a signal someone sent it) right after its start.
-                int sig = st->term_signal;
-                bool by_itself = sig == 0 || sig == SIGSEGV || sig == SIGABRT || sig == SIGBUS || sig == SIGILL ||
-                                 sig == SIGFPE || sig == SIGSYS || sig == SIGTRAP;
-                bool quick = crash && by_itself && loop.now() - p->started < job::JobFsm::kQuickExit;
-                auto actions = j->fsm.exited(pid, loop.now(), quick);
-                if (crash && std::any_of(actions.begin(), actions.end(), [](const job::Action& a) {
-                        return a.kind == job::Action::Kind::kSpawn || a.kind == job::Action::Kind::kArmRespawn;
-                    }))
-                    ++j->restarts;
-                execute(*j, actions);
+                execute(*j, j->fsm.exited(pid, loop.now(), {p->started, st->term_signal}));
             }
         }
 
@@ -798,7 +786,7 @@ struct Manager::Impl {
                              : model::ProcState::kStarting;
         if (!p.committed)
             if (Job* j = find_job(p.job))
-                i.restarts = j->restarts;
+                i.restarts = j->fsm.restarts();
         return i;
     }
 
