@@ -61,6 +61,9 @@ public:
     bool respawn_pending() const { return respawn_pending_; }
     int retries() const { return retries_; }
     bool is_replacing(int pid) const { return replacing_.count(pid) > 0; }
+    // Whether the rest of a kSpawn may still be started: false once the job is stopped
+    // or waits for a retry or a respawn back-off (after a spawn_failed(), for one).
+    bool may_spawn() const { return !stopped_ && !retry_pending_ && !respawn_pending_; }
     // Unexpected exits of regular processes that were answered with a replacement (at
     // once or after the quick-exit delay), over the job's life: ProcessInfo.restarts.
     // A process stopped, reaped or replaced on purpose, or a flapping stop, is no restart.

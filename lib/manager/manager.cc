@@ -527,8 +527,8 @@ struct Manager::Impl {
                             j.fsm.spawned(*r);
                         } else {
                             execute(j, j.fsm.spawn_failed(loop.now()));
-                            if (j.fsm.stopped() || j.fsm.respawn_pending() || j.fsm.retry_pending())
-                                break;
+                            if (!j.fsm.may_spawn())
+                                break;  // the rest of this kSpawn waits for the back-off
                         }
                     }
                     break;

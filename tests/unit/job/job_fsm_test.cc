@@ -604,10 +604,13 @@ TEST(JobFsm, SpawnFailureBacksOffWithAGrowingDelay) {
 TEST(JobFsm, FailuresOfOneMultiSpawnArmOneBackOff) {
     Harness h(make_spec(3));
     ASSERT_EQ(h.fsm.start(h.now), (Actions{Spawn(3)}));
+    EXPECT_TRUE(h.fsm.may_spawn());
     h.fsm.spawned(h.next_pid++);  // the first of the three starts, the next two fail
     EXPECT_EQ(h.spawn_failed(), (Actions{ArmRespawn(0.1)}));
+    EXPECT_FALSE(h.fsm.may_spawn());         // the manager stops this kSpawn here
     EXPECT_EQ(h.spawn_failed(), Actions{});  // already pending
     EXPECT_EQ(h.run(h.fsm.respawn_fired(h.now)), (Actions{Spawn(2)}));
+    EXPECT_TRUE(h.fsm.may_spawn());
     EXPECT_EQ(h.procs(), (std::vector<int>{1, 2, 3}));
 }
 
@@ -630,6 +633,7 @@ TEST(JobFsm, SpawnFailuresCountTowardsFlapping) {
     EXPECT_EQ(h.spawn_failed(), (Actions{Flap(), ArmRetry(7.0)}));
     EXPECT_TRUE(h.fsm.retry_pending());
     EXPECT_FALSE(h.fsm.respawn_pending());
+    EXPECT_FALSE(h.fsm.may_spawn());
 }
 
 // ---------------------------------------------------------------- quick crashes
