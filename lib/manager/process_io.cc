@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "lib/base/callbacks.h"
 #include "lib/base/log.h"
 
 namespace gaffer::manager {
@@ -100,19 +101,14 @@ void ProcessIo::drain(int pid) {
 }
 
 void ProcessIo::end_subscriptions(int pid) {
-    std::vector<SubId> ids;
-    for (auto& [id, sub] : subs_)
-        if (sub.pid == pid)
-            ids.push_back(id);
-    for (auto id : ids) {
-        auto it = subs_.find(id);
-        if (it == subs_.end())
-            continue;
-        auto on_end = std::move(it->second.on_end);
-        subs_.erase(it);
-        if (on_end)
-            on_end();
-    }
+    for_each_selected(
+        subs_, [pid](const Sub& sub) { return sub.pid == pid; },
+        [this](auto it) {
+            auto on_end = std::move(it->second.on_end);
+            subs_.erase(it);
+            if (on_end)
+                on_end();
+        });
 }
 
 void ProcessIo::detach(int pid) {
@@ -161,17 +157,13 @@ void ProcessIo::deliver(int pid, const Output& out, std::string_view data) {
         sink_(Chunk{pid, out.label, out.log_key, data});
     if (subs_.empty())
         return;
-    std::vector<SubId> ids;
-    for (auto& [id, sub] : subs_)
-        if (sub.pid == pid && sub.label == out.label)
-            ids.push_back(id);
-    for (auto id : ids) {
-        auto it = subs_.find(id);
-        if (it == subs_.end())
-            continue;  // dropped by an earlier callback
-        auto cb = it->second.on_chunk;
-        cb(data);
-    }
+    // A callback may drop other subscriptions, or the process (`out` with it).
+    for_each_selected(
+        subs_, [&](const Sub& sub) { return sub.pid == pid && sub.label == out.label; },
+        [data](auto it) {
+            auto cb = it->second.on_chunk;
+            cb(data);
+        });
 }
 
 // Output is read as soon as it is there. Reading on a timer instead, to spare a fast
