@@ -23,10 +23,8 @@
 #include "lib/base/strutil.h"
 #include "lib/base/unique_fd.h"
 #include "lib/cgroup/cgroup.h"
-#include "lib/io/backlog.h"
 #include "lib/io/rotating_log.h"
 #include "lib/job/job_fsm.h"
-#include "lib/json/json.h"
 #include "lib/manager/errors.h"
 #include "lib/manager/exec_plan.h"
 #include "lib/manager/job_events.h"
@@ -38,7 +36,6 @@
 
 namespace gaffer::manager {
 
-using json::JsonPtr;
 using model::JobName;
 
 namespace {
