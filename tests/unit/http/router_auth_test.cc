@@ -311,6 +311,30 @@ TEST_F(KeyedTest, SubKeys) {
 
 // ---- users (§9.3) ----
 
+// The store's outcomes keep their wire names through the one table (manager::
+// map_auth_error): an existing user is 409 conflict (jobs say process_conflict), the user
+// limit is 409 limit_reached (the jobs' limits are 507).
+TEST_F(KeyedTest, StoreOutcomesKeepTheirWireNames) {
+    ASSERT_EQ(call("POST", "/users", R"({"username":"bob","password":"x"})", loopback(), key(admin_)).status, 200);
+    Response dup = call("POST", "/users", R"({"username":"bob","password":"x"})", loopback(), key(admin_));
+    EXPECT_EQ(dup.status, 409) << dup.body;
+    EXPECT_EQ(error_name(dup), "conflict");
+    // A store on the same file with room for one user (bob).
+    router_.reset();
+    auth::Store::Options sopts;
+    sopts.wait_for_lock = false;
+    sopts.max_users = 1;
+    auto s = auth::Store::open(dir_ / "auth.json", std::move(sopts));
+    ASSERT_TRUE(s) << s.error().message();
+    store_ = std::move(*s);
+    RouterOptions o;
+    o.require_key = true;
+    make_router(o);
+    Response full = call("POST", "/users", R"({"username":"carol","password":"x"})", loopback(), key(admin_));
+    EXPECT_EQ(full.status, 409) << full.body;
+    EXPECT_EQ(error_name(full), "limit_reached");
+}
+
 TEST_F(KeyedTest, Users) {
     Response c =
         call("POST", "/users", R"({"username":"bob","password":"s3cret","color":"blue"})", loopback(), key(admin_));
