@@ -39,8 +39,9 @@
 //   runs the on_change() callbacks, so that live sessions re-resolve their rights by key
 //   without polling.
 //
-// Error codes (lib/manager/errors.h maps them): EINVAL bad input, ENOENT unknown key or
-// user, EEXIST existing user, ENOSPC limit reached, others are system errors.
+// Error codes (lib/manager/errors.h map_auth_error maps them): EINVAL bad input, ENOENT
+// unknown key or user, EEXIST existing user, ENOSPC limit reached, EBUSY the file locked by
+// another process; EUCLEAN a corrupt state file, and others, are system errors.
 // The store is single-threaded, like the rest of the daemon.
 #pragma once
 
@@ -116,7 +117,7 @@ public:
     // Opens the state file at `path`, a JSON file. When it does not exist, missing
     // parent directories are created 0700 and an empty state is written, mode 0600.
     // An existing file that is group- or world-accessible is tightened to 0600.
-    // A file that is not valid state is EINVAL naming the file and the fault.
+    // A file that is not valid state is EUCLEAN naming the file and the fault.
     static Result<std::unique_ptr<Store>> open(const std::string& path);
     static Result<std::unique_ptr<Store>> open(const std::string& path, Options options);
 
@@ -203,7 +204,8 @@ public:
     std::vector<std::pair<std::string, std::string>> admins() const;
 
     // Rereads the file if another process replaced it since this store last read or
-    // wrote it. EINVAL (and no change) if the new file is corrupt.
+    // wrote it. EUCLEAN (and no change) if the new file is corrupt; so is every change
+    // until the file is repaired (a change never overwrites a corrupt file).
     Status reload_if_changed();
 
     // --- change notification ---

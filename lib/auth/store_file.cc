@@ -280,7 +280,7 @@ Result<StateFile::Loaded> StateFile::read() const {
     if (::fstat(fd.get(), &st) < 0)
         return fail(Error::from_errno("stat '%s'", path_.c_str()));
     if (!S_ISREG(st.st_mode))
-        return fail(Error::make(EINVAL, "state file '%s' is not a regular file", path_.c_str()));
+        return fail(Error::make(EUCLEAN, "state file '%s' is not a regular file", path_.c_str()));
     auto too_big = [&] {
         return fail(Error::make(EFBIG, "state file '%s' is larger than %zu bytes", path_.c_str(), kMaxStateBytes));
     };
@@ -307,9 +307,11 @@ Result<StateFile::Loaded> StateFile::read() const {
         if (text.size() > kMaxStateBytes)
             return too_big();
     }
+    // The text is invalid, but no caller's input is: EUCLEAN, so that nobody answers a
+    // client "bad request" for it.
     auto state = parse_state(text);
     if (!state)
-        return fail(EINVAL, "state file '" + path_ + "' is corrupt: " + state.error().context);
+        return fail(EUCLEAN, "state file '" + path_ + "' is corrupt: " + state.error().context);
     return Loaded{std::move(*state), sig_of(st)};
 }
 

@@ -99,8 +99,9 @@ public:
     Result<Lock> lock(bool wait) const;
     // The file's signature now; none when the file does not exist.
     Result<std::optional<FileSig>> stat() const;
-    // Reads and parses the file. ENOENT when it does not exist; EINVAL naming the file
-    // when it is not a regular file or not valid state; EFBIG past kMaxStateBytes.
+    // Reads and parses the file. ENOENT when it does not exist; EUCLEAN naming the file
+    // and the fault when it is not a regular file or not valid state (the parser's
+    // EINVAL is no caller's bad input); EFBIG past kMaxStateBytes.
     Result<Loaded> read() const;
     // Replaces the file with `s`, atomically (see the banner). ENOSPC when the text would
     // exceed kMaxStateBytes. Returns the new file's signature.

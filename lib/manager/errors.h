@@ -115,7 +115,8 @@ inline const ErrorMapping& map_error(const Error& e) {
 // The key/user store (lib/auth/store.h) fails with its own codes: EINVAL, ENOENT and
 // EPERM/EACCES as the manager's, EEXIST (a user exists), ENOSPC (max keys or users, not
 // a full disk of jobs), EBUSY (its file is locked by another process: the daemon never
-// waits for that lock on its loop); anything else is an internal failure.
+// waits for that lock on its loop); anything else, a corrupt state file (EUCLEAN)
+// included, is an internal failure.
 inline Outcome auth_outcome_of(const Error& e) {
     switch (e.code) {
         case EEXIST:

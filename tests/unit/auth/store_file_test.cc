@@ -184,7 +184,7 @@ TEST_F(StateFileTest, WriteThenReadIsTheSameStateMode0600) {
     EXPECT_EQ(names(), (std::vector<std::string>{"auth.json", "auth.json.lock"}));
 }
 
-TEST_F(StateFileTest, ACorruptFileIsEinvalNamingItAndIsLeftAlone) {
+TEST_F(StateFileTest, ACorruptFileIsEucleanNamingItAndIsLeftAlone) {
     auto f = StateFile::open(path());
     ASSERT_TRUE(f);
     const std::string text = R"({"version": 1, "keys": [], "users": [{"username": ""}]})";
@@ -195,7 +195,7 @@ TEST_F(StateFileTest, ACorruptFileIsEinvalNamingItAndIsLeftAlone) {
     }
     auto r = f->read();
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().code, EINVAL);
+    EXPECT_EQ(r.error().code, EUCLEAN);
     EXPECT_NE(r.error().context.find(path()), std::string::npos) << r.error().context;
     EXPECT_NE(r.error().context.find("users[0].username"), std::string::npos) << r.error().context;
     EXPECT_EQ(*read_file(path()), text);

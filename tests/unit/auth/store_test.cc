@@ -165,7 +165,7 @@ TEST_F(StoreTest, CorruptFilesAreErrorsAndAreLeftAlone) {
         spit(path(), text);
         auto r = Store::open(path());
         ASSERT_FALSE(r) << text;
-        EXPECT_EQ(r.error().code, EINVAL) << text;
+        EXPECT_EQ(r.error().code, EUCLEAN) << text;
         EXPECT_NE(r.error().context.find("auth.json"), std::string::npos) << r.error().context;
         EXPECT_EQ(slurp(path()), text) << "a corrupt file must never be reset";
     }
@@ -778,9 +778,9 @@ TEST_F(StoreTest, ReloadOfACorruptFileFailsAndKeepsTheState) {
     ASSERT_EQ(::rename((path() + ".new").c_str(), path().c_str()), 0);
     auto r = s->reload_if_changed();
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().code, EINVAL);
+    EXPECT_EQ(r.error().code, EUCLEAN);
     EXPECT_TRUE(s->find_key(*k));
-    EXPECT_EQ(s->create_key(Permissions{}, "x", std::nullopt).error().code, EINVAL)
+    EXPECT_EQ(s->create_key(Permissions{}, "x", std::nullopt).error().code, EUCLEAN)
         << "a change never overwrites a corrupt file";
     EXPECT_EQ(slurp(path()), "{broken");
 }

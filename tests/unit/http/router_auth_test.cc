@@ -116,6 +116,24 @@ TEST_F(KeyedTest, KeyStoreLockedElsewhereIs503Busy) {
     EXPECT_EQ(call("POST", "/keys", R"({"permissions":{"read":["*"]}})", loopback(), key(admin_)).status, 200);
 }
 
+// Attack on the error mapping: another process left auth.json corrupt. A change is the
+// server's failure (500 internal_error, the file left alone), not the client's: it was
+// answered 400 bad_request, the store's EINVAL for a bad file read as bad input.
+TEST_F(KeyedTest, ACorruptKeyStoreIs500NotTheClientsFault) {
+    std::string path = dir_ / "auth.json";
+    const std::string text = R"({"version": 1, "keys": [], "users": 7})";
+    {
+        UniqueFd fd(::open((path + ".new").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+        ASSERT_TRUE(fd);
+        ASSERT_EQ(::write(fd.get(), text.data(), text.size()), static_cast<ssize_t>(text.size()));
+    }
+    ASSERT_EQ(::rename((path + ".new").c_str(), path.c_str()), 0);
+    Response r = call("POST", "/keys", R"({"permissions":{"read":["*"]}})", loopback(), key(admin_));
+    EXPECT_EQ(r.status, 500) << r.body;
+    EXPECT_EQ(error_name(r), "internal_error");
+    EXPECT_EQ(*read_file(path), text);
+}
+
 TEST_F(KeyedTest, MissingKeyIs401UnknownIs403) {
     Response none = call("GET", "/jobs");
     EXPECT_EQ(none.status, 401);
