@@ -15,11 +15,12 @@
 // sub-keys; user names are unique. Secrets and passwords are never in the file.
 //
 // Invariants:
-// - parse_state() and serialize_state() do no I/O. parse_state() accepts exactly what
-//   the store could have written (the field rules of store_state.h) and fails with
-//   EINVAL and the first fault ("keys[2].parent must name an earlier key"), or EFBIG past
-//   kMaxStateBytes; for any state it accepts, parse(serialize(s)) serializes to the same
-//   text (tests/fuzz/fuzz_key_store.cc checks it).
+// - parse_state() and serialize_state() do no I/O. parse_state() accepts only records
+//   that obey the field rules of store_state.h, in an order the store keeps, and fails
+//   with EINVAL and the first fault ("keys[2].parent must name an earlier key"), or EFBIG
+//   past kMaxStateBytes; for any state it accepts, parse(serialize(s)) serializes to the
+//   same text (tests/fuzz/fuzz_key_store.cc checks it). StateFile::read() turns its
+//   EINVAL into EUCLEAN naming the file: a broken file is nobody's bad input.
 // - serialize_state() writes the persistent keys only (memory-only keys never reach the
 //   file, store.h).
 // - A write is atomic and durable: a temporary file "<path>.XXXXXX" (mode 0600) is
@@ -29,9 +30,8 @@
 //   lock(false) tries once and fails with EBUSY at once: the daemon takes it so on its
 //   event loop, where it must never sleep. lock(true) waits; only a command-line tool, or
 //   the daemon before its loop runs (Store::open), may ask for that.
-// - The file and the lock file are opened O_CLOEXEC and O_NOFOLLOW (the lock file) or
-//   O_NOCTTY (the state); a state file that is group- or world-accessible is tightened
-//   to 0600 when read.
+// - Every fd is O_CLOEXEC (the lock file also O_NOFOLLOW, the state O_NOCTTY); a state
+//   file that is group- or world-accessible is tightened to 0600 when read.
 #pragma once
 
 #include <sys/types.h>
