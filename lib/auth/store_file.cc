@@ -15,6 +15,8 @@
 
 #include "lib/auth/password.h"
 #include "lib/base/log.h"
+#include "lib/base/strutil.h"
+#include "lib/base/unique_fd.h"
 
 namespace gaffer::auth {
 
@@ -147,15 +149,6 @@ Status make_dirs(const std::string& dir) {
     if (!S_ISDIR(st.st_mode))
         return fail(Error::make(ENOTDIR, "'%s' is not a directory", dir.c_str()));
     return ok();
-}
-
-std::string dir_of(const std::string& path) {
-    size_t slash = path.rfind('/');
-    if (slash == std::string::npos)
-        return ".";
-    if (slash == 0)
-        return "/";
-    return path.substr(0, slash);
 }
 
 Status write_all(int fd, std::string_view data, const std::string& path) {
@@ -292,21 +285,10 @@ Result<StateFile::Loaded> StateFile::read() const {
             return fail(Error::from_errno("chmod 0600 '%s'", path_.c_str()));
         log_debug("auth: tightened the mode of '%s' to 0600", path_.c_str());
     }
-    std::string text;
-    char buf[65536];
-    for (;;) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return fail(Error::from_errno("read '%s'", path_.c_str()));
-        }
-        if (n == 0)
-            break;
-        text.append(buf, static_cast<size_t>(n));
-        if (text.size() > kMaxStateBytes)
-            return too_big();
-    }
+    auto read = read_fd(fd.get(), path_, kMaxStateBytes);
+    if (!read)
+        return read.error().code == EFBIG ? too_big() : fail(read.error());
+    std::string text = std::move(*read);
     // The text is invalid, but no caller's input is: EUCLEAN, so that nobody answers a
     // client "bad request" for it.
     auto state = parse_state(text);

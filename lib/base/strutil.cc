@@ -128,4 +128,13 @@ std::optional<bool> parse_bool(std::string_view s) {
     return std::nullopt;
 }
 
+std::string dir_of(std::string_view path) {
+    size_t slash = path.rfind('/');
+    if (slash == std::string_view::npos)
+        return ".";
+    if (slash == 0)
+        return "/";
+    return std::string(path.substr(0, slash));
+}
+
 }  // namespace gaffer

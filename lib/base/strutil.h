@@ -39,4 +39,7 @@ std::optional<double> parse_double(std::string_view s);
 // true/false, yes/no, on/off, 1/0 (case-insensitive).
 std::optional<bool> parse_bool(std::string_view s);
 
+// The directory part of a path: "." without a '/', "/" for "/x".
+std::string dir_of(std::string_view path);
+
 }  // namespace gaffer

@@ -27,20 +27,24 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd)
         return fail(Error::from_errno("open '%s'", path.c_str()));
+    return read_fd(fd.get(), path, max_bytes);
+}
+
+Result<std::string> read_fd(int fd, const std::string& name, size_t max_bytes) {
     std::string out;
     char buf[8192];
     for (;;) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        ssize_t n = ::read(fd, buf, sizeof buf);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return fail(Error::from_errno("read '%s'", path.c_str()));
+            return fail(Error::from_errno("read '%s'", name.c_str()));
         }
         if (n == 0)
             break;
         out.append(buf, static_cast<size_t>(n));
         if (out.size() > max_bytes)
-            return fail(Error::make(EFBIG, "'%s' is larger than %zu bytes", path.c_str(), max_bytes));
+            return fail(Error::make(EFBIG, "'%s' is larger than %zu bytes", name.c_str(), max_bytes));
     }
     return out;
 }

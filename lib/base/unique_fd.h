@@ -51,6 +51,9 @@ Status set_nonblocking(int fd, bool on = true);
 
 // Reads a whole small file (proc, sysfs, config). Fails past max_bytes.
 Result<std::string> read_file(const std::string& path, size_t max_bytes = 16 << 20);
+// The rest of what `fd` holds (EINTR retried); EFBIG beyond max_bytes. `name` is for the
+// error messages.
+Result<std::string> read_fd(int fd, const std::string& name, size_t max_bytes);
 // Writes a whole string to a path (truncating), as cgroup files want it.
 Status write_file(const std::string& path, std::string_view data);
 

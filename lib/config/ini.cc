@@ -355,15 +355,6 @@ bool has_glob_magic(std::string_view s) {
     return s.find_first_of("*?[") != std::string_view::npos;
 }
 
-std::string dir_of(const std::string& path) {
-    size_t slash = path.rfind('/');
-    if (slash == std::string::npos)
-        return ".";
-    if (slash == 0)
-        return "/";
-    return path.substr(0, slash);
-}
-
 std::string resolve(const std::string& dir, const std::string& p) {
     if (!p.empty() && p.front() == '/')
         return p;
