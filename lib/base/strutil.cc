@@ -82,7 +82,8 @@ bool starts_with(std::string_view s, std::string_view p) {
 
 std::optional<int64_t> parse_int(std::string_view s) {
     s = trim(s);
-    if (s.empty() || s.size() > 30)
+    // strtoll would stop at an embedded NUL and take the prefix for the whole text.
+    if (s.empty() || s.size() > 30 || s.find('\0') != std::string_view::npos)
         return std::nullopt;
     std::string t(s);
     char* end = nullptr;
@@ -95,7 +96,9 @@ std::optional<int64_t> parse_int(std::string_view s) {
 
 std::optional<double> parse_double(std::string_view s) {
     s = trim(s);
-    if (s.empty() || s.size() > 64)
+    // Decimal only: strtod would also read hexadecimal floats ("0x1p3") and stop at an
+    // embedded NUL.
+    if (s.empty() || s.size() > 64 || s.find_first_of(std::string_view("xX\0", 3)) != std::string_view::npos)
         return std::nullopt;
     std::string t(s);
     char* end = nullptr;

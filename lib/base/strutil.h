@@ -31,6 +31,9 @@ bool starts_with(std::string_view s, std::string_view prefix);
 // The value of a hexadecimal digit (either case), or -1.
 int hex_digit_value(char c);
 
+// Decimal numbers, the whole text but surrounding ASCII space (an embedded NUL byte or
+// any other trailing byte: nullopt). parse_int: within int64_t, an optional sign.
+// parse_double: finite, no hexadecimal floats, no inf/nan.
 std::optional<int64_t> parse_int(std::string_view s);
 std::optional<double> parse_double(std::string_view s);
 // true/false, yes/no, on/off, 1/0 (case-insensitive).

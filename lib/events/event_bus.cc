@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "lib/base/callbacks.h"
 #include "lib/base/log.h"
 
 namespace gaffer::events {
@@ -77,18 +78,16 @@ void EventBus::flush() {
     while (!queue_.empty()) {
         Event ev = std::move(queue_.front());
         queue_.pop_front();
-        std::vector<SubId> ids;
-        ids.reserve(subs_.size());
-        for (auto& [id, sub] : subs_)
-            if (matches(sub.pattern, ev.type) && !(ev.named_only && is_wildcard(sub.pattern)))
-                ids.push_back(id);
-        for (SubId id : ids) {
-            auto it = subs_.find(id);
-            if (it == subs_.end())
-                continue;  // unsubscribed by an earlier callback
-            Callback cb = it->second.cb;
-            cb(ev.type, ev.msg.get());
-        }
+        // A callback may unsubscribe others: they are skipped.
+        for_each_selected(
+            subs_,
+            [&](const Sub& sub) {
+                return matches(sub.pattern, ev.type) && !(ev.named_only && is_wildcard(sub.pattern));
+            },
+            [&ev](auto it) {
+                Callback cb = it->second.cb;
+                cb(ev.type, ev.msg.get());
+            });
     }
 }
 

@@ -18,8 +18,8 @@
 #include "lib/ops/args.h"
 #include "lib/ops/codec.h"
 #include "lib/ops/operations.h"
+#include "lib/ws/channel_message.h"
 #include "lib/ws/random.h"
-#include "lib/ws/v1.h"
 
 namespace gaffer::http::sockjs_app {
 
@@ -168,9 +168,10 @@ void ChannelApp::emit(const std::string& topic, std::string_view event, const js
 void ChannelApp::on_message(std::string_view text) {
     if (dead_)
         return;
-    if (auto key = ws::v1::auth_key(text)) {
+    ws::channel::ChannelMessage msg = ws::channel::parse_channel_message(text);
+    if (msg.kind == ws::channel::MessageKind::kAuth) {
         Request r = req_;
-        r.headers["x-api-key"] = std::string(*key);
+        r.headers["x-api-key"] = msg.key;
         Rights rights;
         if (live_.router().rights_for(r, &rights) || !rights.key) {
             refuse_auth("invalid key");
@@ -179,7 +180,7 @@ void ChannelApp::on_message(std::string_view text) {
         rights_ = std::move(rights);
         need_auth_ = false;
         // The session's key from now on (recheck), and what it no longer covers ends.
-        req_.headers["x-api-key"] = std::string(*key);
+        req_.headers["x-api-key"] = std::move(msg.key);
         drop_uncovered();
         return;
     }
@@ -190,35 +191,20 @@ void ChannelApp::on_message(std::string_view text) {
     // Rights are looked up again for every message: a revoked key ends the session here.
     if (!recheck())
         return;
-    auto parsed = json::parse(text);
-    if (!parsed || !json_is_object(parsed->get()))
-        return error("invalid_json");
-    const json_t* msg = parsed->get();
-    const json_t* ev = json_object_get(msg, "event");
-    if (!json_is_string(ev))
-        return error("event_missing");
-    std::string event = upper(jstr(ev));
-    if (event == "NOP")
-        return;
-    const json_t* data = json_object_get(msg, "data");
-    if (event == "SUB" || event == "UNSUB") {
-        if (!json_is_object(data))
-            return error("data_missing");
-        const json_t* topic = json_object_get(data, "topic");
-        if (!json_is_string(topic))
-            return error("topic_missing");
-        if (event == "SUB")
-            subscribe(std::string(jstr(topic)));
-        else
-            unsubscribe(std::string(jstr(topic)));
-        return;
+    switch (msg.kind) {
+        case ws::channel::MessageKind::kInvalid:
+            return error(msg.reason);
+        case ws::channel::MessageKind::kNop:
+            return;
+        case ws::channel::MessageKind::kSub:
+            return subscribe(msg.topic);
+        case ws::channel::MessageKind::kUnsub:
+            return unsubscribe(msg.topic);
+        case ws::channel::MessageKind::kCmd:
+            return command(msg.data.get());
+        case ws::channel::MessageKind::kAuth:
+            return;  // handled above
     }
-    if (event == "CMD") {
-        if (!json_is_object(data))
-            return error("data_missing");
-        return command(data);
-    }
-    error("unknown_cmd");
 }
 
 void ChannelApp::unsubscribe(const std::string& topic) {

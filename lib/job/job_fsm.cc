@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 
 namespace gaffer::job {
 
@@ -166,7 +167,23 @@ bool JobFsm::on_crash(Clock::time_point now, Actions& out) {
     return true;
 }
 
-Actions JobFsm::exited(int pid, Clock::time_point now, bool quick_crash) {
+bool JobFsm::ended_by_itself(int term_signal) {
+    switch (term_signal) {
+        case 0:
+        case SIGSEGV:
+        case SIGABRT:
+        case SIGBUS:
+        case SIGILL:
+        case SIGFPE:
+        case SIGSYS:
+        case SIGTRAP:
+            return true;
+        default:
+            return false;
+    }
+}
+
+Actions JobFsm::exited(int pid, Clock::time_point now, const ProcessExit& how) {
     Actions out;
     if (replacing_.erase(pid)) {
         // A process we stopped to replace it: one replacement per exit.
@@ -179,17 +196,23 @@ Actions JobFsm::exited(int pid, Clock::time_point now, bool quick_crash) {
     if (it == procs_.end())
         return out;  // stopped or reaped on purpose: not a crash
     procs_.erase(it);
+    // An unexpected exit: a crash.
     if (on_crash(now, out))
         return out;
-    if (quick_crash && !flapping_ && !stopped_ && !retry_pending_) {
+    bool quick = ended_by_itself(how.term_signal) && now - how.started < kQuickExit;
+    if (quick && !flapping_ && !stopped_ && !retry_pending_) {
         if (!respawn_pending_) {
             respawn_pending_ = true;
             out.push_back({Action::Kind::kArmRespawn, 0, 0, kQuickRespawnDelay});
         }
-        return out;
+    } else {
+        auto r = reconcile();
+        out.insert(out.end(), r.begin(), r.end());
     }
-    auto r = reconcile();
-    out.insert(out.end(), r.begin(), r.end());
+    if (std::any_of(out.begin(), out.end(), [](const Action& a) {
+            return a.kind == Action::Kind::kSpawn || a.kind == Action::Kind::kArmRespawn;
+        }))
+        ++restarts_;
     return out;
 }
 

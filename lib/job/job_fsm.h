@@ -6,7 +6,7 @@
 //
 // State: the `stopped` flag, the target process count, the regular processes in spawn
 // order (committed processes are the manager's business), the processes being stopped
-// that must be replaced when they exit, and the flapping history.
+// that must be replaced when they exit, the flapping history and the restart count.
 //
 // Invariants: target >= 0; a pid is in at most one of processes()/replacing; while
 // stopped or waiting for a flapping retry nothing is spawned.
@@ -44,6 +44,12 @@ struct Action {
 };
 using Actions = std::vector<Action>;
 
+// How a process ended, as the manager observed it (JobFsm::exited).
+struct ProcessExit {
+    Clock::time_point started{};  // when it was spawned (the default: long ago)
+    int term_signal = 0;          // the signal that ended it; 0 for an exit
+};
+
 class JobFsm {
 public:
     explicit JobFsm(const model::JobSpec& spec);
@@ -55,6 +61,13 @@ public:
     bool respawn_pending() const { return respawn_pending_; }
     int retries() const { return retries_; }
     bool is_replacing(int pid) const { return replacing_.count(pid) > 0; }
+    // Whether the rest of a kSpawn may still be started: false once the job is stopped
+    // or waits for a retry or a respawn back-off (after a spawn_failed(), for one).
+    bool may_spawn() const { return !stopped_ && !retry_pending_ && !respawn_pending_; }
+    // Unexpected exits of regular processes that were answered with a replacement (at
+    // once or after the quick-exit delay), over the job's life: ProcessInfo.restarts.
+    // A process stopped, reaped or replaced on purpose, or a flapping stop, is no restart.
+    int restarts() const { return restarts_; }
 
     // Loaded with start=false: stopped until started (reference §8, recommended).
     void set_stopped_at_load() { stopped_ = true; }
@@ -75,14 +88,18 @@ public:
     Actions stop_process(int pid);
     // Stop every regular process; the job replaces them as they exit (stopall).
     Actions stop_all_replace();
-    // A regular or stopping process exited (committed ones are not reported here).
-    // `quick_crash`: it ended by itself (an exit, or a fault signal) within
-    // kQuickExit of its start. Without flapping settings such a process is respawned
-    // after kQuickRespawnDelay instead of at once, so a job whose command fails
-    // immediately costs ten spawns a second, not a core (systemd's RestartSec default).
-    Actions exited(int pid, Clock::time_point now, bool quick_crash = false);
+    // A regular or stopping process exited (committed ones are not reported here). An
+    // unexpected exit is a quick crash when the process ended by itself (an exit, or a
+    // fault signal: SIGSEGV, SIGABRT, SIGBUS, SIGILL, SIGFPE, SIGSYS, SIGTRAP, not a
+    // signal someone sent it) within kQuickExit of its start. Without flapping settings
+    // such a process is respawned after kQuickRespawnDelay instead of at once, so a job
+    // whose command fails immediately costs ten spawns a second, not a core (systemd's
+    // RestartSec default).
+    Actions exited(int pid, Clock::time_point now, const ProcessExit& how = {});
     static constexpr Seconds kQuickExit{1.0};
     static constexpr Seconds kQuickRespawnDelay{0.1};
+    // Whether `term_signal` (0: none) means the process ended by itself.
+    static bool ended_by_itself(int term_signal);
     // A kSpawn could not start a process (exec failure and the like).
     Actions spawn_failed(Clock::time_point now);
     Actions retry_fired(Clock::time_point now);
@@ -107,6 +124,7 @@ private:
     bool retry_pending_ = false;
     bool respawn_pending_ = false;
     int spawn_failures_ = 0;
+    int restarts_ = 0;
 };
 
 }  // namespace gaffer::job

@@ -9,7 +9,6 @@
 #include <signal.h>
 #include <sys/capability.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -17,7 +16,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <deque>
 #include <map>
 #include <set>
 
@@ -25,29 +23,23 @@
 #include "lib/base/strutil.h"
 #include "lib/base/unique_fd.h"
 #include "lib/cgroup/cgroup.h"
-#include "lib/io/backlog.h"
 #include "lib/io/rotating_log.h"
 #include "lib/job/job_fsm.h"
-#include "lib/json/json.h"
 #include "lib/manager/errors.h"
 #include "lib/manager/exec_plan.h"
+#include "lib/manager/job_events.h"
 #include "lib/manager/notify_socket.h"
+#include "lib/manager/process_io.h"
 #include "lib/proc/spawner.h"
 #include "lib/stats/cgroup_stats.h"
 #include "lib/stats/proc_stats.h"
 
 namespace gaffer::manager {
 
-using json::JsonPtr;
 using model::JobName;
 
 namespace {
 
-constexpr size_t kReadChunk = 256 * 1024;
-constexpr int kReadsPerWakeup = 8;
-constexpr int kOutputPipeSize = 1 << 20;     // fewer wake-ups for a fast writer (F_SETPIPE_SZ)
-constexpr size_t kBacklogBytes = 64 * 1024;  // recent output kept per stream
-constexpr size_t kMaxWriteQueue = 4 << 20;   // bytes queued for one process's stdin (or custom stream)
 constexpr size_t kTrimAfterBytes = 1 << 20;  // freed job data that makes the heap be trimmed
 
 size_t strings_bytes(const std::vector<std::string>& v) {
@@ -121,30 +113,6 @@ std::chrono::steady_clock::duration seconds(double s) {
 }  // namespace
 
 struct Manager::Impl {
-    struct Output {
-        std::string label;
-        UniqueFd fd;
-        loop::Loop::WatchId watch = 0;
-        std::string log_key;  // "stdout"/"stderr": the job's log file it also goes to
-        std::unique_ptr<io::Backlog> backlog = std::make_unique<io::Backlog>(kBacklogBytes);
-    };
-
-    struct Writer {
-        std::string name;
-        UniqueFd fd;
-        loop::Loop::WatchId watch = 0;
-        std::deque<std::string> queue;
-        size_t queued = 0;
-        size_t offset = 0;
-    };
-
-    struct OutSub {
-        int pid;
-        std::string label;
-        std::function<void(std::string_view)> on_chunk;
-        std::function<void()> on_end;
-    };
-
     struct Proc {
         int pid = 0;
         JobName job;
@@ -159,9 +127,6 @@ struct Manager::Impl {
         loop::Loop::WatchId exit_watch = 0;
         std::optional<cgroup::Group> cg;
         loop::Loop::WatchId cg_watch = 0;
-        std::vector<Output> outputs;
-        // "stdin" (if redirected) then the custom streams, in order.
-        std::vector<Writer> writers;
         stats::CgroupSampler sampler;
         bool notify = false;  // a notify job's process
         bool ready = true;    // false until READY=1 for notify processes
@@ -179,7 +144,6 @@ struct Manager::Impl {
         job::JobFsm fsm;
         std::vector<int> committed;  // live, not stopping
         loop::Loop::TimerId retry_timer = 0;
-        int restarts = 0;
         int last_exit_status = 0;
         int last_term_signal = 0;
         std::map<std::string, std::shared_ptr<io::RotatingLog>> logs;  // "stdout"/"stderr"
@@ -205,8 +169,12 @@ struct Manager::Impl {
         }
     };
 
-    Impl(Manager& owner, loop::Loop& l, events::EventBus& b, Options o)
-        : self(owner), loop(l), bus(b), opts(std::move(o)) {
+    Impl(Manager& owner, loop::Loop& l, events::EventBus& bus, Options o)
+        : self(owner),
+          loop(l),
+          emit(bus),
+          io(l, [this](const ProcessIo::Chunk& c) { on_chunk(c); }),
+          opts(std::move(o)) {
         if (opts.use_cgroups)
             cg_tree = cgroup::Tree::create(opts.cgroup_name.empty() ? "gaffer" : opts.cgroup_name);
     }
@@ -227,12 +195,11 @@ struct Manager::Impl {
 
     Manager& self;
     loop::Loop& loop;
-    events::EventBus& bus;
+    JobEvents emit;  // every event the manager publishes (job_events.h)
+    ProcessIo io;    // the processes' pipes, output subscriptions and stdin queues
     Options opts;
     std::unique_ptr<cgroup::Tree> cg_tree;
     std::unique_ptr<NotifySocket> notify_socket;
-    std::map<Manager::OutputSubId, OutSub> out_subs;
-    Manager::OutputSubId next_out_sub = 1;
     int next_pid = 1;
     std::map<int, std::unique_ptr<Proc>> procs;  // ordered by pid = spawn order
     std::vector<std::unique_ptr<Job>> jobs;      // load order
@@ -274,56 +241,6 @@ struct Manager::Impl {
     Proc* find_proc(int pid) const {
         auto it = procs.find(pid);
         return it == procs.end() ? nullptr : it->second.get();
-    }
-
-    // ---------- events ----------
-    void publish(const std::string& type, const JobName& name,
-                 std::initializer_list<std::pair<const char*, JsonPtr>> extra = {}) {
-        JsonPtr msg(json_object());
-        json::set(msg.get(), "name", json::str(name.qualified()));
-        for (auto& kv : extra) json_object_set(msg.get(), kv.first, kv.second.get());
-        publish_04_alias(type, name, msg.get());
-        bus.publish(type, std::move(msg));
-    }
-
-    // The 0.4 catalogue (§6.3) for /watch users: create/delete/stop_pid and
-    // proc.<template>.<event>, published only when someone subscribed to them by name
-    // (an "every event" subscriber gets the HEAD names only, each event once).
-    void publish_04_alias(const std::string& type, const JobName& name, const json_t* msg) {
-        std::string alias;
-        if (type == "load") {
-            alias = "create";
-        } else if (type == "unload") {
-            alias = "delete";
-        } else if (type == "stop_process") {
-            alias = "stop_pid";
-        } else {
-            std::string prefix = job_prefix(name);
-            if (type.compare(0, prefix.size(), prefix) != 0)
-                return;
-            std::string ev = type.substr(prefix.size());
-            if (ev != "start" && ev != "stop" && ev != "spawn" && ev != "reap" && ev != "exit")
-                return;
-            alias = "proc." + template_name(name) + "." + ev;
-        }
-        if (bus.wanted(alias, true))
-            bus.publish_to_named(alias, JsonPtr(json_deep_copy(msg)));
-        if (type == "stop_process") {
-            std::string per = "proc." + template_name(name) + ".stop_pid";
-            if (bus.wanted(per, true))
-                bus.publish_to_named(per, JsonPtr(json_deep_copy(msg)));
-        }
-    }
-    // 0.4 template name: the job in the default session, else "session:job".
-    static std::string template_name(const JobName& n) {
-        return n.session == "default" ? n.job : n.session + ":" + n.job;
-    }
-    static JsonPtr jint(long long v) { return JsonPtr(json_integer(v)); }
-    std::string job_prefix(const JobName& n) const { return "job." + n.qualified() + "."; }
-
-    void publish_job_pair(const std::string& event, const JobName& n) {
-        publish(event, n);
-        publish(job_prefix(n) + event, n);
     }
 
     // ---------- spawning ----------
@@ -392,13 +309,7 @@ struct Manager::Impl {
 
         auto spawn_fail = [&](proc::ExecStage stage, const Error& e) -> Result<int> {
             ++counters.spawn_failures;
-            JsonPtr msg(json_object());
-            json::set(msg.get(), "name", json::str(j.spec.name.qualified()));
-            json::set(msg.get(), "pid", jint(pid));
-            json::set(msg.get(), "stage", json::str(proc::to_string(stage)));
-            json::set(msg.get(), "errno", jint(e.code));
-            json::set(msg.get(), "reason", json::str(strerror(e.code)));
-            bus.publish("spawn_error", std::move(msg));
+            emit.spawn_error(j.spec.name, pid, proc::to_string(stage), e.code);
             log_warning("%s: cannot spawn process %d (%s stage): %s", j.spec.name.qualified().c_str(), pid,
                         proc::to_string(stage), strerror(e.code));
             // Translated here: the spawner's ENOENT or EACCES is no unknown job or refusal.
@@ -429,53 +340,34 @@ struct Manager::Impl {
             p->watchdog_sec = plan.watchdog_sec;
         }
 
-        // stdio plumbing: a pipe for stdin, one for each output (two equal labels share one).
+        // stdio plumbing: a pipe for stdin, one for each output (two equal labels share
+        // one), a bidirectional socket for each custom stream at fd 3, 4, ... in the child.
+        ProcessIo::Streams streams;
         std::vector<UniqueFd> child_ends;
         if (plan.stdin_pipe) {
-            auto pp = Pipe::make();
-            if (!pp)
-                return spawn_fail(proc::ExecStage::kStdio, pp.error());
-            (void)set_nonblocking(pp->write.get());
-            ex.stdin_fd = pp->read.get();
-            p->writers.push_back(Writer{"stdin", std::move(pp->write)});
-            child_ends.push_back(std::move(pp->read));
+            auto end = streams.add_stdin();
+            if (!end)
+                return spawn_fail(proc::ExecStage::kStdio, end.error());
+            ex.stdin_fd = end->get();
+            child_ends.push_back(std::move(end).value());
         }
         for (auto& o : plan.outputs) {
             if (o.shares_stdout) {
                 ex.stderr_fd = ex.stdout_fd;
                 continue;
             }
-            auto pp = Pipe::make();
-            if (!pp)
-                return spawn_fail(proc::ExecStage::kStdio, pp.error());
-            (void)set_nonblocking(pp->read.get());
-            (void)fcntl(pp->read.get(), F_SETPIPE_SZ, kOutputPipeSize);  // best effort
-            (o.fd == 1 ? ex.stdout_fd : ex.stderr_fd) = pp->write.get();
-            Output out;
-            out.label = std::move(o.label);
-            out.fd = std::move(pp->read);
-            out.log_key = std::move(o.log_key);
-            p->outputs.push_back(std::move(out));
-            child_ends.push_back(std::move(pp->write));
+            auto end = streams.add_output(std::move(o.label), std::move(o.log_key));
+            if (!end)
+                return spawn_fail(proc::ExecStage::kStdio, end.error());
+            (o.fd == 1 ? ex.stdout_fd : ex.stderr_fd) = end->get();
+            child_ends.push_back(std::move(end).value());
         }
-
-        // Custom streams: a bidirectional socket each, at fd 3, 4, ... in the child.
         for (const auto& name : plan.streams) {
-            int sv[2];
-            if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-                return spawn_fail(proc::ExecStage::kStdio, Error::from_errno("socketpair"));
-            UniqueFd ours(sv[0]), theirs(sv[1]);
-            (void)set_nonblocking(ours.get());
-            UniqueFd wfd(fcntl(ours.get(), F_DUPFD_CLOEXEC, 3));
-            if (!wfd)
-                return spawn_fail(proc::ExecStage::kStdio, Error::from_errno("dup"));
-            ex.extra_fds.push_back(theirs.get());
-            Output out;
-            out.label = name;
-            out.fd = std::move(ours);
-            p->outputs.push_back(std::move(out));
-            p->writers.push_back(Writer{name, std::move(wfd)});
-            child_ends.push_back(std::move(theirs));
+            auto end = streams.add_custom_stream(name);
+            if (!end)
+                return spawn_fail(proc::ExecStage::kStdio, end.error());
+            ex.extra_fds.push_back(end->get());
+            child_ends.push_back(std::move(end).value());
         }
 
         // Its own cgroup (the whole tree accounted and stopped together), with the job's
@@ -524,12 +416,7 @@ struct Manager::Impl {
         } else {
             raw->exit_watch = *w;
         }
-        for (auto& out : raw->outputs) {
-            auto ow =
-                loop.watch(out.fd.get(), POLLIN, [this, pid, fd = out.fd.get()](uint32_t) { on_output(pid, fd); });
-            if (ow)
-                out.watch = *ow;
-        }
+        io.attach(pid, std::move(streams));
         procs.emplace(pid, std::move(p));
 
         if (raw->notify) {
@@ -539,15 +426,9 @@ struct Manager::Impl {
                 raw->ready_timer =
                     loop.add_timer(seconds(*j.spec.ready_timeout), [this, pid] { on_ready_timeout(pid); });
         } else {
-            publish_spawn(*raw);
+            emit.spawned(raw->job, pid, raw->child.pid, raw->committed);
         }
         return pid;
-    }
-
-    void publish_spawn(const Proc& p) {
-        publish("spawn", p.job, {{"pid", jint(p.pid)}, {"os_pid", jint(p.child.pid)}});
-        if (!p.committed)
-            publish(job_prefix(p.job) + "spawn", p.job, {{"pid", jint(p.pid)}, {"os_pid", jint(p.child.pid)}});
     }
 
     // ---------- readiness (notify jobs) ----------
@@ -580,7 +461,7 @@ struct Manager::Impl {
             if (p->ready_timer)
                 loop.cancel_timer(p->ready_timer);
             p->ready_timer = 0;
-            publish_spawn(*p);
+            emit.spawned(p->job, p->pid, p->child.pid, p->committed);
             arm_watchdog(*p);
         }
         if (has("WATCHDOG", "1") && p->ready)
@@ -600,7 +481,7 @@ struct Manager::Impl {
             q->watchdog_timer = 0;
             log_warning("process %d (%s) missed its watchdog (%.3gs): restarting it", pid, q->job.qualified().c_str(),
                         q->watchdog_sec);
-            publish("watchdog", q->job, {{"pid", jint(pid)}, {"os_pid", jint(q->child.pid)}});
+            emit.process("watchdog", q->job, pid, q->child.pid);
             restart_process(*q);
         });
     }
@@ -613,7 +494,7 @@ struct Manager::Impl {
         if (p->ready || p->stopping)
             return;
         log_warning("process %d (%s) did not send READY=1 in time: restarting it", pid, p->job.qualified().c_str());
-        publish("ready_timeout", p->job, {{"pid", jint(pid)}, {"os_pid", jint(p->child.pid)}});
+        emit.process("ready_timeout", p->job, pid, p->child.pid);
         restart_process(*p);
     }
 
@@ -625,7 +506,7 @@ struct Manager::Impl {
             execute(*j, j->fsm.stop_process(pid));
         Proc* q = find_proc(pid);
         if (q && !q->stopping) {
-            publish("stop_process", q->job, {{"pid", jint(pid)}});
+            emit.stopping(q->job, pid);
             begin_stop(*q);
         }
     }
@@ -643,24 +524,20 @@ struct Manager::Impl {
                             j.fsm.spawned(*r);
                         } else {
                             execute(j, j.fsm.spawn_failed(loop.now()));
-                            if (j.fsm.stopped() || j.fsm.respawn_pending() || j.fsm.retry_pending())
-                                break;
+                            if (!j.fsm.may_spawn())
+                                break;  // the rest of this kSpawn waits for the back-off
                         }
                     }
                     break;
                 case job::Action::Kind::kStop:
                     if (Proc* p = find_proc(a.pid)) {
-                        publish("stop_process", j.spec.name, {{"pid", jint(a.pid)}});
+                        emit.stopping(j.spec.name, a.pid);
                         begin_stop(*p);
                     }
                     break;
                 case job::Action::Kind::kReap:
                     if (Proc* p = find_proc(a.pid)) {
-                        publish("reap", j.spec.name, {{"pid", jint(a.pid)}, {"os_pid", jint(p->child.pid)}});
-                        publish(job_prefix(j.spec.name) + "reap", j.spec.name,
-                                {{"pid", jint(a.pid)}, {"os_pid", jint(p->child.pid)}});
-                        publish("proc." + std::to_string(a.pid) + ".reap", j.spec.name,
-                                {{"pid", jint(a.pid)}, {"os_pid", jint(p->child.pid)}});
+                        emit.reaped(j.spec.name, a.pid, p->child.pid);
                         begin_stop(*p);
                     }
                     break;
@@ -684,13 +561,12 @@ struct Manager::Impl {
                     break;
                 case job::Action::Kind::kFlap:
                     log_warning("%s is flapping", j.spec.name.qualified().c_str());
-                    publish("flap", j.spec.name);
+                    emit.job("flap", j.spec.name);
                     break;
                 case job::Action::Kind::kGaveUp:
                     log_warning("%s: flapping did not stop after %d retries; the job stays stopped",
                                 j.spec.name.qualified().c_str(), j.spec.flapping ? j.spec.flapping->max_retry : 0);
-                    publish("stop", j.spec.name, {{"reason", json::str("flapping")}});
-                    publish(job_prefix(j.spec.name) + "stop", j.spec.name, {{"reason", json::str("flapping")}});
+                    emit.job_pair("stop", j.spec.name, "flapping");
                     if (give_up_hook)
                         give_up_hook(j.full_spec(), j.last_exit_status, j.last_term_signal);
                     break;
@@ -759,31 +635,15 @@ struct Manager::Impl {
             loop.unwatch(p->exit_watch);
         p->exit_watch = 0;
         ++counters.exited;
-        for (auto& out : p->outputs) drain_output(*p, out);
-        close_writers(*p);
+        io.drain(pid);
+        p = find_proc(pid);  // an output callback may have changed the world
+        if (!p)
+            return;
 
         bool once = p->committed;
         JobName name = p->job;
         bool oom = p->cg && cg_tree && cg_tree->oom_killed(*p->cg);
-        for (const std::string& type :
-             {std::string("exit"), job_prefix(name) + "exit", "proc." + std::to_string(pid) + ".exit"}) {
-            if (oom) {
-                publish(type, name,
-                        {{"pid", jint(pid)},
-                         {"os_pid", jint(p->child.pid)},
-                         {"exit_status", jint(st->exit_status)},
-                         {"term_signal", jint(st->term_signal)},
-                         {"once", JsonPtr(json_boolean(once))},
-                         {"reason", json::str("oom")}});
-            } else {
-                publish(type, name,
-                        {{"pid", jint(pid)},
-                         {"os_pid", jint(p->child.pid)},
-                         {"exit_status", jint(st->exit_status)},
-                         {"term_signal", jint(st->term_signal)},
-                         {"once", JsonPtr(json_boolean(once))}});
-            }
-        }
+        emit.exited(name, {pid, p->child.pid, st->exit_status, st->term_signal, once, oom});
         if (!p->stopping) {
             log_info("process %d (%s, os pid %d) exited: status %d, signal %d%s", pid, name.qualified().c_str(),
                      p->child.pid, st->exit_status, st->term_signal, oom ? " (out of memory)" : "");
@@ -804,18 +664,7 @@ struct Manager::Impl {
                 auto& c = j->committed;
                 c.erase(std::remove(c.begin(), c.end(), pid), c.end());
             } else {
-                bool crash = !was_stopping && !j->fsm.is_replacing(pid);
-                // Ended by itself (not by a signal someone sent it) right after its start.
-                int sig = st->term_signal;
-                bool by_itself = sig == 0 || sig == SIGSEGV || sig == SIGABRT || sig == SIGBUS || sig == SIGILL ||
-                                 sig == SIGFPE || sig == SIGSYS || sig == SIGTRAP;
-                bool quick = crash && by_itself && loop.now() - p->started < job::JobFsm::kQuickExit;
-                auto actions = j->fsm.exited(pid, loop.now(), quick);
-                if (crash && std::any_of(actions.begin(), actions.end(), [](const job::Action& a) {
-                        return a.kind == job::Action::Kind::kSpawn || a.kind == job::Action::Kind::kArmRespawn;
-                    }))
-                    ++j->restarts;
-                execute(*j, actions);
+                execute(*j, j->fsm.exited(pid, loop.now(), {p->started, st->term_signal}));
             }
         }
 
@@ -847,13 +696,7 @@ struct Manager::Impl {
             loop.unwatch(p.exit_watch);
         if (p.cg_watch)
             loop.unwatch(p.cg_watch);
-        for (auto& w : p.writers)
-            if (w.watch)
-                loop.unwatch(w.watch);
-        for (auto& w : p.writers) w.watch = 0;
-        for (auto& out : p.outputs)
-            if (out.watch)
-                loop.unwatch(out.watch);
+        io.detach(p.pid);
         if (p.kill_timer)
             loop.cancel_timer(p.kill_timer);
         if (p.ready_timer)
@@ -862,14 +705,13 @@ struct Manager::Impl {
             loop.cancel_timer(p.watchdog_timer);
         p.exit_watch = p.cg_watch = 0;
         p.kill_timer = p.ready_timer = p.watchdog_timer = 0;
-        for (auto& out : p.outputs) out.watch = 0;
     }
 
     void finalize(int pid) {
         auto it = procs.find(pid);
         if (it == procs.end())
             return;
-        end_subscriptions(pid);
+        io.end_subscriptions(pid);
         it = procs.find(pid);
         if (it == procs.end())
             return;
@@ -896,168 +738,26 @@ struct Manager::Impl {
         }
     }
 
-    // ---------- output and input ----------
-    void deliver(Proc& p, const Output& out, std::string_view data) {
-        out.backlog->append(data);
-        if (!out.log_key.empty()) {
-            if (Job* j = find_job(p.job)) {
-                auto it = j->logs.find(out.log_key);
+    // ---------- output ----------
+    // Every chunk read from a process: to its job's log file and gafferd's console (the
+    // subscribers get it from ProcessIo next).
+    void on_chunk(const ProcessIo::Chunk& c) {
+        Proc* p = find_proc(c.pid);
+        if (!p)
+            return;
+        if (!c.log_key.empty()) {
+            if (Job* j = find_job(p->job)) {
+                auto it = j->logs.find(c.log_key);
                 // Merged labels: stderr shares stdout's pipe, and goes to stdout's file.
                 if (it != j->logs.end()) {
-                    auto r = it->second->write(data);
+                    auto r = it->second->write(c.data);
                     if (!r)
-                        log_debug("log file of %s: %s", p.job.qualified().c_str(), r.error().message().c_str());
+                        log_debug("log file of %s: %s", p->job.qualified().c_str(), r.error().message().c_str());
                 }
             }
         }
         if (self.output_handler_)
-            self.output_handler_(OutputChunk{p.pid, p.job, out.label, data});
-        if (out_subs.empty())
-            return;
-        std::vector<Manager::OutputSubId> ids;
-        for (auto& [id, sub] : out_subs)
-            if (sub.pid == p.pid && sub.label == out.label)
-                ids.push_back(id);
-        for (auto id : ids) {
-            auto it = out_subs.find(id);
-            if (it == out_subs.end())
-                continue;  // dropped by an earlier callback
-            auto cb = it->second.on_chunk;
-            cb(data);
-        }
-    }
-
-    // Output is read as soon as it is there. Reading on a timer instead, to spare a
-    // fast writer the wake-ups, was measured (bench output scenario, same binary built
-    // both ways, 10 runs each): on an idle machine it lost (0.66 against 0.77 of the
-    // unsupervised speed: the pipe's pages go cold in the cache while they wait), and
-    // under CPU load it won little (0.65 against 0.58).
-    void on_output(int pid, int fd) {
-        Proc* p = find_proc(pid);
-        if (!p)
-            return;
-        Output* out = find_output(*p, fd);
-        if (!out)
-            return;
-        // Several reads per wake-up (bounded, so one chatty process cannot starve the
-        // loop): a fast writer fills the pipe again while we deliver.
-        char* buf = read_buffer();
-        for (int i = 0; i < kReadsPerWakeup; ++i) {
-            ssize_t n = read(fd, buf, kReadChunk);
-            if (n > 0) {
-                deliver(*p, *out, std::string_view(buf, static_cast<size_t>(n)));
-                p = find_proc(pid);  // a subscriber may have changed the world
-                if (!p || !(out = find_output(*p, fd)))
-                    return;
-                if (static_cast<size_t>(n) < kReadChunk)
-                    return;  // drained
-                continue;
-            }
-            if (n == 0 || (errno != EAGAIN && errno != EINTR))
-                close_output(*out);
-            return;
-        }
-    }
-
-    // One read buffer for every output pipe (the loop is single-threaded and deliver()
-    // copies what it keeps); in .bss, so resident only once output has been read.
-    static char* read_buffer() {
-        static char buf[kReadChunk];
-        return buf;
-    }
-
-    Output* find_output(Proc& p, int fd) {
-        for (auto& out : p.outputs)
-            if (out.fd.get() == fd)
-                return &out;
-        return nullptr;
-    }
-
-    void close_output(Output& out) {
-        if (out.watch)
-            loop.unwatch(out.watch);
-        out.watch = 0;
-        out.fd.reset();
-    }
-
-    void drain_output(Proc& p, Output& out) {
-        if (!out.fd)
-            return;
-        char* buf = read_buffer();
-        // Bounded: what the pipe holds (up to 1 MiB), plus what descendants still write.
-        for (int i = 0; i < 64; ++i) {
-            ssize_t n = read(out.fd.get(), buf, kReadChunk);
-            if (n <= 0)
-                break;
-            deliver(p, out, std::string_view(buf, static_cast<size_t>(n)));
-        }
-    }
-
-    void close_writers(Proc& p) {
-        for (auto& w : p.writers) {
-            if (w.watch)
-                loop.unwatch(w.watch);
-            w.watch = 0;
-            w.fd.reset();
-            w.queue.clear();
-            w.queued = w.offset = 0;
-        }
-    }
-
-    void flush_writer(int pid, size_t index) {
-        Proc* p = find_proc(pid);
-        if (!p || index >= p->writers.size())
-            return;
-        Writer& w = p->writers[index];
-        if (!w.fd)
-            return;
-        while (!w.queue.empty()) {
-            const std::string& front = w.queue.front();
-            ssize_t n = write(w.fd.get(), front.data() + w.offset, front.size() - w.offset);
-            if (n < 0) {
-                if (errno == EAGAIN || errno == EINTR)
-                    break;
-                log_debug("%s of process %d: %s", w.name.c_str(), pid, strerror(errno));
-                if (w.watch)
-                    loop.unwatch(w.watch);
-                w.watch = 0;
-                w.fd.reset();
-                w.queue.clear();
-                w.queued = w.offset = 0;
-                return;
-            }
-            w.offset += static_cast<size_t>(n);
-            if (w.offset == front.size()) {
-                w.queued -= front.size();
-                w.queue.pop_front();
-                w.offset = 0;
-            }
-        }
-        bool want = !w.queue.empty();
-        if (want && !w.watch) {
-            auto r = loop.watch(w.fd.get(), POLLOUT, [this, pid, index](uint32_t) { flush_writer(pid, index); });
-            if (r)
-                w.watch = *r;
-        } else if (!want && w.watch) {
-            loop.unwatch(w.watch);
-            w.watch = 0;
-        }
-    }
-
-    void end_subscriptions(int pid) {
-        std::vector<Manager::OutputSubId> ids;
-        for (auto& [id, sub] : out_subs)
-            if (sub.pid == pid)
-                ids.push_back(id);
-        for (auto id : ids) {
-            auto it = out_subs.find(id);
-            if (it == out_subs.end())
-                continue;
-            auto on_end = std::move(it->second.on_end);
-            out_subs.erase(it);
-            if (on_end)
-                on_end();
-        }
+            self.output_handler_(OutputChunk{c.pid, p->job, c.label, c.data});
     }
 
     // ---------- info ----------
@@ -1083,7 +783,7 @@ struct Manager::Impl {
                              : model::ProcState::kStarting;
         if (!p.committed)
             if (Job* j = find_job(p.job))
-                i.restarts = j->restarts;
+                i.restarts = j->fsm.restarts();
         return i;
     }
 
@@ -1091,7 +791,7 @@ struct Manager::Impl {
         auto committed = j.committed;
         for (int pid : committed) {
             if (Proc* p = find_proc(pid)) {
-                publish("stop_process", j.spec.name, {{"pid", jint(pid)}});
+                emit.stopping(j.spec.name, pid);
                 begin_stop(*p);
             }
         }
@@ -1213,20 +913,20 @@ Status Manager::load(model::JobSpec spec, const model::Env& session_env) {
     j.config_size = size;
     impl_->config_bytes += size;
     impl_->jobs.push_back(std::move(job));
-    impl_->publish("load", j.spec.name);
+    impl_->emit.job("load", j.spec.name);
     if (!start) {
         j.fsm.set_stopped_at_load();
         return ok();
     }
-    impl_->publish_job_pair("start", j.spec.name);
+    impl_->emit.job_pair("start", j.spec.name);
     impl_->execute(j, j.fsm.start(impl_->loop.now()));
     return ok();
 }
 
 Status Manager::unload(const JobName& name) {
     GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
-    impl_->publish("unload", name);
-    impl_->publish_job_pair("stop", name);
+    impl_->emit.job("unload", name);
+    impl_->emit.job_pair("stop", name);
     impl_->cancel_timer(*j);
     auto actions = j->fsm.stop();
     impl_->execute(*j, actions);
@@ -1259,7 +959,7 @@ Status Manager::update(model::JobSpec spec, const model::Env& session_env, bool 
     impl_->note_freed(2 * j->config_size);
     j->config_size = size;
     if (start && was_stopped)
-        impl_->publish_job_pair("start", j->spec.name);
+        impl_->emit.job_pair("start", j->spec.name);
     auto actions = j->fsm.update(j->spec, start, exact_target);
     impl_->stop_committed(*j);
     impl_->execute(*j, actions);
@@ -1270,14 +970,14 @@ Status Manager::start_job(const JobName& name) {
     GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
     if (impl_->shutting_down)
         return fail(Error::make(EPERM, "gafferd is shutting down"));
-    impl_->publish_job_pair("start", name);
+    impl_->emit.job_pair("start", name);
     impl_->execute(*j, j->fsm.start(impl_->loop.now()));
     return ok();
 }
 
 Status Manager::stop_job(const JobName& name) {
     GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
-    impl_->publish_job_pair("stop", name);
+    impl_->emit.job_pair("stop", name);
     impl_->execute(*j, j->fsm.stop());
     impl_->stop_committed(*j);
     return ok();
@@ -1293,7 +993,7 @@ Status Manager::reload_job(const JobName& name) {
 
 Result<int> Manager::scale(const JobName& name, const model::ScaleOp& op) {
     GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
-    impl_->publish("update", name);
+    impl_->emit.job("update", name);
     impl_->execute(*j, j->fsm.scale(op));
     return j->fsm.target();
 }
@@ -1390,7 +1090,7 @@ Status Manager::stopall(const JobName& name) {
 
 Status Manager::killall(const JobName& name, int sig) {
     GAFFER_TRY(Impl::Job * j, impl_->get_job(name));
-    impl_->publish(impl_->job_prefix(name) + "kill", name, {{"signum", Impl::jint(sig)}});
+    impl_->emit.job_killed(name, sig);
     std::vector<int> all = j->fsm.processes();
     all.insert(all.end(), j->committed.begin(), j->committed.end());
     for (int pid : all) {
@@ -1400,7 +1100,7 @@ Status Manager::killall(const JobName& name, int sig) {
         auto r = proc::send_signal(p->child, sig, false);
         if (!r)
             log_debug("signal %d to %d: %s", sig, p->child.pid, r.error().message().c_str());
-        impl_->publish("proc." + std::to_string(pid) + ".kill", name, {{"pid", Impl::jint(pid)}});
+        impl_->emit.process_killed(name, pid);
     }
     return ok();
 }
@@ -1422,11 +1122,11 @@ Status Manager::stop_process(int pid) {
     if (j && !p->committed) {
         impl_->execute(*j, j->fsm.stop_process(pid));
         if (!p->stopping) {  // not in the job's list any more: stop it anyway
-            impl_->publish("stop_process", p->job, {{"pid", Impl::jint(pid)}});
+            impl_->emit.stopping(p->job, pid);
             impl_->begin_stop(*p);
         }
     } else {
-        impl_->publish("stop_process", p->job, {{"pid", Impl::jint(pid)}});
+        impl_->emit.stopping(p->job, pid);
         impl_->begin_stop(*p);
     }
     return ok();
@@ -1441,78 +1141,30 @@ Status Manager::kill(int pid, int sig) {
         if (!r)
             return fail(r.error());
     }
-    impl_->publish("proc." + std::to_string(pid) + ".kill", p->job, {{"pid", Impl::jint(pid)}});
+    impl_->emit.process_killed(p->job, pid);
     return ok();
 }
 
 Status Manager::send(int pid, std::string_view data, const std::string& stream) {
-    Impl::Proc* p = impl_->find_proc(pid);
-    if (!p)
-        return fail(Error::make(ENOENT, "process %d not found", pid));
-    size_t index = p->writers.size();
-    for (size_t i = 0; i < p->writers.size(); ++i)
-        if (p->writers[i].name == stream)
-            index = i;
-    if (index == p->writers.size()) {
-        if (stream == "stdin")
-            return fail(Error::make(EPERM, "stdin of process %d is not redirected", pid));
-        return fail(Error::make(ENXIO, "process %d has no stream '%s'", pid, stream.c_str()));
-    }
-    Impl::Writer& w = p->writers[index];
-    if (!w.fd)
-        return fail(Error::make(EPIPE, "%s of process %d is closed", stream.c_str(), pid));
-    if (w.queued + data.size() > kMaxWriteQueue)
-        return fail(Error::make(ENOBUFS, "%s queue of process %d is full", stream.c_str(), pid));
-    if (data.empty())
-        return ok();
-    w.queue.emplace_back(data);
-    w.queued += data.size();
-    impl_->flush_writer(pid, index);
-    return ok();
+    return impl_->io.send(pid, data, stream);
 }
 
 Result<std::vector<std::string>> Manager::stream_labels(int pid) const {
-    Impl::Proc* p = impl_->find_proc(pid);
-    if (!p)
-        return fail(Error::make(ENOENT, "process %d not found", pid));
-    std::vector<std::string> out;
-    for (const auto& o : p->outputs) out.push_back(o.label);
-    return out;
+    return impl_->io.stream_labels(pid);
 }
 
 Result<Manager::OutputSubId> Manager::subscribe_output(int pid, const std::string& label,
                                                        std::function<void(std::string_view)> on_chunk,
                                                        std::function<void()> on_end) {
-    Impl::Proc* p = impl_->find_proc(pid);
-    if (!p)
-        return fail(Error::make(ENOENT, "process %d not found", pid));
-    if (p->outputs.empty())
-        return fail(Error::make(ENODATA, "process %d has no redirected output", pid));
-    std::string l = label.empty() ? p->outputs.front().label : label;
-    bool found = false;
-    for (const auto& o : p->outputs) found = found || o.label == l;
-    if (!found)
-        return fail(Error::make(ENXIO, "process %d has no stream '%s'", pid, l.c_str()));
-    auto id = impl_->next_out_sub++;
-    impl_->out_subs.emplace(id, Impl::OutSub{pid, l, std::move(on_chunk), std::move(on_end)});
-    return id;
+    return impl_->io.subscribe(pid, label, std::move(on_chunk), std::move(on_end));
 }
 
 void Manager::unsubscribe_output(OutputSubId id) {
-    impl_->out_subs.erase(id);
+    impl_->io.unsubscribe(id);
 }
 
 Result<std::string> Manager::stream_backlog(int pid, const std::string& label, size_t max_bytes) const {
-    Impl::Proc* p = impl_->find_proc(pid);
-    if (!p)
-        return fail(Error::make(ENOENT, "process %d not found", pid));
-    if (p->outputs.empty())
-        return fail(Error::make(ENODATA, "process %d has no redirected output", pid));
-    std::string l = label.empty() ? p->outputs.front().label : label;
-    for (const auto& o : p->outputs)
-        if (o.label == l)
-            return o.backlog->tail(max_bytes);
-    return fail(Error::make(ENXIO, "process %d has no stream '%s'", pid, l.c_str()));
+    return impl_->io.backlog(pid, label, max_bytes);
 }
 
 Result<model::ProcessStats> Manager::process_stats(int pid) {
@@ -1567,7 +1219,7 @@ void Manager::shutdown(std::function<void()> done) {
     for (auto& j : im.jobs) {
         im.cancel_timer(*j);
         if (!j->fsm.stopped())
-            im.publish_job_pair("stop", j->spec.name);
+            im.emit.job_pair("stop", j->spec.name);
         im.execute(*j, j->fsm.stop());
         im.stop_committed(*j);
     }

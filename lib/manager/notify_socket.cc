@@ -14,13 +14,16 @@ namespace gaffer::manager {
 
 NotifySocket::Fields NotifySocket::parse(std::string_view d) {
     Fields f;
+    if (d.find('\0') != std::string_view::npos)
+        return f;
     for (const auto& line : split_any(d, "\n")) {
         size_t eq = line.find('=');
         if (eq == std::string::npos || eq == 0)
             continue;
-        if (f.size() >= 64)
-            break;
-        f[line.substr(0, eq)] = line.substr(eq + 1);
+        std::string key = line.substr(0, eq);
+        if (f.size() >= kMaxFields && !f.count(key))
+            continue;
+        f.emplace(std::move(key), line.substr(eq + 1));
     }
     return f;
 }

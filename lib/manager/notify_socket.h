@@ -25,6 +25,7 @@ namespace gaffer::manager {
 class NotifySocket {
 public:
     static constexpr size_t kMaxDatagram = 4096;
+    static constexpr size_t kMaxFields = 64;  // distinct keys kept from one datagram
     using Fields = std::map<std::string, std::string>;
     using Handler = std::function<void(pid_t sender, const Fields& fields)>;
 
@@ -34,7 +35,12 @@ public:
     const std::string& address() const { return address_; }
     uint64_t dropped() const { return dropped_; }
 
-    // Parses "KEY=VALUE\n..." (lines without '=' are ignored). Pure, for tests.
+    // Parses "KEY=VALUE\n..." as systemd does (sd_notify(3)). Pure, for tests and fuzzing.
+    // Lines without '=' or with an empty key are ignored, as are keys beyond the first
+    // kMaxFields. A key given twice keeps its first value (systemd looks tags up with
+    // strv_find_startswith, which finds the first). A datagram holding a NUL byte is
+    // ignored as a whole (no fields), as systemd ignores it: "READY=1\0..." is no
+    // READY=1.
     static Fields parse(std::string_view datagram);
 
 private:

@@ -11,7 +11,8 @@ if (scenario === 'v1') {
   const ws = new WebSocket(`ws://${base}/${pid}/channel`);
   const seen = [];
   ws.on('open', () => ws.send('V1 message abc\0hello\n'));
-  ws.on('message', (d) => seen.push(d.toString()));
+  // "echoed" on stderr once the output came back: the test then stops the process.
+  ws.on('message', (d) => { seen.push(d.toString()); if (d.toString().startsWith('V1 message ')) process.stderr.write('echoed\n'); });
   ws.on('close', (code) => out({seen, code}));
 } else if (scenario === 'v1_readonly') {
   const ws = new WebSocket(`ws://${base}/${pid}/channel?mode=1`);

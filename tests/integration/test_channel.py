@@ -14,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -70,9 +69,11 @@ class ChannelTest(unittest.TestCase):
         pid = self.cat_pid()
         env = dict(os.environ, NODE_PATH=NODE_MODULES)
         p = subprocess.Popen(["node", os.path.join(HERE, "test_channel.js"), f"127.0.0.1:{self.d.tcp_port}", "v1",
-                              str(pid)], stdout=subprocess.PIPE, env=env)
-        # Let the echo come back, then stop the process: the server must close the socket.
-        time.sleep(1.0)
+                              str(pid)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        # Wait for the echo (an event, not a time: a loaded machine may take seconds to start
+        # node), then stop the process: the server must close the socket.
+        line = p.stderr.readline()
+        self.assertEqual(line, b"echoed\n", "node ended before the echo came back")
         self.assertIn(self.d.request("DELETE", f"/{pid}").status, (200, 202))
         outp, _ = p.communicate(timeout=20)
         res = json.loads(outp.decode().strip())

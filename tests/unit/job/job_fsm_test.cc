@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
 #include <ostream>
 #include <vector>
 
@@ -603,10 +604,13 @@ TEST(JobFsm, SpawnFailureBacksOffWithAGrowingDelay) {
 TEST(JobFsm, FailuresOfOneMultiSpawnArmOneBackOff) {
     Harness h(make_spec(3));
     ASSERT_EQ(h.fsm.start(h.now), (Actions{Spawn(3)}));
+    EXPECT_TRUE(h.fsm.may_spawn());
     h.fsm.spawned(h.next_pid++);  // the first of the three starts, the next two fail
     EXPECT_EQ(h.spawn_failed(), (Actions{ArmRespawn(0.1)}));
+    EXPECT_FALSE(h.fsm.may_spawn());         // the manager stops this kSpawn here
     EXPECT_EQ(h.spawn_failed(), Actions{});  // already pending
     EXPECT_EQ(h.run(h.fsm.respawn_fired(h.now)), (Actions{Spawn(2)}));
+    EXPECT_TRUE(h.fsm.may_spawn());
     EXPECT_EQ(h.procs(), (std::vector<int>{1, 2, 3}));
 }
 
@@ -629,6 +633,7 @@ TEST(JobFsm, SpawnFailuresCountTowardsFlapping) {
     EXPECT_EQ(h.spawn_failed(), (Actions{Flap(), ArmRetry(7.0)}));
     EXPECT_TRUE(h.fsm.retry_pending());
     EXPECT_FALSE(h.fsm.respawn_pending());
+    EXPECT_FALSE(h.fsm.may_spawn());
 }
 
 // ---------------------------------------------------------------- quick crashes
@@ -637,16 +642,16 @@ TEST(JobFsm, QuickCrashWithoutFlappingRespawnsAfterAShortDelay) {
     Harness h(make_spec(2));
     h.start();
     // Ended by itself right after its start: respawned after 0.1 s, not at once.
-    EXPECT_EQ(h.run(h.fsm.exited(1, h.now, true)), (Actions{ArmRespawn(0.1)}));
+    EXPECT_EQ(h.run(h.fsm.exited(1, h.now, {h.now})), (Actions{ArmRespawn(0.1)}));
     EXPECT_TRUE(h.fsm.respawn_pending());
     // A second quick crash while the delay runs arms nothing more.
-    EXPECT_EQ(h.run(h.fsm.exited(2, h.now, true)), Actions{});
+    EXPECT_EQ(h.run(h.fsm.exited(2, h.now, {h.now})), Actions{});
     EXPECT_EQ(h.respawn_fired(), (Actions{Spawn(2)}));
     EXPECT_EQ(h.procs(), (std::vector<int>{3, 4}));
     // A process that lived (or was killed from outside) is replaced at once.
-    EXPECT_EQ(h.run(h.fsm.exited(3, h.now, false)), (Actions{Spawn(1)}));
+    EXPECT_EQ(h.run(h.fsm.exited(3, h.now, {h.now - std::chrono::seconds(5)})), (Actions{Spawn(1)}));
     // Stopping the job cancels a pending delay.
-    ASSERT_EQ(h.run(h.fsm.exited(4, h.now, true)), (Actions{ArmRespawn(0.1)}));
+    ASSERT_EQ(h.run(h.fsm.exited(4, h.now, {h.now})), (Actions{ArmRespawn(0.1)}));
     EXPECT_EQ(h.fsm.stop(), (Actions{CancelRetry(), Stop(5)}));
     EXPECT_EQ(h.respawn_fired(), Actions{});
 }
@@ -657,7 +662,86 @@ TEST(JobFsm, QuickCrashWithFlappingFollowsTheFlappingRules) {
     Harness h(spec);
     h.start();
     // Not flapping yet (attempts = 3): the spec's immediate respawn.
-    EXPECT_EQ(h.run(h.fsm.exited(1, h.now, true)), (Actions{Spawn(1)}));
+    EXPECT_EQ(h.run(h.fsm.exited(1, h.now, {h.now})), (Actions{Spawn(1)}));
+}
+
+// The quick-exit rule is the FSM's: what counts is how and when the process ended.
+TEST(JobFsm, QuickCrashIsAnExitOrFaultWithinOneSecondOfTheStart) {
+    EXPECT_TRUE(JobFsm::ended_by_itself(0));
+    for (int sig : {SIGSEGV, SIGABRT, SIGBUS, SIGILL, SIGFPE, SIGSYS, SIGTRAP})
+        EXPECT_TRUE(JobFsm::ended_by_itself(sig)) << sig;
+    for (int sig : {SIGTERM, SIGKILL, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGPIPE})
+        EXPECT_FALSE(JobFsm::ended_by_itself(sig)) << sig;
+
+    struct Case {
+        double lived;  // seconds between start and exit
+        int term_signal;
+        bool quick;
+    };
+    for (const Case& c :
+         {Case{0.0, 0, true}, Case{0.999, 0, true}, Case{0.5, SIGSEGV, true}, Case{0.5, SIGABRT, true},
+          Case{1.0, 0, false}, Case{3.0, SIGSEGV, false}, Case{0.1, SIGTERM, false}, Case{0.1, SIGKILL, false}}) {
+        Harness h(make_spec(1));
+        h.start();
+        Clock::time_point started = h.now;
+        h.advance_s(c.lived);
+        Actions want = c.quick ? Actions{ArmRespawn(0.1)} : Actions{Spawn(1)};
+        EXPECT_EQ(h.run(h.fsm.exited(1, h.now, {started, c.term_signal})), want)
+            << "lived " << c.lived << " s, signal " << c.term_signal;
+    }
+    // Without a start time (the default ProcessExit) nothing is quick.
+    Harness h(make_spec(1));
+    h.start();
+    EXPECT_EQ(h.exited(1), (Actions{Spawn(1)}));
+}
+
+// ---------------------------------------------------------------- restart count
+
+TEST(JobFsm, RestartsCountUnexpectedExitsThatAreReplaced) {
+    Harness h(make_spec(2));
+    h.start();
+    EXPECT_EQ(h.fsm.restarts(), 0);
+    h.exited(1);  // crash, replaced at once
+    EXPECT_EQ(h.fsm.restarts(), 1);
+    ASSERT_EQ(h.run(h.fsm.exited(2, h.now, {h.now})), (Actions{ArmRespawn(0.1)}));  // quick: later
+    EXPECT_EQ(h.fsm.restarts(), 2);
+    ASSERT_EQ(h.run(h.fsm.exited(3, h.now, {h.now})), Actions{});  // the delay already runs
+    EXPECT_EQ(h.fsm.restarts(), 2);
+    h.respawn_fired();
+    EXPECT_EQ(h.fsm.restarts(), 2);      // the respawn is no second restart
+    EXPECT_EQ(h.exited(42), Actions{});  // unknown pid
+    EXPECT_EQ(h.fsm.restarts(), 2);
+}
+
+TEST(JobFsm, RestartsDoNotCountExitsOnPurpose) {
+    Harness h(make_spec(3));
+    h.start();  // 1 2 3
+    // Stopped to be replaced (DELETE /pid, stopall, reload, update).
+    ASSERT_EQ(h.run(h.fsm.stop_process(1)), (Actions{Stop(1)}));
+    ASSERT_EQ(h.exited(1), (Actions{Spawn(1)}));  // 2 3 4
+    EXPECT_EQ(h.fsm.restarts(), 0);
+    // Reaped by a scale-down.
+    ASSERT_EQ(h.scale(sub(1)), (Actions{Reap(2)}));
+    ASSERT_EQ(h.exited(2), Actions{});
+    EXPECT_EQ(h.fsm.restarts(), 0);
+    // Stopped with the job.
+    ASSERT_EQ(h.fsm.stop(), (Actions{Stop(3), Stop(4)}));
+    h.exited(3);
+    h.exited(4);
+    EXPECT_EQ(h.fsm.restarts(), 0);
+}
+
+TEST(JobFsm, RestartsDoNotCountAFlappingStopAndLastAcrossUpdates) {
+    auto spec = make_spec(1, flapping(2, 10.0, 7.0, 1));
+    Harness h(spec);
+    h.start();
+    ASSERT_EQ(h.exited(1), (Actions{Spawn(1)}));
+    EXPECT_EQ(h.fsm.restarts(), 1);
+    ASSERT_EQ(h.exited(2), (Actions{Flap(), ArmRetry(7.0)}));  // no replacement
+    EXPECT_EQ(h.fsm.restarts(), 1);
+    h.retry_fired();
+    (void)h.run(h.fsm.update(make_spec(1), true));
+    EXPECT_EQ(h.fsm.restarts(), 1);  // the job's count, not the config's
 }
 
 }  // namespace
