@@ -4,6 +4,7 @@
 #   * the introspection XML: each file holds its one interface, every method and signal
 #     argument is named in lower_snake_case and typed with a single complete type, method
 #     arguments have a direction, and every property says whether it emits changes;
+#     org.gaffer1(5) names every method, property and signal of it;
 #   * the system bus policy org.gaffer1.conf, loaded by a private dbus-daemon whose own
 #     policy denies owning any name (as the system bus does): root may own org.gaffer1,
 #     another uid may not;
@@ -61,6 +62,8 @@ def single_complete_type(sig):
 
 def check_xml(root):
     errors = []
+    with open(os.path.join(root, "man", "org.gaffer1.5"), encoding="utf-8") as f:
+        manual = set(re.findall(r"[A-Za-z]+", f.read()))
     for iface in INTERFACES:
         path = os.path.join(root, "units", "dbus", iface + ".xml")
         rel = os.path.relpath(path, root)
@@ -74,6 +77,10 @@ def check_xml(root):
             errors.append(f"{rel}: holds interfaces {found}, expected [{iface}]")
             continue
         el = node.find("interface")
+        for kind in ("method", "property", "signal"):
+            for m in el.findall(kind):
+                if m.get("name") not in manual:
+                    errors.append(f"{rel}: {kind} {m.get('name')} is not in man/org.gaffer1.5")
         for kind in ("method", "signal"):
             for m in el.findall(kind):
                 for a in m.findall("arg"):
