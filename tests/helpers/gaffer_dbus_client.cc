@@ -10,6 +10,10 @@
 //       until EXPECT appears. Exit 0: seen; 2: not within TIMEOUT_MS; 3: the call failed
 //       (prints "error NAME: MESSAGE"); 4: the pipe ended first.
 //       "open" is printed (and flushed) once the call has answered, before the first read.
+//   hold-output ADDRESS PID LABEL HOLD_MS
+//       OpenProcessOutput(u, s), prints "open", then holds the descriptor without
+//       reading until stdin ends or HOLD_MS have passed (a reader that does not keep up);
+//       then reads what is there without waiting and prints "read <bytes>".
 //   subscribe ADDRESS HOLD_MS
 //       Subscribe(), prints "subscribed <its unique name>", then keeps the connection (a subscription ends
 //       when its client leaves the bus) until stdin ends or HOLD_MS have passed.
@@ -95,6 +99,55 @@ bool parse_u32(const char* s, uint32_t* ret) {
     return true;
 }
 
+// Calls OpenProcessOutput(pid, label) on the manager (or OpenOutput(label) on the
+// process's object) and prints "open". Returns the reply, which owns the descriptor
+// (*ret_fd), or null after printing "error NAME: MESSAGE".
+MessagePtr open_stream(sd_bus* bus, uint32_t pid, const char* label, bool via_process, int* ret_fd) {
+    BusError error;
+    sd_bus_message* raw = nullptr;
+    int r;
+    if (via_process) {
+        std::string path = std::string(kManagerPath) + "/process/" + std::to_string(pid);
+        r = sd_bus_call_method(bus, kService, path.c_str(), "org.gaffer1.Process", "OpenOutput", &error.e, &raw, "s",
+                               label);
+    } else {
+        r = sd_bus_call_method(bus, kService, kManagerPath, kManager, "OpenProcessOutput", &error.e, &raw, "us", pid,
+                               label);
+    }
+    MessagePtr reply(raw);
+    if (r < 0) {
+        std::printf("error %s: %s\n", error.e.name ? error.e.name : "?", error.e.message ? error.e.message : "");
+        return nullptr;
+    }
+    r = sd_bus_message_read(reply.get(), "h", ret_fd);
+    if (r < 0) {
+        (void)fail("reading the reply", r);
+        return nullptr;
+    }
+    std::printf("open\n");
+    std::fflush(stdout);
+    return reply;
+}
+
+// Waits until stdin ends or ms milliseconds have passed.
+void wait_stdin_or(uint32_t ms) {
+    pollfd p{STDIN_FILENO, POLLIN, 0};
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    for (;;) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            return;
+        }
+        if (::poll(&p, 1, static_cast<int>(left.count())) > 0) {
+            char buf[256];
+            if (::read(STDIN_FILENO, buf, sizeof buf) <= 0) {
+                return;
+            }
+        }
+    }
+}
+
 int open_output(int argc, char** argv) {
     if (argc < 7) {
         std::fprintf(stderr, "usage: open-output ADDRESS PID LABEL EXPECT TIMEOUT_MS [manager|process]\n");
@@ -106,35 +159,15 @@ int open_output(int argc, char** argv) {
         std::fprintf(stderr, "gaffer-dbus-client: PID and TIMEOUT_MS are numbers\n");
         return 1;
     }
-    const std::string_view via = argc > 7 ? argv[7] : "manager";
     BusPtr bus = connect(argv[2]);
     if (!bus) {
         return 1;
     }
-    BusError error;
-    sd_bus_message* raw = nullptr;
-    int r;
-    if (via == "process") {
-        std::string path = std::string(kManagerPath) + "/process/" + std::to_string(pid);
-        r = sd_bus_call_method(bus.get(), kService, path.c_str(), "org.gaffer1.Process", "OpenOutput", &error.e, &raw,
-                               "s", argv[4]);
-    } else {
-        r = sd_bus_call_method(bus.get(), kService, kManagerPath, kManager, "OpenProcessOutput", &error.e, &raw, "us",
-                               pid, argv[4]);
-    }
-    MessagePtr reply(raw);
-    if (r < 0) {
-        std::printf("error %s: %s\n", error.e.name ? error.e.name : "?", error.e.message ? error.e.message : "");
+    int fd = -1;
+    MessagePtr reply = open_stream(bus.get(), pid, argv[4], argc > 7 && std::string_view(argv[7]) == "process", &fd);
+    if (!reply) {
         return 3;
     }
-    int fd = -1;
-    r = sd_bus_message_read(reply.get(), "h", &fd);
-    if (r < 0) {
-        return fail("reading the reply", r);
-    }
-    // The fd belongs to the message; keep the message (and so the fd) until we are done.
-    std::printf("open\n");
-    std::fflush(stdout);
     const std::string expect = argv[5];
     std::string seen;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -146,7 +179,7 @@ int open_output(int argc, char** argv) {
             return 2;
         }
         pollfd p{fd, POLLIN, 0};
-        r = ::poll(&p, 1, static_cast<int>(left.count()));
+        int r = ::poll(&p, 1, static_cast<int>(left.count()));
         if (r < 0 && errno != EINTR) {
             return fail("poll", -errno);
         }
@@ -175,6 +208,43 @@ int open_output(int argc, char** argv) {
     }
 }
 
+int hold_output(int argc, char** argv) {
+    uint32_t pid = 0;
+    uint32_t hold_ms = 0;
+    if (argc < 6 || !parse_u32(argv[3], &pid) || !parse_u32(argv[5], &hold_ms)) {
+        std::fprintf(stderr, "usage: hold-output ADDRESS PID LABEL HOLD_MS\n");
+        return 1;
+    }
+    BusPtr bus = connect(argv[2]);
+    if (!bus) {
+        return 1;
+    }
+    int fd = -1;
+    MessagePtr reply = open_stream(bus.get(), pid, argv[4], false, &fd);
+    if (!reply) {
+        return 3;
+    }
+    wait_stdin_or(hold_ms);
+    size_t total = 0;
+    char buf[65536];
+    for (;;) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 0) <= 0) {
+            break;
+        }
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n <= 0) {
+            break;
+        }
+        total += static_cast<size_t>(n);
+        if (total > (64u << 20)) {
+            break;  // bounded: the writer may be faster than we read
+        }
+    }
+    std::printf("read %zu\n", total);
+    return 0;
+}
+
 int subscribe(int argc, char** argv) {
     uint32_t hold_ms = 0;
     if (argc < 4 || !parse_u32(argv[3], &hold_ms)) {
@@ -200,24 +270,10 @@ int subscribe(int argc, char** argv) {
     }
     std::printf("subscribed %s\n", unique);
     std::fflush(stdout);
-    // Wait for stdin to end (the test closes it) or the time to pass; the bus connection
-    // stays open meanwhile. Incoming signals are not read: the bus queues them for us.
-    pollfd p{STDIN_FILENO, POLLIN, 0};
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(hold_ms);
-    for (;;) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) {
-            return 0;
-        }
-        r = ::poll(&p, 1, static_cast<int>(left.count()));
-        if (r > 0) {
-            char buf[256];
-            if (::read(STDIN_FILENO, buf, sizeof buf) <= 0) {
-                return 0;
-            }
-        }
-    }
+    // The connection stays open meanwhile. Incoming signals are not read: the bus
+    // queues them for us.
+    wait_stdin_or(hold_ms);
+    return 0;
 }
 
 // Says on stderr why a call failed; returns -1 for the bench rounds.
@@ -354,6 +410,9 @@ int main(int argc, char** argv) {
     if (cmd == "open-output") {
         return open_output(argc, argv);
     }
+    if (cmd == "hold-output") {
+        return hold_output(argc, argv);
+    }
     if (cmd == "subscribe") {
         return subscribe(argc, argv);
     }
@@ -364,7 +423,7 @@ int main(int argc, char** argv) {
         return bench_getjob(argc, argv);
     }
     std::fprintf(stderr,
-                 "usage: gaffer-dbus-client open-output|subscribe|bench-list|bench-getjob ADDRESS ...\n"
+                 "usage: gaffer-dbus-client open-output|hold-output|subscribe|bench-list|bench-getjob ADDRESS ...\n"
                  "(see the comment at the top of tests/helpers/gaffer_dbus_client.cc)\n");
     return 1;
 }

@@ -387,8 +387,9 @@ def end_by_pid(proc, grace=5):
 
 class DBusDaemon:
     """A private dbus-daemon on unix:path=<tmp>/bus, started with --nofork and ended by its
-    pid. `address` is what it printed (the form gafferd and busctl take). Usable as a
-    context manager."""
+    pid. `address` is what it printed (with the bus's guid, which a client then checks);
+    `path_address` names only the socket, so it still fits a bus restarted on the same
+    path (end_process() then start() again). Usable as a context manager."""
 
     def __init__(self):
         self.tmp = None
@@ -399,15 +400,17 @@ class DBusDaemon:
         binary = shutil.which("dbus-daemon")
         if not binary:
             raise RuntimeError("dbus-daemon is not installed (Debian package dbus; ./contrib/install-deps.sh)")
-        self.tmp = tempfile.mkdtemp(prefix="gafferd-bus-")
-        # Other uids (the rights tests run busctl as nobody) must reach the socket.
-        os.chmod(self.tmp, 0o755)
-        self.socket = os.path.join(self.tmp, "bus")
-        self.config = os.path.join(self.tmp, "bus.conf")
-        with open(self.config, "w") as f:
-            f.write(_BUS_CONFIG.format(socket=self.socket))
-        self.log_path = os.path.join(self.tmp, "dbus-daemon.log")
-        with open(self.log_path, "wb") as log:
+        if not self.tmp:
+            self.tmp = tempfile.mkdtemp(prefix="gafferd-bus-")
+            # Other uids (the rights tests run busctl as nobody) must reach the socket.
+            os.chmod(self.tmp, 0o755)
+            self.socket = os.path.join(self.tmp, "bus")
+            self.path_address = "unix:path=" + self.socket
+            self.config = os.path.join(self.tmp, "bus.conf")
+            with open(self.config, "w") as f:
+                f.write(_BUS_CONFIG.format(socket=self.socket))
+            self.log_path = os.path.join(self.tmp, "dbus-daemon.log")
+        with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([binary, "--config-file=" + self.config, "--nofork", "--print-address=1"],
                                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
         line = b""
@@ -430,11 +433,22 @@ class DBusDaemon:
     def pid(self):
         return self.proc.pid if self.proc else None
 
-    def stop(self):
-        """SIGTERM to the pid we started, SIGKILL if it lingers; then the temp dir."""
+    def end_process(self):
+        """Ends the bus (SIGTERM to the pid we started, SIGKILL if it lingers) and keeps its
+        directory: every client sees the bus go away."""
         if self.proc:
             end_by_pid(self.proc)
             self.proc.stdout.close()
+            self.proc = None
+        if self.tmp:
+            try:
+                os.unlink(self.socket)  # dbus-daemon removes it itself only on a clean exit
+            except FileNotFoundError:
+                pass
+
+    def stop(self):
+        """end_process(), then the temp dir goes too."""
+        self.end_process()
         if self.tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
@@ -511,6 +525,13 @@ class Busctl:
         # "--" first: busctl needs it before a negative argument (ScaleJob ss web -1).
         sig = [signature] if signature else []
         return self.run("--", "call", dest, path, iface, method, *sig, *[str(a) for a in args])
+
+    def name_has_owner(self, name):
+        """Whether some connection owns name on the bus (org.freedesktop.DBus.NameHasOwner)."""
+        r = self.call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner", "s", name)
+        if not r.ok:
+            raise AssertionError(f"NameHasOwner {name}: {r!r}")
+        return r.data == [True]
 
     def get_property(self, dest, path, iface, prop):
         return self.run("--", "get-property", dest, path, iface, prop)

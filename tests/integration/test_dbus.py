@@ -100,17 +100,26 @@ class DBusFixtureTest(unittest.TestCase):
 
     def test_bus_starts_answers_busctl_and_stops(self):
         bus = DBusDaemon().start()
-        tmp, pid = bus.tmp, bus.pid
+        tmp, proc = bus.tmp, bus.proc
         try:
-            self.assertTrue(bus.address.startswith("unix:path=" + tmp + "/bus"), bus.address)
+            self.assertTrue(bus.address.startswith("unix:path=" + tmp + "/bus,guid="), bus.address)
             names = [n["name"] for n in Busctl(bus.address).list_names()]
             self.assertIn("org.freedesktop.DBus", names)
         finally:
             bus.stop()
-        self.assertIsNotNone(bus.proc.returncode)
-        self.assertFalse(os.path.exists(f"/proc/{pid}/status") and gafferlib.proc_status_int(pid, "PPid") ==
-                         os.getpid(), "dbus-daemon still running after stop()")
+        self.assertIsNotNone(proc.returncode, "dbus-daemon still running after stop()")
         self.assertFalse(os.path.exists(tmp))
+
+    def test_restart_on_the_same_path(self):
+        with DBusDaemon() as bus:
+            first = bus.address
+            bus.end_process()
+            self.assertFalse(os.path.exists(bus.socket))
+            self.assertFalse(Busctl(bus.path_address).run("list").ok)
+            bus.start()
+            self.assertNotEqual(bus.address, first)  # a new guid, the same socket
+            self.assertTrue(bus.address.startswith(bus.path_address + ","), bus.address)
+            self.assertIn("org.freedesktop.DBus", [n["name"] for n in Busctl(bus.path_address).list_names()])
 
     def test_error_names_calls_and_monitor(self):
         with DBusDaemon() as bus:
@@ -135,10 +144,7 @@ class DBusFixtureTest(unittest.TestCase):
 
     def test_another_uid_can_connect(self):
         with DBusDaemon() as bus:
-            r = Busctl(bus.address, uid=NOBODY).call("org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                                      "org.freedesktop.DBus", "GetConnectionUnixUser", "s",
-                                                      "org.freedesktop.DBus")
-            self.assertTrue(r.ok, r)
+            self.assertTrue(Busctl(bus.address, uid=NOBODY).name_has_owner("org.freedesktop.DBus"))
 
 
 class GafferBusCase(unittest.TestCase):
@@ -166,13 +172,8 @@ class GafferBusCase(unittest.TestCase):
         except AssertionError as e:
             GafferBusCase.no_dbus = f"gafferd does not start with --dbus-address (issue 13): {str(e)[:500]}"
             raise AssertionError(GafferBusCase.no_dbus) from None
-
-        def owned():
-            r = self.bc.call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner",
-                             "s", SERVICE)
-            return r.ok and r.data == [True]
         try:
-            wait_for(owned, timeout=10, interval=0.02, what=f"gafferd to own {SERVICE} on the private bus")
+            wait_for(lambda: self.bc.name_has_owner(SERVICE), timeout=10, interval=0.02, what=f"gafferd to own {SERVICE} on the private bus")
         except AssertionError:
             GafferBusCase.no_dbus = (f"gafferd runs but never took the name {SERVICE} on {self.bus.address} "
                                      f"within 10 s (no D-Bus interface?):\n{self.d.output()[-2000:]}")
@@ -650,9 +651,7 @@ class SignalsTest(GafferBusCase):
         # its name is gone, it has queued NameOwnerChanged to gafferd; a round trip to
         # gafferd after that is answered after gafferd has read it.
         end()
-        wait_for(lambda: self.bc.call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                      "NameHasOwner", "s", unique).data == [False],
-                 what="the subscriber to leave the bus")
+        wait_for(lambda: not self.bc.name_has_owner(unique), what="the subscriber to leave the bus")
         self.ok(self.mcall("ListSessions"))
         before = len(mon.signals("Event"))
         proc = self.running("web", 1)[0]
@@ -695,6 +694,58 @@ class OpenOutputTest(GafferBusCase):
             p.stdout.close()
             p.stderr.close()
 
+    def test_a_reader_that_does_not_read_never_stalls_the_daemon(self):
+        # `yes` fills any pipe at once. The reader holds its descriptor without reading
+        # for 2 s: gafferd must drop for it (bounded), never block its loop on the full
+        # pipe, never make the process wait, and never grow without bound.
+        self.load("flood", cmd="yes", args=("flood-line",), n=1, redirect_output=["out"])
+        pid = self.pids("flood")[0]
+        rss0 = gafferlib.rss_kib(self.d.proc.pid)
+        p = subprocess.Popen([DBUS_CLIENT, "hold-output", self.bus.address, str(pid), "out", "2000"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            self.assertEqual(p.stdout.readline(), b"open\n", p.stderr.read(1000) if p.poll() is not None else "")
+            # Meanwhile, another subscriber (HTTP) keeps getting the output, and both
+            # APIs answer within a second.
+            conn = self.d.connection(timeout=5)
+            conn.request("GET", f"/streams/{pid}/out?feed=continuous")
+            body = conn.getresponse()
+            t_end = time.monotonic() + 1.5
+            got = 0
+            while time.monotonic() < t_end:
+                got += len(body.read1(65536))
+                self.assertTrue(self.d.request("GET", "/ping", timeout=1).status == 200)
+            conn.close()
+            self.assertGreater(got, 1 << 20, "the process's output stopped flowing while a D-Bus reader held back")
+            self.alive()
+            out, err = p.communicate(timeout=10)
+            self.assertEqual(p.returncode, 0, err)
+            self.assertTrue(out.startswith(b"read "), out)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        self.assertLess(gafferlib.rss_kib(self.d.proc.pid) - rss0, 32 * 1024, "gafferd grew while a reader held back")
+
+    def test_a_closed_descriptor_is_an_unsubscription(self):
+        # The client takes a line and exits: the read end is closed while the process
+        # keeps writing. gafferd notices (EPIPE, never SIGPIPE) and goes on.
+        self.load("talk", cmd="sh", args=("-c", "while :; do echo tick-line; sleep 0.01; done"), n=1,
+                  redirect_output=["out"])
+        pid = self.pids("talk")[0]
+        for _ in range(3):
+            r = self.client("open-output", self.bus.address, pid, "out", "tick-line\n", 5000)
+            self.assertEqual(r.returncode, 0, r)
+        conn = self.d.connection(timeout=5)
+        conn.request("GET", f"/streams/{pid}/out?feed=continuous")
+        body = conn.getresponse()
+        seen = b""
+        while seen.count(b"tick-line") < 20:
+            seen += body.read1(4096)
+        conn.close()
+        self.alive()
+        self.assertEqual(self.procs("talk")[0]["pid"], pid)
+
     def test_errors(self):
         self.load("talk", cmd="sh", args=("-c", "while :; do echo x; sleep 0.1; done"), n=1, redirect_output=["out"])
         self.load("plain", n=1)
@@ -708,6 +759,62 @@ class OpenOutputTest(GafferBusCase):
         r = self.client("open-output", self.bus.address, 999999, "out", "x", 2000)
         self.assertEqual((r.returncode, r.stdout.split(b":")[0]), (3, b"error " + (ERR + "NotFound").encode()), r)
         self.alive()
+
+
+class BusComesAndGoesTest(unittest.TestCase):
+    """The HTTP API never depends on the bus; a bus that goes away is reconnected."""
+
+    def start(self):
+        """A bus and a gafferd on it (given the address without the guid: a restarted bus
+        has another one); waits until gafferd owns the name. Returns (bus, busctl, daemon)."""
+        bus = DBusDaemon().start()
+        self.addCleanup(bus.stop)
+        bc = Busctl(bus.path_address)
+        d = gafferlib.Daemon("", extra_args=["--dbus-address=" + bus.path_address])
+        self.addCleanup(d.cleanup)
+        try:
+            d.start()
+        except AssertionError as e:
+            raise AssertionError(f"gafferd does not start with --dbus-address (issue 13): {str(e)[:500]}") from None
+        wait_for(lambda: bc.name_has_owner(SERVICE), timeout=10, what=f"gafferd to own {SERVICE}")
+        return bus, bc, d
+
+    def test_a_stalled_bus_never_stalls_http(self):
+        bus, bc, d = self.start()
+        r = d.request("POST", "/jobs/default", {"name": "web", "cmd": "sleep", "args": ["1000"], "numprocesses": 1})
+        self.assertEqual(r.status, 200, r)
+        # The bus stops reading: every signal gafferd emits now (JobNew, ProcessNew,
+        # PropertiesChanged...) can only queue. HTTP answers as before.
+        os.kill(bus.pid, signal.SIGSTOP)
+        self.addCleanup(lambda: bus.proc and bus.proc.poll() is None and os.kill(bus.pid, signal.SIGCONT))
+        for i in range(30):
+            r = d.request("POST", "/jobs/default/web/numprocesses", {"scale": "+1" if i % 2 == 0 else "-1"},
+                          timeout=2)
+            self.assertEqual(r.status, 200, r)
+            r = d.request("POST", "/jobs/default", {"name": f"j{i}", "cmd": "sleep", "args": ["1000"],
+                                                    "numprocesses": 0}, timeout=2)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(d.request("GET", "/ping", timeout=2).status, 200)
+        os.kill(bus.pid, signal.SIGCONT)
+        wait_for(lambda: bc.call(SERVICE, ROOT, MANAGER, "ListJobs").ok, timeout=10,
+                 what="gafferd to answer on the bus again")
+        jobs = [j[0] for j in bc.call(SERVICE, ROOT, MANAGER, "ListJobs").data[0]]
+        self.assertEqual(len(jobs), 31, jobs)
+
+    def test_bus_goes_and_comes_back(self):
+        bus, bc, d = self.start()
+        bus.end_process()
+        # No bus: HTTP goes on as before.
+        r = d.request("POST", "/jobs/default", {"name": "web", "cmd": "sleep", "args": ["1000"], "numprocesses": 2})
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(d.ping())
+        wait_for(lambda: len(d.get_json("/jobs/default/web/pids")["pids"]) == 2, what="2 processes over HTTP")
+        bus.start()
+        wait_for(lambda: bc.name_has_owner(SERVICE), timeout=20, interval=0.1, what=f"gafferd to come back on the restarted bus as {SERVICE}")
+        r = bc.call(SERVICE, ROOT, MANAGER, "ListJobs")
+        self.assertTrue(r.ok, r)
+        self.assertEqual([j[0] for j in r.data[0]], ["default.web"])
+        self.assertTrue(d.ping())
 
 
 class RightsTest(GafferBusCase):
