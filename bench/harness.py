@@ -376,7 +376,8 @@ class PeerRun:
             ms = [us / 1000.0 for us in r[part]["samples_us"]]
             self.rows.set(self.k[key + "50"], self.name, pct(ms, 0.5), samples=len(ms))
             self.rows.set(self.k[key + "95"], self.name, pct(ms, 0.95), samples=len(ms))
-            log(f"  {self.name}: D-Bus {part}: p50 {pct(ms, 0.5):.3f} ms, p95 {pct(ms, 0.95):.3f} ms ({len(ms)} samples)")
+            log(f"  {self.name}: D-Bus {part}: p50 {pct(ms, 0.5):.3f} ms, p95 {pct(ms, 0.95):.3f} ms "
+                f"({len(ms)} samples)")
         self.rows.set(self.k["dbus_rss_on"], self.name, r["rss_on"])
         self.rows.set(self.k["dbus_rss_off"], self.name, r["rss_off"])
         self.rows.set(self.k["dbus_rss_delta"], self.name, r["rss_on"] - r["rss_off"])

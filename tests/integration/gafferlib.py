@@ -528,10 +528,21 @@ class Busctl:
 
     def name_has_owner(self, name):
         """Whether some connection owns name on the bus (org.freedesktop.DBus.NameHasOwner)."""
-        r = self.call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner", "s", name)
+        r = self.call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner", "s",
+                      name)
         if not r.ok:
             raise AssertionError(f"NameHasOwner {name}: {r!r}")
         return r.data == [True]
+
+    def name_owner_pid(self, name):
+        """The pid of the process that owns name on the bus, None while nobody does."""
+        r = self.call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                      "GetConnectionUnixProcessID", "s", name)
+        if r.error_name == "org.freedesktop.DBus.Error.NameHasNoOwner":
+            return None
+        if not r.ok:
+            raise AssertionError(f"GetConnectionUnixProcessID {name}: {r!r}")
+        return r.data[0]
 
     def get_property(self, dest, path, iface, prop):
         return self.run("--", "get-property", dest, path, iface, prop)
