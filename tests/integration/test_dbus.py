@@ -16,11 +16,13 @@ listens). gafferd is started with --dbus-address=<the private bus>. Run by `make
 through meson ($GAFFERD).
 """
 import glob
+import http.client
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import unittest
 import xml.etree.ElementTree as ET
@@ -642,22 +644,45 @@ class SignalsTest(GafferBusCase):
         self.addCleanup(mon.stop)
         self.load("web", n=1)
         end, unique = self.subscriber()
-        proc = self.procs("web")[0]
-        os.kill(proc["os_pid"], signal.SIGKILL)
-        ex = mon.wait_signal(lambda m: m.get("member") == "Event" and m["payload"]["data"][0] == "exit",
-                             what="Event exit")
-        sp = mon.wait_signal(lambda m: m.get("member") == "Event" and m["payload"]["data"][0] == "spawn",
-                             what="Event spawn")
-        self.assertEqual(ex["payload"]["type"], "ss")
-        self.assertEqual(json.loads(ex["payload"]["data"][1]).get("pid"), proc["pid"])
-        self.assertNotEqual(json.loads(sp["payload"]["data"][1]).get("pid"), proc["pid"])
+        # /watch's view of the same events: an event stream read by a thread. When its
+        # subscription starts is not observable, so processes are killed until /watch has
+        # seen one of the exits (bounded).
+        watched = []
+        conn = self.d.connection(timeout=30)
+        self.addCleanup(conn.close)
+        conn.request("GET", "/watch/exit?feed=eventsource")
+
+        def read_watch():
+            try:
+                body = conn.getresponse()
+                for line in body:
+                    if line.startswith(b"data:"):
+                        watched.append(json.loads(line[5:]))
+            except (OSError, ValueError, http.client.HTTPException):
+                pass
+        threading.Thread(target=read_watch, daemon=True).start()
+        killed = []
+        for _ in range(10):
+            proc = self.running("web", 1)[0]
+            os.kill(proc["os_pid"], signal.SIGKILL)
+            killed.append(proc["pid"])
+            mon.wait_signal(lambda m: m.get("member") == "Event" and m["payload"]["data"][0] == "spawn"
+                            and json.loads(m["payload"]["data"][1]).get("pid") not in killed,
+                            what="Event spawn of the replacement")
+            if watched:
+                break
+        wait_for(lambda: watched, what="an exit event on /watch")
+        events = {}
         for m in mon.signals("Event"):
-            kind = m["payload"]["data"][0]
+            self.assertEqual(m["payload"]["type"], "ss")
+            kind, body = m["payload"]["data"]
             self.assertFalse(kind.startswith(("job.", "proc.")), f"a copy of an event was sent: {m}")
-            json.loads(m["payload"]["data"][1])
-        # Exactly once per event.
-        exits = [m for m in mon.signals("Event") if m["payload"]["data"][0] == "exit"]
-        self.assertEqual(len(exits), 1, exits)
+            events.setdefault(kind, []).append(json.loads(body))
+        # Once per event: one exit per killed process, and each is the JSON /watch gives.
+        self.assertEqual(sorted(e.get("pid") for e in events["exit"]), sorted(killed))
+        for w in watched:
+            self.assertIn(w, events["exit"])
+        self.assertEqual(len(events["spawn"]), len(killed))
         # The subscriber leaves the bus: its subscription ends with it. Once the bus says
         # its name is gone, it has queued NameOwnerChanged to gafferd; a round trip to
         # gafferd after that is answered after gafferd has read it.
