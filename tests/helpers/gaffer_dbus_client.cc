@@ -14,6 +14,11 @@
 //       OpenProcessOutput(u, s), prints "open", then holds the descriptor without
 //       reading until stdin ends or HOLD_MS have passed (a reader that does not keep up);
 //       then reads what is there without waiting and prints "read <bytes>".
+//   write ADDRESS PID CHUNK_BYTES MAX_BYTES
+//       WriteProcess(PID, CHUNK_BYTES bytes) again and again until MAX_BYTES are written
+//       (prints "wrote N", exit 0) or a call fails (prints "error NAME: MESSAGE" and
+//       "wrote N", exit 3): what a client that writes faster than the process reads
+//       gets, without spawning busctl per call.
 //   subscribe ADDRESS HOLD_MS
 //       Subscribe(), prints "subscribed <its unique name>", then keeps the connection (a subscription ends
 //       when its client leaves the bus) until stdin ends or HOLD_MS have passed.
@@ -245,6 +250,49 @@ int hold_output(int argc, char** argv) {
     return 0;
 }
 
+int write_stdin(int argc, char** argv) {
+    uint32_t pid = 0;
+    uint32_t chunk = 0;
+    uint32_t max = 0;
+    if (argc < 6 || !parse_u32(argv[3], &pid) || !parse_u32(argv[4], &chunk) || !parse_u32(argv[5], &max) ||
+        chunk == 0 || chunk > (1u << 20)) {
+        std::fprintf(stderr, "usage: write ADDRESS PID CHUNK_BYTES (1..1048576) MAX_BYTES\n");
+        return 1;
+    }
+    BusPtr bus = connect(argv[2]);
+    if (!bus) {
+        return 1;
+    }
+    const std::string data(chunk, 'x');
+    uint64_t total = 0;
+    while (total < max) {
+        sd_bus_message* raw = nullptr;
+        int r = sd_bus_message_new_method_call(bus.get(), &raw, kService, kManagerPath, kManager, "WriteProcess");
+        MessagePtr call(raw);
+        if (r >= 0) {
+            r = sd_bus_message_append(call.get(), "u", pid);
+        }
+        if (r >= 0) {
+            r = sd_bus_message_append_array(call.get(), 'y', data.data(), data.size());
+        }
+        if (r < 0) {
+            return fail("building WriteProcess", r);
+        }
+        BusError error;
+        sd_bus_message* reply_raw = nullptr;
+        r = sd_bus_call(bus.get(), call.get(), 0, &error.e, &reply_raw);
+        MessagePtr reply(reply_raw);
+        if (r < 0) {
+            std::printf("error %s: %s\nwrote %llu\n", error.e.name ? error.e.name : "?",
+                        error.e.message ? error.e.message : "", static_cast<unsigned long long>(total));
+            return 3;
+        }
+        total += chunk;
+    }
+    std::printf("wrote %llu\n", static_cast<unsigned long long>(total));
+    return 0;
+}
+
 int subscribe(int argc, char** argv) {
     uint32_t hold_ms = 0;
     if (argc < 4 || !parse_u32(argv[3], &hold_ms)) {
@@ -413,6 +461,9 @@ int main(int argc, char** argv) {
     if (cmd == "hold-output") {
         return hold_output(argc, argv);
     }
+    if (cmd == "write") {
+        return write_stdin(argc, argv);
+    }
     if (cmd == "subscribe") {
         return subscribe(argc, argv);
     }
@@ -422,8 +473,9 @@ int main(int argc, char** argv) {
     if (cmd == "bench-getjob") {
         return bench_getjob(argc, argv);
     }
-    std::fprintf(stderr,
-                 "usage: gaffer-dbus-client open-output|hold-output|subscribe|bench-list|bench-getjob ADDRESS ...\n"
-                 "(see the comment at the top of tests/helpers/gaffer_dbus_client.cc)\n");
+    std::fprintf(
+        stderr,
+        "usage: gaffer-dbus-client open-output|hold-output|write|subscribe|bench-list|bench-getjob ADDRESS ...\n"
+        "(see the comment at the top of tests/helpers/gaffer_dbus_client.cc)\n");
     return 1;
 }

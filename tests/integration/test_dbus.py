@@ -510,6 +510,94 @@ class ManagerMethodsTest(GafferBusCase):
         self.alive()
 
 
+class ObjectMethodsTest(GafferBusCase):
+    """The job's and the process's own methods: the by-name/by-pid ones without the name."""
+
+    def test_job_object_methods(self):
+        self.load("web", n=2)
+        self.ok(self.jcall("web", "Stop"))
+        wait_for(lambda: not self.procs("web"), what="the job to stop")
+        self.assertEqual(self.prop(job_path("web"), JOB, "Active")["data"], False)
+        self.ok(self.jcall("web", "Start"))
+        before = self.pids("web")
+        self.ok(self.jcall("web", "Reload"))
+        wait_for(lambda: len(self.procs("web")) == 2 and not {p["pid"] for p in self.procs("web")} & set(before)
+                 and all(p["state"] == "running" for p in self.procs("web")), what="reloaded processes")
+        before = self.pids("web")
+        self.ok(self.jcall("web", "Signal", "s", "KILL"))
+        wait_for(lambda: len(self.procs("web")) == 2 and not {p["pid"] for p in self.procs("web")} & set(before),
+                 what="the killed processes to be replaced")
+        self.err(self.jcall("web", "Signal", "s", "SIGFOO"), ERR + "BadRequest")
+        self.err(self.jcall("web", "Scale", "s", "x"), ERR + "BadRequest")
+        self.err(self.jcall("web", "Commit", "a{sv}", 1, "nope", "s", "x"), ERR + "BadRequest")
+        self.err(self.jcall("web", "Update", "s", "{"), ERR + "BadRequest")
+        cfg = json.dumps({"name": "web", "cmd": "sleep", "args": ["998"], "numprocesses": 1})
+        self.ok(self.jcall("web", "Update", "s", cfg))
+        self.running("web", 1)
+        self.assertEqual(self.d.get_json("/jobs/default/web")["config"]["args"], ["998"])
+        self.ok(self.jcall("web", "Unload"))
+        self.assertEqual(self.d.request("GET", "/jobs/default/web").status, 404)
+        # The object went with the job.
+        self.err(self.jcall("web", "Start"), UNKNOWN_OBJECT)
+
+    def test_process_object_methods(self):
+        self.load("web", n=2)
+        a, b = self.pids("web")
+        self.ok(self.pcall(a, "Stop"))
+        wait_for(lambda: a not in [p["pid"] for p in self.procs("web")], what="the stopped process to go")
+        self.ok(self.pcall(b, "Signal", "s", "KILL"))
+        wait_for(lambda: b not in [p["pid"] for p in self.procs("web")], what="the killed process to go")
+        c = self.pids("web")[0]
+        self.err(self.pcall(c, "Signal", "s", "SIGFOO"), ERR + "BadRequest")
+        self.err(self.pcall(c, "OpenOutput", "s", "out"), ERR + "NotRedirected")
+        # A process object that went with its process.
+        self.err(self.pcall(a, "Stop"), UNKNOWN_OBJECT)
+        self.assertIn(c, self.pids("web"))
+
+
+class StdinTest(GafferBusCase):
+    """WriteProcess's errors, each with the HTTP outcome of POST /streams/<pid>/stdin."""
+
+    def write(self, pid, chunk, total):
+        self.assertTrue(DBUS_CLIENT and os.access(DBUS_CLIENT, os.X_OK), "GAFFER_DBUS_CLIENT is not built")
+        r = subprocess.run([DBUS_CLIENT, "write", self.bus.address, str(pid), str(chunk), str(total)],
+                           capture_output=True, timeout=60)
+        return r.returncode, r.stdout.decode()
+
+    def http_write(self, pid, data=b"x"):
+        return self.d.request("POST", f"/streams/{pid}/stdin", data).status
+
+    def test_write_errors_mirror_http(self):
+        self.load("plain", n=1)
+        self.load("sink", n=1, redirect_input=True)  # sleep never reads its stdin
+        self.load("closer", cmd="sh", args=("-c", "exec 0<&-; exec sleep 1000"), n=1, redirect_input=True)
+        plain, sink, closer = self.pids("plain")[0], self.pids("sink")[0], self.pids("closer")[0]
+        # stdin not redirected: 403 over HTTP, Forbidden here.
+        self.assertEqual(self.http_write(plain), 403)
+        self.err(self.mcall("WriteProcess", "uay", plain, 1, 65), ERR + "Forbidden")
+        self.err(self.pcall(plain, "Write", "ay", 1, 65), ERR + "Forbidden")
+        self.assertEqual(self.http_write(999999), 404)
+        self.err(self.mcall("WriteProcess", "uay", 999999, 1, 65), ERR + "NotFound")
+        # A reader that closed its stdin: StreamClosed (HTTP 410), at once or after the
+        # first write shows it.
+        rc, out = self.write(closer, 4096, 1 << 20)
+        self.assertEqual(rc, 3, out)
+        self.assertTrue(out.startswith(f"error {ERR}StreamClosed:"), out)
+        self.assertEqual(self.http_write(closer), 410)
+        # A process that never reads: past the 4 MiB queue, StreamFull (HTTP 503); the
+        # daemon never grows beyond that.
+        rss0 = gafferlib.rss_kib(self.d.proc.pid)
+        rc, out = self.write(sink, 65536, 64 << 20)
+        self.assertEqual(rc, 3, out)
+        self.assertTrue(out.startswith(f"error {ERR}StreamFull:"), out)
+        written = int(out.rsplit("wrote ", 1)[1])
+        self.assertGreaterEqual(written, 4 << 20, out)
+        self.assertLess(written, 8 << 20, out)
+        self.assertEqual(self.http_write(sink, b"x" * 65536), 503)
+        self.assertLess(gafferlib.rss_kib(self.d.proc.pid) - rss0, 16 * 1024)
+        self.alive()
+
+
 class PropertiesTest(GafferBusCase):
     def test_manager_properties(self):
         v = self.d.get_json("/version")
