@@ -423,8 +423,9 @@ class ManagerMethodsTest(GafferBusCase):
         # busctl needs "--" before a negative argument; Busctl.call always passes it.
         self.assertEqual(self.ok(self.mcall("ScaleJob", "ss", "web", "-1")), [2])
         self.assertEqual(self.ok(self.mcall("ScaleJob", "ss", "web", "=4")), [4])
-        self.assertEqual(self.ok(self.mcall("ScaleJob", "ss", "web", "1")), [1])
-        self.assertEqual(self.ok(self.mcall("ScaleJob", "ss", "web", "-5")), [0])
+        # Digits alone add (reference §3.6: "n" is NOT "set").
+        self.assertEqual(self.ok(self.mcall("ScaleJob", "ss", "web", "1")), [5])
+        self.assertEqual(self.ok(self.mcall("ScaleJob", "ss", "web", "-9")), [0])
         for bad in ("x", "++1", "+", "=-1", "1.5", ""):
             with self.subTest(spec=bad):
                 self.err(self.mcall("ScaleJob", "ss", "web", bad), ERR + "BadRequest")
@@ -553,7 +554,8 @@ class ObjectMethodsTest(GafferBusCase):
         self.err(self.jcall("web", "Update", "s", "{"), ERR + "BadRequest")
         cfg = json.dumps({"name": "web", "cmd": "sleep", "args": ["998"], "numprocesses": 1})
         self.ok(self.jcall("web", "Update", "s", cfg))
-        self.running("web", 1)
+        # PUT semantics (§3.3): the target is max(new, current) = 2, all replaced.
+        self.running("web", 2)
         self.assertEqual(self.d.get_json("/jobs/default/web")["config"]["args"], ["998"])
         self.ok(self.jcall("web", "Unload"))
         self.assertEqual(self.d.request("GET", "/jobs/default/web").status, 404)
