@@ -13,7 +13,8 @@
 //   file. A sub-key never outlives its parent: it inherits the parent's expiry, and
 //   deleting a key deletes its sub-keys, recursively.
 // - Every change is all-or-nothing: it is applied to a copy, the whole state is written
-//   (temp file 0600, fsync, rename, fsync of the directory), and only then does the
+//   (StateFile, store_file.h: temp file 0600, fsync, rename, fsync of the directory;
+//   the store itself makes no syscall), and only then does the
 //   in-memory state move on. A failed write leaves both the file and the store as they were.
 //   Records are shared between the copies and keep their encoded line, so a change costs
 //   pointer copies, one concatenation and the fsync (about 7 ms at 10000 keys here).
@@ -38,12 +39,11 @@
 //   runs the on_change() callbacks, so that live sessions re-resolve their rights by key
 //   without polling.
 //
-// Error codes (lib/manager/errors.h maps them): EINVAL bad input, ENOENT unknown key or
-// user, EEXIST existing user, ENOSPC limit reached, others are system errors.
+// Error codes (lib/manager/errors.h map_auth_error maps them): EINVAL bad input, ENOENT
+// unknown key or user, EEXIST existing user, ENOSPC limit reached, EBUSY the file locked by
+// another process; EUCLEAN a corrupt state file, and others, are system errors.
 // The store is single-threaded, like the rest of the daemon.
 #pragma once
-
-#include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
@@ -52,14 +52,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "lib/auth/crypto.h"
 #include "lib/auth/permissions.h"
+#include "lib/auth/store_file.h"
+#include "lib/auth/store_state.h"
 #include "lib/base/result.h"
-#include "lib/base/unique_fd.h"
 #include "lib/json/json.h"
 
 namespace gaffer::auth {
@@ -95,11 +95,11 @@ public:
 
     static constexpr size_t kMaxKeys = 10000;
     static constexpr size_t kMaxUsers = 10000;
-    static constexpr size_t kMaxLabelBytes = 1024;
-    static constexpr size_t kMaxUsernameBytes = 256;
-    static constexpr size_t kMaxPasswordBytes = 4096;
-    static constexpr size_t kMaxExtraBytes = 16384;      // compact JSON of `extra`
-    static constexpr size_t kMaxStateBytes = 64u << 20;  // the whole state file
+    static constexpr size_t kMaxLabelBytes = auth::kMaxLabelBytes;
+    static constexpr size_t kMaxUsernameBytes = auth::kMaxUsernameBytes;
+    static constexpr size_t kMaxPasswordBytes = auth::kMaxPasswordBytes;
+    static constexpr size_t kMaxExtraBytes = auth::kMaxExtraBytes;  // compact JSON of `extra`
+    static constexpr size_t kMaxStateBytes = auth::kMaxStateBytes;  // the whole state file
     // Live keys minted for one user (mint_key_for_user); the oldest goes first.
     static constexpr size_t kMaxMintedPerUser = 16;
 
@@ -117,7 +117,7 @@ public:
     // Opens the state file at `path`, a JSON file. When it does not exist, missing
     // parent directories are created 0700 and an empty state is written, mode 0600.
     // An existing file that is group- or world-accessible is tightened to 0600.
-    // A file that is not valid state is EINVAL naming the file and the fault.
+    // A file that is not valid state is EUCLEAN naming the file and the fault.
     static Result<std::unique_ptr<Store>> open(const std::string& path);
     static Result<std::unique_ptr<Store>> open(const std::string& path, Options options);
 
@@ -125,7 +125,7 @@ public:
     Store& operator=(const Store&) = delete;
     ~Store();
 
-    const std::string& path() const { return path_; }
+    const std::string& path() const { return file_.path(); }
 
     // --- keys ---
 
@@ -204,7 +204,8 @@ public:
     std::vector<std::pair<std::string, std::string>> admins() const;
 
     // Rereads the file if another process replaced it since this store last read or
-    // wrote it. EINVAL (and no change) if the new file is corrupt.
+    // wrote it. EUCLEAN (and no change) if the new file is corrupt; so is every change
+    // until the file is repaired (a change never overwrites a corrupt file).
     Status reload_if_changed();
 
     // --- change notification ---
@@ -218,61 +219,9 @@ public:
     void cancel_on_change(ChangeId id);
 
 private:
-    // Records are immutable once built and shared between the committed state and the
-    // copy a change works on, so a change costs O(records) pointer copies, not deep
-    // copies. `json` is the record's compact line in the state file, encoded once when
-    // the record is built, so that writing the file is a concatenation.
-    struct KeyRec {
-        std::string id;
-        Sha256 hash{};
-        std::string label;
-        Permissions permissions;
-        std::string parent_id;
-        std::optional<int64_t> expires_at;
-        std::string owner;
-        int64_t created_at = 0;
-        bool persistent = true;  // false: memory only (never saved, kept across reloads)
-        std::string json;
-    };
-    struct UserRec {
-        std::string username;
-        std::string password_hash;
-        int user_type = 1;
-        std::string key_id;
-        json::JsonPtr extra;  // a JSON object, never handed out (callers get deep copies)
-        std::string json;
-    };
-    using KeyPtr = std::shared_ptr<const KeyRec>;
-    using UserPtr = std::shared_ptr<const UserRec>;
-    struct StringHash {
-        using is_transparent = void;
-        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-    };
-    using Index = std::unordered_map<std::string, size_t, StringHash, std::equal_to<>>;
-    struct State {
-        std::vector<KeyPtr> keys;    // creation order; a parent precedes its sub-keys
-        std::vector<UserPtr> users;  // creation order
-        Index key_index;             // id → keys[i]
-        Index user_index;            // username → users[i]
+    using State = StoreState;
 
-        void reindex();
-        void add(KeyPtr k);
-        void add(UserPtr u);
-        const KeyRec* key(std::string_view id) const;
-        const UserRec* user(std::string_view name) const;
-        // Replaces the user record of the same name.
-        void replace(UserPtr u);
-    };
-    // What identifies the file we last read or wrote, to notice another writer.
-    struct FileSig {
-        dev_t dev = 0;
-        ino_t ino = 0;
-        off_t size = 0;
-        int64_t mtime_ns = 0;
-        bool operator==(const FileSig&) const = default;
-    };
-
-    Store(std::string path, Options options, UniqueFd lock_fd);
+    Store(StateFile file, Options options);
 
     int64_t now() const;
     bool live(const KeyRec& k, int64_t now) const;
@@ -297,20 +246,14 @@ private:
     static bool descends(const State& s, std::string_view id, std::string_view ancestor_id);
     // Drops the expired keys (only the memory-only ones with `memory_only`).
     static void purge_expired(State& s, int64_t now, bool memory_only = false);
-    static KeyPtr seal(KeyRec k);
-    static UserPtr seal(UserRec u);
-    // A modifiable copy of a sealed user record, to seal again.
-    static UserRec edit(const UserRec& u);
 
+    // Rereads the file if its signature moved; the caller holds the lock.
     Status reload_locked();
     // reload_if_changed() without the callbacks (the caller runs them).
     Status reload_unnotified();
-    Status load(State* ret_state, FileSig* ret_sig) const;
-    Status save(const State& s, FileSig* ret_sig) const;
 
-    std::string path_;
+    StateFile file_;  // every syscall of the store goes through it
     Options options_;
-    UniqueFd lock_fd_;
     State state_;
     std::optional<FileSig> sig_;  // none: the file is missing
     uint64_t generation_ = 0;

@@ -21,8 +21,10 @@
 #include <optional>
 #include <string>
 
+#include "lib/base/log.h"
 #include "lib/base/strutil.h"
 #include "lib/http/handlers.h"
+#include "lib/manager/errors.h"
 
 namespace gaffer::http::routes {
 
@@ -234,29 +236,21 @@ std::optional<auth::Permissions> permissions_member(const Ctx& c, const json_t* 
     return perms;
 }
 
+// A store failure through the one table (manager::map_auth_error). Client mistakes are
+// answered with the store's reason; an internal failure is logged once, here, and
+// answered with the error's full message.
 Response store_error(const Error& e) {
-    switch (e.code) {
-        case ENOENT:
-            return error_response(404, "not_found", e.context);
-        case EEXIST:
-            return error_response(409, "conflict", e.context);
-        case ENOSPC:
-            return error_response(409, "limit_reached", e.context);
-        case EINVAL:
-            return error_response(400, "bad_request", e.context);
-        case EPERM:
-        case EACCES:
-            return forbidden(e.context);
-        case EBUSY: {
-            // auth.json is locked by another process (gafferd --create-admin-user): the
-            // daemon does not wait for it on its loop.
-            Response r = error_response(503, "busy", e.context);
-            r.set_header("Retry-After", "1");
-            return r;
-        }
-        default:
-            return error_response(500, "internal_error", e.message());
+    const manager::ErrorMapping& m = manager::map_auth_error(e);
+    if (m.outcome == manager::Outcome::kInternal) {
+        log_warning("http: auth store: %s", e.message().c_str());
+        return error_response(m.http_status, m.name, e.message());
     }
+    Response r = error_response(m.http_status, m.name, e.context);
+    // auth.json is locked by another process (gafferd --create-admin-user): the daemon
+    // does not wait for it on its loop.
+    if (m.outcome == manager::Outcome::kBusy)
+        r.set_header("Retry-After", "1");
+    return r;
 }
 
 }  // namespace

@@ -34,6 +34,9 @@ enum class Outcome {
     kStreamFull,
     kInsufficientStorage,
     kConfigTooLarge,
+    kExists,        // the key/user store: the user exists
+    kLimitReached,  // the key/user store: max keys or users reached
+    kBusy,          // the key/user store: its file is locked by another process; try again
     kInternal,
 };
 
@@ -61,6 +64,9 @@ inline constexpr ErrorMapping kErrorTable[] = {
     {Outcome::kInsufficientStorage, 507, "insufficient_storage", "insufficient_storage",
      "org.gaffer1.Error.LimitExceeded"},
     {Outcome::kConfigTooLarge, 413, "config_too_large", "config_too_large", "org.gaffer1.Error.LimitExceeded"},
+    {Outcome::kExists, 409, "conflict", "conflict", "org.gaffer1.Error.Conflict"},
+    {Outcome::kLimitReached, 409, "limit_reached", "limit_reached", "org.gaffer1.Error.LimitExceeded"},
+    {Outcome::kBusy, 503, "busy", "busy", "org.gaffer1.Error.Busy"},
     {Outcome::kInternal, 500, "internal_error", nullptr, "org.gaffer1.Error.Internal"},
 };
 
@@ -106,6 +112,33 @@ inline Outcome outcome_of(const Error& e) {
 
 inline const ErrorMapping& map_error(const Error& e) {
     return kErrorTable[static_cast<int>(outcome_of(e))];
+}
+
+// The key/user store (lib/auth/store.h) fails with its own codes: EINVAL, ENOENT and
+// EPERM/EACCES as the manager's, EEXIST (a user exists), ENOSPC (max keys or users, not
+// a full disk of jobs), EBUSY (its file is locked by another process: the daemon never
+// waits for that lock on its loop); anything else, a corrupt state file (EUCLEAN)
+// included, is an internal failure.
+inline Outcome auth_outcome_of(const Error& e) {
+    switch (e.code) {
+        case EEXIST:
+            return Outcome::kExists;
+        case ENOSPC:
+            return Outcome::kLimitReached;
+        case EBUSY:
+            return Outcome::kBusy;
+        case ENOENT:
+        case EINVAL:
+        case EPERM:
+        case EACCES:
+            return outcome_of(e);
+        default:
+            return Outcome::kInternal;
+    }
+}
+
+inline const ErrorMapping& map_auth_error(const Error& e) {
+    return kErrorTable[static_cast<int>(auth_outcome_of(e))];
 }
 
 // A spawn failure as the manager reports it: `cause` is the spawner's error.

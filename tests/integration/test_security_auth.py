@@ -6,6 +6,7 @@ channel or /watch feed; /auth keys stay out of the state file and are capped per
 password guessing is answered 429 without a password check."""
 
 import base64
+import fcntl
 import hashlib
 import http.client
 import json
@@ -294,6 +295,67 @@ class ExpiryTest(unittest.TestCase):
         finally:
             d.cleanup()
 
+
+
+class StateFileTest(unittest.TestCase):
+    """auth.json as another process can leave it: locked (gafferd --create-admin-user
+    writing) or corrupt. The daemon never waits for the lock on its loop, never takes a
+    broken file for the client's fault, and never writes over it."""
+
+    def setUp(self):
+        self.d = gafferlib.Daemon("", extra_args=["--require-key"]).start()
+        self.addCleanup(self.d.cleanup)
+        self.state = os.path.join(self.d.dir, "state", "auth.json")
+
+    def new_key(self):
+        return self.d.request("POST", "/keys", {"permissions": {"read": ["*"]}}, headers=JSON)
+
+    def test_a_locked_state_file_is_503_busy_and_the_loop_goes_on(self):
+        with open(self.state + ".lock", "r+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            r = self.new_key()
+            self.assertEqual(r.status, 503, r)
+            self.assertEqual(r.json()["error"], "busy")
+            self.assertEqual(r.headers["Retry-After"], "1")
+            self.assertEqual(self.d.request("GET", "/ping").status, 200)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+        self.assertEqual(self.new_key().status, 200)
+
+    def test_a_corrupt_state_file_is_500_and_is_left_alone(self):
+        # Before: 400 bad_request, the store's EINVAL for the file read as bad input.
+        self.assertEqual(self.new_key().status, 200)
+        with open(self.state) as f:
+            good = f.read()
+        broken = '{"version": 1, "keys": [], "users": 7}'
+        with open(self.state + ".new", "w") as f:
+            f.write(broken)
+        os.rename(self.state + ".new", self.state)
+        r = self.new_key()
+        self.assertEqual(r.status, 500, r)
+        self.assertEqual(r.json()["error"], "internal_error")
+        self.assertIn("users", r.json()["reason"])
+        with open(self.state) as f:
+            self.assertEqual(f.read(), broken)
+        self.assertEqual(self.d.request("GET", "/ping").status, 200)
+        # Repaired by the operator: changes go on.
+        with open(self.state + ".new", "w") as f:
+            f.write(good)
+        os.rename(self.state + ".new", self.state)
+        self.assertEqual(self.new_key().status, 200)
+
+    def test_the_daemon_does_not_start_on_a_corrupt_state_file(self):
+        self.d.stop()
+        broken = '{"version": 1, "keys": [{"id": "00000000", "hash": "00"}], "users": []}'
+        with open(self.state, "w") as f:
+            f.write(broken)
+        d = gafferlib.Daemon("", extra_args=["--require-key", "--state-dir", os.path.dirname(self.state)])
+        self.addCleanup(d.cleanup)
+        d.start(wait=False)
+        self.assertNotEqual(d.proc.wait(timeout=15), 0)
+        self.assertIn("keys[0].hash", d.output())
+        self.assertIn("auth.json", d.output())
+        with open(self.state) as f:
+            self.assertEqual(f.read(), broken)
 
 if __name__ == "__main__":
     unittest.main()

@@ -116,6 +116,24 @@ TEST_F(KeyedTest, KeyStoreLockedElsewhereIs503Busy) {
     EXPECT_EQ(call("POST", "/keys", R"({"permissions":{"read":["*"]}})", loopback(), key(admin_)).status, 200);
 }
 
+// Attack on the error mapping: another process left auth.json corrupt. A change is the
+// server's failure (500 internal_error, the file left alone), not the client's: it was
+// answered 400 bad_request, the store's EINVAL for a bad file read as bad input.
+TEST_F(KeyedTest, ACorruptKeyStoreIs500NotTheClientsFault) {
+    std::string path = dir_ / "auth.json";
+    const std::string text = R"({"version": 1, "keys": [], "users": 7})";
+    {
+        UniqueFd fd(::open((path + ".new").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+        ASSERT_TRUE(fd);
+        ASSERT_EQ(::write(fd.get(), text.data(), text.size()), static_cast<ssize_t>(text.size()));
+    }
+    ASSERT_EQ(::rename((path + ".new").c_str(), path.c_str()), 0);
+    Response r = call("POST", "/keys", R"({"permissions":{"read":["*"]}})", loopback(), key(admin_));
+    EXPECT_EQ(r.status, 500) << r.body;
+    EXPECT_EQ(error_name(r), "internal_error");
+    EXPECT_EQ(*read_file(path), text);
+}
+
 TEST_F(KeyedTest, MissingKeyIs401UnknownIs403) {
     Response none = call("GET", "/jobs");
     EXPECT_EQ(none.status, 401);
@@ -310,6 +328,30 @@ TEST_F(KeyedTest, SubKeys) {
 }
 
 // ---- users (§9.3) ----
+
+// The store's outcomes keep their wire names through the one table (manager::
+// map_auth_error): an existing user is 409 conflict (jobs say process_conflict), the user
+// limit is 409 limit_reached (the jobs' limits are 507).
+TEST_F(KeyedTest, StoreOutcomesKeepTheirWireNames) {
+    ASSERT_EQ(call("POST", "/users", R"({"username":"bob","password":"x"})", loopback(), key(admin_)).status, 200);
+    Response dup = call("POST", "/users", R"({"username":"bob","password":"x"})", loopback(), key(admin_));
+    EXPECT_EQ(dup.status, 409) << dup.body;
+    EXPECT_EQ(error_name(dup), "conflict");
+    // A store on the same file with room for one user (bob).
+    router_.reset();
+    auth::Store::Options sopts;
+    sopts.wait_for_lock = false;
+    sopts.max_users = 1;
+    auto s = auth::Store::open(dir_ / "auth.json", std::move(sopts));
+    ASSERT_TRUE(s) << s.error().message();
+    store_ = std::move(*s);
+    RouterOptions o;
+    o.require_key = true;
+    make_router(o);
+    Response full = call("POST", "/users", R"({"username":"carol","password":"x"})", loopback(), key(admin_));
+    EXPECT_EQ(full.status, 409) << full.body;
+    EXPECT_EQ(error_name(full), "limit_reached");
+}
 
 TEST_F(KeyedTest, Users) {
     Response c =
