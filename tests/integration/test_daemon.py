@@ -66,6 +66,8 @@ class DaemonTest(DaemonTestCase):
         wait_for(lambda: "flapping did not stop" in d.output(), timeout=15, what="flapping to give up")
         spawns = d.output().count("spawn process with pid")
         self.assertEqual(spawns, 6)
+        # The console prints events on the loop's next turn, after the give-up log line.
+        wait_for(lambda: d.output().count("| flap default.crash") >= 3, what="3 flap events")
         self.assertEqual(d.output().count("| flap default.crash"), 3)
         time.sleep(1.0)
         self.assertEqual(d.output().count("spawn process with pid"), spawns, "no spawn after giving up")
