@@ -177,6 +177,15 @@ def declare_rows(rows, cfg):
     k["guess99"] = d("auth_ping_guess_p99", f"GET /ping while {g} clients guess passwords: p99", "ms", "lower")
     k["guess_ratio50"] = d("auth_ping_ratio_p50", "/ping p50 while guessing ÷ idle", "ratio", "lower")
     k["guess_ratio99"] = d("auth_ping_ratio_p99", "/ping p99 while guessing ÷ idle", "ratio", "lower")
+    k["dbus_list50"] = d("dbus_list_p50", f"D-Bus ListProcesses, N={n}, kept connection: p50", "ms", "lower")
+    k["dbus_list95"] = d("dbus_list_p95", f"D-Bus ListProcesses, N={n}: p95", "ms", "lower")
+    k["dbus_listb50"] = d("dbus_list_big_p50", f"D-Bus ListProcesses, N={nb}: p50", "ms", "lower")
+    k["dbus_listb95"] = d("dbus_list_big_p95", f"D-Bus ListProcesses, N={nb}: p95", "ms", "lower")
+    k["dbus_getjob50"] = d("dbus_getjob_p50", "D-Bus GetJob + property read: p50", "ms", "lower")
+    k["dbus_getjob95"] = d("dbus_getjob_p95", "D-Bus GetJob + property read: p95", "ms", "lower")
+    k["dbus_rss_on"] = d("dbus_rss_on", f"daemon RSS with D-Bus on, N={nb} children", "MiB", "lower")
+    k["dbus_rss_off"] = d("dbus_rss_off", f"daemon RSS with --no-dbus, N={nb} children", "MiB", "lower")
+    k["dbus_rss_delta"] = d("dbus_rss_delta", f"daemon RSS, D-Bus on − off, N={nb} children", "MiB", "lower")
     for path in ("/ping", "/jobs", "/pids"):
         k[f"wrk{path}"] = d(f"wrk{path}", f"HTTP GET {path} (wrk, N={n} children): throughput", "req/s", "higher")
         k[f"wrk99{path}"] = d(f"wrk99{path}", f"HTTP GET {path}: latency p99", "ms", "lower")
@@ -356,6 +365,23 @@ class PeerRun:
         self.guard(["out_ratio", "out_mbs"], self.output)
         self.guard(["guess_idle50", "guess_idle99", "guess50", "guess99", "guess_ratio50", "guess_ratio99"],
                    self.password_guessing)
+        self.guard(["dbus_list50", "dbus_list95", "dbus_listb50", "dbus_listb95", "dbus_getjob50", "dbus_getjob95",
+                    "dbus_rss_on", "dbus_rss_off", "dbus_rss_delta"], self.dbus)
+
+    # --- 10: D-Bus (issue 13)
+    def dbus(self):
+        c = self.cfg
+        r = self.p.dbus_bench(c["n_small"], c["n_big"], c["status_samples"], c["sample_budget_s"])
+        for key, part in (("dbus_list", "list_small"), ("dbus_listb", "list_big"), ("dbus_getjob", "getjob")):
+            ms = [us / 1000.0 for us in r[part]["samples_us"]]
+            self.rows.set(self.k[key + "50"], self.name, pct(ms, 0.5), samples=len(ms))
+            self.rows.set(self.k[key + "95"], self.name, pct(ms, 0.95), samples=len(ms))
+            log(f"  {self.name}: D-Bus {part}: p50 {pct(ms, 0.5):.3f} ms, p95 {pct(ms, 0.95):.3f} ms "
+                f"({len(ms)} samples)")
+        self.rows.set(self.k["dbus_rss_on"], self.name, r["rss_on"])
+        self.rows.set(self.k["dbus_rss_off"], self.name, r["rss_off"])
+        self.rows.set(self.k["dbus_rss_delta"], self.name, r["rss_on"] - r["rss_off"])
+        log(f"  {self.name}: RSS with D-Bus {r['rss_on']:.2f} MiB, without {r['rss_off']:.2f} MiB")
 
     # --- 9: API latency under password guessing (issue 11 §6)
     def password_guessing(self):
@@ -787,6 +813,14 @@ TARGETS = [
      lambda x: x < 0.1, "ms"),
     ("output throughput at least 0.8× of unsupervised", "output_ratio", lambda r: r["values"]["gafferd"],
      lambda x: x >= 0.8, "×"),
+    ("D-Bus ListProcesses of {n} under 1 ms p50", "dbus_list_p50", lambda r: r["values"]["gafferd"], lambda x: x < 1,
+     "ms"),
+    ("D-Bus ListProcesses of {nb} under 3 ms p50", "dbus_list_big_p50", lambda r: r["values"]["gafferd"],
+     lambda x: x < 3, "ms"),
+    ("D-Bus GetJob + property read under 0.2 ms p50", "dbus_getjob_p50", lambda r: r["values"]["gafferd"],
+     lambda x: x < 0.2, "ms"),
+    ("D-Bus on costs under 0.5 MiB of RSS with {nb} children", "dbus_rss_delta", lambda r: r["values"]["gafferd"],
+     lambda x: x < 0.5, "MiB"),
 ]
 
 

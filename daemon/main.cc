@@ -31,6 +31,8 @@
 #include "lib/base/unique_fd.h"
 #include "lib/cgroup/cgroup.h"
 #include "lib/config/ini.h"
+#include "lib/dbus/connection.h"
+#include "lib/dbus/service.h"
 #include "lib/events/event_bus.h"
 #include "lib/http/server.h"
 #include "lib/loop/loop.h"
@@ -38,6 +40,7 @@
 #include "lib/manager/config_sync.h"
 #include "lib/manager/exec_plan.h"
 #include "lib/manager/manager.h"
+#include "lib/ops/policy.h"
 #include "lib/webhook/dispatcher.h"
 
 extern char** environ;
@@ -69,6 +72,8 @@ struct Args {
     std::string plugin_dir;
     bool init = false;
     bool subreaper = false;
+    std::string dbus_address;  // --dbus-address; empty: [gaffer] dbus_address, else the default
+    bool no_dbus = false;
     bool create_admin = false;
     bool list_admins = false;
     std::string username, password;
@@ -96,6 +101,10 @@ void usage(FILE* out) {
             "                           endpoints (repeatable; their addresses, and localhost\n"
             "                           on loopback, are always accepted)\n"
             "      --state-dir=DIR      where keys and users are kept\n"
+            "      --dbus-address=BUS   D-Bus control (org.gaffer1): system, user or an address\n"
+            "                           (default: the system bus as root when it exists, else the\n"
+            "                           user bus when DBUS_SESSION_BUS_ADDRESS is set, else none)\n"
+            "      --no-dbus            no D-Bus interface\n"
             "  -p, --plugin-dir=DIR     plugin directory\n"
             "      --daemon             detach and run in the background\n"
             "      --pidfile=FILE       write the daemon's pid to FILE\n"
@@ -115,6 +124,36 @@ void usage(FILE* out) {
             "Environment: GAFFERD_CONFIG (config when none is given), GAFFER_LOOP=io_uring|epoll.\n"
             "Signals: TERM, INT, QUIT stop every job gracefully and exit 0; HUP re-reads the\n"
             "config and applies only what changed.\n");
+}
+
+// The D-Bus address to serve on: --dbus-address, else [gaffer] dbus_address, else the
+// system bus as root when it exists, else the user bus when DBUS_SESSION_BUS_ADDRESS is
+// set; nullopt for none (--no-dbus, or nothing found: said once).
+Result<std::optional<std::string>> dbus_address_of(const Args& args, const config::DaemonConfig& cfg) {
+    if (args.no_dbus)
+        return std::optional<std::string>();
+    std::string spec = !args.dbus_address.empty() ? args.dbus_address : cfg.dbus_address;
+    bool chosen = !spec.empty();
+    if (!chosen) {
+        const char* sys = getenv("DBUS_SYSTEM_BUS_ADDRESS");
+        const char* user = getenv("DBUS_SESSION_BUS_ADDRESS");
+        if (geteuid() == 0 && ((sys && *sys) || access("/run/dbus/system_bus_socket", F_OK) == 0))
+            spec = "system";
+        else if (user && *user)
+            spec = "user";
+    }
+    if (spec.empty()) {
+        log_info("D-Bus: no bus to serve on (no system bus, DBUS_SESSION_BUS_ADDRESS unset): off");
+        return std::optional<std::string>();
+    }
+    auto address = dbus::resolve_address(spec);
+    if (!address) {
+        if (chosen)
+            return fail(address.error());
+        log_warning("D-Bus: %s: off", address.error().context.c_str());
+        return std::optional<std::string>();
+    }
+    return std::optional<std::string>(*address);
 }
 
 int parse_args(int argc, char** argv, Args& a) {
@@ -138,6 +177,8 @@ int parse_args(int argc, char** argv, Args& a) {
         kInit,
         kSubreaper,
         kAllowedHost,
+        kDbusAddress,
+        kNoDbus,
     };
     static const struct option opts[] = {
         {"config", required_argument, nullptr, 'c'},
@@ -149,6 +190,8 @@ int parse_args(int argc, char** argv, Args& a) {
         {"require-key", no_argument, nullptr, kRequireKey},
         {"cors-origin", required_argument, nullptr, kCors},
         {"allowed-host", required_argument, nullptr, kAllowedHost},
+        {"dbus-address", required_argument, nullptr, kDbusAddress},
+        {"no-dbus", no_argument, nullptr, kNoDbus},
         {"state-dir", required_argument, nullptr, kStateDir},
         {"daemon", no_argument, nullptr, kDaemon},
         {"pidfile", required_argument, nullptr, kPidfile},
@@ -205,6 +248,12 @@ int parse_args(int argc, char** argv, Args& a) {
                 break;
             case kAllowedHost:
                 a.allowed_hosts.push_back(optarg);
+                break;
+            case kDbusAddress:
+                a.dbus_address = optarg;
+                break;
+            case kNoDbus:
+                a.no_dbus = true;
                 break;
             case kStateDir:
                 a.state_dir = optarg;
@@ -771,6 +820,27 @@ int run(int argc, char** argv) {
         }
     };
     dispatch_signal = on_signal;
+
+    // D-Bus (org.gaffer1): never required; the HTTP API does not depend on it.
+    std::unique_ptr<dbus::Service> dbus_service;
+    ops::Policy dbus_policy{geteuid(), getegid(), cfg.log_root};
+    auto dbus_address = dbus_address_of(args, cfg);
+    if (!dbus_address) {
+        fprintf(stderr, "gafferd: D-Bus: %s\n", dbus_address.error().context.c_str());
+        return kExitUsage;
+    }
+    if (const auto& address = *dbus_address) {
+        dbus::ServiceOptions dopts;
+        dopts.version = GAFFER_VERSION;
+        dopts.daemon_uid = geteuid();
+        dopts.daemon_gid = getegid();
+        dopts.reload = reload;
+        dbus_service = std::make_unique<dbus::Service>(loop, bus, manager, dbus_policy, std::move(dopts));
+        if (auto st = dbus_service->start(*address); !st) {
+            log_error(st.error(), "D-Bus");
+            return kExitFailure;
+        }
+    }
 
     // Children that exited before the signalfd existed (as PID 1: orphans) are reaped now.
     if (init)

@@ -363,6 +363,11 @@ class Peer:
         user's password: (idle, guessing, info)."""
         raise Unsupported("no password login over HTTP")
 
+    def dbus_bench(self, n_small, n_big, samples, budget):
+        """Issue 13's D-Bus rows: {"list_small", "list_big", "getjob": {"entries",
+        "samples_us"}, "rss_on", "rss_off" (MiB)}."""
+        raise Unsupported("no D-Bus interface")
+
     def cli_status(self):
         raise Unsupported("no CLI")
 

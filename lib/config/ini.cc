@@ -541,6 +541,10 @@ Status build_gaffer(const Section& sec, const RawConfig& raw, DaemonConfig* cfg)
             cfg->cors_origins = split_list(o.value);
         } else if (n == "allowed_hosts") {
             cfg->allowed_hosts = split_list(o.value);
+        } else if (n == "dbus_address") {
+            if (o.value.empty())
+                return bad_at(o.loc, "dbus_address: expected system, user or a D-Bus address");
+            cfg->dbus_address = o.value;
         } else if (n == "backlog") {
             GAFFER_TRY(cfg->backlog, positive_int(o));
         } else if (n == "max_connections_per_client") {

@@ -68,6 +68,8 @@ struct DaemonConfig {
     // [gaffer] log_root: where callers without full rights may put job log files
     // (absolute; stored without a trailing '/'). Empty: not set.
     std::string log_root;
+    // [gaffer] dbus_address: system, user or a D-Bus address. Empty: not set.
+    std::string dbus_address;
     std::vector<std::string> lookupd_addresses;  // every [gaffer] option starting with lookupd_address
     std::string certfile, keyfile;               // [ssl] certfile/keyfile (else [gaffer] certfile/keyfile)
     std::vector<std::pair<std::string, std::string>> webhooks;  // [webhooks] event = url, file order

@@ -47,6 +47,7 @@ Actions JobFsm::start(Clock::time_point) {
     Actions out;
     cancel_timers(out);
     stopped_ = false;
+    flap_stopped_ = false;
     target_ = config_numprocesses_;
     reset_flapping();
     auto r = reconcile();
@@ -58,6 +59,7 @@ Actions JobFsm::stop() {
     Actions out;
     cancel_timers(out);
     stopped_ = true;
+    flap_stopped_ = false;
     target_ = 0;
     stop_all(out);
     replacing_.clear();  // still stopping, but no longer replaced
@@ -68,8 +70,10 @@ Actions JobFsm::reload(Clock::time_point) {
     Actions out;
     // A job waiting for a flapping retry was stopped by us, not by the user: reload
     // resets the flapping state, so it starts again now instead of never.
-    if (retry_pending_)
+    if (retry_pending_) {
         stopped_ = false;
+        flap_stopped_ = false;
+    }
     cancel_timers(out);
     target_ = config_numprocesses_;
     reset_flapping();
@@ -92,6 +96,7 @@ Actions JobFsm::update(const model::JobSpec& spec, bool start, bool exact_target
     if (start && stopped_) {
         cancel_timers(out);
         stopped_ = false;
+        flap_stopped_ = false;
         reset_flapping();
     }
     target_ = exact_target ? spec.numprocesses : std::max(spec.numprocesses, target_);
@@ -156,6 +161,7 @@ bool JobFsm::on_crash(Clock::time_point now, Actions& out) {
     replacing_.clear();
     cancel_timers(out);
     stopped_ = true;
+    flap_stopped_ = true;
     if (retries_ < f.max_retry) {
         ++retries_;
         retry_pending_ = true;
@@ -235,6 +241,7 @@ Actions JobFsm::retry_fired(Clock::time_point) {
         return {};
     retry_pending_ = false;
     stopped_ = false;
+    flap_stopped_ = false;
     return reconcile();
 }
 

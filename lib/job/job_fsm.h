@@ -58,6 +58,9 @@ public:
     int target() const { return target_; }
     const std::vector<int>& processes() const { return procs_; }
     bool retry_pending() const { return retry_pending_; }
+    // Flapping stopped the job (§7.5): it waits for a retry, or gave up; until it is
+    // started, reloaded or updated again.
+    bool flap_stopped() const { return flap_stopped_; }
     bool respawn_pending() const { return respawn_pending_; }
     int retries() const { return retries_; }
     bool is_replacing(int pid) const { return replacing_.count(pid) > 0; }
@@ -122,6 +125,7 @@ private:
     std::deque<Clock::time_point> history_;
     int retries_ = 0;
     bool retry_pending_ = false;
+    bool flap_stopped_ = false;
     bool respawn_pending_ = false;
     int spawn_failures_ = 0;
     int restarts_ = 0;

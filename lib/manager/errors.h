@@ -47,25 +47,27 @@ struct ErrorMapping {
     const char* channel_name;  // /channel: the "reason" of gaffer:command_error (reference
                                // §5.2 fixes bad_command and stream_not_found); null: the
                                // error's own text, as the reference has it for failures
+    const char* dbus_name;     // D-Bus: the error name of the reply (org.gaffer1(5))
 };
 
 // One row per outcome, in the order of Outcome.
 inline constexpr ErrorMapping kErrorTable[] = {
-    {Outcome::kNotFound, 404, "not_found", "not_found"},
-    {Outcome::kConflict, 409, "process_conflict", "process_conflict"},
-    {Outcome::kBadRequest, 400, "bad_request", "bad_command"},
-    {Outcome::kForbidden, 403, "forbidden", "forbidden"},
-    {Outcome::kSpawnFailed, 500, "spawn_failed", "spawn_failed"},
-    {Outcome::kIoNotRedirected, 400, "io_not_redirected", "io_not_redirected"},
-    {Outcome::kIoNotFound, 404, "io_not_found", "stream_not_found"},
-    {Outcome::kStreamClosed, 410, "stream_closed", "stream_closed"},
-    {Outcome::kStreamFull, 503, "stream_full", "stream_full"},
-    {Outcome::kInsufficientStorage, 507, "insufficient_storage", "insufficient_storage"},
-    {Outcome::kConfigTooLarge, 413, "config_too_large", "config_too_large"},
-    {Outcome::kExists, 409, "conflict", "conflict"},
-    {Outcome::kLimitReached, 409, "limit_reached", "limit_reached"},
-    {Outcome::kBusy, 503, "busy", "busy"},
-    {Outcome::kInternal, 500, "internal_error", nullptr},
+    {Outcome::kNotFound, 404, "not_found", "not_found", "org.gaffer1.Error.NotFound"},
+    {Outcome::kConflict, 409, "process_conflict", "process_conflict", "org.gaffer1.Error.Conflict"},
+    {Outcome::kBadRequest, 400, "bad_request", "bad_command", "org.gaffer1.Error.BadRequest"},
+    {Outcome::kForbidden, 403, "forbidden", "forbidden", "org.gaffer1.Error.Forbidden"},
+    {Outcome::kSpawnFailed, 500, "spawn_failed", "spawn_failed", "org.gaffer1.Error.SpawnFailed"},
+    {Outcome::kIoNotRedirected, 400, "io_not_redirected", "io_not_redirected", "org.gaffer1.Error.NotRedirected"},
+    {Outcome::kIoNotFound, 404, "io_not_found", "stream_not_found", "org.gaffer1.Error.NotFound"},
+    {Outcome::kStreamClosed, 410, "stream_closed", "stream_closed", "org.gaffer1.Error.StreamClosed"},
+    {Outcome::kStreamFull, 503, "stream_full", "stream_full", "org.gaffer1.Error.StreamFull"},
+    {Outcome::kInsufficientStorage, 507, "insufficient_storage", "insufficient_storage",
+     "org.gaffer1.Error.LimitExceeded"},
+    {Outcome::kConfigTooLarge, 413, "config_too_large", "config_too_large", "org.gaffer1.Error.LimitExceeded"},
+    {Outcome::kExists, 409, "conflict", "conflict", "org.gaffer1.Error.Conflict"},
+    {Outcome::kLimitReached, 409, "limit_reached", "limit_reached", "org.gaffer1.Error.LimitExceeded"},
+    {Outcome::kBusy, 503, "busy", "busy", "org.gaffer1.Error.Busy"},
+    {Outcome::kInternal, 500, "internal_error", nullptr, "org.gaffer1.Error.Internal"},
 };
 
 constexpr bool error_table_in_order() {

@@ -772,6 +772,7 @@ struct Manager::Impl {
         info.max_processes = j.fsm.target();
         info.config_json = j.spec.config_json;
         info.stopped = j.fsm.stopped();
+        info.flapping = j.fsm.flap_stopped();
         return info;
     }
 

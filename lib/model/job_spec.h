@@ -126,6 +126,8 @@ struct JobInfo {
     std::vector<int> processes;
     std::string config_json;
     bool stopped = false;
+    // Flapping stopped it: it waits for a retry, or gave up (reference §7.5).
+    bool flapping = false;
 };
 
 }  // namespace gaffer::model

@@ -268,7 +268,7 @@ std::optional<Failure> denied(Right right, Target target, std::string_view what)
         msg = std::string(right_name(right)) + " permission on every job required";
     else
         msg = std::string(right_name(right)) + " permission on '" + std::string(what) + "' required";
-    return Failure{Error{EPERM, std::move(msg)}};
+    return Failure{Error{EPERM, std::move(msg)}, Param{}, false, false, true};
 }
 
 // Step 1 and 2: the target and the right on it. Fills a.session, a.job, a.pid, a.process.
@@ -331,9 +331,10 @@ std::optional<Failure> resolve_and_check(const Context& ctx, const Caller& calle
                 // Rights before existence: without the right on every job, an unknown pid
                 // is refused like the pid of a job the caller may not see.
                 if (!has_right(caller, access.right, Target::kAll, "*")) {
-                    return Failure{Error{EPERM, std::string(right_name(access.right)) +
-                                                    " permission on the job of process " + std::to_string(a.pid) +
-                                                    " required"}};
+                    return Failure{
+                        Error{EPERM, std::string(right_name(access.right)) + " permission on the job of process " +
+                                         std::to_string(a.pid) + " required"},
+                        Param{}, false, false, true};
                 }
                 return from(info.error());
             }

@@ -122,6 +122,7 @@ struct Failure {
     Param param{};         // with EINVAL: the parameter at fault (0: none)
     bool missing = false;  // with EINVAL: that parameter was not given
     bool ran = false;      // the operation ran: the error is the manager's
+    bool access = false;   // EPERM for the caller's rights (not for what it asked)
 };
 
 struct Answer {

@@ -11,14 +11,19 @@ import http.client
 import base64
 import json
 import os
+import re
+import select
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 import uuid
+import xml.etree.ElementTree as ET
 
 GAFFERD = os.environ.get("GAFFERD")
 # `make sanitize` sets this: under ASan, RSS measures its quarantine, not gafferd.
@@ -341,3 +346,290 @@ class WebSocket:
 
     def close(self):
         self.sock.close()
+
+
+# ------------------------------------------------------------------ D-Bus (issue 13)
+
+# A session-like bus of our own: everyone may connect (other uids too, for the rights
+# tests), own any name, send to and receive from anyone, and eavesdrop (busctl monitor).
+_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <keep_umask/>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+  <limit name="max_incoming_unix_fds">1024</limit>
+  <limit name="max_outgoing_unix_fds">1024</limit>
+  <limit name="reply_timeout">10000</limit>
+</busconfig>
+"""
+
+NOBODY = 65534
+
+
+def end_by_pid(proc, grace=5):
+    """SIGTERM to a child we started (by its pid), SIGKILL after grace seconds; reaped."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+class DBusDaemon:
+    """A private dbus-daemon on unix:path=<tmp>/bus, started with --nofork and ended by its
+    pid. `address` is what it printed (with the bus's guid, which a client then checks);
+    `path_address` names only the socket, so it still fits a bus restarted on the same
+    path (end_process() then start() again). Usable as a context manager."""
+
+    def __init__(self):
+        self.tmp = None
+        self.proc = None
+        self.address = None
+
+    def start(self, timeout=10):
+        binary = shutil.which("dbus-daemon")
+        if not binary:
+            raise RuntimeError("dbus-daemon is not installed (Debian package dbus; ./contrib/install-deps.sh)")
+        if not self.tmp:
+            self.tmp = tempfile.mkdtemp(prefix="gafferd-bus-")
+            # Other uids (the rights tests run busctl as nobody) must reach the socket.
+            os.chmod(self.tmp, 0o755)
+            self.socket = os.path.join(self.tmp, "bus")
+            self.path_address = "unix:path=" + self.socket
+            self.config = os.path.join(self.tmp, "bus.conf")
+            with open(self.config, "w") as f:
+                f.write(_BUS_CONFIG.format(socket=self.socket))
+            self.log_path = os.path.join(self.tmp, "dbus-daemon.log")
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([binary, "--config-file=" + self.config, "--nofork", "--print-address=1"],
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
+        line = b""
+        deadline = time.monotonic() + timeout
+        while not line.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or self.proc.poll() is not None:
+                self.stop()
+                raise AssertionError(f"dbus-daemon printed no address within {timeout}s: {line!r}")
+            r, _, _ = select.select([self.proc.stdout], [], [], left)
+            if r:
+                chunk = os.read(self.proc.stdout.fileno(), 4096)
+                if not chunk:
+                    continue
+                line += chunk
+        self.address = line.decode().strip()
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def end_process(self):
+        """Ends the bus (SIGTERM to the pid we started, SIGKILL if it lingers) and keeps its
+        directory: every client sees the bus go away."""
+        if self.proc:
+            end_by_pid(self.proc)
+            self.proc.stdout.close()
+            self.proc = None
+        if self.tmp:
+            try:
+                os.unlink(self.socket)  # dbus-daemon removes it itself only on a clean exit
+            except FileNotFoundError:
+                pass
+
+    def stop(self):
+        """end_process(), then the temp dir goes too."""
+        self.end_process()
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class BusReply:
+    """One busctl run: exit code, parsed --json=short output (None when there is none),
+    and, for a failed call, the D-Bus error name and message (from sd-bus's debug log:
+    busctl itself prints only the message)."""
+
+    def __init__(self, argv, rc, stdout, stderr):
+        self.argv = argv
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+        self.error_name = None
+        self.error_message = None
+        errors = re.findall(r"^Got message type=error .*? error-name=(\S+) error-message=(.*)$", stderr, re.M)
+        if errors:
+            self.error_name, self.error_message = errors[-1]
+        try:
+            self.json = json.loads(stdout) if stdout.strip() else None
+        except ValueError:
+            self.json = None
+
+    @property
+    def ok(self):
+        return self.rc == 0
+
+    @property
+    def data(self):
+        """The reply's values (busctl call/get-property: {"type": sig, "data": [...]})."""
+        if not isinstance(self.json, dict) or "data" not in self.json:
+            raise AssertionError(f"busctl {' '.join(self.argv[1:])}: no reply data: {self!r}")
+        return self.json["data"]
+
+    def __repr__(self):
+        return (f"<BusReply rc={self.rc} error={self.error_name} {self.error_message!r} "
+                f"out={self.stdout[:300]!r} err={self.stderr[-300:]!r}>")
+
+
+class Busctl:
+    """The real busctl on one bus address. `uid` runs it as that user (and group) through
+    setpriv. Every call is bounded (busctl's own --timeout plus a subprocess timeout)."""
+
+    def __init__(self, address, uid=None, timeout=5):
+        self.address = address
+        self.uid = uid
+        self.timeout = timeout
+
+    def argv(self, *args, json_mode=True):
+        a = ["busctl", "--address=" + self.address, f"--timeout={self.timeout}"]
+        if json_mode:
+            a.append("--json=short")
+        a += list(args)
+        if self.uid is not None:
+            a = ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups"] + a
+        return a
+
+    def run(self, *args, json_mode=True):
+        argv = self.argv(*args, json_mode=json_mode)
+        env = dict(os.environ, SYSTEMD_LOG_LEVEL="debug", SYSTEMD_COLORS="0", SYSTEMD_PAGER="cat")
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, env=env, timeout=self.timeout + 10)
+        return BusReply(argv, p.returncode, p.stdout.decode("utf-8", "replace"),
+                        p.stderr.decode("utf-8", "replace"))
+
+    def call(self, dest, path, iface, method, signature="", *args):
+        # "--" first: busctl needs it before a negative argument (ScaleJob ss web -1).
+        sig = [signature] if signature else []
+        return self.run("--", "call", dest, path, iface, method, *sig, *[str(a) for a in args])
+
+    def name_has_owner(self, name):
+        """Whether some connection owns name on the bus (org.freedesktop.DBus.NameHasOwner)."""
+        r = self.call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner", "s",
+                      name)
+        if not r.ok:
+            raise AssertionError(f"NameHasOwner {name}: {r!r}")
+        return r.data == [True]
+
+    def name_owner_pid(self, name):
+        """The pid of the process that owns name on the bus, None while nobody does."""
+        r = self.call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                      "GetConnectionUnixProcessID", "s", name)
+        if r.error_name == "org.freedesktop.DBus.Error.NameHasNoOwner":
+            return None
+        if not r.ok:
+            raise AssertionError(f"GetConnectionUnixProcessID {name}: {r!r}")
+        return r.data[0]
+
+    def get_property(self, dest, path, iface, prop):
+        return self.run("--", "get-property", dest, path, iface, prop)
+
+    def list_names(self):
+        r = self.run("list")
+        if not r.ok or not isinstance(r.json, list):
+            raise AssertionError(f"busctl list: {r!r}")
+        return r.json
+
+    def introspect(self, dest, path):
+        """The object's introspection XML as an ElementTree element (the <node>)."""
+        r = self.run("--xml-interface", "introspect", dest, path, json_mode=False)
+        if not r.ok:
+            raise AssertionError(f"busctl introspect {dest} {path}: {r!r}")
+        return ET.fromstring(r.stdout)
+
+    def tree(self, dest):
+        """Every object path of dest, as `busctl tree --list` prints them."""
+        r = self.run("tree", "--list", dest, json_mode=False)
+        if not r.ok:
+            raise AssertionError(f"busctl tree {dest}: {r!r}")
+        return [line.strip() for line in r.stdout.splitlines() if line.strip().startswith("/")]
+
+    def monitor(self, *names, match=None):
+        return BusMonitor(self, names, match)
+
+
+class BusMonitor:
+    """`busctl monitor --json=short` in the background; a reader thread parses each message
+    (one JSON object a line) into `messages`. stop() ends it by its pid."""
+
+    def __init__(self, busctl, names=(), match=None):
+        args = ["monitor"] + (["--match=" + match] if match else []) + list(names)
+        self.argv = busctl.argv(*args)
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.messages = []
+        self.lock = threading.Lock()
+        self.ready = threading.Event()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.err_reader = threading.Thread(target=self._read_err, daemon=True)
+        self.err_reader.start()
+        if not self.ready.wait(10):
+            self.stop()
+            raise AssertionError("busctl monitor did not start monitoring within 10s")
+
+    def _read_err(self):
+        for line in self.proc.stderr:
+            if b"Monitoring bus message stream" in line:
+                self.ready.set()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            try:
+                m = json.loads(line)
+            except ValueError:
+                continue
+            with self.lock:
+                self.messages.append(m)
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.messages)
+
+    def signals(self, member=None, interface=None, path=None):
+        out = []
+        for m in self.snapshot():
+            if m.get("type") != "signal":
+                continue
+            if member and m.get("member") != member:
+                continue
+            if interface and m.get("interface") != interface:
+                continue
+            if path and m.get("path") != path:
+                continue
+            out.append(m)
+        return out
+
+    def wait_signal(self, pred, timeout=10, what="a signal"):
+        """The first signal message for which pred(message) is true, waiting at most timeout."""
+        return wait_for(lambda: next((m for m in self.signals() if pred(m)), None), timeout=timeout, what=what)
+
+    def stop(self):
+        end_by_pid(self.proc)
+        self.reader.join(5)
+        self.err_reader.join(5)
+        self.proc.stdout.close()
+        self.proc.stderr.close()

@@ -576,6 +576,26 @@ TEST(JobFsm, ReloadAfterGivingUpKeepsTheJobStopped) {
     EXPECT_TRUE(h.fsm.stopped());
 }
 
+TEST(JobFsm, FlapStoppedFromTheFlapUntilTheJobRunsAgain) {
+    Harness h(make_spec(1, flapping(2, 1.0, 7.0, 1)));
+    h.start();
+    EXPECT_FALSE(h.fsm.flap_stopped());
+    h.exited(1);
+    ASSERT_EQ(h.exited(2), (Actions{Flap(), ArmRetry(7.0)}));
+    EXPECT_TRUE(h.fsm.flap_stopped());  // waiting for the retry
+    h.retry_fired();
+    EXPECT_FALSE(h.fsm.flap_stopped());
+    h.exited(3);
+    ASSERT_EQ(h.exited(4), (Actions{Flap(), GaveUp()}));
+    EXPECT_TRUE(h.fsm.flap_stopped());  // gave up
+    h.run(h.fsm.reload(h.now));
+    EXPECT_TRUE(h.fsm.flap_stopped());  // a reload leaves a job that gave up stopped
+    h.start();
+    EXPECT_FALSE(h.fsm.flap_stopped());
+    h.run(h.fsm.stop());
+    EXPECT_FALSE(h.fsm.flap_stopped());  // stopped by the user, not by flapping
+}
+
 // ---------------------------------------------------------------- spawn failures
 
 TEST(JobFsm, SpawnFailureBacksOffWithAGrowingDelay) {
