@@ -843,7 +843,9 @@ class OpenOutputTest(GafferBusCase):
                 got += len(body.read1(65536))
                 self.assertTrue(self.d.request("GET", "/ping", timeout=1).status == 200)
             conn.close()
-            self.assertGreater(got, 1 << 20, "the process's output stopped flowing while a D-Bus reader held back")
+            # Flowing, not fast: a sanitized gafferd moves a fraction of the bytes.
+            self.assertGreater(got, (1 << 16) if gafferlib.SANITIZED else (1 << 20),
+                               "the process's output stopped flowing while a D-Bus reader held back")
             self.alive()
             out, err = p.communicate(timeout=10)
             self.assertEqual(p.returncode, 0, err)
