@@ -742,83 +742,67 @@ struct Service::Impl {
 
     int bad_target(sd_bus_message* m) { return reply_bad(m, "invalid arguments"); }
 
+    // A method return holding an array of `element`s, one per member of `items` (a JSON
+    // array), each appended by `append(reply, item)`; a member it skips returns 0.
+    template <typename Append>
+    static int reply_array(sd_bus_message* m, const char* element, const json_t* items, Append append) {
+        sd_bus_message* r = nullptr;
+        int rc = sd_bus_message_new_method_return(m, &r);
+        if (rc < 0)
+            return rc;
+        MessagePtr reply(r);
+        if ((rc = sd_bus_message_open_container(r, 'a', element)) < 0)
+            return rc;
+        size_t i;
+        json_t* item;
+        json_array_foreach(items, i, item) {
+            if ((rc = append(r, item)) < 0)
+                return rc;
+        }
+        if ((rc = sd_bus_message_close_container(r)) < 0)
+            return rc;
+        return sd_bus_send(nullptr, r, nullptr);
+    }
+
     int m_list_sessions(sd_bus_message* m, const ops::Caller& who, From) {
         Args a;
         return run(m, who, ops::Op::kSessions, a, [&](ops::Answer& ans) {
-            std::vector<std::string> names;
-            size_t i;
-            json_t* v;
-            json_array_foreach(json_object_get(ans.result.get(), "sessions"), i, v)
-                names.emplace_back(json_string_value(v));
-            std::vector<char*> strv;
-            for (auto& n : names) strv.push_back(n.data());
-            strv.push_back(nullptr);
-            MessagePtr reply;
-            sd_bus_message* r = nullptr;
-            int rc = sd_bus_message_new_method_return(m, &r);
-            if (rc < 0)
-                return rc;
-            reply.reset(r);
-            if ((rc = sd_bus_message_append_strv(r, strv.data())) < 0)
-                return rc;
-            return sd_bus_send(nullptr, r, nullptr);
+            return reply_array(m, "s", json_object_get(ans.result.get(), "sessions"), [](sd_bus_message* r, json_t* v) {
+                return sd_bus_message_append(r, "s", json_string_value(v));
+            });
         });
     }
 
     int m_list_jobs(sd_bus_message* m, const ops::Caller& who, From) {
         Args a;
         return run(m, who, ops::Op::kJobs, a, [&](ops::Answer& ans) {
-            sd_bus_message* r = nullptr;
-            int rc = sd_bus_message_new_method_return(m, &r);
-            if (rc < 0)
-                return rc;
-            MessagePtr reply(r);
-            if ((rc = sd_bus_message_open_container(r, 'a', "(ssbuuo)")) < 0)
-                return rc;
-            size_t i;
-            json_t* v;
-            json_array_foreach(json_object_get(ans.result.get(), "jobs"), i, v) {
-                model::JobName name = model::JobName::parse(json_string_value(v));
-                auto info = manager.info(name);
-                if (!info)
-                    continue;
-                std::string q = name.qualified(), path = job_path(q);
-                if ((rc = sd_bus_message_append(r, "(ssbuuo)", q.c_str(), name.session.c_str(), info->active,
-                                                static_cast<uint32_t>(info->running),
-                                                static_cast<uint32_t>(info->max_processes), path.c_str())) < 0)
-                    return rc;
-            }
-            if ((rc = sd_bus_message_close_container(r)) < 0)
-                return rc;
-            return sd_bus_send(nullptr, r, nullptr);
+            return reply_array(
+                m, "(ssbuuo)", json_object_get(ans.result.get(), "jobs"), [this](sd_bus_message* r, json_t* v) {
+                    model::JobName name = model::JobName::parse(json_string_value(v));
+                    auto info = manager.info(name);
+                    if (!info)
+                        return 0;  // unloaded meanwhile
+                    std::string q = name.qualified(), path = job_path(q);
+                    return sd_bus_message_append(r, "(ssbuuo)", q.c_str(), name.session.c_str(), info->active,
+                                                 static_cast<uint32_t>(info->running),
+                                                 static_cast<uint32_t>(info->max_processes), path.c_str());
+                });
         });
     }
 
     int m_list_processes(sd_bus_message* m, const ops::Caller& who, From) {
         Args a;
         return run(m, who, ops::Op::kAllProcesses, a, [&](ops::Answer& ans) {
-            sd_bus_message* r = nullptr;
-            int rc = sd_bus_message_new_method_return(m, &r);
-            if (rc < 0)
-                return rc;
-            MessagePtr reply(r);
-            if ((rc = sd_bus_message_open_container(r, 'a', "(uusstbo)")) < 0)
-                return rc;
-            size_t i;
-            json_t* p;
-            json_array_foreach(json_object_get(ans.result.get(), "processes"), i, p) {
-                auto pid = static_cast<uint32_t>(json_integer_value(json_object_get(p, "pid")));
-                std::string path = process_path(static_cast<int>(pid));
-                if ((rc = sd_bus_message_append(
-                         r, "(uusstbo)", pid, static_cast<uint32_t>(json_integer_value(json_object_get(p, "os_pid"))),
-                         json_string_value(json_object_get(p, "name")), json_string_value(json_object_get(p, "state")),
-                         usec_of(json_number_value(json_object_get(p, "create_time"))),
-                         json_is_true(json_object_get(p, "commited")), path.c_str())) < 0)
-                    return rc;
-            }
-            if ((rc = sd_bus_message_close_container(r)) < 0)
-                return rc;
-            return sd_bus_send(nullptr, r, nullptr);
+            return reply_array(
+                m, "(uusstbo)", json_object_get(ans.result.get(), "processes"), [](sd_bus_message* r, json_t* p) {
+                    auto pid = static_cast<uint32_t>(json_integer_value(json_object_get(p, "pid")));
+                    std::string path = process_path(static_cast<int>(pid));
+                    return sd_bus_message_append(
+                        r, "(uusstbo)", pid, static_cast<uint32_t>(json_integer_value(json_object_get(p, "os_pid"))),
+                        json_string_value(json_object_get(p, "name")), json_string_value(json_object_get(p, "state")),
+                        usec_of(json_number_value(json_object_get(p, "create_time"))),
+                        json_is_true(json_object_get(p, "commited")), path.c_str());
+                });
         });
     }
 
