@@ -790,20 +790,33 @@ struct Service::Impl {
         });
     }
 
+    // The typed values, after the operation's right: 1000 processes through JSON cost
+    // about 1 ms more (bench row 10).
     int m_list_processes(sd_bus_message* m, const ops::Caller& who, From) {
-        Args a;
-        return run(m, who, ops::Op::kAllProcesses, a, [&](ops::Answer& ans) {
-            return reply_array(
-                m, "(uusstbo)", json_object_get(ans.result.get(), "processes"), [](sd_bus_message* r, json_t* p) {
-                    auto pid = static_cast<uint32_t>(json_integer_value(json_object_get(p, "pid")));
-                    std::string path = process_path(static_cast<int>(pid));
-                    return sd_bus_message_append(
-                        r, "(uusstbo)", pid, static_cast<uint32_t>(json_integer_value(json_object_get(p, "os_pid"))),
-                        json_string_value(json_object_get(p, "name")), json_string_value(json_object_get(p, "state")),
-                        usec_of(json_number_value(json_object_get(p, "create_time"))),
-                        json_is_true(json_object_get(p, "commited")), path.c_str());
-                });
-        });
+        if (auto f = ops::authorize_listing(who, ops::Op::kAllProcesses))
+            return reply_failure(m, *f);
+        sd_bus_message* r = nullptr;
+        int rc = sd_bus_message_new_method_return(m, &r);
+        if (rc < 0)
+            return rc;
+        MessagePtr reply(r);
+        if ((rc = sd_bus_message_open_container(r, 'a', "(uusstbo)")) < 0)
+            return rc;
+        std::string path = kProcPrefix;
+        path += '/';
+        const size_t prefix = path.size();
+        for (const auto& p : manager.all_processes()) {
+            path.resize(prefix);
+            path += std::to_string(p.pid);
+            std::string job = p.job.qualified();
+            if ((rc = sd_bus_message_append(r, "(uusstbo)", static_cast<uint32_t>(p.pid),
+                                            static_cast<uint32_t>(p.os_pid), job.c_str(), model::to_string(p.state),
+                                            usec_of(p.create_time), p.commited, path.c_str())) < 0)
+                return rc;
+        }
+        if ((rc = sd_bus_message_close_container(r)) < 0)
+            return rc;
+        return sd_bus_send(nullptr, r, nullptr);
     }
 
     int m_get_job(sd_bus_message* m, const ops::Caller& who, From from) {

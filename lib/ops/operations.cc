@@ -528,6 +528,13 @@ std::optional<Failure> check_right(const Caller& caller, Right right, Target tar
     return denied(right, target, what);
 }
 
+std::optional<Failure> authorize_listing(const Caller& caller, Op op) {
+    const Access& access = operation(op).access;
+    if (access.target != Target::kAll)
+        return Failure{Error{EINVAL, std::string(operation(op).name) + " is not a listing"}};
+    return check_right(caller, access.right, Target::kAll, "*");
+}
+
 Answer call(const Context& ctx, const Caller& caller, Op op, const Input& input, std::optional<Access> access) {
     const Operation& row = operation(op);
     Args a;

@@ -157,6 +157,11 @@ struct Context {
 // or "*"), else the EPERM failure with the message every front end shows.
 std::optional<Failure> check_right(const Caller& caller, Right right, Target target, std::string_view what);
 
+// Step 2 alone for an operation on every job (Target::kAll: the listings), for a front
+// end that reads the manager's typed values itself where the JSON result would be the
+// cost (D-Bus ListProcesses): nullopt when `caller` has the row's right.
+std::optional<Failure> authorize_listing(const Caller& caller, Op op);
+
 // Runs `op` for `caller` on `input` (steps 1–5 above). `access` overrides the row's (a
 // front end whose contract fixes a stricter right for a command, e.g. /channel's `load`
 // needs admin).

@@ -152,6 +152,19 @@ TEST(OperationTable, OneRowPerOperationWithItsOwnName) {
     EXPECT_EQ(find_operation("nope"), nullptr);
 }
 
+TEST(OperationTable, AuthorizeListingChecksTheRowsRightOnListingsOnly) {
+    Caller reader, nobody;
+    reader.perms.read = {"*"};
+    EXPECT_FALSE(authorize_listing(reader, Op::kAllProcesses).has_value());
+    auto refused = authorize_listing(nobody, Op::kAllProcesses);
+    ASSERT_TRUE(refused.has_value());
+    EXPECT_EQ(refused->error.code, EPERM);
+    EXPECT_TRUE(refused->access);
+    auto not_listing = authorize_listing(admin(), Op::kScale);
+    ASSERT_TRUE(not_listing.has_value());
+    EXPECT_EQ(not_listing->error.code, EINVAL);
+}
+
 TEST_F(OperationsTest, EveryBadValueOfEveryParameterIsRefusedNamingIt) {
     std::string before = state();
     int cases = 0;
