@@ -889,30 +889,52 @@ struct Service::Impl {
         return reply_empty(m, who, ops::Op::kUpdate, a);
     }
 
+    // The methods that take a target (a job or a pid), at most one string argument, and
+    // answer nothing, the result as JSON text, or one of its counts.
+    enum class Reply { kEmpty, kJson, kNumprocesses };
+    template <ops::Op Op, bool kByPid, ops::Param kExtra, Reply kReply>
+    int simple(sd_bus_message* m, const ops::Caller& who, From from) {
+        Args a;
+        bool read = kByPid ? read_pid(m, from, a) : read_job(m, from, a);
+        if (read && kExtra != ops::Param{}) {
+            const char* v = nullptr;
+            read = sd_bus_message_read(m, "s", &v) >= 0;
+            if (read)
+                a.str(kExtra, v);
+        }
+        if (!read)
+            return bad_target(m);
+        switch (kReply) {
+            case Reply::kEmpty:
+                return reply_empty(m, who, Op, a);
+            case Reply::kJson:
+                return reply_json(m, who, Op, a);
+            case Reply::kNumprocesses:
+                break;
+        }
+        return reply_u(m, who, Op, a, "numprocesses");
+    }
     template <ops::Op Op>
     int m_job_action(sd_bus_message* m, const ops::Caller& who, From from) {
-        Args a;
-        if (!read_job(m, from, a))
-            return bad_target(m);
-        return reply_empty(m, who, Op, a);
+        return simple<Op, false, ops::Param{}, Reply::kEmpty>(m, who, from);
     }
-
     int m_scale_job(sd_bus_message* m, const ops::Caller& who, From from) {
-        Args a;
-        const char* spec = nullptr;
-        if (!read_job(m, from, a) || sd_bus_message_read(m, "s", &spec) < 0)
-            return bad_target(m);
-        a.str(ops::kParamScale, spec);
-        return reply_u(m, who, ops::Op::kScale, a, "numprocesses");
+        return simple<ops::Op::kScale, false, ops::kParamScale, Reply::kNumprocesses>(m, who, from);
     }
-
     int m_signal_job(sd_bus_message* m, const ops::Caller& who, From from) {
-        Args a;
-        const char* sig = nullptr;
-        if (!read_job(m, from, a) || sd_bus_message_read(m, "s", &sig) < 0)
-            return bad_target(m);
-        a.str(ops::kParamSignal, sig);
-        return reply_empty(m, who, ops::Op::kKillAll, a);
+        return simple<ops::Op::kKillAll, false, ops::kParamSignal, Reply::kEmpty>(m, who, from);
+    }
+    int m_job_stats(sd_bus_message* m, const ops::Caller& who, From from) {
+        return simple<ops::Op::kStats, false, ops::Param{}, Reply::kJson>(m, who, from);
+    }
+    int m_stop_process(sd_bus_message* m, const ops::Caller& who, From from) {
+        return simple<ops::Op::kStopProcess, true, ops::Param{}, Reply::kEmpty>(m, who, from);
+    }
+    int m_signal_process(sd_bus_message* m, const ops::Caller& who, From from) {
+        return simple<ops::Op::kKill, true, ops::kParamSignal, Reply::kEmpty>(m, who, from);
+    }
+    int m_process_stats(sd_bus_message* m, const ops::Caller& who, From from) {
+        return simple<ops::Op::kProcessStats, true, ops::Param{}, Reply::kJson>(m, who, from);
     }
 
     // Commit options a{sv}: graceful_timeout (d), env (a{ss}).
@@ -969,29 +991,6 @@ struct Service::Impl {
         return reply_u(m, who, ops::Op::kCommit, a, "pid");
     }
 
-    int m_job_stats(sd_bus_message* m, const ops::Caller& who, From from) {
-        Args a;
-        if (!read_job(m, from, a))
-            return bad_target(m);
-        return reply_json(m, who, ops::Op::kStats, a);
-    }
-
-    int m_stop_process(sd_bus_message* m, const ops::Caller& who, From from) {
-        Args a;
-        if (!read_pid(m, from, a))
-            return bad_target(m);
-        return reply_empty(m, who, ops::Op::kStopProcess, a);
-    }
-
-    int m_signal_process(sd_bus_message* m, const ops::Caller& who, From from) {
-        Args a;
-        const char* sig = nullptr;
-        if (!read_pid(m, from, a) || sd_bus_message_read(m, "s", &sig) < 0)
-            return bad_target(m);
-        a.str(ops::kParamSignal, sig);
-        return reply_empty(m, who, ops::Op::kKill, a);
-    }
-
     int m_write_process(sd_bus_message* m, const ops::Caller& who, From from) {
         Args a;
         const void* data = nullptr;
@@ -1000,13 +999,6 @@ struct Service::Impl {
             return bad_target(m);
         a.in.data = a.keep(json::take(json_stringn_nocheck(static_cast<const char*>(data ? data : ""), n)));
         return reply_empty(m, who, ops::Op::kSend, a);
-    }
-
-    int m_process_stats(sd_bus_message* m, const ops::Caller& who, From from) {
-        Args a;
-        if (!read_pid(m, from, a))
-            return bad_target(m);
-        return reply_json(m, who, ops::Op::kProcessStats, a);
     }
 
     int m_open_output(sd_bus_message* m, const ops::Caller& who, From from) {
