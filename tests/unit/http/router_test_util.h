@@ -22,6 +22,7 @@
 #include "lib/loop/loop.h"
 #include "lib/manager/manager.h"
 #include "tests/helpers/temp_dir.h"
+#include "tests/helpers/test_manager.h"
 
 namespace gaffer::http::testing {
 
@@ -45,14 +46,8 @@ class RouterFixture : public ::testing::Test {
 protected:
     void SetUp() override {
         ASSERT_TRUE(dir_.ok());
-        auto l = loop::Loop::create();
-        ASSERT_TRUE(l) << l.error().message();
-        loop_ = std::move(*l);
-        bus_ = std::make_unique<events::EventBus>(*loop_);
-        manager::Options o;
-        o.default_cwd = "/";
-        o.use_cgroups = false;
-        manager_ = std::make_unique<manager::Manager>(*loop_, *bus_, o);
+        gaffer::testing::make_test_manager(loop_, bus_, manager_);
+        ASSERT_TRUE(manager_);
         // As the server opens it: a change never waits for another process's lock.
         auth::Store::Options sopts;
         sopts.wait_for_lock = false;

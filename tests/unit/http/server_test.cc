@@ -21,6 +21,7 @@
 #include "lib/loop/loop.h"
 #include "lib/manager/manager.h"
 #include "tests/helpers/temp_dir.h"
+#include "tests/helpers/test_manager.h"
 
 namespace gaffer::http {
 namespace {
@@ -125,14 +126,8 @@ private:
 class ServerTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        auto l = loop::Loop::create();
-        ASSERT_TRUE(l);
-        loop_ = std::move(*l);
-        bus_ = std::make_unique<events::EventBus>(*loop_);
-        manager::Options o;
-        o.default_cwd = "/";
-        o.use_cgroups = false;
-        manager_ = std::make_unique<manager::Manager>(*loop_, *bus_, o);
+        gaffer::testing::make_test_manager(loop_, bus_, manager_);
+        ASSERT_TRUE(manager_);
     }
     void TearDown() override {
         server_.reset();

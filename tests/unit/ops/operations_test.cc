@@ -19,6 +19,7 @@
 #include "lib/json/json.h"
 #include "lib/loop/loop.h"
 #include "lib/manager/manager.h"
+#include "tests/helpers/test_manager.h"
 
 namespace gaffer::ops {
 namespace {
@@ -74,14 +75,8 @@ Caller admin() {
 class OperationsTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        auto l = loop::Loop::create();
-        ASSERT_TRUE(l) << l.error().message();
-        loop_ = std::move(*l);
-        bus_ = std::make_unique<events::EventBus>(*loop_);
-        manager::Options o;
-        o.default_cwd = "/";
-        o.use_cgroups = false;
-        manager_ = std::make_unique<manager::Manager>(*loop_, *bus_, o);
+        gaffer::testing::make_test_manager(loop_, bus_, manager_);
+        ASSERT_TRUE(manager_);
         policy_.daemon_uid = geteuid();
         policy_.daemon_gid = getegid();
         model::JobSpec spec;
