@@ -40,8 +40,10 @@ constexpr const char* kProcIface = "org.gaffer1.Process";
 constexpr size_t kMaxPendingCalls = 1024;
 // Credentials cached (unique names seen); the oldest half goes when it is full.
 constexpr size_t kMaxCachedPeers = 4096;
-// Open OpenOutput pipes, all clients together.
-constexpr size_t kMaxOutputs = 256;
+// Open OpenOutput pipes: all clients together, and per caller uid (reads are open to
+// every local user: one of them must not take them all).
+constexpr size_t kMaxOutputs = 512;
+constexpr size_t kMaxOutputsPerUid = 32;
 
 using MessagePtr = CPtr<sd_bus_message, sd_bus_message_unref>;
 using SlotPtr = CPtr<sd_bus_slot, sd_bus_slot_unref>;
@@ -176,7 +178,9 @@ struct Service::Impl {
         UniqueFd fd;  // write end
         manager::Manager::OutputSubId sub = 0;
         loop::Loop::WatchId watch = 0;
+        uid_t uid = 0;  // of the caller that opened it
     };
+    std::unordered_map<uid_t, size_t> outputs_by_uid;
     std::map<uint64_t, Output> outputs;
     uint64_t next_output = 1;
 
@@ -1010,8 +1014,12 @@ struct Service::Impl {
         ops::Answer found = ops::call(ctx(), who, ops::Op::kProcessExists, a.in);
         if (!found.ok())
             return reply_failure(m, *found.failure);
-        if (outputs.size() >= kMaxOutputs)
-            return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_LIMITS_EXCEEDED, "too many open outputs");
+        uid_t uid = who.peer_uid.value_or(0);
+        if (outputs.size() >= kMaxOutputs || outputs_by_uid[uid] >= kMaxOutputsPerUid) {
+            return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                              "too many open outputs (%zu per uid, %zu in all)", kMaxOutputsPerUid,
+                                              kMaxOutputs);
+        }
         int pid = static_cast<int>(json_integer_value(a.in.pid));
         int fds[2];
         if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -1043,6 +1051,8 @@ struct Service::Impl {
         Output& out = outputs[id];
         out.fd = std::move(wr);
         out.sub = *sub;
+        out.uid = uid;
+        ++outputs_by_uid[uid];
         // The reader closing its end shows as POLLERR on ours.
         auto w = loop.watch(out.fd.get(), 0, [this, id](uint32_t) { close_output(id); });
         if (w)
@@ -1058,6 +1068,8 @@ struct Service::Impl {
             loop.unwatch(it->second.watch);
         if (it->second.sub)
             manager.unsubscribe_output(it->second.sub);
+        if (auto n = outputs_by_uid.find(it->second.uid); n != outputs_by_uid.end() && --n->second == 0)
+            outputs_by_uid.erase(n);
         outputs.erase(it);
     }
 

@@ -986,6 +986,40 @@ class RightsTest(GafferBusCase):
         self.assertEqual(self.d.get_json("/jobs/default/web/numprocesses")["numprocesses"], 2)
 
 
+class OutputQuotaTest(GafferBusCase):
+    def test_one_user_cannot_take_every_output(self):
+        # OpenOutput is a read, open to every local user: 32 at most per uid, so that one
+        # user holding descriptors leaves others (root here) theirs.
+        self.assertTrue(DBUS_CLIENT and os.access(DBUS_CLIENT, os.X_OK), "GAFFER_DBUS_CLIENT is not built")
+        self.load("talk", cmd="sh", args=("-c", "while :; do echo x; sleep 0.2; done"), n=1,
+                  redirect_output=["out"])
+        pid = self.pids("talk")[0]
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        holders = []
+        try:
+            for _ in range(32):
+                p = subprocess.Popen(as_nobody + [DBUS_CLIENT, "hold-output", self.bus.address, str(pid), "out",
+                                                  "20000"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                holders.append(p)
+                self.assertEqual(p.stdout.readline().strip(), b"open")
+            extra = subprocess.run(as_nobody + [DBUS_CLIENT, "hold-output", self.bus.address, str(pid), "out", "0"],
+                                   capture_output=True, timeout=15)
+            self.assertIn(b"org.freedesktop.DBus.Error.LimitsExceeded", extra.stdout, extra)
+            mine = subprocess.run([DBUS_CLIENT, "hold-output", self.bus.address, str(pid), "out", "0"],
+                                  capture_output=True, timeout=15)
+            self.assertTrue(mine.stdout.startswith(b"open"), mine)
+        finally:
+            for p in holders:
+                p.stdin.close()
+                p.wait(timeout=15)
+                p.stdout.close()
+        # The descriptors closed, the quota is back.
+        again = wait_for(lambda: subprocess.run(as_nobody + [DBUS_CLIENT, "hold-output", self.bus.address, str(pid),
+                                                             "out", "0"], capture_output=True, timeout=15)
+                         .stdout.startswith(b"open"), what="nobody's outputs to be released")
+        self.assertTrue(again)
+
+
 class MirrorTest(GafferBusCase):
     def test_scale_on_one_api_is_seen_on_the_other(self):
         self.load("web", n=1)
