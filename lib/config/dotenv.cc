@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "lib/config/procfile.h"
 namespace gaffer::config {
 
 namespace {
@@ -303,6 +304,13 @@ Status parse_dotenv(std::string_view text, std::string_view path, const model::E
                                 std::to_string(kDotenvMaxTotal >> 20) + " MiB");
     into = std::move(vars);
     return ok();
+}
+
+Status load_dotenv(const std::string& path, bool required, const model::Env& base, model::Env& into) {
+    auto text = read_config_text(path, kDotenvMaxBytes);
+    if (!text)
+        return !required && text.error().code == ENOENT ? ok() : fail(text.error());
+    return parse_dotenv(*text, path, base, into);
 }
 
 }  // namespace gaffer::config

@@ -47,4 +47,8 @@ inline constexpr size_t kDotenvMaxTotal = size_t{2} << 20;
 
 Status parse_dotenv(std::string_view text, std::string_view path, const model::Env& base, model::Env& into);
 
+// Reads the file at `path` (config::read_config_text) and parses it as above. A missing
+// file (ENOENT) is an error when `required` (a file given with -e), else nothing.
+Status load_dotenv(const std::string& path, bool required, const model::Env& base, model::Env& into);
+
 }  // namespace gaffer::config

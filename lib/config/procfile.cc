@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include "lib/config/procfile.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <string>
 
 #include "lib/base/strutil.h"
+#include "lib/base/unique_fd.h"
 #include "lib/model/values.h"
 
 namespace gaffer::config {
@@ -96,6 +100,26 @@ Result<Procfile> parse_procfile(std::string_view text, std::string_view path, bo
         }
     }
     return out;
+}
+
+Result<std::string> read_config_text(const std::string& path, size_t max_bytes) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    if (!fd)
+        return fail(Error::from_errno("open '%s'", path.c_str()));
+    struct stat st {};
+    if (::fstat(fd.get(), &st) < 0)
+        return fail(Error::from_errno("stat '%s'", path.c_str()));
+    if (!S_ISREG(st.st_mode))
+        return fail(EINVAL, path + ": not a regular file");
+    auto text = read_fd(fd.get(), path, max_bytes);
+    if (!text && text.error().code == EFBIG)
+        return fail(EINVAL, path + ": larger than " + std::to_string(max_bytes >> 20) + " MiB");
+    return text;
+}
+
+Result<Procfile> load_procfile(const std::string& path, bool strict) {
+    GAFFER_TRY(std::string text, read_config_text(path, kProcfileMaxBytes));
+    return parse_procfile(text, path, strict);
 }
 
 }  // namespace gaffer::config

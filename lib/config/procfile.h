@@ -49,4 +49,14 @@ struct Procfile {
 
 Result<Procfile> parse_procfile(std::string_view text, std::string_view path, bool strict);
 
+// Reads and parses the file at `path` (read_config_text's rules: a directory, a FIFO or
+// a device is refused without blocking; past kProcfileMaxBytes is an error).
+Result<Procfile> load_procfile(const std::string& path, bool strict);
+
+// The text of a config file that a user names (Procfile, .env): opened with O_NONBLOCK
+// so that a FIFO cannot block, then refused (EINVAL "<path>: not a regular file") unless
+// it is a regular file; EINVAL "<path>: larger than N MiB" past max_bytes. Open errors
+// (ENOENT...) are forwarded as "open '<path>': ...".
+Result<std::string> read_config_text(const std::string& path, size_t max_bytes);
+
 }  // namespace gaffer::config

@@ -6,10 +6,15 @@
 #include "lib/config/dotenv.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
+
+#include "tests/helpers/temp_dir.h"
 
 namespace gaffer::config {
 namespace {
@@ -166,6 +171,32 @@ TEST(Dotenv, Bounds) {
     s = parse_dotenv(nested, ".env", kBase, into);
     ASSERT_FALSE(s);
     EXPECT_EQ(s.error().context, ".env:1: interpolation nested more than 16 deep");
+}
+
+TEST(Dotenv, LoadMissingIsAnErrorOnlyWhenRequired) {
+    testutil::TempDir tmp;
+    ASSERT_TRUE(tmp.ok());
+    const std::string& dir = tmp.path();
+    std::string path = tmp / ".env";
+    model::Env into;
+    ASSERT_TRUE(load_dotenv(path, false, kBase, into));
+    EXPECT_TRUE(into.empty());
+    Status s = load_dotenv(path, true, kBase, into);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code, ENOENT);
+
+    FILE* f = std::fopen(path.c_str(), "we");
+    ASSERT_NE(f, nullptr);
+    std::fputs("A=$HOME\nB='unterminated\n", f);
+    std::fclose(f);
+    s = load_dotenv(path, false, kBase, into);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().context, path + ":2: unterminated single quote");
+    EXPECT_TRUE(into.empty());
+
+    s = load_dotenv(dir, false, kBase, into);  // a directory
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().context, dir + ": not a regular file");
 }
 
 }  // namespace

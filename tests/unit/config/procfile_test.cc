@@ -5,9 +5,15 @@
 #include "lib/config/procfile.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
+
+#include "tests/helpers/temp_dir.h"
 
 namespace gaffer::config {
 namespace {
@@ -106,6 +112,50 @@ TEST(Procfile, EmptyFileHasNoEntries) {
     Procfile p = parse_ok("", true);
     EXPECT_TRUE(p.entries.empty());
     EXPECT_TRUE(p.warnings.empty());
+}
+
+// Writes `text` to dir/name and returns the path.
+std::string write_file(const testutil::TempDir& dir, const std::string& name, const std::string& text) {
+    std::string p = dir / name;
+    FILE* f = std::fopen(p.c_str(), "we");
+    EXPECT_NE(f, nullptr);
+    if (f) {
+        std::fwrite(text.data(), 1, text.size(), f);
+        std::fclose(f);
+    }
+    return p;
+}
+
+TEST(Procfile, LoadReadsRegularFilesOnly) {
+    testutil::TempDir dir;
+    ASSERT_TRUE(dir.ok());
+    auto p = load_procfile(write_file(dir, "Procfile", "web: ./web\n"), true);
+    ASSERT_TRUE(p) << p.error().message();
+    EXPECT_EQ(p->entries[0].name, "web");
+
+    // A directory and a FIFO (which must not block the open) are refused.
+    auto r = load_procfile(dir.path(), true);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, EINVAL);
+    EXPECT_EQ(r.error().context, dir.path() + ": not a regular file");
+    std::string fifo = dir.path() + "/fifo";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    r = load_procfile(fifo, true);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().context, fifo + ": not a regular file");
+
+    r = load_procfile(dir.path() + "/missing", true);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ENOENT);
+
+    r = load_procfile(write_file(dir, "big", std::string(kProcfileMaxBytes + 1, '#')), true);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().context, dir.path() + "/big: larger than 1 MiB");
+
+    r = load_procfile(write_file(dir, "bad", "web: ./web\nnot an entry\n"), true);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().context,
+              dir.path() + "/bad:2: malformed line (expected 'name: command', name of A-Z a-z 0-9 _ -)");
 }
 
 }  // namespace
