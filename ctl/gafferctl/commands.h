@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-#include "ctl/gafferctl/http_client.h"
+#include "ctl/client/http_client.h"
 
 namespace gaffer::ctl {
 

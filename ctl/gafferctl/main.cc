@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "ctl/gafferctl/commands.h"
-#include "ctl/gafferctl/http_client.h"
+#include "ctl/client/http_client.h"
 #include "gaffer_config.h"
 #include "lib/base/strutil.h"
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // HttpClient over libcurl's easy API (see http_client.h for the contract).
-#include "ctl/gafferctl/http_client.h"
+#include "ctl/client/http_client.h"
 
 #include <curl/curl.h>
 #include <signal.h>
