@@ -192,7 +192,7 @@ void Listener::cleanup() {
     unix_path_.clear();
 }
 
-Result<Listener> Listener::open(const BindAddress& addr, int backlog, bool make_dir) {
+Result<Listener> Listener::open(const BindAddress& addr, int backlog, bool make_dir, mode_t unix_mode) {
     Listener l;
     if (addr.unix_socket) {
         std::string dir = addr.path.substr(0, addr.path.rfind('/'));
@@ -223,7 +223,7 @@ Result<Listener> Listener::open(const BindAddress& addr, int backlog, bool make_
         if (!fd)
             return fail(Error::from_errno("socket(AF_UNIX)"));
         // The process is single-threaded, so the umask switch cannot leak to another thread.
-        mode_t old = umask(0117);
+        mode_t old = umask(static_cast<mode_t>(~unix_mode & 0777));
         int rc = bind(fd.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun);
         int saved = errno;
         umask(old);
@@ -236,7 +236,7 @@ Result<Listener> Listener::open(const BindAddress& addr, int backlog, bool make_
         l.unix_path_ = addr.path;
         l.dev_ = st.st_dev;
         l.ino_ = st.st_ino;
-        if (chmod(addr.path.c_str(), 0660) < 0)
+        if (chmod(addr.path.c_str(), unix_mode) < 0)
             return fail(Error::from_errno("chmod '%s'", addr.path.c_str()));
         if (listen(fd.get(), backlog) < 0)
             return fail(Error::from_errno("listen '%s'", addr.path.c_str()));

@@ -66,8 +66,9 @@ public:
     ~Listener();
 
     // Binds and listens. `make_dir`: create a missing parent directory with mode 0750
-    // (the default unix socket's directory).
-    static Result<Listener> open(const BindAddress& addr, int backlog, bool make_dir = false);
+    // (the default unix socket's directory). A unix socket gets `unix_mode` (0660: the
+    // daemon's group may connect; the gaffer CLI's control socket is 0600).
+    static Result<Listener> open(const BindAddress& addr, int backlog, bool make_dir = false, mode_t unix_mode = 0660);
     // An already listening socket (socket activation); the fd is adopted.
     static Result<Listener> adopt(int fd);
 

@@ -717,7 +717,7 @@ Result<std::unique_ptr<Server>> Server::create(loop::Loop& loop, manager::Manage
             auto addr = parse_bind(b);
             if (!addr)
                 return fail(addr.error());
-            auto l = Listener::open(*addr, opts.backlog, defaults && addr->unix_socket);
+            auto l = Listener::open(*addr, opts.backlog, defaults && addr->unix_socket, opts.unix_socket_mode);
             if (!l)
                 return fail(l.error());
             listeners.push_back(std::move(*l));

@@ -26,6 +26,8 @@
 // - Destroying the Server stops every MHD daemon and unlinks the unix sockets it created.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -56,6 +58,7 @@ struct ServerOptions {
     // security-defaults.md (the unix socket, then 127.0.0.1:5000).
     std::vector<std::string> binds;
     int backlog = 128;
+    mode_t unix_socket_mode = 0660;  // of every unix socket it binds
     std::string certfile, keyfile;  // TLS for TCP endpoints when both are set
     std::vector<std::string> cors_origins;
     // Further names the Host header may give for the TCP endpoints (lib/http/gate.h).
