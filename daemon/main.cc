@@ -21,7 +21,6 @@
 #include <string>
 #include <vector>
 
-#include "daemon/console.h"
 #include "daemon/init.h"
 #include "daemon/service.h"
 #include "gaffer_config.h"
@@ -31,6 +30,7 @@
 #include "lib/base/unique_fd.h"
 #include "lib/cgroup/cgroup.h"
 #include "lib/config/ini.h"
+#include "lib/console/event_console.h"
 #include "lib/dbus/connection.h"
 #include "lib/dbus/service.h"
 #include "lib/events/event_bus.h"
@@ -678,9 +678,9 @@ int run(int argc, char** argv) {
     if (!signals)
         return (void)log_error(signals.error(), "cannot set up signals"), kExitFailure;
 
-    std::unique_ptr<Console> console;
+    std::unique_ptr<console::EventConsole> console;
     if (args.verbosity > 0)
-        console = std::make_unique<Console>(bus, manager, args.verbosity);
+        console = std::make_unique<console::EventConsole>(bus, manager, args.verbosity);
 
     http::ServerOptions hopts;
     hopts.binds = args.binds;

@@ -115,6 +115,7 @@ struct ProcessInfo {
     bool active = true;
     ProcState state = ProcState::kRunning;
     int restarts = 0;
+    int slot = 0;  // 1-based instance number within its job (0: not assigned)
 };
 
 struct JobInfo {

@@ -1,56 +1,46 @@
 // SPDX-License-Identifier: MIT
-#include "daemon/console.h"
+#include "lib/console/event_console.h"
 
-#include <time.h>
 #include <unistd.h>
 
 #include <cstdio>
 
 #include "lib/base/strutil.h"
+#include "lib/console/line.h"
 
-namespace gaffer::daemon {
+namespace gaffer::console {
 
 namespace {
-const char* kColours[] = {"\033[36m", "\033[33m", "\033[32m", "\033[35m", "\033[31m", "\033[34m"};
 constexpr size_t kMaxPartial = 64 * 1024;  // a line longer than this is printed in pieces
 }  // namespace
 
-Console::Console(events::EventBus& bus, manager::Manager& manager, int verbosity)
+EventConsole::EventConsole(events::EventBus& bus, manager::Manager& manager, int verbosity)
     : bus_(bus), verbosity_(verbosity), tty_(isatty(STDOUT_FILENO) == 1) {
     sub_ = bus_.subscribe(".", [this](const std::string& type, const json_t* msg) { on_event(type, msg); });
     if (verbosity_ >= 2)
         manager.set_output_handler([this](const manager::OutputChunk& c) { on_output(c); });
 }
 
-Console::~Console() {
+EventConsole::~EventConsole() {
     bus_.unsubscribe(sub_);
 }
 
-int Console::colour_index(const std::string& job) {
+int EventConsole::colour_index(const std::string& job) {
     auto it = colours_.find(job);
     if (it == colours_.end())
         it = colours_.emplace(job, static_cast<int>(colours_.size() % 12)).first;
     return it->second;
 }
 
-void Console::print(const std::string& job, const std::string& name, const std::string& text) {
-    char ts[16];
-    time_t now = time(nullptr);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    strftime(ts, sizeof ts, "%H:%M:%S", &tm);
-    if (tty_) {
-        // Round-robin over six colours, then their bright variants (§12.3).
-        int idx = colour_index(job);
-        printf("%s%s%s %s | %s\033[39m%s\n", kColours[idx % 6], idx >= 6 ? "\033[1m" : "", ts, name.c_str(),
-               text.c_str(), idx >= 6 ? "\033[22m" : "");
-    } else {
-        printf("%s %s | %s\n", ts, name.c_str(), text.c_str());
-    }
+void EventConsole::print(const std::string& job, const std::string& name, const std::string& text) {
+    std::string line = clock_text() + " " + name + " | " + text;
+    // Round-robin over six colours, then their bright variants (§12.3).
+    line = coloured(tty_ ? colour_index(job) : -1, line);
+    printf("%s\n", line.c_str());
     fflush(stdout);
 }
 
-void Console::on_event(const std::string& type, const json_t* msg) {
+void EventConsole::on_event(const std::string& type, const json_t* msg) {
     static const char* kDefault[] = {"start", "stop", "spawn", "reap", "exit", "stop_process", "flap", "spawn_error"};
     bool shown = verbosity_ >= 2;
     for (const char* d : kDefault) shown = shown || type == d;
@@ -78,7 +68,7 @@ void Console::on_event(const std::string& type, const json_t* msg) {
     print(name ? name : "gafferd", name ? name : "gafferd", text);
 }
 
-void Console::on_output(const manager::OutputChunk& c) {
+void EventConsole::on_output(const manager::OutputChunk& c) {
     // Output arrives in pipe-sized chunks; print whole lines, stripped, empty ones dropped.
     auto key = std::make_pair(c.pid, c.label);
     std::string& buf = partial_[key];
@@ -103,4 +93,4 @@ void Console::on_output(const manager::OutputChunk& c) {
         partial_.erase(key);
 }
 
-}  // namespace gaffer::daemon
+}  // namespace gaffer::console

@@ -10,13 +10,13 @@
 #include "lib/events/event_bus.h"
 #include "lib/manager/manager.h"
 
-namespace gaffer::daemon {
+namespace gaffer::console {
 
-class Console {
+class EventConsole {
 public:
     // verbosity 1: process events; 2: every event plus process output.
-    Console(events::EventBus& bus, manager::Manager& manager, int verbosity);
-    ~Console();
+    EventConsole(events::EventBus& bus, manager::Manager& manager, int verbosity);
+    ~EventConsole();
 
 private:
     void on_event(const std::string& type, const json_t* msg);
@@ -32,4 +32,4 @@ private:
     std::map<std::pair<int, std::string>, std::string> partial_;  // unfinished output lines
 };
 
-}  // namespace gaffer::daemon
+}  // namespace gaffer::console
