@@ -1,0 +1,10 @@
+// SPDX-License-Identifier: MIT
+#include "ctl/gaffer/cli.h"
+
+namespace gaffer::cli {
+
+std::span<const Command> tool_commands() {
+    return {};
+}
+
+}  // namespace gaffer::cli
