@@ -209,6 +209,8 @@ Result<AppPlan> plan_app(const Procfile& procfile, const AppPlanInputs& in) {
             words.erase(words.begin());
             json::set(config.get(), "args", json::strings(words));
         }
+        if (in.job_defaults)
+            json_object_update(config.get(), const_cast<json_t*>(in.job_defaults));
         json::set(config.get(), "numprocesses", json::take(json_integer(counts[i])));
         if (!in.cwd.empty())
             json::set(config.get(), "cwd", json::str(in.cwd));

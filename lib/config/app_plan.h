@@ -33,6 +33,8 @@
 // Every failure is Error{EINVAL, reason}.
 #pragma once
 
+#include <jansson.h>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,6 +73,10 @@ struct AppPlanInputs {
     model::Env env;                        // inherited environment overlaid by the .env files
     std::vector<std::string> concurrency;  // the -c values
     std::optional<int> port;               // -p
+    // Job config members (docs/http-api.md) every job gets before its own (name, cmd,
+    // args, shell, numprocesses, cwd, os_env, env win): e.g. redirect_output,
+    // graceful_timeout, flapping. Borrowed; may be null.
+    const json_t* job_defaults = nullptr;
 };
 
 struct AppPlan {
