@@ -307,8 +307,10 @@ Result<const Project*> Session::project(bool need_procfile, bool strict, const s
     return project_.get();
 }
 
-Result<config::AppPlan> Session::plan(const Project& p, const Invocation& inv, PlanEnv which) const {
+Result<config::AppPlan> Session::plan(const Project& p, const Invocation& inv, PlanEnv which,
+                                      const json_t* job_defaults) const {
     config::AppPlanInputs in;
+    in.job_defaults = job_defaults;
     in.session = p.app;
     in.cwd = p.root;
     in.concurrency = inv.all("concurrency");

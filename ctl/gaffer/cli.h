@@ -104,7 +104,9 @@ struct Session {
     // The app plan of the project: `env` chooses what the jobs carry (the merged
     // environment for local runs, only the .env values for a node).
     enum class PlanEnv { kLocal, kNode };
-    Result<config::AppPlan> plan(const Project& p, const Invocation& inv, PlanEnv env) const;
+    // `job_defaults`: AppPlanInputs::job_defaults.
+    Result<config::AppPlan> plan(const Project& p, const Invocation& inv, PlanEnv env,
+                                 const json_t* job_defaults = nullptr) const;
 
     // The HTTP client: to the endpoint of -g if given, else to the control socket of a
     // `gaffer start` running in the project root (`<root>/.gaffer/gaffer.sock`) when it
