@@ -333,7 +333,8 @@ int run_locally(Session& s, const Invocation& inv) {
     }
     model::Env env = p.merged();
     std::vector<std::string> argv = inv.args;
-    if (argv.size() == 1 && config::needs_shell(argv[0]))
+    // One argument holding a command line ("echo $HOME") is the shell's to run.
+    if (argv.size() == 1 && (config::needs_shell(argv[0]) || argv[0].find_first_of(" \t$") != std::string::npos))
         argv = {"/bin/sh", "-c", argv[0]};
     if (copies == 1) {
         std::vector<std::string> envs;
