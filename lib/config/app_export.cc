@@ -129,6 +129,8 @@ model::Env instance_env(const model::JobSpec& spec, const PlannedProcess& p) {
 Result<std::string> resolve_command(std::string_view format, const model::JobSpec& spec, const std::string& word,
                                     const std::string& root) {
     const std::string& cwd = spec.cwd.empty() ? root : spec.cwd;
+    if (cwd.empty() || cwd[0] != '/')
+        return refuse(format, spec.name.job, "working directory " + shown(cwd) + " is not an absolute path");
     if (word.find('/') != std::string::npos)
         return word[0] == '/' ? word : cwd + "/" + word;
     auto it = spec.env.find("PATH");

@@ -238,6 +238,30 @@ TEST(AppExport, SupervisordProgramPerInstance) {
         << c;
 }
 
+TEST(AppExport, DisabledTypeHasNoInstances) {
+    auto p = parse_procfile(kProcfile, "Procfile", true);
+    ASSERT_TRUE(p);
+    AppPlanInputs pin;
+    pin.session = "myapp";
+    pin.cwd = "/srv/myapp";
+    pin.env = app_env();
+    pin.concurrency = {"clock=0"};
+    auto plan = plan_app(*p, pin);
+    ASSERT_TRUE(plan) << plan.error().message();
+    auto units = exported(ExportFormat::kSystemd, inputs(*plan));
+    EXPECT_NE(find_file(units, "myapp-clock@.service"), nullptr);
+    EXPECT_EQ(find_file(units, "myapp.target")->content.find("clock"), std::string::npos);
+    auto conf = exported(ExportFormat::kSupervisord, inputs(*plan));
+    EXPECT_EQ(conf.at(0).content.find("clock"), std::string::npos);
+    auto ini = exported(ExportFormat::kIni, inputs(*plan));
+    EXPECT_NE(ini.at(0).content.find("[job:myapp.clock]\ncmd = sleep\nargs = 1000\nnumprocesses = 0\n"),
+              std::string::npos)
+        << ini.at(0).content;
+    ExportInputs in = inputs(*plan);
+    in.only = {"clock"};
+    EXPECT_NE(expect_refused(ExportFormat::kSupervisord, in).find("nothing to export"), std::string::npos);
+}
+
 TEST(AppExport, EachFormatRefusesWhatItCannotExpress) {
     {
         model::Env env = app_env();
