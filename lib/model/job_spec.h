@@ -82,6 +82,12 @@ struct JobSpec {
     bool critical = false;
     std::vector<std::string> capabilities;
     bool no_new_privs = false;
+    // Foreman's per-process environment: the process in slot N (ProcessInfo::slot) gets
+    // PS=<job>.<N> and, when the job's PORT is a decimal P, PORT=P+N-1.
+    bool instance_env = false;
+    // stdout and stderr on a fresh pseudo-terminal (one stream, the first output label),
+    // so that stdio line-buffers; needs redirect_output or a stdout log target.
+    bool pty = false;
 
     // The config object as given (JSON text, without `start`).
     std::string config_json;
@@ -109,6 +115,9 @@ struct ProcessInfo {
     std::optional<gid_t> gid;
     double create_time = 0;  // seconds since the epoch
     bool commited = false;
+    // 1-based: the lowest slot no other live, non-stopping process of the job held when
+    // this one was spawned (a replacement takes its predecessor's slot back).
+    int slot = 0;
     std::vector<std::string> redirect_output;
     bool redirect_input = false;
     std::vector<std::string> custom_streams;
