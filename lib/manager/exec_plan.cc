@@ -102,9 +102,14 @@ unsigned short window_dimension(const model::Env& env, const char* key, unsigned
 }  // namespace
 
 int lowest_free_slot(const std::vector<int>& held) {
-    int slot = 1;
-    while (std::find(held.begin(), held.end(), slot) != held.end()) ++slot;
-    return slot;
+    // Linear: n held slots leave one of 1..n+1 free (a job may have a million processes).
+    std::vector<bool> taken(held.size() + 2);
+    for (int s : held)
+        if (s >= 1 && static_cast<size_t>(s) < taken.size())
+            taken[static_cast<size_t>(s)] = true;
+    size_t slot = 1;
+    while (taken[slot]) ++slot;
+    return static_cast<int>(slot);
 }
 
 void apply_instance_env(model::Env& env, const std::string& job, int slot) {

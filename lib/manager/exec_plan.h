@@ -58,7 +58,7 @@ model::Env plan_env(const model::JobSpec& spec, const model::Env& daemon_env, co
 // Slots (ProcessInfo::slot): the lowest slot from 1 that is not in `held` (the slots of
 // the job's live processes that are not stopping). A replacement therefore takes the
 // dead process's slot back, a reload's new processes take the stopping ones' slots,
-// and scaling up fills gaps.
+// and scaling up fills gaps. Linear in held.size().
 int lowest_free_slot(const std::vector<int>& held);
 
 // Foreman's per-instance environment (JobSpec::instance_env) for the process in `slot`

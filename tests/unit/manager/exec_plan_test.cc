@@ -376,6 +376,11 @@ TEST(ExecPlanSlots, LowestFreeSlotFillsGaps) {
     EXPECT_EQ(lowest_free_slot({1, 3}), 2);  // a replacement takes the dead one's slot
     EXPECT_EQ(lowest_free_slot({3}), 1);     // after scaling 3 -> 1, scaling up fills 1, 2
     EXPECT_EQ(lowest_free_slot({3, 1}), 2);
+    EXPECT_EQ(lowest_free_slot({2, 2, 1}), 3);  // duplicates and gaps beyond the count
+    EXPECT_EQ(lowest_free_slot({0, 7, 1}), 2);
+    std::vector<int> many(100000);
+    for (size_t i = 0; i < many.size(); ++i) many[i] = static_cast<int>(many.size() - i);
+    EXPECT_EQ(lowest_free_slot(many), 100001);
 }
 
 TEST(ExecPlanSlots, InstanceEnvSetsPsAndOffsetsANumericPort) {
