@@ -115,15 +115,13 @@ struct ProcessInfo {
     std::optional<gid_t> gid;
     double create_time = 0;  // seconds since the epoch
     bool commited = false;
-    // 1-based: the lowest slot no other live, non-stopping process of the job held when
-    // this one was spawned (a replacement takes its predecessor's slot back).
-    int slot = 0;
     std::vector<std::string> redirect_output;
     bool redirect_input = false;
     std::vector<std::string> custom_streams;
     bool active = true;
     ProcState state = ProcState::kRunning;
     int restarts = 0;
+    int slot = 0;  // 1-based instance number within its job (0: not assigned)
 };
 
 struct JobInfo {
