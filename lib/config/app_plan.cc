@@ -215,6 +215,7 @@ Result<AppPlan> plan_app(const Procfile& procfile, const AppPlanInputs& in) {
         if (!in.cwd.empty())
             json::set(config.get(), "cwd", json::str(in.cwd));
         json::set(config.get(), "os_env", json::take(json_false()));
+        json::set(config.get(), "instance_env", json::take(json_true()));
         json::JsonPtr job_env = json::take(json_deep_copy(env.get()));
         json::set(job_env.get(), "PORT", json::str(std::to_string(first_port)));
         json::set(job_env.get(), "PS", json::str(entry.name + ".1"));

@@ -18,10 +18,10 @@
 //
 // Jobs: one model::JobSpec per Procfile type, in Procfile order, also for disabled types
 // (numprocesses 0, so that scaling one up later needs no load): session `session`, job
-// name the type, numprocesses the instances, cwd `cwd`, os_env false and env the whole of
-// `env` plus PORT and PS of instance 1. gafferd's jobs have one environment for all their
-// processes: instance N > 1 must get PORT and PS of PlannedProcess (the manager's
-// per-instance environment is the next step of issue 14).
+// name the type, numprocesses the instances, cwd `cwd`, os_env false, env the whole of
+// `env` plus PORT and PS of instance 1, and instance_env true: the manager gives the
+// process in slot N PS=type.N and PORT=PORT+N-1, so every instance gets the PORT and PS
+// of its PlannedProcess (and a replacement those of the process it replaces).
 // The command: §12.1 splits it into words (cmd, then args, no shell), while foreman runs
 // it through /bin/sh when it holds shell syntax (as Ruby's spawn does). gaffer does both:
 // a command that needs_shell() is run as `sh -c "<command>"` (JobSpec::shell), any other

@@ -660,6 +660,8 @@ constexpr JobOption kJobOptions[] = {
     {"critical", OptType::kBool},
     {"capabilities", OptType::kWords},
     {"no_new_privs", OptType::kBool},
+    {"instance_env", OptType::kBool},
+    {"pty", OptType::kBool},
     {"custom_streams", OptType::kWords},
 };
 

@@ -482,6 +482,8 @@ Result<model::JobSpec> job_from_json(const json_t* config, std::string_view sess
     GAFFER_RETURN_IF_ERROR(get_bool(config, "notify", &spec.notify, r));
     GAFFER_RETURN_IF_ERROR(get_bool(config, "critical", &spec.critical, r));
     GAFFER_RETURN_IF_ERROR(get_bool(config, "no_new_privs", &spec.no_new_privs, r));
+    GAFFER_RETURN_IF_ERROR(get_bool(config, "instance_env", &spec.instance_env, r));
+    GAFFER_RETURN_IF_ERROR(get_bool(config, "pty", &spec.pty, r));
 
     GAFFER_TRY(auto uid, get_id(config, "uid", true, r));
     if (uid)
@@ -553,6 +555,10 @@ Result<model::JobSpec> job_from_json(const json_t* config, std::string_view sess
         return r.bad("ready_timeout", "needs notify = true (it bounds the wait for READY=1)");
     if (spec.watchdog_sec && !spec.notify)
         return r.bad("watchdog_sec", "needs notify = true (the process pings with WATCHDOG=1)");
+    // The terminal's output must go somewhere: a pty whose bytes nobody reads would
+    // only hide the output that a job without one discards openly.
+    if (spec.pty && spec.redirect_output.empty() && spec.stdout_file.empty() && spec.log_dir.empty())
+        return r.bad("pty", "needs redirect_output, stdout_file or log_dir (something that captures stdout)");
 
     std::vector<std::string> caps;
     GAFFER_TRY(auto cap_names, get_string_list(

@@ -76,6 +76,51 @@ model::Env plan_env(const model::JobSpec& spec, const model::Env& daemon_env, co
     return env;
 }
 
+namespace {
+
+// A decimal of 1 to `max_digits` digits, nothing else.
+std::optional<long> decimal(const std::string& text, size_t max_digits) {
+    if (text.empty() || text.size() > max_digits)
+        return std::nullopt;
+    long v = 0;
+    for (char c : text) {
+        if (c < '0' || c > '9')
+            return std::nullopt;
+        v = v * 10 + (c - '0');
+    }
+    return v;
+}
+
+unsigned short window_dimension(const model::Env& env, const char* key, unsigned short fallback) {
+    auto it = env.find(key);
+    if (it == env.end())
+        return fallback;
+    auto v = decimal(it->second, 5);
+    return v && *v >= 1 && *v <= 65535 ? static_cast<unsigned short>(*v) : fallback;
+}
+
+}  // namespace
+
+int lowest_free_slot(const std::vector<int>& held) {
+    // Linear: n held slots leave one of 1..n+1 free (a job may have a million processes).
+    std::vector<bool> taken(held.size() + 2);
+    for (int s : held)
+        if (s >= 1 && static_cast<size_t>(s) < taken.size())
+            taken[static_cast<size_t>(s)] = true;
+    size_t slot = 1;
+    while (taken[slot]) ++slot;
+    return static_cast<int>(slot);
+}
+
+void apply_instance_env(model::Env& env, const std::string& job, int slot) {
+    env["PS"] = job + "." + std::to_string(slot);
+    auto it = env.find("PORT");
+    if (it == env.end())
+        return;
+    if (auto port = decimal(it->second, 9))
+        it->second = std::to_string(*port + slot - 1);
+}
+
 Result<ExecPlan> plan_exec(const ExecInputs& in, const ExecDefaults& defaults) {
     ExecPlan plan;
     proc::ExecSpec& ex = plan.exec;
@@ -135,7 +180,19 @@ Result<ExecPlan> plan_exec(const ExecInputs& in, const ExecDefaults& defaults) {
     // only goes to a log file gets a pipe too (labelled "stdout"/"stderr" then).
     plan.stdin_pipe = s.redirect_input;
     const auto& labels = s.redirect_output;
-    for (size_t i = 0; i < 2; ++i) {
+    if (s.pty) {
+        // One terminal, one stream: what the process writes to fd 1 and fd 2 arrives
+        // interleaved as it was written, under the first label (stdout's log file).
+        plan.pty = true;
+        plan.pty_cols = window_dimension(in.env, "COLUMNS", plan.pty_cols);
+        plan.pty_rows = window_dimension(in.env, "LINES", plan.pty_rows);
+        std::string label = !labels.empty() ? labels[0] : in.logged_stdout ? "stdout" : "";
+        if (!label.empty()) {
+            plan.outputs.push_back(OutputPlan{1, label, "stdout", false});
+            plan.outputs.push_back(OutputPlan{2, std::move(label), "stdout", true});
+        }
+    }
+    for (size_t i = 0; i < 2 && !s.pty; ++i) {
         const char* key = i == 0 ? "stdout" : "stderr";
         bool logged = i == 0 ? in.logged_stdout : in.logged_stderr;
         std::string label = i < labels.size() ? labels[i] : logged ? key : "";

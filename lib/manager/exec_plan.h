@@ -55,6 +55,17 @@ Identity plan_identity(std::optional<uid_t> uid, std::optional<gid_t> gid, uid_t
 model::Env plan_env(const model::JobSpec& spec, const model::Env& daemon_env, const model::Env& user_env,
                     const model::Env& session_env, const model::Env* extra, const std::string& notify_address);
 
+// Slots (ProcessInfo::slot): the lowest slot from 1 that is not in `held` (the slots of
+// the job's live processes that are not stopping). A replacement therefore takes the
+// dead process's slot back, a reload's new processes take the stopping ones' slots,
+// and scaling up fills gaps. Linear in held.size().
+int lowest_free_slot(const std::vector<int>& held);
+
+// Foreman's per-instance environment (JobSpec::instance_env) for the process in `slot`
+// of job `job` (its short name): PS=<job>.<slot>, and PORT=P+slot-1 when `env` holds a
+// PORT that is a decimal integer P (1 to 9 digits); any other PORT is left as is.
+void apply_instance_env(model::Env& env, const std::string& job, int slot);
+
 // Daemon-wide settings of every child.
 struct ExecDefaults {
     std::string default_cwd;              // a job without cwd
@@ -78,7 +89,12 @@ struct ExecPlan {
     std::optional<std::vector<std::string>> args;
     bool search_path = false;  // exec.path is to be looked up for `cmd` in `path_var`
     std::string path_var;
-    bool stdin_pipe = false;           // redirect_input: a pipe the daemon writes
+    bool stdin_pipe = false;  // redirect_input: a pipe the daemon writes
+    // stdout and stderr on one pseudo-terminal (JobSpec::pty): `outputs` is then stdout
+    // (the first label, or "stdout" for a log file only) and stderr sharing it.
+    bool pty = false;
+    unsigned short pty_cols = 80;      // its window size: COLUMNS and LINES of the env when
+    unsigned short pty_rows = 24;      // they are decimals 1..65535, else 80x24
     std::vector<OutputPlan> outputs;   // stdout first, then stderr, those with a pipe
     std::vector<std::string> streams;  // custom streams: sockets at fd 3, 4, ...
     std::string cgroup_name;           // the job's qualified name

@@ -295,6 +295,19 @@ struct Manager::Impl {
         return plan;
     }
 
+    // The slot of a process of `j` spawned now: its live processes that are not
+    // stopping (regular and committed) hold theirs.
+    int free_slot(const Job& j) const {
+        std::vector<int> held;
+        auto hold = [&](int pid) {
+            if (Proc* q = find_proc(pid); q && !q->leader_exited && !q->stopping)
+                held.push_back(q->info.slot);
+        };
+        for (int pid : j.fsm.processes()) hold(pid);
+        for (int pid : j.committed) hold(pid);
+        return lowest_free_slot(held);
+    }
+
     // Starts one process of `j`. On failure publishes spawn_error and returns the error.
     Result<int> spawn_process(Job& j, bool committed, std::optional<double> graceful, const model::Env* extra_env) {
         int pid = next_pid++;
@@ -327,8 +340,11 @@ struct Manager::Impl {
                 return spawn_fail(proc::ExecStage::kStdio, ns.error());
             notify_socket = std::move(ns).value();
         }
+        p->info.slot = free_slot(j);
         model::Env env = plan_env(j.spec, opts.daemon_env, j.user_env, j.session_env, extra_env,
                                   j.spec.notify ? notify_socket->address() : std::string());
+        if (j.spec.instance_env)
+            apply_instance_env(env, j.spec.name.job, p->info.slot);  // before §7.3 substitution
         auto plan_r = build_exec(j, env, extra_env && !extra_env->empty(), p->info);
         if (!plan_r)
             return spawn_fail(proc::ExecStage::kExec, plan_r.error());
@@ -356,7 +372,9 @@ struct Manager::Impl {
                 ex.stderr_fd = ex.stdout_fd;
                 continue;
             }
-            auto end = streams.add_output(std::move(o.label), std::move(o.log_key));
+            auto end = plan.pty
+                           ? streams.add_pty(std::move(o.label), std::move(o.log_key), plan.pty_cols, plan.pty_rows)
+                           : streams.add_output(std::move(o.label), std::move(o.log_key));
             if (!end)
                 return spawn_fail(proc::ExecStage::kStdio, end.error());
             (o.fd == 1 ? ex.stdout_fd : ex.stderr_fd) = end->get();

@@ -3,7 +3,9 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -44,6 +46,40 @@ Result<UniqueFd> ProcessIo::Streams::add_output(std::string label, std::string l
     out.log_key = std::move(log_key);
     outputs_.push_back(std::move(out));
     return std::move(pp.write);
+}
+
+Result<UniqueFd> ProcessIo::Streams::add_pty(std::string label, std::string log_key, unsigned short cols,
+                                             unsigned short rows) {
+    UniqueFd master(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK));
+    if (!master)
+        return fail(Error::from_errno("posix_openpt"));
+    if (grantpt(master.get()) < 0)
+        return fail(Error::from_errno("grantpt"));
+    if (unlockpt(master.get()) < 0)
+        return fail(Error::from_errno("unlockpt"));
+    char name[64];
+    if (int e = ptsname_r(master.get(), name, sizeof name); e != 0)
+        return fail(Error::make(e, "ptsname_r"));
+    UniqueFd slave(open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!slave)
+        return fail(Error::from_errno("open pty slave"));
+    struct termios tio;
+    if (tcgetattr(slave.get(), &tio) < 0)
+        return fail(Error::from_errno("tcgetattr"));
+    cfmakeraw(&tio);
+    if (tcsetattr(slave.get(), TCSANOW, &tio) < 0)
+        return fail(Error::from_errno("tcsetattr"));
+    struct winsize ws = {};
+    ws.ws_col = cols;
+    ws.ws_row = rows;
+    if (ioctl(slave.get(), TIOCSWINSZ, &ws) < 0)
+        return fail(Error::from_errno("TIOCSWINSZ"));
+    Output out;
+    out.label = std::move(label);
+    out.fd = std::move(master);
+    out.log_key = std::move(log_key);
+    outputs_.push_back(std::move(out));
+    return slave;
 }
 
 Result<UniqueFd> ProcessIo::Streams::add_custom_stream(std::string name) {
@@ -190,6 +226,7 @@ void ProcessIo::on_output(int pid, int fd) {
                 return;  // drained
             continue;
         }
+        // EOF; on a pty master EIO says the same (every holder of the slave closed it).
         if (n == 0 || (errno != EAGAIN && errno != EINTR))
             close_output(*out);
         return;

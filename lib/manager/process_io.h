@@ -59,6 +59,12 @@ public:
         Result<UniqueFd> add_stdin();
         // A pipe for the output `label` (two equal labels share one pipe: add it once).
         Result<UniqueFd> add_output(std::string label, std::string log_key);
+        // A fresh pseudo-terminal for the output `label` (posix_openpt): the daemon reads
+        // its master (O_CLOEXEC, non-blocking) like a pipe, and the returned slave
+        // (O_CLOEXEC, not our controlling terminal) becomes the child's fd 1 and 2. The
+        // line discipline is raw (cfmakeraw: no ONLCR, lines end in "\n"), the window
+        // `cols` x `rows`. EIO on the master (the slave's last holder closed it) is EOF.
+        Result<UniqueFd> add_pty(std::string label, std::string log_key, unsigned short cols, unsigned short rows);
         // A socket for custom stream `name`: readable like an output, writable like stdin.
         Result<UniqueFd> add_custom_stream(std::string name);
 

@@ -83,6 +83,12 @@ struct JobSpec {
     bool critical = false;
     std::vector<std::string> capabilities;
     bool no_new_privs = false;
+    // Foreman's per-process environment: the process in slot N (ProcessInfo::slot) gets
+    // PS=<job>.<N> and, when the job's PORT is a decimal P, PORT=P+N-1.
+    bool instance_env = false;
+    // stdout and stderr on a fresh pseudo-terminal (one stream, the first output label),
+    // so that stdio line-buffers; needs redirect_output or a stdout log target.
+    bool pty = false;
 
     // The config object as given (JSON text, without `start`).
     std::string config_json;

@@ -117,6 +117,7 @@ json::JsonPtr encode_process_info(const model::ProcessInfo& p) {
     json::set(o.get(), "os_pid", json::take(json_integer(p.os_pid)));
     json::set(o.get(), "create_time", json::take(json_real(p.create_time)));
     json::set(o.get(), "commited", json::take(json_boolean(p.commited)));
+    json::set(o.get(), "slot", json::take(json_integer(p.slot)));
     json::set(o.get(), "redirect_output", json::strings(p.redirect_output));
     json::set(o.get(), "redirect_input", json::take(json_boolean(p.redirect_input)));
     json::set(o.get(), "custom_streams", json::strings(p.custom_streams));
@@ -133,6 +134,7 @@ json::JsonPtr encode_process_entry(const model::ProcessInfo& p) {
     json::set(o.get(), "create_time", json::take(json_real(p.create_time)));
     json::set(o.get(), "commited", json::take(json_boolean(p.commited)));
     json::set(o.get(), "restarts", json::take(json_integer(p.restarts)));
+    json::set(o.get(), "slot", json::take(json_integer(p.slot)));
     return o;
 }
 

@@ -475,8 +475,11 @@ class ApiTest(Base):
         ps = self.assertJson(self.req("GET", "/jobs/t_commit/web/processes"), 200)["processes"]
         self.assertEqual(len(ps), 3)
         for e in ps:
-            self.assertEqual(set(e), {"pid", "os_pid", "name", "state", "create_time", "commited", "restarts"})
+            self.assertEqual(set(e), {"pid", "os_pid", "name", "state", "create_time", "commited", "restarts",
+                                      "slot"})
             self.assertIn(e["state"], ("running", "starting", "stopping"))
+        # Two regular processes and the committed one: slots 1, 2 and 3.
+        self.assertEqual(sorted(e["slot"] for e in ps), [1, 2, 3])
         for b in ("", "x", "[]", '{"graceful_timeout":-1}', '{"graceful_timeout":"1"}', '{"env":[]}',
                   '{"env":{"A":1}}'):
             self.assertError(self.req("POST", "/jobs/t_commit/web/commit", b), 400, "bad_request")
@@ -491,8 +494,9 @@ class ApiTest(Base):
         pid = self.pids_of("t_pid", "web")[0]
         p = self.assertJson(self.req("GET", f"/{pid}"), 200)
         for k in ("pid", "name", "cmd", "args", "env", "uid", "gid", "os_pid", "create_time", "commited",
-                  "redirect_output", "redirect_input", "custom_streams", "active"):
+                  "redirect_output", "redirect_input", "custom_streams", "active", "slot"):
             self.assertIn(k, p)
+        self.assertEqual(p["slot"], 1)
         self.assertEqual(p["pid"], pid)
         self.assertEqual(p["name"], "t_pid.web")
         self.assertEqual((p["cmd"], p["args"]), ("sleep", ["1000"]))

@@ -726,6 +726,88 @@ TEST_P(ManagerTest, StoppedProcessIsReplacedWhenItHasExited) {
     EXPECT_EQ(mgr_->stop_process(99).error().code, ENOENT);
 }
 
+// ---------------------------------------------------------------- slots, instance_env, pty
+
+TEST_P(ManagerTest, SlotsGoBackToReplacementsAndScalingFillsGaps) {
+    auto s = job_spec("default.web", "sleep 1000", 3);
+    s.instance_env = true;
+    s.env = {{"PORT", "6000"}};
+    ASSERT_TRUE(mgr_->load(s));
+    ASSERT_TRUE(wait([&] { return count("spawn") == 3; }));
+    auto slot_of = [&](int pid) { return mgr_->process_info(pid)->slot; };
+    auto env_of = [&](int pid) { return *mgr_->process_info(pid)->env; };
+    for (int pid : {1, 2, 3}) {
+        EXPECT_EQ(slot_of(pid), pid);
+        EXPECT_EQ(env_of(pid).at("PS"), "web." + std::to_string(pid));
+        EXPECT_EQ(env_of(pid).at("PORT"), std::to_string(5999 + pid));
+    }
+    // The replacement of the process in slot 2 takes slot 2, PORT and PS with it.
+    ASSERT_EQ(kill(os_pid(2), SIGKILL), 0);
+    ASSERT_TRUE(wait([&] { return count("spawn") == 4; }));
+    EXPECT_EQ(slot_of(4), 2);
+    EXPECT_EQ(env_of(4).at("PS"), "web.2");
+    EXPECT_EQ(env_of(4).at("PORT"), "6001");
+    // 3 -> 1 reaps the oldest (1 and 3); the survivor keeps its slot; scaling up fills 1, 3.
+    ASSERT_TRUE(mgr_->scale(kWeb, model::ScaleOp{model::ScaleOp::Kind::kSet, 1}));
+    EXPECT_EQ(*mgr_->pids(kWeb), std::vector<int>{4});
+    EXPECT_EQ(slot_of(4), 2);
+    ASSERT_TRUE(mgr_->scale(kWeb, model::ScaleOp{model::ScaleOp::Kind::kSet, 3}));
+    EXPECT_EQ(*mgr_->pids(kWeb), (std::vector<int>{4, 5, 6}));
+    EXPECT_EQ(slot_of(5), 1);
+    EXPECT_EQ(slot_of(6), 3);
+    EXPECT_EQ(env_of(6).at("PORT"), "6002");
+    // A reload's new processes take the slots of the stopping ones.
+    ASSERT_TRUE(mgr_->reload_job(kWeb));
+    EXPECT_EQ(*mgr_->pids(kWeb), (std::vector<int>{7, 8, 9}));
+    for (int pid : {7, 8, 9}) EXPECT_EQ(slot_of(pid), pid - 6);
+}
+
+TEST_P(ManagerTest, SlotsWithoutInstanceEnvLeaveTheEnvironmentAlone) {
+    auto s = job_spec("default.web", "sleep 1000", 2);
+    s.env = {{"PORT", "6000"}, {"PS", "mine"}};
+    ASSERT_TRUE(mgr_->load(s));
+    EXPECT_EQ(mgr_->process_info(2)->slot, 2);
+    EXPECT_EQ(mgr_->process_info(2)->env->at("PORT"), "6000");
+    EXPECT_EQ(mgr_->process_info(2)->env->at("PS"), "mine");
+}
+
+TEST_P(ManagerTest, PtyMakesStdoutAndStderrATerminalWithRawLines) {
+    auto with = job_spec("default.tty",
+                         "python3 -c 'import os, sys; print(sys.stdout.isatty(), os.isatty(2), "
+                         "os.get_terminal_size().columns if os.isatty(1) else 0); print(\"err\", file=sys.stderr)'",
+                         1);
+    with.pty = true;
+    with.redirect_output = {"out", "err"};
+    with.env = {{"COLUMNS", "132"}};
+    with.numprocesses = 0;
+    ASSERT_TRUE(mgr_->load(with));
+    auto r = mgr_->commit(JobName::parse("default.tty"), std::nullopt, {});
+    ASSERT_TRUE(r) << r.error().message();
+    ASSERT_TRUE(wait([&] { return exit_of(*r) && gone(*r); })) << output_[*r];
+    EXPECT_EQ(output_[*r], "True True 132\nerr\n");  // one stream, "\n" not "\r\n"
+
+    auto without = with;
+    without.name = JobName::parse("default.pipe");
+    without.pty = false;
+    without.redirect_output = {"out"};
+    ASSERT_TRUE(mgr_->load(without));
+    r = mgr_->commit(JobName::parse("default.pipe"), std::nullopt, {});
+    ASSERT_TRUE(r);
+    ASSERT_TRUE(wait([&] { return exit_of(*r) && gone(*r); })) << output_[*r];
+    EXPECT_EQ(output_[*r], "False False 0\n");
+}
+
+TEST_P(ManagerTest, PtyOutputWithoutNewlineArrivesBeforeTheChildExits) {
+    // printf writes at once; the daemon delivers what it reads, without waiting for a line end.
+    auto s = job_spec("default.tick", "sh -c 'printf tick; exec sleep 1000'", 1);
+    s.pty = true;
+    s.redirect_output = {"out"};
+    ASSERT_TRUE(mgr_->load(s));
+    ASSERT_TRUE(wait([&] { return output_[1] == "tick"; })) << output_[1];
+    EXPECT_EQ(exit_of(1), nullptr);
+    EXPECT_EQ(*mgr_->stream_backlog(1, "", 100), "tick");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ManagerTest, ::testing::ValuesIn(testutil::test_backends()), testutil::backend_name);
 INSTANTIATE_TEST_SUITE_P(Backends, ManagerGrandchildTest, ::testing::ValuesIn(testutil::test_backends()),
                          testutil::backend_name);

@@ -123,6 +123,21 @@ TEST(AppPlan, JobsPerTypeWithCommandEnvAndCounts) {
     EXPECT_FALSE(web.os_env);
     EXPECT_EQ(web.env, (model::Env{{"PATH", "/usr/bin"}, {"PORT", "5000"}, {"PS", "web.1"}}));
     EXPECT_FALSE(web.config_json.empty());
+    // The manager gives each instance its own PORT and PS (slot N: PS=<job>.N,
+    // PORT=PORT+N-1): exactly those of the planned processes.
+    for (const auto& j : plan->jobs) {
+        EXPECT_TRUE(j.instance_env) << j.name.job;
+        EXPECT_NE(j.config_json.find(R"("instance_env":true)"), std::string::npos) << j.config_json;
+    }
+    for (const auto& p : plan->processes) {
+        const model::JobSpec* j = nullptr;
+        for (const auto& job : plan->jobs)
+            if (job.name.job == p.type)
+                j = &job;
+        ASSERT_NE(j, nullptr) << p.name;
+        EXPECT_EQ(p.name, j->name.job + "." + std::to_string(p.instance));
+        EXPECT_EQ(p.port, std::stoi(j->env.at("PORT")) + p.instance - 1) << p.name;
+    }
 
     const model::JobSpec& worker = plan->jobs[1];
     EXPECT_EQ(worker.numprocesses, 0);  // disabled, still loaded

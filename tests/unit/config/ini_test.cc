@@ -489,6 +489,25 @@ TEST(Ini, ErrorsNameTheGivenFile) {
     EXPECT_EQ(cfg.error().code, EINVAL);
 }
 
+TEST(Ini, InstanceEnvAndPtyOptions) {
+    auto cfg = parse("[job:web]\ncmd = ./web\ninstance_env = true\npty = yes\nredirect_output = out\n");
+    ASSERT_TRUE(cfg) << cfg.error().message();
+    const model::JobSpec& j = find_job(*cfg, "default.web");
+    EXPECT_TRUE(j.instance_env);
+    EXPECT_TRUE(j.pty);
+    EXPECT_EQ(j.config_json,
+              R"({"name":"web","cmd":"./web","instance_env":true,"pty":true,"redirect_output":["out"],"os_env":true})");
+    cfg = parse("[job:web]\ncmd = ./web\n");
+    ASSERT_TRUE(cfg);
+    EXPECT_FALSE(find_job(*cfg, "default.web").instance_env);
+    EXPECT_FALSE(find_job(*cfg, "default.web").pty);
+    EXPECT_EQ(parse_error("[job:web]\ncmd = ./web\n\npty = true\n").rfind("test.ini:4: pty: needs redirect_output", 0),
+              0u);
+    EXPECT_EQ(parse_error("[job:web]\ncmd = ./web\n\ninstance_env = 3\n")
+                  .rfind("test.ini:4: instance_env: '3' is not a boolean", 0),
+              0u);
+}
+
 TEST(Ini, TypeErrorsPointAtTheirLine) {
     struct Case {
         const char* option;

@@ -107,6 +107,29 @@ TEST(JobJson, EveryMemberIsRead) {
     EXPECT_TRUE(spec->no_new_privs);
 }
 
+TEST(JobJson, InstanceEnvAndPty) {
+    auto spec = load(R"({"name": "web", "cmd": "./web"})");
+    ASSERT_TRUE(spec);
+    EXPECT_FALSE(spec->instance_env);
+    EXPECT_FALSE(spec->pty);
+    spec = load(R"({"name": "web", "cmd": "./web", "instance_env": true, "pty": true, "redirect_output": ["out"]})");
+    ASSERT_TRUE(spec) << spec.error().message();
+    EXPECT_TRUE(spec->instance_env);
+    EXPECT_TRUE(spec->pty);
+    EXPECT_EQ(spec->config_json,
+              R"({"name":"web","cmd":"./web","instance_env":true,"pty":true,"redirect_output":["out"]})");
+    // A log target captures stdout too.
+    for (const char* target : {R"("stdout_file": "/tmp/x.log")", R"("log_dir": "/tmp")"}) {
+        spec = load(std::string(R"({"name": "web", "cmd": "./web", "pty": true, )") + target + "}");
+        EXPECT_TRUE(spec) << target;
+    }
+    // stderr alone is no stdout target.
+    spec = load(R"({"name": "web", "cmd": "./web", "pty": true, "stderr_file": "/tmp/e.log"})");
+    ASSERT_FALSE(spec);
+    EXPECT_EQ(spec.error().context,
+              "pty: needs redirect_output, stdout_file or log_dir (something that captures stdout)");
+}
+
 TEST(JobJson, ArgsStringIsShellSplit) {
     auto spec = load(R"({"name": "a", "cmd": "echo", "args": "one 'two three' \"f\\\"our\" five\\ six"})");
     ASSERT_TRUE(spec) << spec.error().message();
@@ -311,6 +334,9 @@ const BadCase kBadCases[] = {
     {CFG(R"("notify": 1)"), "notify", "must be true or false"},
     {CFG(R"("critical": [])"), "critical", "must be true or false"},
     {CFG(R"("no_new_privs": "no")"), "no_new_privs", "must be true or false"},
+    {CFG(R"("instance_env": "yes")"), "instance_env", "must be true or false"},
+    {CFG(R"("pty": 1, "redirect_output": ["out"])"), "pty", "must be true or false"},
+    {CFG(R"("pty": true)"), "pty", "needs redirect_output, stdout_file or log_dir"},
     {CFG(R"("graceful_timeout": -1)"), "graceful_timeout", "must be a number >= 0"},
     {CFG(R"("graceful_timeout": "10")"), "graceful_timeout", "must be a number"},
     {CFG(R"("graceful_timeout": 1e300)"), "graceful_timeout", "<= 1e+09"},

@@ -322,6 +322,96 @@ TEST(ExecPlanStdio, CustomStreamsInOrder) {
     EXPECT_TRUE(plan->outputs.empty());
 }
 
+TEST(ExecPlanStdio, PtyIsOneStreamUnderTheFirstLabel) {
+    auto s = job("true");
+    s.pty = true;
+    s.redirect_input = true;
+    s.redirect_output = {"out", "err"};
+    auto plan = Planner{}.plan(s);
+    ASSERT_TRUE(plan);
+    EXPECT_TRUE(plan->pty);
+    EXPECT_TRUE(plan->stdin_pipe);  // stdin keeps its pipe
+    ASSERT_EQ(plan->outputs.size(), 2u);
+    EXPECT_EQ(plan->outputs[0].fd, 1);
+    EXPECT_EQ(plan->outputs[0].label, "out");
+    EXPECT_EQ(plan->outputs[0].log_key, "stdout");
+    EXPECT_FALSE(plan->outputs[0].shares_stdout);
+    EXPECT_EQ(plan->outputs[1].fd, 2);
+    EXPECT_TRUE(plan->outputs[1].shares_stdout);  // "err" is not used: one terminal
+    EXPECT_EQ(plan->pty_cols, 80);
+    EXPECT_EQ(plan->pty_rows, 24);
+
+    // A stdout log file only: labelled "stdout".
+    s.redirect_output.clear();
+    Planner p;
+    p.logged_stdout = true;
+    plan = p.plan(s);
+    ASSERT_EQ(plan->outputs.size(), 2u);
+    EXPECT_EQ(plan->outputs[0].label, "stdout");
+    EXPECT_TRUE(plan->outputs[1].shares_stdout);
+}
+
+TEST(ExecPlanStdio, PtyWindowSizeFromColumnsAndLines) {
+    auto s = job("true");
+    s.pty = true;
+    s.redirect_output = {"out"};
+    Planner p;
+    p.env = {{"COLUMNS", "132"}, {"LINES", "50"}};
+    auto plan = p.plan(s);
+    EXPECT_EQ(plan->pty_cols, 132);
+    EXPECT_EQ(plan->pty_rows, 50);
+    for (const char* bad : {"0", "65536", "-3", "80x", "", " 90", "1234567"}) {
+        p.env = {{"COLUMNS", bad}, {"LINES", bad}};
+        plan = p.plan(s);
+        EXPECT_EQ(plan->pty_cols, 80) << bad;
+        EXPECT_EQ(plan->pty_rows, 24) << bad;
+    }
+}
+
+// --- slots and foreman's per-instance environment ---
+
+TEST(ExecPlanSlots, LowestFreeSlotFillsGaps) {
+    EXPECT_EQ(lowest_free_slot({}), 1);
+    EXPECT_EQ(lowest_free_slot({1, 2, 3}), 4);
+    EXPECT_EQ(lowest_free_slot({1, 3}), 2);  // a replacement takes the dead one's slot
+    EXPECT_EQ(lowest_free_slot({3}), 1);     // after scaling 3 -> 1, scaling up fills 1, 2
+    EXPECT_EQ(lowest_free_slot({3, 1}), 2);
+    EXPECT_EQ(lowest_free_slot({2, 2, 1}), 3);  // duplicates and gaps beyond the count
+    EXPECT_EQ(lowest_free_slot({0, 7, 1}), 2);
+    std::vector<int> many(100000);
+    for (size_t i = 0; i < many.size(); ++i) many[i] = static_cast<int>(many.size() - i);
+    EXPECT_EQ(lowest_free_slot(many), 100001);
+}
+
+TEST(ExecPlanSlots, InstanceEnvSetsPsAndOffsetsANumericPort) {
+    model::Env env{{"PORT", "6000"}, {"A", "a"}};
+    apply_instance_env(env, "web", 1);
+    EXPECT_EQ(env, (model::Env{{"A", "a"}, {"PORT", "6000"}, {"PS", "web.1"}}));  // instance 1 is the job's PORT
+    env["PORT"] = "6000";
+    apply_instance_env(env, "web", 3);
+    EXPECT_EQ(env.at("PORT"), "6002");
+    EXPECT_EQ(env.at("PS"), "web.3");
+    // Without PORT none appears; a non-numeric one is left as is.
+    model::Env none;
+    apply_instance_env(none, "worker", 2);
+    EXPECT_EQ(none, (model::Env{{"PS", "worker.2"}}));
+    for (const char* odd : {"http", "", "-1", "60x", "1234567890"}) {
+        model::Env e{{"PORT", odd}};
+        apply_instance_env(e, "web", 2);
+        EXPECT_EQ(e.at("PORT"), odd);
+    }
+}
+
+TEST(ExecPlanSlots, SubstitutionSeesThePerInstancePort) {
+    auto s = job("server --port $PORT --name ${PS}");
+    Planner p;
+    p.env = {{"PORT", "5000"}};
+    apply_instance_env(p.env, "web", 2);
+    auto plan = p.plan(s);
+    ASSERT_TRUE(plan);
+    EXPECT_EQ(plan->exec.argv, (Strings{"server", "--port", "5001", "--name", "web.2"}));
+}
+
 TEST(ExecPlanCgroup, NameAndLimits) {
     auto s = job("true");
     s.name.session = "prod";

@@ -5,7 +5,10 @@
 // the data is in the pipe before the turn, so nothing waits on time.
 #include "lib/manager/process_io.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -226,6 +229,45 @@ TEST_F(ProcessIoTest, ACallbackMayUnsubscribeOthersAndDetachTheProcess) {
     EXPECT_EQ(second, Strings{});  // dropped by the first callback
     EXPECT_EQ(io_->stream_labels(10).error().code, ENOENT);
     io_->unsubscribe(*id);
+}
+
+// A pty's output arrives through the kernel's flip buffer (a work queue), not at once:
+// these tests wait for the data (bounded), never for a time.
+TEST_F(ProcessIoTest, PtyMasterIsReadLikeAPipeRawAndUntilTheSlaveCloses) {
+    ProcessIo::Streams s;
+    UniqueFd slave = take(s.add_pty("out", "stdout", 100, 40));
+    ASSERT_TRUE(slave);
+    EXPECT_TRUE(isatty(slave.get()));
+    EXPECT_TRUE(fcntl(slave.get(), F_GETFD) & FD_CLOEXEC);
+    struct winsize ws = {};
+    ASSERT_EQ(ioctl(slave.get(), TIOCGWINSZ, &ws), 0);
+    EXPECT_EQ(ws.ws_col, 100);
+    EXPECT_EQ(ws.ws_row, 40);
+    struct termios tio;
+    ASSERT_EQ(tcgetattr(slave.get(), &tio), 0);
+    EXPECT_FALSE(tio.c_oflag & OPOST);  // no output processing: ONLCR does nothing
+    EXPECT_FALSE(tio.c_lflag & ECHO);
+    io_->attach(7, std::move(s));
+    Strings got;
+    subscribe(7, "out", &got);
+    auto all = [&] {
+        std::string a;
+        for (const auto& g : got) a += g;
+        return a;
+    };
+    put(slave, "tick");  // no newline: delivered as it comes
+    ASSERT_TRUE(loop_->run_until([&] { return all() == "tick"; }, std::chrono::seconds(10))) << all();
+    // Raw: "\n" stays "\n". What was written before the slave closed is still read;
+    // then EIO ends the stream like EOF.
+    put(slave, " tock\nlast\n");
+    slave.reset();
+    ASSERT_TRUE(loop_->run_until([&] { return all() == "tick tock\nlast\n"; }, std::chrono::seconds(10))) << all();
+    EXPECT_EQ(sunk_.back().substr(0, 13), "7 out/stdout:");
+    auto backlog = io_->backlog(7, "out", 1024);
+    ASSERT_TRUE(backlog);
+    EXPECT_EQ(*backlog, "tick tock\nlast\n");
+    io_->drain(7);  // a closed master: nothing more, no error
+    EXPECT_EQ(all(), "tick tock\nlast\n");
 }
 
 }  // namespace

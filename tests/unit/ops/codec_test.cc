@@ -107,9 +107,10 @@ TEST(Codec, ProcessInfoShape) {
     p.env = std::make_shared<const model::Env>(model::Env{{"PORT", "8080"}});
     p.create_time = 1380000000.25;
     p.redirect_output = {"out", "err"};
+    p.slot = 2;
     auto j = encode_process_info(p);
     EXPECT_EQ(dump(j), R"({"pid":3,"name":"default.web","cmd":"python","args":["-u","app.py"],"env":{"PORT":"8080"},)"
-                       R"("uid":null,"gid":null,"os_pid":41234,"create_time":1380000000.25,"commited":false,)"
+                       R"("uid":null,"gid":null,"os_pid":41234,"create_time":1380000000.25,"commited":false,"slot":2,)"
                        R"("redirect_output":["out","err"],"redirect_input":false,"custom_streams":[],"active":true})");
     p.uid = 1000;
     p.gid = 100;
@@ -126,9 +127,10 @@ TEST(Codec, ProcessEntryShape) {
     p.create_time = 1380000000.25;
     p.state = model::ProcState::kStopping;
     p.restarts = 2;
+    p.slot = 1;
     auto list = encode_process_list({p});
     EXPECT_EQ(dump(list), R"({"processes":[{"pid":3,"os_pid":41234,"name":"default.web","state":"stopping",)"
-                          R"("create_time":1380000000.25,"commited":false,"restarts":2}]})");
+                          R"("create_time":1380000000.25,"commited":false,"restarts":2,"slot":1}]})");
 }
 
 model::ProcessStats sample(int pid, double cpu, double mem) {
