@@ -22,8 +22,8 @@
 #include <string_view>
 #include <vector>
 
-#include "ctl/gafferctl/commands.h"
 #include "ctl/client/http_client.h"
+#include "ctl/gafferctl/commands.h"
 #include "gaffer_config.h"
 #include "lib/base/strutil.h"
 
