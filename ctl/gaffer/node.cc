@@ -374,6 +374,8 @@ std::optional<std::vector<std::pair<model::JobName, json_t*>>> file_jobs(Session
 }
 
 int load_file(Session& s, const Invocation& inv, const std::string& file) {
+    if (inv.has("concurrency") || inv.has("port"))
+        return s.fail("load: -c and --port apply to the Procfile's entries, not to the jobs of '" + file + "'");
     auto app = app_of(s, inv);
     if (!app)
         return kExitFailure;

@@ -131,6 +131,8 @@ class NodeCommandsTest(NodeTestBase):
         self.assertEqual(self.ok("load", "--nostart", "-", stdin=body),
                          f"'a3.j2' has been loaded in {self.endpoint}\n'-' has been loaded\n")
         self.assertFalse(self.info("a3.j2")["active"])
+        self.assertEqual(self.failed("load", "-c", "web=2", path),
+                         f"gaffer: load: -c and --port apply to the Procfile's entries, not to the jobs of '{path}'\n")
         # A job the node refuses: HTTP Error, status 1.
         err = self.failed("load", "--app", "a3", "-", stdin='{"name": "bad"}')
         self.assertTrue(err.startswith("HTTP Error: 400 bad_request"), err)
@@ -209,6 +211,17 @@ class NodeCommandsTest(NodeTestBase):
         gafferlib.wait_for(lambda: not self.info("a7.web")["active"], what="all stopped")
         err = self.failed("ps:stop", "--app", "a7", "nope")
         self.assertEqual(err, "'nope' not found in 'a7'\n")
+
+    def test_overmind_style_stop_and_restart_of_a_type_of_the_project(self):
+        # No --app: the project's app, named after its directory.
+        self.assertEqual(self.ok("load", "-c", "worker=0"), f"==> 'shop' has been loaded in {self.endpoint}\n")
+        self.wait_running("shop.web", 1)
+        pid = self.info("shop.web")["processes"][0]
+        self.assertEqual(self.ok("restart", "web"), "'web' restarted\n")
+        gafferlib.wait_for(lambda: self.info("shop.web")["processes"] not in ([pid], []), what="restart")
+        self.assertEqual(self.ok("stop", "web"), "'web' stopped\n")
+        gafferlib.wait_for(lambda: not self.info("shop.web")["active"], what="stopped")
+        self.assertEqual(self.ok("unload", "--no-input"), "==> app 'shop' unloaded\n")
 
     # --- unload, reload, apps ---
 
