@@ -65,10 +65,7 @@ const Option kDevStartOptions[] = {
 
 const Option kRunOptions[] = {
     {"concurrency", 'c', "N", "run N copies (0.4)"},
-    {"verbose", 'v', nullptr, "(dev:run) accepted for compatibility: output is always shown"},
-    {"app", 0, "APP", "the app (session) name"},
-    {"graceful-timeout", 0, "SECS", "(HEAD run on a node) graceful timeout of the new process"},
-    {"param", 'p', "KEY=VALUE", "(HEAD run on a node) environment of the new process (repeatable)", true},
+    {"verbose", 'v', nullptr, "accepted for compatibility: the output is always shown"},
 };
 
 Result<double> timeout_of(const Invocation& inv) {
@@ -288,31 +285,11 @@ int cmd_dev_start(Session& s, const Invocation& inv) {
     return start_app(s, inv, StartMode{true});
 }
 
-// A one-off command with the project's environment: exec'd in place (its status is ours,
-// the terminal its own); with -c N > 1, N copies under the engine, output prefixed.
-int cmd_run(Session& s, const Invocation& inv) {
-    if (inv.args.size() == 1 && !inv.has("concurrency")) {
-        // HEAD's `run <job>` on a node when the argument names a job.
-        const std::string& a = inv.args[0];
-        bool job = a.find_first_of("./") != std::string::npos;
-        if (!job) {
-            auto pr = s.project(false, false, inv.get("app"));
-            job = pr && (*pr)->procfile.find(a) != nullptr;
-        }
-        if (job || inv.has("graceful-timeout") || inv.has("param"))
-            return run_on_node(s, inv);
-    }
-    return run_locally(s, inv);
-}
-
 const Command kLocal[] = {
     {"start", "[options] [<type>]", "run the Procfile's processes here, foreman style (Ctrl-C stops them)",
      kStartOptions, 0, 1, cmd_start},
     {"dev:start", "[-v] [-c TYPE=N]... [<type>]", "run the Procfile here with gaffer's event console (§12.3)",
      kDevStartOptions, 0, 1, cmd_dev_start},
-    {"run", "<job> | <command> [<args>...]",
-     "a one-off process: of a job on the node (HEAD), or a local command with the app's environment (0.4)", kRunOptions,
-     1, -1, cmd_run, true},
     {"dev:run", "[-c N] <command> [<args>...]", "a one-off local command with the app's environment", kRunOptions, 1,
      -1, run_locally, true},
 };

@@ -15,7 +15,8 @@
 #include <map>
 #include <set>
 
-#include "ctl/gafferctl/format.h"
+#include "ctl/client/answers.h"
+#include "ctl/client/format.h"
 #include "lib/base/strutil.h"
 #include "lib/json/json.h"
 #include "lib/model/job_spec.h"
@@ -23,8 +24,19 @@
 
 namespace gaffer::ctl {
 
+using client::clock_text;
+using client::colour_for;
+using client::event_line;
+using client::object_lines;
 using client::path_segment;
+using client::pretty_json;
+using client::read_input;
+using client::read_secret_line;
 using client::Response;
+using client::scalar_text;
+using client::stream_end_text;
+using client::Table;
+using client::uptime_since;
 using json::JsonPtr;
 
 // ---------------------------------------------------------------------------------------
@@ -55,46 +67,6 @@ std::vector<std::string> Invocation::all(std::string_view name) const {
 
 // ---------------------------------------------------------------------------------------
 // Shared helpers
-
-bool is_pid(std::string_view s) {
-    return !s.empty() && s.size() <= 10 && s.find_first_not_of("0123456789") == std::string_view::npos;
-}
-
-bool is_qualified(std::string_view s) {
-    return s.find_first_of("./") != std::string_view::npos;
-}
-
-std::string http_error_text(const Response& r) {
-    std::string error, reason;
-    if (auto j = json::parse(r.body); j && json_is_object(j->get())) {
-        json_t* e = json_object_get(j->get(), "error");
-        if (json_is_string(e))
-            error = json_string_value(e);
-        json_t* why = json_object_get(j->get(), "reason");
-        if (json_is_string(why))
-            reason = json_string_value(why);
-    }
-    if (r.status == 401)
-        return "Unauthorized access. You need an API key";
-    if (r.status == 403) {
-        std::string s = "Forbidden access. API key permissions aren't enough";
-        if (!reason.empty() && reason != "forbidden")
-            s += " (" + reason + ")";
-        return s;
-    }
-    std::string s = std::to_string(r.status);
-    if (!error.empty()) {
-        s += " " + error;
-        if (!reason.empty() && reason != error)
-            s += " (" + reason + ")";
-    } else if (!reason.empty()) {
-        s += " " + reason;
-    } else if (*client::reason_phrase(r.status)) {
-        s += " ";
-        s += client::reason_phrase(r.status);
-    }
-    return s;
-}
 
 std::string usage_line(const Command& cmd) {
     std::string s = std::string("gafferctl ") + cmd.name;
@@ -253,34 +225,6 @@ double now_seconds() {
     return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-// Reads a whole file, or stdin for "-", up to 16 MiB.
-Result<std::string> read_input(const std::string& path) {
-    constexpr size_t kMax = 16u << 20;
-    FILE* f = path == "-" ? stdin : fopen(path.c_str(), "rbe");
-    if (!f)
-        return fail(Error::from_errno("cannot open '%s'", path.c_str()));
-    std::string data;
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-        data.append(buf, n);
-        if (data.size() > kMax) {
-            if (f != stdin)
-                fclose(f);
-            return fail(Error::make(EFBIG, "cannot read '%s'", path.c_str()));
-        }
-    }
-    bool bad = ferror(f);
-    int saved = errno;
-    if (f != stdin)
-        fclose(f);
-    if (bad) {
-        errno = saved;
-        return fail(Error::from_errno("cannot read '%s'", path.c_str()));
-    }
-    return data;
-}
-
 Result<JsonPtr> read_json(const std::string& path) {
     GAFFER_TRY(std::string text, read_input(path));
     auto j = json::parse(text);
@@ -327,63 +271,6 @@ std::optional<int> count_arg(std::string_view s) {
     if (!n || *n < 1)
         return std::nullopt;
     return static_cast<int>(*n);
-}
-
-// --- password input -----------------------------------------------------------------
-
-struct termios g_saved_termios;
-volatile sig_atomic_t g_echo_off = 0;
-
-void restore_echo_and_die(int sig) {
-    if (g_echo_off)
-        (void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &g_saved_termios);
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-// One line from stdin with terminal echo off (a prompt on stderr) when stdin is a terminal.
-Result<std::string> read_secret_line(const char* prompt) {
-    bool tty = isatty(STDIN_FILENO);
-    if (tty) {
-        if (tcgetattr(STDIN_FILENO, &g_saved_termios) != 0)
-            return fail(Error::from_errno("cannot read the terminal settings"));
-        struct termios quiet = g_saved_termios;
-        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-        signal(SIGINT, restore_echo_and_die);
-        signal(SIGTERM, restore_echo_and_die);
-        signal(SIGHUP, restore_echo_and_die);
-        fputs(prompt, stderr);
-        fflush(stderr);
-        g_echo_off = 1;
-        if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) != 0) {
-            g_echo_off = 0;
-            return fail(Error::from_errno("cannot turn the terminal echo off"));
-        }
-    }
-    char* line = nullptr;
-    size_t cap = 0;
-    ssize_t n = getline(&line, &cap, stdin);
-    int saved = errno;
-    if (tty) {
-        (void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &g_saved_termios);
-        g_echo_off = 0;
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGHUP, SIG_DFL);
-        fputc('\n', stderr);
-    }
-    if (n < 0) {
-        free(line);
-        if (ferror(stdin)) {
-            errno = saved;
-            return fail(Error::from_errno("cannot read the password"));
-        }
-        return fail(Error{0, "no password given (end of input)"});
-    }
-    std::string s(line, static_cast<size_t>(n));
-    free(line);
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-    return s;
 }
 
 // --password, else a prompt (twice when `confirm`), else a line of stdin.
@@ -1259,45 +1146,11 @@ int cmd_key(Context& ctx, const Command& cmd, const Invocation& inv) {
 }
 
 int cmd_key_create(Context& ctx, const Command& cmd, const Invocation& inv) {
-    JsonPtr perms(json_object());
-    bool admin = false, create_key = false, create_user = false;
-    JsonPtr manage(json_array()), write(json_array()), read(json_array()), uids(json_array());
-    auto add_unique = [](json_t* arr, const std::string& v) {
-        size_t i;
-        json_t* e;
-        json_array_foreach(arr, i, e) if (json_is_string(e) && v == json_string_value(e)) return;
-        json_array_append_new(arr, json::str(v).release());
-    };
-    for (const auto& arg : inv.args) {
-        if (arg == "+a") {
-            admin = create_key = create_user = true;
-        } else if (arg == "+u") {
-            create_user = true;
-        } else if (arg == "+k") {
-            create_key = true;
-        } else if (arg == "+m") {
-            add_unique(manage.get(), "*");
-        } else if (starts_with(arg, "uid=") && arg.size() > 4) {
-            add_unique(uids.get(), arg.substr(4));
-        } else {
-            size_t plus = arg.rfind('+');
-            std::string target = plus == std::string::npos ? "" : arg.substr(0, plus);
-            std::string rights = plus == std::string::npos ? "" : arg.substr(plus + 1);
-            if (target.empty() || rights.empty() || rights.find_first_not_of("rwm") != std::string::npos)
-                return usage_error(
-                    ctx, cmd, "invalid permission '" + arg + "' (expected +a, +u, +k, +m, TARGET+rwm or uid=USER)");
-            for (char c : rights) add_unique(c == 'm' ? manage.get() : c == 'w' ? write.get() : read.get(), target);
-        }
-    }
-    json::set(perms.get(), "admin", JsonPtr(json_boolean(admin)));
-    json::set(perms.get(), "create_key", JsonPtr(json_boolean(create_key)));
-    json::set(perms.get(), "create_user", JsonPtr(json_boolean(create_user)));
-    json::set(perms.get(), "manage", std::move(manage));
-    json::set(perms.get(), "write", std::move(write));
-    json::set(perms.get(), "read", std::move(read));
-    json::set(perms.get(), "uids", std::move(uids));
+    auto perms = client::permissions_from_words(inv.args);
+    if (!perms)
+        return usage_error(ctx, cmd, perms.error().context);
     JsonPtr body(json_object());
-    json::set(body.get(), "permissions", std::move(perms));
+    json::set(body.get(), "permissions", std::move(*perms));
     if (auto l = inv.get("label"))
         json::set(body.get(), "label", json::str(*l));
     if (auto p = inv.get("parent"))
@@ -1448,71 +1301,12 @@ int cmd_auth(Context& ctx, const Command& cmd, const Invocation& inv) {
 // Live commands: watch (§11.3), tail, send (§11.1). They stream over client::StreamSet;
 // SIGINT and SIGTERM end them cleanly (exit 0).
 
-// The local time of day, "HH:MM:SS".
-std::string clock_text() {
-    time_t t = time(nullptr);
-    struct tm tm;
-    char buf[16] = "??:??:??";
-    if (localtime_r(&t, &tm))
-        strftime(buf, sizeof buf, "%H:%M:%S", &tm);
-    return buf;
-}
-
-// One ANSI colour per name, stable across runs (FNV-1a of the name).
-const char* colour_for(std::string_view name) {
-    static const char* const kColours[] = {"\033[32m", "\033[33m", "\033[34m", "\033[35m",
-                                           "\033[36m", "\033[92m", "\033[93m", "\033[96m"};
-    uint32_t h = 2166136261u;
-    for (char c : name) h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
-    return kColours[h % (sizeof kColours / sizeof kColours[0])];
-}
-
 // Writes and flushes at once (a live command's reader waits for each line); false once
 // the output is gone (a closed pipe).
 bool emit(Context& ctx, std::string_view s) {
     if (!s.empty())
         fwrite(s.data(), 1, s.size(), ctx.out);
     return fflush(ctx.out) == 0 && !ferror(ctx.out);
-}
-
-// "HH:MM:SS <job> | <event> <job>" for a job event; "... | <event> process with pid <pid>"
-// for a process event, plus the exit status or signal of an exit and the signal of a kill.
-std::string event_line(const std::string& type, const std::string& data, bool colour) {
-    std::string name = "-";
-    long long pid = -1;
-    std::string extra;
-    auto j = json::parse(data);
-    if (j && json_is_object(j->get())) {
-        json_t* msg = j->get();
-        if (json_t* n = json_object_get(msg, "name"); json_is_string(n))
-            name = json_string_value(n);
-        if (json_t* p = json_object_get(msg, "pid"); json_is_integer(p))
-            pid = json_integer_value(p);
-        json_t* sig = json_object_get(msg, "term_signal");
-        json_t* st = json_object_get(msg, "exit_status");
-        if (json_is_integer(sig) && json_integer_value(sig) > 0)
-            extra = " (signal " + std::to_string(json_integer_value(sig)) + ")";
-        else if (json_is_integer(st))
-            extra = " (status " + std::to_string(json_integer_value(st)) + ")";
-        if (json_t* r = json_object_get(msg, "reason"); json_is_string(r))
-            extra += std::string(" [") + json_string_value(r) + "]";
-        if (json_t* s = json_object_get(msg, "signum"); json_is_integer(s))
-            extra = " (signal " + std::to_string(json_integer_value(s)) + ")";
-    }
-    std::string head = clock_text() + " " + name;
-    std::string line = colour ? std::string(colour_for(name)) + head + "\033[0m" : head;
-    line += " | " + type + " ";
-    line += pid >= 0 ? "process with pid " + std::to_string(pid) : name;
-    line += extra;
-    line += '\n';
-    return line;
-}
-
-// Why a stream ended badly, as one line.
-std::string stream_end_text(const client::StreamEnd& e) {
-    if (e.error)
-        return e.error->message();
-    return http_error_text(e.response());
 }
 
 constexpr auto kStreamHeartbeat = std::chrono::seconds(30);
@@ -1843,32 +1637,12 @@ int cmd_tail(Context& ctx, const Command& cmd, const Invocation& inv) {
     return tail_job(ctx, cmd, *job, label, backlog, follow);
 }
 
-// One write to a process's stdin (POST /streams/<pid>/stdin), errors spelt out.
-Status send_data(Context& ctx, const std::string& w, const std::string& pid, std::string_view data) {
-    GAFFER_TRY(Response r, ctx.http->request("POST", "/streams/" + pid + "/stdin", data,
-                                             {{"Content-Type", "application/octet-stream"}}));
-    if (r.ok())
-        return {};
-    std::string error;
-    if (auto j = json::parse(r.body); j && json_is_object(j->get()))
-        if (json_t* e = json_object_get(j->get(), "error"); json_is_string(e))
-            error = json_string_value(e);
-    if (r.status == 403 && error == "forbidden_write")
-        return fail(failure(w, "the process's stdin is not redirected (its job needs redirect_input = true)"));
-    if (r.status == 404)
-        return fail(failure(w, "no process " + pid + " (404 " + (error.empty() ? "not_found" : error) + ")"));
-    return fail(failure(w, http_error_text(r)));
-}
-
 // `send [-s STREAM] <pid>[.<stream>] <data>...`: the words joined with spaces plus a
 // newline, or with `-` each line of stdin until EOF or a line ".", one write per line.
 int cmd_send(Context& ctx, const Command& cmd, const Invocation& inv) {
-    std::string pid = inv.args[0];
-    std::string stream = "stdin";
-    if (size_t dot = pid.find('.'); dot != std::string::npos) {
-        stream = pid.substr(dot + 1);
-        pid.resize(dot);
-    }
+    auto [pid, stream] = client::pid_and_stream(inv.args[0]);
+    if (stream.empty())
+        stream = "stdin";
     if (auto s = inv.get("stream"))
         stream = *s;
     if (!is_pid(pid))
@@ -1878,40 +1652,10 @@ int cmd_send(Context& ctx, const Command& cmd, const Invocation& inv) {
                            "the HTTP API writes to stdin only (POST /streams/<pid>/stdin), not to '" + stream + "'");
     const std::string w = what(cmd, pid);
     std::vector<std::string> words(inv.args.begin() + 1, inv.args.end());
-    if (words.size() == 1 && words[0] == "-") {
-        char* line = nullptr;
-        size_t cap = 0;
-        ssize_t n;
-        int rc = kExitOk;
-        while ((n = getline(&line, &cap, stdin)) >= 0) {
-            std::string s(line, static_cast<size_t>(n));
-            std::string_view bare = s;
-            while (!bare.empty() && (bare.back() == '\n' || bare.back() == '\r')) bare.remove_suffix(1);
-            if (bare == ".")
-                break;
-            if (s.empty() || s.back() != '\n')
-                s += '\n';
-            if (auto st = send_data(ctx, w, pid, s); !st) {
-                rc = report(ctx, st.error());
-                break;
-            }
-        }
-        bool bad = rc == kExitOk && ferror(stdin);
-        free(line);
-        if (bad)
-            return report(ctx, Error::from_errno("cannot read stdin"));
-        return rc;
-    }
-    std::string data;
-    for (const auto& word : words) {
-        if (!data.empty())
-            data += ' ';
-        data += word;
-    }
-    if (data.empty() || data.back() != '\n')
-        data += '\n';
-    if (auto st = send_data(ctx, w, pid, data); !st)
+    if (auto st = client::send_words(*ctx.http, w, pid, words); !st)
         return report(ctx, st.error());
+    if (words.size() == 1 && words[0] == "-")
+        return kExitOk;
     if (ctx.json)
         print_line(ctx, "{\"ok\": true}");
     return kExitOk;

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "ctl/client/answers.h"
 #include "ctl/client/http_client.h"
 
 namespace gaffer::ctl {
@@ -76,13 +77,9 @@ int usage_error(Context& ctx, const Command& cmd, const std::string& message);
 // The usage line "gafferctl <name> <usage>".
 std::string usage_line(const Command& cmd);
 
-// Exposed for tests and for the future `gaffer` CLI.
-// The one-line reason of a failed HTTP answer: "404 not_found", "400 bad_request (invalid
-// process config)", "405 Method Not Allowed", or the fixed 401/403 sentences.
-std::string http_error_text(const client::Response& r);
-// A decimal internal pid ("12"), as opposed to a job name.
-bool is_pid(std::string_view s);
-// A qualified job name: contains '.' or '/'.
-bool is_qualified(std::string_view s);
+// Shared with the `gaffer` CLI (ctl/client/answers.h).
+using client::http_error_text;
+using client::is_pid;
+using client::is_qualified;
 
 }  // namespace gaffer::ctl

@@ -59,7 +59,7 @@ struct ServerOptions {
     std::vector<std::string> binds;
     int backlog = 128;
     mode_t unix_socket_mode = 0660;  // of every unix socket it binds
-    std::string certfile, keyfile;  // TLS for TCP endpoints when both are set
+    std::string certfile, keyfile;   // TLS for TCP endpoints when both are set
     std::vector<std::string> cors_origins;
     // Further names the Host header may give for the TCP endpoints (lib/http/gate.h).
     std::vector<std::string> allowed_hosts;

@@ -29,6 +29,8 @@ GAFFERD = os.environ.get("GAFFERD")
 # `make sanitize` sets this: under ASan, RSS measures its quarantine, not gafferd.
 SANITIZED = os.environ.get("GAFFER_SANITIZED") == "1"
 GAFFERCTL = os.environ.get("GAFFERCTL")
+# The `gaffer` Procfile tool (ctl/gaffer).
+GAFFER = os.environ.get("GAFFER")
 
 
 def require_binaries():

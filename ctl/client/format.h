@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Text output helpers for gafferctl: aligned tables, "key: value" listings of JSON objects
-// and uptimes. Pure functions of their input (the clock is passed in), so they are easy to
-// test; nothing here talks to the daemon.
+// Text output helpers of the command-line tools (gafferctl, gaffer): aligned tables,
+// "key: value" listings of JSON objects and uptimes. Pure functions of their input (the clock is passed in), so they
+// are easy to test; nothing here talks to the daemon.
 #pragma once
 
 #include <jansson.h>
@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-namespace gaffer::ctl {
+namespace gaffer::client {
 
 // Left-aligned columns separated by two spaces; the last column is not padded.
 class Table {
@@ -42,4 +42,4 @@ std::string format_uptime(double seconds);
 // `now - create_time` as format_uptime(), or "-" when create_time is not a number.
 std::string uptime_since(const json_t* create_time, double now);
 
-}  // namespace gaffer::ctl
+}  // namespace gaffer::client

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
-// Text output helpers for gafferctl (see format.h).
-#include "ctl/gafferctl/format.h"
+// Text output helpers for the command-line tools (gafferctl, gaffer) (see format.h).
+#include "ctl/client/format.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
-namespace gaffer::ctl {
+namespace gaffer::client {
 
 namespace {
 
@@ -167,4 +167,4 @@ std::string uptime_since(const json_t* create_time, double now) {
     return format_uptime(d);
 }
 
-}  // namespace gaffer::ctl
+}  // namespace gaffer::client
