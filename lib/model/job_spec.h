@@ -57,7 +57,6 @@ struct JobSpec {
     bool shell = false;
     bool detach = false;
     int numprocesses = 1;
-    bool instance_env = false;                 // foreman's PORT/PS per instance (slot N): PS=<job>.<N>, PORT=PORT+N-1
     std::vector<std::string> redirect_output;  // label for stdout, then stderr
     bool redirect_input = false;
     std::vector<std::string> custom_streams;
