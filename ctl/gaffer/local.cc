@@ -191,7 +191,7 @@ int start_app(Session& s, const Invocation& inv, StartMode mode) {
         std::vector<std::string> types, names;
         for (const auto& e : p.procfile.entries) types.push_back(e.name);
         for (const auto& proc : plan->processes) names.push_back(proc.name);
-        app_console = std::make_unique<console::AppConsole>(loop, bus, manager, style, s.out, types, names);
+        app_console = std::make_unique<console::AppConsole>(loop, bus, manager, style, fileno(s.out), types, names);
     }
 
     http::ServerOptions hopts;
@@ -360,7 +360,8 @@ int run_locally(Session& s, const Invocation& inv) {
     model::JobName jn = spec->name;
     console::AppConsoleStyle style;
     style.colour = isatty(STDOUT_FILENO) == 1 && !getenv("NO_COLOR");
-    console::AppConsole out(loop, bus, manager, style, s.out, {jn.job}, {jn.job + "." + std::to_string(copies)});
+    console::AppConsole out(loop, bus, manager, style, fileno(s.out), {jn.job},
+                            {jn.job + "." + std::to_string(copies)});
     if (auto st = manager.load(std::move(*spec)); !st)
         return s.fail(st.error());
     int left = copies, worst = 0;

@@ -35,8 +35,8 @@ std::string type_of(const char* qualified) {
 }  // namespace
 
 AppConsole::AppConsole(loop::Loop& loop, events::EventBus& bus, manager::Manager& manager, AppConsoleStyle style,
-                       FILE* out, const std::vector<std::string>& types, const std::vector<std::string>& names)
-    : loop_(loop), bus_(bus), manager_(manager), style_(style), out_(out) {
+                       int out_fd, const std::vector<std::string>& types, const std::vector<std::string>& names)
+    : loop_(loop), bus_(bus), manager_(manager), style_(style), out_(loop, out_fd) {
     for (const auto& t : types) colours_.emplace(t, static_cast<int>(colours_.size() % 12));
     for (const auto& n : names) width_ = std::max(width_, n.size());
     sub_ = bus_.subscribe(".", [this](const std::string& type, const json_t* msg) { on_event(type, msg); });
@@ -52,8 +52,14 @@ AppConsole::~AppConsole() {
 void AppConsole::print(const std::string& type, const std::string& name, std::string_view text) {
     std::string line;
     if (style_.prefix) {
-        if (style_.timestamp)
-            line = clock_text() + " ";
+        if (style_.timestamp) {
+            time_t now = time(nullptr);
+            if (now != clock_second_) {
+                clock_second_ = now;
+                clock_ = clock_text();
+            }
+            line = clock_ + " ";
+        }
         line += name;
         if (name.size() < width_)
             line.append(width_ - name.size(), ' ');
@@ -65,8 +71,7 @@ void AppConsole::print(const std::string& type, const std::string& name, std::st
         line = coloured(it == colours_.end() ? -1 : it->second, line);
     }
     line += '\n';
-    fwrite(line.data(), 1, line.size(), out_);
-    fflush(out_);
+    out_.write(line);
 }
 
 void AppConsole::system(const std::string& text) {

@@ -14,17 +14,18 @@
 // is printed as written (trailing CR removed; leading blanks kept: indentation of stack
 // traces matters), empty lines included; a line longer than kMaxLine is cut in pieces.
 //
-// Writes to `out` are blocking stdio writes: the console is the foreground tool's
-// purpose, and a terminal that stops reading stops gaffer (its children then block on
-// their own pipes, as under foreman) rather than losing output.
+// Lines go out through a ConsoleWriter (lib/console/writer.h): never a blocking write on
+// the loop; a terminal that stops reading loses lines on screen (counted and announced),
+// never the supervision.
 #pragma once
 
 #include <chrono>
-#include <cstdio>
+#include <ctime>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "lib/console/writer.h"
 #include "lib/events/event_bus.h"
 #include "lib/loop/loop.h"
 #include "lib/manager/manager.h"
@@ -44,7 +45,8 @@ public:
 
     // `types`: the process types in Procfile order (their colours); `names`: the process
     // names planned at start, for the padding.
-    AppConsole(loop::Loop& loop, events::EventBus& bus, manager::Manager& manager, AppConsoleStyle style, FILE* out,
+    // `out_fd`: where the lines go (stdout), borrowed.
+    AppConsole(loop::Loop& loop, events::EventBus& bus, manager::Manager& manager, AppConsoleStyle style, int out_fd,
                const std::vector<std::string>& types, const std::vector<std::string>& names);
     ~AppConsole();
     AppConsole(const AppConsole&) = delete;
@@ -71,7 +73,9 @@ private:
     events::EventBus& bus_;
     manager::Manager& manager_;
     AppConsoleStyle style_;
-    FILE* out_;
+    ConsoleWriter out_;
+    time_t clock_second_ = 0;  // the second clock_ shows
+    std::string clock_;
     events::EventBus::SubId sub_ = 0;
     size_t width_ = 6;  // strlen("system")
     std::map<std::string, int> colours_;

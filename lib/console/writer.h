@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+// ConsoleWriter: the console's lines to stdout without ever blocking the event loop.
+//
+// When stdout is a pipe, a terminal or another character device, the writer opens its
+// own non-blocking file description of it (/proc/self/fd/1: the shell's description,
+// shared with gaffer's parent, keeps its flags) and writes whole lines as they come;
+// what the reader does not take at once waits in a buffer of at most kMaxPending bytes,
+// flushed when the fd is writable again. A line that does not fit is counted and not
+// shown, and where the lines went missing a notice line says how many (written as soon
+// as the buffer has room again): a
+// terminal that stops reading (a paused pager, Ctrl-S) costs lines on screen, never the
+// supervision of the processes (their pipes are still read, signals and timers still
+// handled). A regular file (or anything else) is written directly.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "lib/base/unique_fd.h"
+#include "lib/loop/loop.h"
+
+namespace gaffer::console {
+
+class ConsoleWriter {
+public:
+    static constexpr size_t kMaxPending = size_t{4} << 20;
+    static constexpr size_t kNoticeRoom = 128;  // kept free for the notice
+
+    // `fd`: where the lines go (stdout); borrowed.
+    ConsoleWriter(loop::Loop& loop, int fd);
+    // Drains what is pending (at most kDrainTimeout).
+    ~ConsoleWriter();
+    ConsoleWriter(const ConsoleWriter&) = delete;
+    ConsoleWriter& operator=(const ConsoleWriter&) = delete;
+
+    static constexpr std::chrono::milliseconds kDrainTimeout{2000};
+
+    // Queues `text` (whole lines) for the fd.
+    void write(std::string_view text);
+    // Writes what is pending, waiting for the fd at most `max` (after the loop ends).
+    void drain(std::chrono::milliseconds max);
+    uint64_t dropped_lines() const { return dropped_; }
+    size_t pending() const { return pending_.size() - off_; }
+
+private:
+    // Writes from pending_ until EAGAIN; false when the fd is gone (EPIPE and the like).
+    bool flush_some();
+    void on_writable();
+    void arm();
+
+    loop::Loop& loop_;
+    int fd_;
+    UniqueFd own_;  // our non-blocking description, when we have one
+    bool nonblocking_ = false;
+    bool broken_ = false;  // the reader went away: nothing more is written
+    std::string pending_;
+    size_t off_ = 0;  // bytes of pending_ already written
+    loop::Loop::WatchId watch_ = 0;
+    uint64_t dropped_ = 0;
+    uint64_t reported_ = 0;  // dropped lines already announced
+};
+
+}  // namespace gaffer::console
