@@ -121,8 +121,9 @@ def build_writer(tmp):
 class Reader:
     """Reads the tool's stdout (non-blocking) and counts lines per process type."""
 
-    def __init__(self, fd):
+    def __init__(self, fd, tee=None):
         self.fd = fd
+        self.tee = tee          # a file that gets a copy of everything read (--keep)
         os.set_blocking(fd, False)
         self.carry = b""
         self.bytes = 0
@@ -151,6 +152,8 @@ class Reader:
                 self.carry = b""
                 return False
             self.bytes += len(data)
+            if self.tee:
+                self.tee.write(data)
             buf = self.carry + data
             cut = buf.rfind(b"\n") + 1
             self.carry = buf[cut:]
@@ -196,10 +199,16 @@ def run_one(peer, argv, cfg, tmp, rep):
     errf = open(os.path.join(appdir, "stderr.log"), "wb")
     res = {"load_before": loadavg()[0]}
     t0 = time.monotonic()
+    # The tool and its writers run cfg["tool_nice"] steps below the bench, so that the
+    # bench's reader drains the pipe whenever there is something to read: the tool, not the
+    # reader, is what is measured (on a loaded machine an equal-priority reader among 50
+    # busy writers falls behind, and a tool that writes its stdout blocking then stalls).
+    tool_nice = cfg["tool_nice"]
     proc = subprocess.Popen(argv, cwd=appdir, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=errf, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=errf, start_new_session=True,
+                            preexec_fn=(lambda: os.nice(tool_nice)) if tool_nice else None)
     errf.close()
-    reader = Reader(proc.stdout.fileno())
+    reader = Reader(proc.stdout.fileno(), open(os.path.join(appdir, "stdout.log"), "wb") if cfg["keep"] else None)
     try:
         # 1. all up: the first line of every type.
         deadline = t0 + UP_TIMEOUT
@@ -269,6 +278,8 @@ def run_one(peer, argv, cfg, tmp, rep):
         while reader.pump(0):
             pass
         proc.stdout.close()
+        if reader.tee:
+            reader.tee.close()
     # 4. loss: lines written (each writer's count file) against lines received intact.
     written, files = 0, 0
     for name in os.listdir(counts):
@@ -288,7 +299,9 @@ def run_one(peer, argv, cfg, tmp, rep):
                                  "(the others were killed by the bench, their counts unknown)")
     res["gap_lines"] = sum(int(reader.last[n]) + 1 - reader.count[n] for n in reader.count)
     res["load_after"] = loadavg()[0]
-    if not cfg["keep"]:
+    if cfg["keep"]:
+        res["kept"] = appdir
+    else:
         shutil.rmtree(appdir, ignore_errors=True)
     return res
 
@@ -364,7 +377,8 @@ def markdown(doc):
                f"read by the bench; stopped with SIGINT to "
                + ("the tool's process group (what Ctrl-C in a terminal does)" if cfg["stop"] == "group"
                   else "the tool's pid only (kill -INT)")
-               + f". Niceness {cfg['nice']}.")
+               + f". Niceness of the bench {cfg['nice']}, of the tools and their processes "
+                 f"{cfg['nice']} + {cfg['tool_nice']} (the reader is never the bottleneck).")
     out.append("")
     head = "| metric | unit | " + " | ".join(PEER_TITLE[p] for p in peers)
     others = [p for p in peers if p != "gaffer"]
@@ -435,6 +449,8 @@ def main():
     ap.add_argument("--peers", default=",".join(PEERS))
     ap.add_argument("--stop", choices=["group", "pid"], default="group",
                     help="SIGINT to the tool's process group, as Ctrl-C in a terminal (default), or to its pid only")
+    ap.add_argument("--tool-nice", type=int, default=0,
+                    help="niceness of the tool (and so its processes) relative to the bench (0)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary app folders")
     ap.add_argument("--no-write", action="store_true", help="print the table, write no results file")
     a = ap.parse_args()
@@ -455,7 +471,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="procfile-bench-")
     cfg = {"types": types, "window": window, "reps": reps, "settle": 0.5 if a.quick else 1.0,
            "rate_bytes": rate_lines * a.line_len * types, "rate_lines": rate_lines,
-           "line_len": a.line_len, "quick": a.quick, "stop": a.stop, "keep": a.keep, "nice": os.nice(0)}
+           "line_len": a.line_len, "quick": a.quick, "stop": a.stop, "keep": a.keep, "nice": os.nice(0),
+           "tool_nice": a.tool_nice}
     try:
         cfg["writer"] = build_writer(tmp)
         argvs, results, rep_docs = {}, {p: [] for p in peers}, []
