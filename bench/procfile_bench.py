@@ -378,7 +378,9 @@ def markdown(doc):
                + ("the tool's process group (what Ctrl-C in a terminal does)" if cfg["stop"] == "group"
                   else "the tool's pid only (kill -INT)")
                + f". Niceness of the bench {cfg['nice']}, of the tools and their processes "
-                 f"{cfg['nice']} + {cfg['tool_nice']} (the reader is never the bottleneck).")
+                 f"{cfg['nice']} + {cfg['tool_nice']}"
+               + (" (the bench's reader at the same priority as the tool, as a terminal would be)."
+                  if not cfg["tool_nice"] else "."))
     out.append("")
     head = "| metric | unit | " + " | ".join(PEER_TITLE[p] for p in peers)
     others = [p for p in peers if p != "gaffer"]
@@ -396,6 +398,9 @@ def markdown(doc):
             sp = row["spread"].get(p)
             if sp and doc["config"]["reps"] > 1 and sp[0] != sp[1]:
                 c += f" [{fmt(sp[0], d)}–{fmt(sp[1], d)}]"
+            n = row["samples"].get(p)
+            if n and n < doc["config"]["reps"]:
+                c += f" (n={n})"
             cells.append(c)
         line = f"| {row['metric']} ({row['better']} is better) | {row['unit']} | " + " | ".join(cells)
         if "gaffer" in peers:
