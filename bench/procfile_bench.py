@@ -132,6 +132,8 @@ class Reader:
         self.last = {}          # type -> last seq seen
         self.first = {}         # type -> monotonic time its first line was read
         self.eof = False
+        self.buf = bytearray(READ_MAX)  # reused: no 1 MiB allocation (an mmap) per read
+        self.view = memoryview(self.buf)
 
     def pump(self, timeout):
         """Reads what is there (waiting at most timeout s for something); False at EOF."""
@@ -142,9 +144,10 @@ class Reader:
             return True
         while True:
             try:
-                data = os.read(self.fd, READ_MAX)
+                n = os.readv(self.fd, [self.buf])
             except BlockingIOError:
                 return True
+            data = bytes(self.view[:n])
             now = time.monotonic()
             if not data:
                 self.eof = True
