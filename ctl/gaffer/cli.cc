@@ -23,31 +23,6 @@ extern char** environ;
 
 namespace gaffer::cli {
 
-// ---- Invocation ----
-
-bool Invocation::has(std::string_view name) const {
-    for (const auto& [k, v] : options)
-        if (k == name)
-            return true;
-    return false;
-}
-
-std::optional<std::string> Invocation::get(std::string_view name) const {
-    std::optional<std::string> r;
-    for (const auto& [k, v] : options)
-        if (k == name)
-            r = v;
-    return r;
-}
-
-std::vector<std::string> Invocation::all(std::string_view name) const {
-    std::vector<std::string> r;
-    for (const auto& [k, v] : options)
-        if (k == name)
-            r.push_back(v);
-    return r;
-}
-
 // ---- helpers ----
 
 namespace {

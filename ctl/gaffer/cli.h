@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "ctl/client/http_client.h"
+#include "ctl/client/invocation.h"
 #include "lib/base/result.h"
 #include "lib/config/app_plan.h"
 #include "lib/config/procfile.h"
@@ -41,16 +42,7 @@ struct Option {
     bool repeatable = false;
 };
 
-// One command line after parsing: the command's positionals and options (global options
-// are in Globals).
-struct Invocation {
-    std::vector<std::string> args;
-    std::vector<std::pair<std::string, std::string>> options;  // long name -> value ("" for a flag)
-
-    bool has(std::string_view name) const;
-    std::optional<std::string> get(std::string_view name) const;  // the last value
-    std::vector<std::string> all(std::string_view name) const;
-};
+using Invocation = client::Invocation;
 
 struct Globals {
     std::optional<std::string> procfile;  // -f

@@ -100,6 +100,33 @@ Status make_control_dir(const std::string& root) {
     return {};
 }
 
+// The engine in-process: a loop, its event bus and a manager for the project's jobs
+// (processes in the project root, the inherited environment for os_env jobs, cgroups
+// named <cgroup_name>-<pid>).
+struct Engine {
+    std::unique_ptr<loop::Loop> loop;
+    events::EventBus bus;
+    manager::Manager manager;
+
+    Engine(std::unique_ptr<loop::Loop> l, const Project& p, const char* cgroup_name, unsigned fd_reserve)
+        : loop(std::move(l)), bus(*loop), manager(*loop, bus, options(p, cgroup_name, fd_reserve)) {}
+
+    static manager::Options options(const Project& p, const char* cgroup_name, unsigned fd_reserve) {
+        manager::Options o;
+        o.default_cwd = p.root;
+        o.daemon_env = p.inherited;
+        o.cgroup_name = cgroup_name;
+        o.fd_reserve = fd_reserve;
+        return o;
+    }
+    static Result<std::unique_ptr<Engine>> create(const Project& p, const char* cgroup_name, unsigned fd_reserve) {
+        auto l = loop::Loop::create();
+        if (!l)
+            return fail(l.error());
+        return std::make_unique<Engine>(std::move(*l), p, cgroup_name, fd_reserve);
+    }
+};
+
 // What `start` and `dev:start` share.
 struct StartMode {
     bool dev = false;
@@ -150,18 +177,12 @@ int start_app(Session& s, const Invocation& inv, StartMode mode) {
     // The engine's own log: warnings and errors only (the console tells the rest).
     if (!inv.has("verbose"))
         log::set_level(log::Level::kWarning);
-    auto loop_r = loop::Loop::create();
-    if (!loop_r)
-        return s.fail(loop_r.error());
-    loop::Loop& loop = **loop_r;
-    events::EventBus bus(loop);
-
-    manager::Options mopts;
-    mopts.default_cwd = p.root;
-    mopts.daemon_env = p.inherited;
-    mopts.cgroup_name = "gaffer-start";
-    mopts.fd_reserve = http::kApiFdReserve;
-    manager::Manager manager(loop, bus, mopts);
+    auto engine = Engine::create(p, "gaffer-start", http::kApiFdReserve);
+    if (!engine)
+        return s.fail(engine.error());
+    loop::Loop& loop = *(*engine)->loop;
+    events::EventBus& bus = (*engine)->bus;
+    manager::Manager& manager = (*engine)->manager;
 
     // Signals are queued on the signalfd from here on and handled once the loop runs.
     std::function<void(int)> on_stop_signal;
@@ -331,16 +352,12 @@ int run_locally(Session& s, const Invocation& inv) {
     }
 
     // N copies: a job of no regular process, and N one-off (committed) processes.
-    auto loop_r = loop::Loop::create();
-    if (!loop_r)
-        return s.fail(loop_r.error());
-    loop::Loop& loop = **loop_r;
-    events::EventBus bus(loop);
-    manager::Options mopts;
-    mopts.default_cwd = p.root;
-    mopts.daemon_env = p.inherited;
-    mopts.cgroup_name = "gaffer-run";
-    manager::Manager manager(loop, bus, mopts);
+    auto engine = Engine::create(p, "gaffer-run", 0);
+    if (!engine)
+        return s.fail(engine.error());
+    loop::Loop& loop = *(*engine)->loop;
+    events::EventBus& bus = (*engine)->bus;
+    manager::Manager& manager = (*engine)->manager;
     std::string base = argv[0].substr(argv[0].rfind('/') + 1);
     std::string name;
     for (char c : base) name += (isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-') ? c : '_';

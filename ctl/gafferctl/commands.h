@@ -25,6 +25,7 @@
 
 #include "ctl/client/answers.h"
 #include "ctl/client/http_client.h"
+#include "ctl/client/invocation.h"
 
 namespace gaffer::ctl {
 
@@ -38,16 +39,7 @@ struct OptionSpec {
     bool repeatable = false;
 };
 
-// One command line after option parsing.
-struct Invocation {
-    std::vector<std::string> args;                             // positionals, in order
-    std::vector<std::pair<std::string, std::string>> options;  // long name -> value ("" for flags)
-
-    bool has(std::string_view name) const;
-    // The last value given for `name`.
-    std::optional<std::string> get(std::string_view name) const;
-    std::vector<std::string> all(std::string_view name) const;
-};
+using Invocation = client::Invocation;
 
 struct Context {
     client::HttpClient* http = nullptr;

@@ -108,25 +108,27 @@ TEST(AppExport, IniLoadsBackToTheSameJobs) {
     for (size_t i = 0; i < 3; ++i) expect_same_job(cfg->jobs[i], plan.jobs[i]);
     EXPECT_EQ(cfg->jobs[2].numprocesses, 2);
     EXPECT_NE(files[0].content.find("env:PCT = 100%\n"), std::string::npos) << files[0].content;
-    EXPECT_EQ(files[0].content.find("instance_env"), std::string::npos);
+    // The plan's jobs have instance_env (foreman's PORT/PS per instance): once per section.
+    size_t count = 0;
+    for (size_t at = 0; (at = files[0].content.find("instance_env = true\n", at)) != std::string::npos; ++at) ++count;
+    EXPECT_EQ(count, 3u) << files[0].content;
+    for (const auto& job : cfg->jobs) EXPECT_TRUE(job.instance_env);
 }
 
-TEST(AppExport, IniAndJsonWriteInstanceEnvOnlyWhenSet) {
+TEST(AppExport, IniAndJsonCarryInstanceEnv) {
     AppPlan plan = make_plan();
-    plan.jobs[2].instance_env = true;
     auto ini = exported(ExportFormat::kIni, inputs(plan));
     ASSERT_EQ(ini.size(), 1u);
     size_t clock = ini[0].content.find("[job:myapp.clock]");
     ASSERT_NE(clock, std::string::npos);
-    EXPECT_EQ(ini[0].content.find("instance_env = true"), ini[0].content.rfind("instance_env = true"));
-    EXPECT_GT(ini[0].content.find("instance_env = true"), clock);
+    EXPECT_GT(ini[0].content.rfind("instance_env = true"), clock);
     auto json = exported(ExportFormat::kJson, inputs(plan));
     ASSERT_EQ(json.size(), 1u);
     auto doc = json::parse(json[0].content);
     ASSERT_TRUE(doc);
     json_t* jobs = json_object_get(doc->get(), "jobs");
-    EXPECT_EQ(json_object_get(json_array_get(jobs, 0), "instance_env"), nullptr);
-    EXPECT_TRUE(json_is_true(json_object_get(json_array_get(jobs, 2), "instance_env")));
+    ASSERT_EQ(json_array_size(jobs), 3u);
+    for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(json_is_true(json_object_get(json_array_get(jobs, i), "instance_env")));
 }
 
 TEST(AppExport, JsonElementsLoadAsTheSameJobs) {
