@@ -41,10 +41,14 @@ AppConsole::AppConsole(loop::Loop& loop, events::EventBus& bus, manager::Manager
     for (const auto& n : names) width_ = std::max(width_, n.size());
     sub_ = bus_.subscribe(".", [this](const std::string& type, const json_t* msg) { on_event(type, msg); });
     manager_.set_output_handler([this](const manager::OutputChunk& c) { on_output(c); });
+    // A reader that falls behind pauses the children's output instead of losing it.
+    out_.set_pressure_handler([this](bool behind) { manager_.pause_output(behind); });
 }
 
 AppConsole::~AppConsole() {
     flush();
+    out_.set_pressure_handler(nullptr);
+    manager_.pause_output(false);
     manager_.set_output_handler(nullptr);
     bus_.unsubscribe(sub_);
 }

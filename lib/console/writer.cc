@@ -52,6 +52,7 @@ void ConsoleWriter::write(std::string_view text) {
         reported_ = dropped_;
     }
     pending_.append(text);
+    update_pressure();
     if (!nonblocking_) {
         // A regular file: the write does not wait on a reader.
         flush_some();
@@ -89,6 +90,15 @@ bool ConsoleWriter::flush_some() {
     return true;
 }
 
+void ConsoleWriter::update_pressure() {
+    bool want = pressed_ ? pending() > kLowWater : pending() >= kHighWater;
+    if (want != pressed_) {
+        pressed_ = want;
+        if (pressure_)
+            pressure_(want);
+    }
+}
+
 void ConsoleWriter::arm() {
     auto w = loop_.watch(fd_, POLLOUT, [this](uint32_t) { on_writable(); });
     if (w)
@@ -99,6 +109,7 @@ void ConsoleWriter::arm() {
 
 void ConsoleWriter::on_writable() {
     bool alive = flush_some();
+    update_pressure();
     if (!alive || pending() == 0) {
         loop_.unwatch(watch_);
         watch_ = 0;

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -25,7 +26,9 @@ namespace gaffer::console {
 
 class ConsoleWriter {
 public:
-    static constexpr size_t kMaxPending = size_t{4} << 20;
+    static constexpr size_t kHighWater = size_t{1} << 20;
+    static constexpr size_t kLowWater = size_t{256} << 10;
+    static constexpr size_t kMaxPending = size_t{16} << 20;
     static constexpr size_t kNoticeRoom = 128;  // kept free for the notice
 
     // `fd`: where the lines go (stdout); borrowed.
@@ -42,6 +45,8 @@ public:
     // Writes what is pending, waiting for the fd at most `max` (after the loop ends).
     void drain(std::chrono::milliseconds max);
     uint64_t dropped_lines() const { return dropped_; }
+    // Called with true when kHighWater bytes are pending, with false once below kLowWater.
+    void set_pressure_handler(std::function<void(bool)> handler) { pressure_ = std::move(handler); }
     size_t pending() const { return pending_.size() - off_; }
 
 private:
@@ -60,6 +65,9 @@ private:
     loop::Loop::WatchId watch_ = 0;
     uint64_t dropped_ = 0;
     uint64_t reported_ = 0;  // dropped lines already announced
+    std::function<void(bool)> pressure_;
+    bool pressed_ = false;  // the handler was told true last
+    void update_pressure();
 };
 
 }  // namespace gaffer::console

@@ -1250,6 +1250,10 @@ void Manager::shutdown(std::function<void()> done) {
     }
 }
 
+void Manager::pause_output(bool paused) {
+    impl_->io.set_paused(paused);
+}
+
 void Manager::kill_all_now() {
     std::vector<int> leftover_groups;
     for (auto& [pid, p] : impl_->procs) {

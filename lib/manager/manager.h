@@ -149,6 +149,10 @@ public:
     // possible; each stream keeps 64 KiB). Same errors as subscribe_output.
     Result<std::string> stream_backlog(int pid, const std::string& label, size_t max_bytes) const;
 
+    // Stops or resumes reading every process's output (ProcessIo::set_paused): for a
+    // console that cannot keep up; the children's writes then wait on their pipes.
+    void pause_output(bool paused);
+
     // One handler for every chunk of every process (gafferd's -vv console).
     using OutputHandler = std::function<void(const OutputChunk&)>;
     void set_output_handler(OutputHandler handler) { output_handler_ = std::move(handler); }

@@ -108,11 +108,33 @@ ProcessIo::~ProcessIo() {
 
 void ProcessIo::attach(int pid, Streams streams) {
     auto it = procs_.emplace(pid, std::move(streams)).first;  // internal pids are never reused
-    for (auto& out : it->second.outputs_) {
-        auto w = loop_.watch(out.fd.get(), POLLIN, [this, pid, fd = out.fd.get()](uint32_t) { on_output(pid, fd); });
-        if (w)
-            out.watch = *w;
-    }
+    if (paused_)
+        return;
+    for (auto& out : it->second.outputs_) watch_output(pid, out);
+}
+
+void ProcessIo::watch_output(int pid, Output& out) {
+    auto w = loop_.watch(out.fd.get(), POLLIN, [this, pid, fd = out.fd.get()](uint32_t) { on_output(pid, fd); });
+    if (w)
+        out.watch = *w;
+    else
+        log_warning("process %d: cannot watch its output '%s': %s", pid, out.label.c_str(),
+                    w.error().message().c_str());
+}
+
+void ProcessIo::set_paused(bool paused) {
+    if (paused == paused_)
+        return;
+    paused_ = paused;
+    for (auto& [pid, s] : procs_)
+        for (auto& out : s.outputs_) {
+            if (paused && out.watch) {
+                loop_.unwatch(out.watch);
+                out.watch = 0;
+            } else if (!paused && out.fd && !out.watch) {
+                watch_output(pid, out);
+            }
+        }
 }
 
 void ProcessIo::drain(int pid) {

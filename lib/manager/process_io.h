@@ -105,6 +105,12 @@ public:
     void end_subscriptions(int pid);
     // Forgets the process: unwatches and closes everything it had.
     void detach(int pid);
+    // Stops (true) or resumes (false) reading every output: a front end whose consumer
+    // cannot keep up (gaffer's console) pushes back on the children, whose writes then
+    // wait on their full pipes, instead of losing lines; the loop itself never waits.
+    // drain() of an exited process still reads (bounded).
+    void set_paused(bool paused);
+    bool paused() const { return paused_; }
 
     // ---- the API's side (Manager's methods of the same names) ----
     // Errors: ENOENT unknown pid; see manager.h for the rest.
@@ -139,7 +145,10 @@ private:
 
     loop::Loop& loop_;
     Sink sink_;
+    void watch_output(int pid, Output& out);
+
     std::map<int, Streams> procs_;
+    bool paused_ = false;
     std::map<SubId, Sub> subs_;
     SubId next_sub_ = 1;
 };

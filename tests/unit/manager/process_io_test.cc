@@ -269,6 +269,24 @@ TEST_F(ProcessIoTest, PtyMasterIsReadLikeAPipeRawAndUntilTheSlaveCloses) {
     io_->drain(7);  // a closed master: nothing more, no error
     EXPECT_EQ(all(), "tick tock\nlast\n");
 }
+TEST_F(ProcessIoTest, PausedOutputsAreNotReadUntilResumed) {
+    attach_full(7);
+    io_->set_paused(true);
+    put(out_, "held\n");
+    for (int i = 0; i < 5; ++i) turn();
+    EXPECT_TRUE(sunk_.empty());
+    // A process attached while paused waits too.
+    ProcessIo::Streams s;
+    UniqueFd late = take(s.add_output("out", ""));
+    io_->attach(8, std::move(s));
+    put(late, "late\n");
+    turn();
+    EXPECT_TRUE(sunk_.empty());
+    io_->set_paused(false);
+    ASSERT_TRUE(loop_->run_until([&] { return sunk_.size() == 2; }, std::chrono::seconds(10)));
+    std::sort(sunk_.begin(), sunk_.end());
+    EXPECT_EQ(sunk_, (Strings{"7 out/stdout: held\n", "8 out/: late\n"}));
+}
 
 }  // namespace
 }  // namespace gaffer::manager
