@@ -117,10 +117,14 @@ void ConsoleWriter::on_writable() {
 }
 
 void ConsoleWriter::drain(std::chrono::milliseconds max) {
+    // Bounded by the reader's progress: gives up after `max` without a byte taken.
     auto deadline = std::chrono::steady_clock::now() + max;
     while (!broken_ && pending() > 0) {
+        size_t before = pending();
         if (!flush_some() || pending() == 0)
             break;
+        if (pending() < before)
+            deadline = std::chrono::steady_clock::now() + max;
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0)
             break;

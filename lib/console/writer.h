@@ -28,12 +28,13 @@ class ConsoleWriter {
 public:
     static constexpr size_t kHighWater = size_t{1} << 20;
     static constexpr size_t kLowWater = size_t{256} << 10;
-    static constexpr size_t kMaxPending = size_t{16} << 20;
+    static constexpr size_t kMaxPending =
+        size_t{64} << 20;                       // exiting processes' pipes (1 MiB each) are read whatever the pressure
     static constexpr size_t kNoticeRoom = 128;  // kept free for the notice
 
     // `fd`: where the lines go (stdout); borrowed.
     ConsoleWriter(loop::Loop& loop, int fd);
-    // Drains what is pending (at most kDrainTimeout).
+    // Drains what is pending (giving up after kDrainTimeout without progress).
     ~ConsoleWriter();
     ConsoleWriter(const ConsoleWriter&) = delete;
     ConsoleWriter& operator=(const ConsoleWriter&) = delete;
@@ -42,7 +43,8 @@ public:
 
     // Queues `text` (whole lines) for the fd.
     void write(std::string_view text);
-    // Writes what is pending, waiting for the fd at most `max` (after the loop ends).
+    // Writes what is pending, waiting for the fd until `max` passes without a byte taken
+    // (after the loop ends).
     void drain(std::chrono::milliseconds max);
     uint64_t dropped_lines() const { return dropped_; }
     // Called with true when kHighWater bytes are pending, with false once below kLowWater.

@@ -24,6 +24,8 @@ from gafferlib import wait_for  # noqa: E402
 
 GAFFER = os.environ.get("GAFFER")
 GAFFERCTL = os.environ.get("GAFFERCTL")
+# Another uid must be able to run it (not a python under root's home).
+SYSTEM_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 LINE = re.compile(r"^(\d\d:\d\d:\d\d) (\S+)( *) \| (.*)$")
 
 
@@ -127,6 +129,10 @@ class GafferStartTest(unittest.TestCase):
     def tearDown(self):
         for r in self.runs:
             r.cleanup()
+
+    @staticmethod
+    def tmp_parent(app):
+        return os.path.dirname(app.root)
 
     def start(self, app, *args, **kw):
         r = Run(app, "start", *args, **kw)
@@ -338,6 +344,22 @@ class GafferStartTest(unittest.TestCase):
         sock = app.path(".gaffer", "gaffer.sock")
         self.assertEqual(stat.S_IMODE(os.stat(sock).st_mode), 0o600)
         self.assertEqual(stat.S_IMODE(os.stat(app.path(".gaffer")).st_mode), 0o700)
+        if os.geteuid() == 0:
+            # Another user cannot reach the control socket (the API would give it full rights).
+            probe = ("import socket,sys\n"
+                     "s=socket.socket(socket.AF_UNIX)\n"
+                     "try:\n s.connect(sys.argv[1])\nexcept PermissionError:\n sys.exit(3)\n")
+            os.chmod(self.tmp_parent(app), 0o755)
+            rc = subprocess.run([SYSTEM_PYTHON, "-c", probe, sock], user=65534, group=65534,
+                                timeout=20).returncode
+            self.assertEqual(rc, 3)  # the directory (0700) stops it
+            os.chmod(app.path(".gaffer"), 0o711)
+            try:
+                rc = subprocess.run([SYSTEM_PYTHON, "-c", probe, sock], user=65534, group=65534,
+                                    timeout=20).returncode
+                self.assertEqual(rc, 3)  # and so does the socket's own mode (0600)
+            finally:
+                os.chmod(app.path(".gaffer"), 0o700)
         web_pids = control_get(app, "/jobs/demo/web")[1]["processes"]
         worker_before = control_get(app, "/jobs/demo/worker")[1]["processes"]
         # Restart one type; the other keeps its processes.
