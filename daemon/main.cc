@@ -680,7 +680,7 @@ int run(int argc, char** argv) {
 
     std::unique_ptr<console::EventConsole> console;
     if (args.verbosity > 0)
-        console = std::make_unique<console::EventConsole>(bus, manager, args.verbosity);
+        console = std::make_unique<console::EventConsole>(loop, bus, manager, args.verbosity);
 
     http::ServerOptions hopts;
     hopts.binds = args.binds;

@@ -203,7 +203,7 @@ int start_app(Session& s, const Invocation& inv, StartMode mode) {
             fprintf(s.err, "gaffer: %s\n", text.c_str());
     };
     if (mode.dev) {
-        event_console = std::make_unique<console::EventConsole>(bus, manager, inv.has("verbose") ? 2 : 1);
+        event_console = std::make_unique<console::EventConsole>(loop, bus, manager, inv.has("verbose") ? 2 : 1);
     } else {
         console::AppConsoleStyle style;
         style.colour = !inv.has("no-color") && isatty(STDOUT_FILENO) == 1 && !getenv("NO_COLOR");

@@ -12,16 +12,23 @@ namespace gaffer::console {
 
 namespace {
 constexpr size_t kMaxPartial = 64 * 1024;  // a line longer than this is printed in pieces
+constexpr size_t kMaxPending = 1 << 20;    // console bytes waiting for stdout
 }  // namespace
 
-EventConsole::EventConsole(events::EventBus& bus, manager::Manager& manager, int verbosity)
-    : bus_(bus), verbosity_(verbosity), tty_(isatty(STDOUT_FILENO) == 1) {
+EventConsole::EventConsole(loop::Loop& loop, events::EventBus& bus, manager::Manager& manager, int verbosity)
+    : bus_(bus),
+      manager_(manager),
+      out_(loop, STDOUT_FILENO, kMaxPending),
+      verbosity_(verbosity),
+      tty_(isatty(STDOUT_FILENO) == 1) {
     sub_ = bus_.subscribe(".", [this](const std::string& type, const json_t* msg) { on_event(type, msg); });
     if (verbosity_ >= 2)
         manager.set_output_handler([this](const manager::OutputChunk& c) { on_output(c); });
 }
 
 EventConsole::~EventConsole() {
+    if (verbosity_ >= 2)
+        manager_.set_output_handler(nullptr);
     bus_.unsubscribe(sub_);
 }
 
@@ -36,8 +43,8 @@ void EventConsole::print(const std::string& job, const std::string& name, const 
     std::string line = clock_text() + " " + name + " | " + text;
     // Round-robin over six colours, then their bright variants (§12.3).
     line = coloured(tty_ ? colour_index(job) : -1, line);
-    printf("%s\n", line.c_str());
-    fflush(stdout);
+    line += '\n';
+    out_.write(line);
 }
 
 void EventConsole::on_event(const std::string& type, const json_t* msg) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "lib/console/writer.h"
 #include "lib/events/event_bus.h"
 #include "lib/manager/manager.h"
 
@@ -14,8 +15,11 @@ namespace gaffer::console {
 
 class EventConsole {
 public:
-    // verbosity 1: process events; 2: every event plus process output.
-    EventConsole(events::EventBus& bus, manager::Manager& manager, int verbosity);
+    // verbosity 1: process events; 2: every event plus process output. Lines go to
+    // stdout through a ConsoleWriter (never a blocking write on the loop; a stdout that
+    // does not keep up loses lines, counted and announced: gafferd's processes never wait
+    // for its console).
+    EventConsole(loop::Loop& loop, events::EventBus& bus, manager::Manager& manager, int verbosity);
     ~EventConsole();
 
 private:
@@ -25,6 +29,8 @@ private:
     int colour_index(const std::string& job);
 
     events::EventBus& bus_;
+    manager::Manager& manager_;
+    ConsoleWriter out_;
     events::EventBus::SubId sub_ = 0;
     int verbosity_;
     bool tty_;

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,9 +15,14 @@
 
 namespace gaffer::console {
 
-ConsoleWriter::ConsoleWriter(loop::Loop& loop, int fd) : loop_(loop), fd_(fd) {
+ConsoleWriter::ConsoleWriter(loop::Loop& loop, int fd, size_t max_pending)
+    : loop_(loop), fd_(fd), max_pending_(max_pending) {
     struct stat st {};
-    if (fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode))) {
+    if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        // A socket (journald's stream under systemd): send() with MSG_DONTWAIT.
+        socket_ = true;
+        nonblocking_ = true;
+    } else if (fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode))) {
         std::string self = "/proc/self/fd/" + std::to_string(fd);
         own_ = UniqueFd(open(self.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
         if (own_) {
@@ -41,7 +47,7 @@ void ConsoleWriter::write(std::string_view text) {
         pending_.erase(0, off_);
         off_ = 0;
     }
-    if (pending() + text.size() + kNoticeRoom > kMaxPending) {
+    if (pending() + text.size() + kNoticeRoom > max_pending_) {
         dropped_ += static_cast<uint64_t>(std::max<ptrdiff_t>(1, std::count(text.begin(), text.end(), '\n')));
         return;
     }
@@ -64,7 +70,8 @@ void ConsoleWriter::write(std::string_view text) {
 
 bool ConsoleWriter::flush_some() {
     while (pending() > 0) {
-        ssize_t n = ::write(fd_, pending_.data() + off_, pending());
+        ssize_t n = socket_ ? ::send(fd_, pending_.data() + off_, pending(), MSG_DONTWAIT | MSG_NOSIGNAL)
+                            : ::write(fd_, pending_.data() + off_, pending());
         if (n > 0) {
             off_ += static_cast<size_t>(n);
             continue;

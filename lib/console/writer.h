@@ -32,8 +32,9 @@ public:
         size_t{64} << 20;                       // exiting processes' pipes (1 MiB each) are read whatever the pressure
     static constexpr size_t kNoticeRoom = 128;  // kept free for the notice
 
-    // `fd`: where the lines go (stdout); borrowed.
-    ConsoleWriter(loop::Loop& loop, int fd);
+    // `fd`: where the lines go (stdout); borrowed. `max_pending`: the cap (a console
+    // without a pressure handler, gafferd's, keeps it small: its memory is the daemon's).
+    ConsoleWriter(loop::Loop& loop, int fd, size_t max_pending = kMaxPending);
     // Drains what is pending (giving up after kDrainTimeout without progress).
     ~ConsoleWriter();
     ConsoleWriter(const ConsoleWriter&) = delete;
@@ -61,6 +62,8 @@ private:
     int fd_;
     UniqueFd own_;  // our non-blocking description, when we have one
     bool nonblocking_ = false;
+    bool socket_ = false;  // written with send(MSG_DONTWAIT)
+    size_t max_pending_;
     bool broken_ = false;  // the reader went away: nothing more is written
     std::string pending_;
     size_t off_ = 0;  // bytes of pending_ already written

@@ -156,6 +156,28 @@ class DaemonTest(DaemonTestCase):
         self.assertRegex(out, r"\d\d:\d\d:\d\d default\.talker\.1 \| hello-from-child")
         self.assertRegex(out, r"default\.talker \| spawn process with pid 1")
 
+    def test_console_that_nobody_reads_never_stops_the_daemon(self):
+        # gafferd -vv with stdout a pipe nobody reads and a job flooding it: the API still
+        # answers (the console never writes blocking on the loop; it drops and says so).
+        d = Daemon("[process:flood]\ncmd = yes 0123456789012345678901234567890123456789\n"
+                   "redirect_output = out\n", extra_args=["-vv"])
+        d.proc = subprocess.Popen(d.args(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=d.env, cwd=d.dir,
+                                  stdin=subprocess.DEVNULL)
+        try:
+            wait_for(d.ping, timeout=15, what="gafferd to listen")
+            time.sleep(1.0)  # the pipe to us is full by now
+            for _ in range(5):
+                self.assertEqual(d.request("GET", "/jobs/default/flood", timeout=5).status, 200)
+            out = b""
+            deadline = time.monotonic() + 20
+            while b"not shown: the terminal did not keep up" not in out:
+                self.assertLess(time.monotonic(), deadline)
+                out = (out + os.read(d.proc.stdout.fileno(), 1 << 20))[-(1 << 20):]
+        finally:
+            d.proc.kill()
+            d.proc.wait()
+            d.cleanup()
+
     def test_log_files_rotate_without_losing_or_tearing_lines(self):
         d = self.daemon("")
         logdir = os.path.join(d.dir, "logs")
