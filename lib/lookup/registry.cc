@@ -242,6 +242,7 @@ void Registry::drop_job(Node& node, JobIter it) {
     const std::string& job = it->first;
     for (int pid : it->second.pids) emit(process_event("remove_process", node, job, pid));
     emit(job_event("remove_job", node, job));
+    node.processes -= it->second.pids.size();
     auto g = jobs_.find(job);
     if (g != jobs_.end() && --g->second.holders == 0) {
         jobs_.erase(g);
@@ -285,7 +286,12 @@ std::string Registry::register_process(Node& node, const Message& m) {
                            "too many processes in job '" + t->job->first + "' (limit " +
                                std::to_string(limits_.max_processes_per_job) + ")",
                            m.msgid);
+    if (node.processes >= limits_.max_processes_per_node)
+        return reply_error(
+            429, "too many processes on this node (limit " + std::to_string(limits_.max_processes_per_node) + ")",
+            m.msgid);
     pids.push_back(t->pid);
+    node.processes++;
     emit(process_event("add_process", node, t->job->first, t->pid));
     return reply_ok(m.msgid);
 }
@@ -299,6 +305,7 @@ std::string Registry::unregister_process(Node& node, const Message& m) {
     // An unknown pid succeeds silently: remove_process only for a registered pid.
     if (p != pids.end()) {
         pids.erase(p);
+        node.processes--;
         emit(process_event("remove_process", node, t->job->first, t->pid));
     }
     return reply_ok(m.msgid);

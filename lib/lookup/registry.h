@@ -8,7 +8,7 @@
 //     "msgid": M}, M being the message's msgid when it had a string one, else null;
 //   * a message that fails changes nothing and emits no event;
 //   * everything a client can grow is bounded (RegistryLimits): connections, jobs per
-//     node, processes per job, message bytes, name bytes;
+//     node, processes per job and per node, message bytes, name bytes;
 //   * a node, and all it registered, disappears with its connection (close()) or after
 //     3 heartbeat periods without any message (expire()), with the events of close().
 // The event sink is called synchronously from open/close/handle/expire; it must not call
@@ -33,10 +33,13 @@ namespace gaffer::lookup {
 using ConnId = std::uint64_t;
 using Clock = std::chrono::steady_clock;
 
+// The defaults keep the worst case near 150 MB (256 nodes, each with 1024 jobs of 255-byte
+// names and 16384 pids) while a node running 1000 jobs still fits.
 struct RegistryLimits {
-    std::size_t max_nodes = 1024;                // connections, identified or not
-    std::size_t max_jobs_per_node = 4096;        // REGISTER_JOB past it: 429
+    std::size_t max_nodes = 256;                 // connections, identified or not
+    std::size_t max_jobs_per_node = 1024;        // REGISTER_JOB past it: 429
     std::size_t max_processes_per_job = 1024;    // REGISTER_PROCESS past it: 429
+    std::size_t max_processes_per_node = 16384;  // REGISTER_PROCESS past it: 429
     std::size_t max_message_bytes = 64 * 1024;   // a longer frame: 413, not parsed
     std::size_t max_name_bytes = 255;            // name, origin, version, job_name: 413
     std::chrono::milliseconds heartbeat{15000};  // silent for 3 of them: expired
@@ -93,6 +96,7 @@ private:
         std::optional<std::string> required_name;
         Clock::time_point last_seen;
         std::map<std::string, JobReg, std::less<>> jobs;
+        std::size_t processes = 0;  // pids over all jobs
     };
     struct Global {
         std::uint64_t seq = 0;  // first registration among the nodes holding it now

@@ -13,7 +13,7 @@
 //     agree with that shadow: jobs() lists exactly its (node, job) pairs and pids, each
 //     find_job() and find_session() agrees with jobs(), sessions() holds the same jobs,
 //     and nodes() counts the identified connections;
-//   * the bounds hold: connections, jobs per node, processes per job.
+//   * the bounds hold: connections, jobs per node, processes per job and per node.
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -130,6 +130,7 @@ void check_queries(const Registry& reg, const Shadow& shadow) {
     check(json_integer_value(json_object_get(jobs.get(), "nb_jobs")) == static_cast<json_int_t>(json_array_size(list)));
     std::map<std::pair<std::string, std::string>, std::set<json_int_t>> seen;
     std::map<std::string, std::size_t> per_node;
+    std::map<std::string, std::size_t> pids_per_node;
     std::map<std::string, std::size_t> per_session;
     size_t i;
     json_t* job;
@@ -152,6 +153,8 @@ void check_queries(const Registry& reg, const Shadow& shadow) {
             size_t p;
             json_t* pid;
             json_array_foreach(pids, p, pid) check(set.insert(json_integer_value(pid)).second);
+            pids_per_node[node] += set.size();
+            check(pids_per_node[node] <= lim.max_processes_per_node);
             check(seen.emplace(std::make_pair(node, name), std::move(set)).second);
             check(++per_node[node] <= lim.max_jobs_per_node);
         }
@@ -181,6 +184,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     lim.max_nodes = 4;
     lim.max_jobs_per_node = 4;
     lim.max_processes_per_job = 4;
+    lim.max_processes_per_node = 6;
     lim.max_message_bytes = 512;
     lim.max_name_bytes = 24;
     lim.heartbeat = std::chrono::seconds(1);

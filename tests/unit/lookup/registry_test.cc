@@ -342,6 +342,7 @@ protected:
         l.max_nodes = 2;
         l.max_jobs_per_node = 2;
         l.max_processes_per_job = 2;
+        l.max_processes_per_node = 3;
         l.max_message_bytes = 200;
         l.max_name_bytes = 8;
         return l;
@@ -377,6 +378,15 @@ TEST_F(RegistryBoundsTest, JobsPerNodeAndProcessesPerJob) {
               R"x({"errno":429,"reason":"too many processes in job 's.a' (limit 2)","msgid":"mp"})x");
     EXPECT_EQ(take_events(), std::vector<std::string>{});
     EXPECT_EQ(dump(reg_.find_job("s.c")), R"({"sources":[]})");
+    EXPECT_EQ(proc(a, "REGISTER_PROCESS", "s.b", 4), kOkP);
+    take_events();
+    EXPECT_EQ(proc(a, "REGISTER_PROCESS", "s.b", 5),
+              R"x({"errno":429,"reason":"too many processes on this node (limit 3)","msgid":"mp"})x");
+    EXPECT_EQ(take_events(), std::vector<std::string>{});
+    EXPECT_EQ(job(a, "UNREGISTER_JOB", "s.a"), kOkJ);  // its 2 pids go with it
+    EXPECT_EQ(proc(a, "REGISTER_PROCESS", "s.b", 5), kOkP);
+    EXPECT_EQ(proc(a, "REGISTER_PROCESS", "s.b", 6),
+              R"x({"errno":429,"reason":"too many processes in job 's.b' (limit 2)","msgid":"mp"})x");
     EXPECT_EQ(job(a, "UNREGISTER_JOB", "s.b"), kOkJ);
     EXPECT_EQ(job(a, "REGISTER_JOB", "s.c"), kOkJ);  // room again
 }
