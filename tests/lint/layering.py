@@ -27,6 +27,7 @@ ALLOWED = {
     "webhook": {"base", "model", "json", "loop", "events"},
     "auth": {"base", "json"},
     "ws": {"base", "json"},
+    "lookup": {"base", "model", "json"},
     "manager": {"base", "model", "json", "config", "loop", "events", "job", "proc", "cgroup", "stats", "io"},
     "ops": {"base", "model", "json", "config", "manager", "auth", "io"},
     "http": {"base", "model", "json", "config", "loop", "events", "manager", "auth", "io", "ws", "ops"},
