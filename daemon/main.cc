@@ -5,6 +5,7 @@
 // difference) and runs the loop until the last process is gone.
 #include <fcntl.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -12,6 +13,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -24,6 +26,7 @@
 #include "daemon/init.h"
 #include "daemon/service.h"
 #include "gaffer_config.h"
+#include "lib/announce/announcer.h"
 #include "lib/auth/store.h"
 #include "lib/base/log.h"
 #include "lib/base/strutil.h"
@@ -77,6 +80,11 @@ struct Args {
     bool create_admin = false;
     bool list_admins = false;
     std::string username, password;
+    // Registration with gaffer_lookupd (lib/announce).
+    std::vector<std::string> lookupd_addresses;
+    std::string broadcast_address, lookupd_key, node_name;
+    std::optional<double> lookupd_heartbeat;
+    std::string cacert, client_certfile, client_keyfile;
 };
 
 void usage(FILE* out) {
@@ -105,6 +113,17 @@ void usage(FILE* out) {
             "                           (default: the system bus as root when it exists, else the\n"
             "                           user bus when DBUS_SESSION_BUS_ADDRESS is set, else none)\n"
             "      --no-dbus            no D-Bus interface\n"
+            "      --lookupd-address=URL  register with the gaffer_lookupd at URL (http:// or\n"
+            "                           https://host:port[/prefix]; repeatable; replaces the\n"
+            "                           config's lookupd_address* options)\n"
+            "      --broadcast-address=URL  the URL this node is reached at, announced to the\n"
+            "                           lookupds (default http[s]://<fqdn>:<first TCP port>)\n"
+            "      --node-name=NAME     the name announced to the lookupds (default: the FQDN)\n"
+            "      --lookupd-key=KEY    API key sent to the lookupds (else $GAFFER_LOOKUPD_KEY)\n"
+            "      --lookupd-heartbeat=SECONDS  PING period on lookupd links (default 15)\n"
+            "      --cacert=FILE        CA certificates for https lookupds\n"
+            "      --client-certfile=FILE, --client-keyfile=FILE\n"
+            "                           client certificate and key for https lookupds\n"
             "  -p, --plugin-dir=DIR     plugin directory\n"
             "      --daemon             detach and run in the background\n"
             "      --pidfile=FILE       write the daemon's pid to FILE\n"
@@ -121,7 +140,8 @@ void usage(FILE* out) {
             "      --version            print the version, loop backend and cgroup mode\n"
             "  -h, --help               print this help\n"
             "\n"
-            "Environment: GAFFERD_CONFIG (config when none is given), GAFFER_LOOP=io_uring|epoll.\n"
+            "Environment: GAFFERD_CONFIG (config when none is given), GAFFER_LOOP=io_uring|epoll,\n"
+            "GAFFER_LOOKUPD_KEY (the key for the lookupds when no --lookupd-key or lookupd_key).\n"
             "Signals: TERM, INT, QUIT stop every job gracefully and exit 0; HUP re-reads the\n"
             "config and applies only what changed.\n");
 }
@@ -179,6 +199,14 @@ int parse_args(int argc, char** argv, Args& a) {
         kAllowedHost,
         kDbusAddress,
         kNoDbus,
+        kLookupdAddress,
+        kBroadcastAddress,
+        kNodeName,
+        kLookupdKey,
+        kLookupdHeartbeat,
+        kCacert,
+        kClientCert,
+        kClientKey,
     };
     static const struct option opts[] = {
         {"config", required_argument, nullptr, 'c'},
@@ -204,6 +232,14 @@ int parse_args(int argc, char** argv, Args& a) {
         {"version", no_argument, nullptr, kVersion},
         {"init", no_argument, nullptr, kInit},
         {"subreaper", no_argument, nullptr, kSubreaper},
+        {"lookupd-address", required_argument, nullptr, kLookupdAddress},
+        {"broadcast-address", required_argument, nullptr, kBroadcastAddress},
+        {"node-name", required_argument, nullptr, kNodeName},
+        {"lookupd-key", required_argument, nullptr, kLookupdKey},
+        {"lookupd-heartbeat", required_argument, nullptr, kLookupdHeartbeat},
+        {"cacert", required_argument, nullptr, kCacert},
+        {"client-certfile", required_argument, nullptr, kClientCert},
+        {"client-keyfile", required_argument, nullptr, kClientKey},
         {"help", no_argument, nullptr, 'h'},
         {nullptr, 0, nullptr, 0},
     };
@@ -287,6 +323,42 @@ int parse_args(int argc, char** argv, Args& a) {
                 break;
             case kSubreaper:
                 a.subreaper = true;
+                break;
+            case kLookupdAddress:
+                a.lookupd_addresses.push_back(optarg);
+                break;
+            case kBroadcastAddress:
+                a.broadcast_address = optarg;
+                break;
+            case kNodeName:
+                if (!*optarg) {
+                    fprintf(stderr, "gafferd: --node-name: empty\n");
+                    return kExitUsage;
+                }
+                a.node_name = optarg;
+                break;
+            case kLookupdKey:
+                a.lookupd_key = optarg;
+                break;
+            case kLookupdHeartbeat: {
+                auto d = parse_double(optarg);
+                if (!d || *d < 0.01 || *d > 86400) {
+                    fprintf(stderr,
+                            "gafferd: --lookupd-heartbeat: '%s' is not a number of seconds between 0.01 and 86400\n",
+                            optarg);
+                    return kExitUsage;
+                }
+                a.lookupd_heartbeat = *d;
+                break;
+            }
+            case kCacert:
+                a.cacert = optarg;
+                break;
+            case kClientCert:
+                a.client_certfile = optarg;
+                break;
+            case kClientKey:
+                a.client_keyfile = optarg;
                 break;
             case kVersion: {
                 auto loop = loop::Loop::create();
@@ -520,6 +592,63 @@ std::optional<uint64_t> raise_nofile_limit() {
     return original;
 }
 
+// The host's fully qualified name: the canonical name of gethostname() (AI_CANONNAME), else
+// the bare hostname. Called once at start-up, before the loop runs (it may ask DNS).
+std::string fqdn() {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+        return "localhost";
+    struct addrinfo hints {};
+    hints.ai_flags = AI_CANONNAME;
+    hints.ai_family = AF_UNSPEC;
+    struct addrinfo* res = nullptr;
+    std::string name = host;
+    if (getaddrinfo(host, nullptr, &hints, &res) == 0 && res) {
+        if (res->ai_canonname && *res->ai_canonname)
+            name = res->ai_canonname;
+        freeaddrinfo(res);
+    }
+    return name;
+}
+
+// The lookupd options (reference §10.1, §13.2): the command line over the config, the key
+// also from $GAFFER_LOOKUPD_KEY. The default broadcast address is the scheme, the FQDN and
+// the port of the first TCP endpoint.
+Result<announce::Options> announce_options(const Args& args, const config::DaemonConfig& cfg,
+                                           const std::vector<std::string>& endpoints, bool tls) {
+    announce::Options o;
+    o.addresses = !args.lookupd_addresses.empty() ? args.lookupd_addresses : cfg.lookupd_addresses;
+    announce::LinkOptions& l = o.link;
+    const char* env_key = getenv("GAFFER_LOOKUPD_KEY");
+    l.key = !args.lookupd_key.empty()  ? args.lookupd_key
+            : !cfg.lookupd_key.empty() ? cfg.lookupd_key
+            : env_key                  ? env_key
+                                       : "";
+    double heartbeat = args.lookupd_heartbeat.value_or(cfg.lookupd_heartbeat.value_or(15.0));
+    l.heartbeat = std::chrono::milliseconds(static_cast<int64_t>(heartbeat * 1000));
+    l.tls.cacert = !args.cacert.empty() ? args.cacert : cfg.lookup_cacert;
+    l.tls.certfile = !args.client_certfile.empty() ? args.client_certfile : cfg.lookup_certfile;
+    l.tls.keyfile = !args.client_keyfile.empty() ? args.client_keyfile : cfg.lookup_keyfile;
+    std::string name = !args.node_name.empty() ? args.node_name : cfg.node_name;
+    std::string origin = !args.broadcast_address.empty() ? args.broadcast_address : cfg.broadcast_address;
+    if (!origin.empty())
+        GAFFER_RETURN_IF_ERROR(announce::check_broadcast_address(origin));
+    std::string host = name.empty() || origin.empty() ? fqdn() : name;
+    if (origin.empty()) {
+        origin = std::string(tls ? "https://" : "http://") + host;
+        for (const auto& ep : endpoints) {
+            if (starts_with(ep, "unix:"))
+                continue;
+            size_t colon = ep.rfind(':');
+            if (colon != std::string::npos)
+                origin += ep.substr(colon);
+            break;
+        }
+    }
+    l.identity = {name.empty() ? host : name, origin};
+    return o;
+}
+
 int run(int argc, char** argv) {
     Args args;
     int rc = parse_args(argc, argv, args);
@@ -711,6 +840,19 @@ int run(int argc, char** argv) {
         return kExitFailure;
     }
 
+    // Before the jobs: the links register the manager's state whenever they come up.
+    auto aopts = announce_options(args, cfg, (*server)->endpoints(), !hopts.certfile.empty());
+    if (!aopts) {
+        fprintf(stderr, "gafferd: %s\n", aopts.error().context.c_str());
+        return kExitFailure;
+    }
+    auto announcer_r = announce::Announcer::create(loop, bus, manager, std::move(aopts).value());
+    if (!announcer_r) {
+        fprintf(stderr, "gafferd: lookupd: %s\n", announcer_r.error().message().c_str());
+        return kExitFailure;
+    }
+    std::unique_ptr<announce::Announcer> announcer = std::move(announcer_r).value();
+
     manager::ConfigSync sync(manager);
     auto report = sync.apply(cfg.jobs);
     if (!report) {
@@ -783,6 +925,12 @@ int run(int argc, char** argv) {
                       webhook_location(*r, ini_path, bad).c_str());
         } else {
             webhooks->set_secret(r->webhook_secret);
+        }
+        // The lookupd addresses of the file, unless the command line named them. Links kept
+        // follow the events of the job changes below.
+        if (args.lookupd_addresses.empty()) {
+            if (auto st = announcer->set_addresses(r->lookupd_addresses); !st)
+                log_error(st.error(), "SIGHUP: lookupd_address not applied, keeping the previous ones");
         }
         auto rep = sync.apply(r->jobs);
         if (!rep) {

@@ -102,7 +102,7 @@ size_t find_chars_or_comment(std::string_view s, std::string_view chars) {
     return s.size();
 }
 
-enum class SectionKind { kOther, kGaffer, kSsl, kWebhooks, kJob, kEnv, kEndpoint };
+enum class SectionKind { kOther, kGaffer, kSsl, kLookupSsl, kWebhooks, kJob, kEnv, kEndpoint };
 
 struct SectionName {
     SectionKind kind = SectionKind::kOther;
@@ -134,6 +134,8 @@ SectionName classify_section(std::string_view name) {
         out.kind = SectionKind::kGaffer;
     if (lower == "ssl")
         out.kind = SectionKind::kSsl;
+    if (lower == "lookup_ssl")
+        out.kind = SectionKind::kLookupSsl;
     if (lower == "webhooks")
         out.kind = SectionKind::kWebhooks;
     if (out.kind != SectionKind::kOther)
@@ -583,6 +585,18 @@ Status build_gaffer(const Section& sec, const RawConfig& raw, DaemonConfig* cfg)
             if (!cfg->max_config_bytes)
                 return bad_at(o.loc, "max_config_bytes: " + quote_value(o.value) +
                                          " is not a size (bytes, or with a K, M, G or T suffix)");
+        } else if (n == "lookupd_key") {
+            cfg->lookupd_key = o.value;
+        } else if (n == "node_name") {
+            if (o.value.empty())
+                return bad_at(o.loc, "node_name: empty");
+            cfg->node_name = o.value;
+        } else if (n == "lookupd_heartbeat") {
+            auto d = parse_double(o.value);
+            if (!d || *d < 0.01 || *d > 86400)
+                return bad_at(o.loc, "lookupd_heartbeat: " + quote_value(o.value) +
+                                         " is not a number of seconds between 0.01 and 86400");
+            cfg->lookupd_heartbeat = *d;
         } else if (starts_with(n, "lookupd_address")) {
             if (!o.value.empty())
                 cfg->lookupd_addresses.push_back(o.value);
@@ -920,6 +934,17 @@ Result<DaemonConfig> build(const RawConfig& raw, const std::string& path, std::v
                 break;
             case SectionKind::kSsl:
                 ssl = &sec;
+                break;
+            case SectionKind::kLookupSsl:
+                for (const auto& o : sec.options) {
+                    std::string n = to_lower(o.name);
+                    if (n == "cacert" || n == "ca_certs")
+                        cfg.lookup_cacert = o.value;
+                    else if (n == "certfile")
+                        cfg.lookup_certfile = o.value;
+                    else if (n == "keyfile")
+                        cfg.lookup_keyfile = o.value;
+                }
                 break;
             case SectionKind::kWebhooks:
                 for (const auto& o : sec.options) {

@@ -71,7 +71,13 @@ struct DaemonConfig {
     // [gaffer] dbus_address: system, user or a D-Bus address. Empty: not set.
     std::string dbus_address;
     std::vector<std::string> lookupd_addresses;  // every [gaffer] option starting with lookupd_address
-    std::string certfile, keyfile;               // [ssl] certfile/keyfile (else [gaffer] certfile/keyfile)
+    // Registration with gaffer_lookupd (lib/announce): [gaffer] lookupd_key (sent as
+    // X-Api-Key), lookupd_heartbeat (seconds, >= 0.01), node_name (the IDENTIFY name), and
+    // the client TLS options of [lookup_ssl] (cacert or ca_certs, certfile, keyfile).
+    std::string lookupd_key, node_name;
+    std::optional<double> lookupd_heartbeat;
+    std::string lookup_cacert, lookup_certfile, lookup_keyfile;
+    std::string certfile, keyfile;  // [ssl] certfile/keyfile (else [gaffer] certfile/keyfile)
     std::vector<std::pair<std::string, std::string>> webhooks;  // [webhooks] event = url, file order
     std::vector<std::string> webhook_locations;                 // "file:line" of each entry of webhooks
     std::vector<model::JobSpec> jobs;                           // stable-sorted by priority ascending
