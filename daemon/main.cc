@@ -85,6 +85,7 @@ struct Args {
     std::string broadcast_address, lookupd_key, node_name;
     std::optional<double> lookupd_heartbeat;
     std::string cacert, client_certfile, client_keyfile;
+    std::string env_lookupd_key;  // $GAFFER_LOOKUPD_KEY, taken out of the environment
 };
 
 void usage(FILE* out) {
@@ -619,11 +620,9 @@ Result<announce::Options> announce_options(const Args& args, const config::Daemo
     announce::Options o;
     o.addresses = !args.lookupd_addresses.empty() ? args.lookupd_addresses : cfg.lookupd_addresses;
     announce::LinkOptions& l = o.link;
-    const char* env_key = getenv("GAFFER_LOOKUPD_KEY");
     l.key = !args.lookupd_key.empty()  ? args.lookupd_key
             : !cfg.lookupd_key.empty() ? cfg.lookupd_key
-            : env_key                  ? env_key
-                                       : "";
+                                       : args.env_lookupd_key;
     double heartbeat = args.lookupd_heartbeat.value_or(cfg.lookupd_heartbeat.value_or(15.0));
     l.heartbeat = std::chrono::milliseconds(static_cast<int64_t>(heartbeat * 1000));
     l.tls.cacert = !args.cacert.empty() ? args.cacert : cfg.lookup_cacert;
@@ -651,6 +650,11 @@ Result<announce::Options> announce_options(const Args& args, const config::Daemo
 
 int run(int argc, char** argv) {
     Args args;
+    // A secret: read once and removed, so that no job inherits it (os_env).
+    if (const char* k = getenv("GAFFER_LOOKUPD_KEY")) {
+        args.env_lookupd_key = k;
+        (void)unsetenv("GAFFER_LOOKUPD_KEY");
+    }
     int rc = parse_args(argc, argv, args);
     if (rc >= 0)
         return rc;

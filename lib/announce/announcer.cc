@@ -31,6 +31,20 @@ Status check_broadcast_address(std::string_view origin) {
     return ok();
 }
 
+namespace {
+
+// "127.0.0.1:5010", "[::1]", "localhost:5010": the host part names this machine.
+bool is_loopback_host(std::string_view host_port) {
+    std::string_view host = host_port;
+    if (starts_with(host, "["))
+        host = host.substr(1, host.find(']') - 1);
+    else if (size_t colon = host.find(':'); colon != std::string_view::npos)
+        host = host.substr(0, colon);
+    return starts_with(host, "127.") || host == "::1" || iequals(host, "localhost");
+}
+
+}  // namespace
+
 Announcer::Announcer(loop::Loop& loop, events::EventBus& bus, const manager::Manager& manager, Options options)
     : loop_(loop), bus_(bus), manager_(manager), options_(std::move(options)) {}
 
@@ -44,6 +58,8 @@ Result<std::unique_ptr<Announcer>> Announcer::create(loop::Loop& loop, events::E
     if (lo.identity.name.empty())
         return fail(EINVAL, "the node name announced to lookupds is empty");
     GAFFER_RETURN_IF_ERROR(check_broadcast_address(lo.identity.origin));
+    if (lo.key.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+        return fail(EINVAL, "the lookupd key holds a line break or NUL");
     std::vector<std::string> addresses = std::move(options.addresses);
     options.addresses.clear();
     std::unique_ptr<Announcer> a(new Announcer(loop, bus, manager, std::move(options)));
@@ -87,7 +103,11 @@ Status Announcer::set_addresses(const std::vector<std::string>& addresses) {
             next.push_back(std::move(*it));
             continue;
         }
-        log_info("lookupd %s: registering with it", url.text.c_str());
+        log_info("lookupd %s: registering with it as '%s' (%s)", url.text.c_str(), options_.link.identity.name.c_str(),
+                 options_.link.identity.origin.c_str());
+        if (!url.tls && !options_.link.key.empty() && !is_loopback_host(url.host))
+            log_warning("lookupd %s: the API key goes over plain HTTP to a remote host; use https://",
+                        url.text.c_str());
         next.push_back(std::make_unique<LookupdLink>(loop_, *connector_, options_.link, std::move(url),
                                                      [this] { return snapshot(); }));
         next.back()->start();

@@ -226,6 +226,15 @@ LookupdLink::LookupdLink(loop::Loop& loop, CurlConnector& connector, const LinkO
 
 LookupdLink::~LookupdLink() {
     *alive_ = false;
+    if (state_ == State::kOpen && out_sent_ == out_.size()) {
+        // Say goodbye if the socket takes it at once (one small frame); never wait.
+        if (auto mask = ws::random_mask()) {
+            std::string frame =
+                ws::encode_masked_frame(ws::Opcode::kClose, ws::encode_close(ws::kCloseGoingAway).substr(2), *mask);
+            size_t n = 0;
+            (void)connector_.curl().easy_send(easy_, frame.data(), frame.size(), &n);
+        }
+    }
     teardown();
     loop_.cancel_timer(retry_timer_);
 }

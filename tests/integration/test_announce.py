@@ -14,11 +14,14 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -44,12 +47,14 @@ class FakeLookupd:
     """A websocket server on 127.0.0.1: records connections and messages; answers each
     message with {"ok": true, "msgid": M} while `answer` is true."""
 
-    def __init__(self, answer=True, accept_upgrade=True):
+    def __init__(self, answer=True, accept_upgrade=True, tls=None):
         self.answer = answer
+        self.tls = tls  # an ssl.SSLContext (server side), or None
         self.accept_upgrade = accept_upgrade
         self.lock = threading.Lock()
         self.conns = []
         self.accepts = []  # time of each TCP accept
+        self.peer_certs = []  # TLS: the client certificate of each handshake that succeeded
         self.listener = socket.socket()
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", 0))
@@ -60,7 +65,7 @@ class FakeLookupd:
         self.thread.start()
 
     def url(self, prefix=""):
-        return f"http://127.0.0.1:{self.port}{prefix}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{prefix}"
 
     def _accept_loop(self):
         while not self.stopping:
@@ -74,6 +79,12 @@ class FakeLookupd:
 
     def _serve(self, s):
         try:
+            if self.tls:
+                s.settimeout(10)
+                s = self.tls.wrap_socket(s, server_side=True)
+                s.settimeout(None)
+                with self.lock:
+                    self.peer_certs.append(s.getpeercert())
             buf = b""
             while b"\r\n\r\n" not in buf:
                 chunk = s.recv(4096)
@@ -137,7 +148,7 @@ class FakeLookupd:
                     reply = json.dumps({"ok": True, "msgid": msg.get("msgid")}).encode()
                     s.sendall(bytes([0x81, len(reply)]) + reply if len(reply) < 126 else
                               bytes([0x81, 126]) + struct.pack(">H", len(reply)) + reply)
-        except (EOFError, OSError, AssertionError, ValueError):
+        except (EOFError, OSError, AssertionError, ValueError, ssl.SSLError):
             pass
         finally:
             with self.lock:
@@ -374,6 +385,47 @@ class AnnounceTest(DaemonTestCase):
         self.wait_synced(d, b)
         self.assertNotIn("default.new", registrations(b.messages()))
         self.assertEqual(len(b.connections()), 1)
+
+    def test_key_from_the_environment_is_sent_and_not_inherited(self):
+        p = self.peer()
+        d = self.start(INI, "--lookupd-address", p.url(), env={"GAFFER_LOOKUPD_KEY": "from-env"})
+        self.wait_synced(d, p)
+        self.assertEqual(p.connections()[0].headers.get("x-api-key"), "from-env")
+        procs = d.get_json("/jobs/default/web/processes")["processes"]
+        with open(f"/proc/{procs[0]['os_pid']}/environ", "rb") as f:
+            env = f.read().split(b"\0")
+        self.assertTrue(any(e.startswith(b"GAFFER_TEST_TAG=") for e in env))
+        self.assertFalse(any(e.startswith(b"GAFFER_LOOKUPD_KEY=") for e in env))
+
+    def make_cert(self):
+        openssl = shutil.which("openssl")
+        if not openssl:
+            self.fail("openssl is missing: it is needed to make the test's self-signed certificate")
+        d = tempfile.mkdtemp(prefix="gaffer-announce-tls-")
+        self.addCleanup(shutil.rmtree, d, True)
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return cert, key
+
+    def test_https_lookupd_with_ca_and_client_certificate(self):
+        cert, key = self.make_cert()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        ctx.verify_mode = ssl.CERT_REQUIRED  # the client must present a certificate we trust
+        ctx.load_verify_locations(cert)
+        p = self.peer(tls=ctx)
+        # Without the CA, the self-signed certificate is refused: never registered.
+        bad = self.start(INI, "--lookupd-address", p.url())
+        wait_for(lambda: len(p.accepts) >= 1, what="an attempt")
+        # With the CA and the client certificate: registered.
+        d = self.start(INI, "--lookupd-address", p.url(), "--cacert", cert, "--client-certfile", cert,
+                       "--client-keyfile", key)
+        self.wait_synced(d, p)
+        self.assertEqual(len(p.connections()), 1)
+        self.assertEqual(dict(x[0] for x in p.peer_certs[0]["subject"])["commonName"], "127.0.0.1")
+        self.assertTrue(bad.ping())
 
     def test_bad_broadcast_address_is_a_config_error(self):
         for args, ini in ((["--broadcast-address", "node1:5000"], ""),
