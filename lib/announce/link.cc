@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <utility>
 
 #include "lib/base/log.h"
@@ -455,7 +456,7 @@ void LookupdLink::on_open() {
     send_op({OpType::kIdentify, {}, 0});
     if (state_ != State::kOpen)
         return;
-    send_all(reg_.sync(snapshot_()));
+    send_all(reg_.sync(snapshot_()));  // flushes
     if (state_ != State::kOpen)
         return;
     heartbeat_timer_ = loop_.add_timer(options_.heartbeat, [this] {
@@ -470,6 +471,9 @@ void LookupdLink::on_heartbeat() {
     if (loop_.now() - last_rx_ >= 2 * options_.heartbeat)
         return drop("no answer for 2 heartbeats");
     send_op({OpType::kPing, {}, 0});
+    if (state_ != State::kOpen)
+        return;
+    flush();
     if (state_ != State::kOpen)
         return;
     heartbeat_timer_ = loop_.add_timer(options_.heartbeat, [this] {
@@ -494,29 +498,45 @@ void LookupdLink::send_all(const std::vector<Op>& ops) {
         if (state_ != State::kOpen)
             return;
     }
+    flush();
+}
+
+Status LookupdLink::random(uint8_t* out, size_t n) {
+    if (random_used_ + n > random_.size()) {
+        GAFFER_RETURN_IF_ERROR(ws::random_bytes(random_.data(), random_.size()));
+        random_used_ = 0;
+    }
+    std::memcpy(out, random_.data() + random_used_, n);
+    random_used_ += n;
+    return ok();
 }
 
 void LookupdLink::send_op(const Op& op) {
-    auto msgid = ws::random_hex(16);
-    if (!msgid)
-        return drop("no random bytes for a msgid: " + msgid.error().message());
-    send_frame(ws::Opcode::kText, encode(op, options_.identity, *msgid));
+    uint8_t raw[16];
+    if (auto st = random(raw, sizeof raw); !st)
+        return drop("no random bytes for a msgid: " + st.error().message());
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string msgid;
+    for (uint8_t b : raw) {
+        msgid.push_back(kHex[b >> 4]);
+        msgid.push_back(kHex[b & 15]);
+    }
+    send_frame(ws::Opcode::kText, encode(op, options_.identity, msgid));
     if (state_ != State::kOpen)
         return;
     if (pending_.size() >= kMaxPending)
         pending_.pop_front();
-    pending_.emplace_back(std::move(*msgid), op);
+    pending_.emplace_back(std::move(msgid), op);
 }
 
 void LookupdLink::send_frame(ws::Opcode opcode, std::string_view payload) {
-    auto mask = ws::random_mask();
-    if (!mask)
-        return drop("no random bytes for a frame mask: " + mask.error().message());
-    out_ += ws::encode_masked_frame(opcode, payload, *mask);
+    std::array<uint8_t, 4> mask;
+    if (auto st = random(mask.data(), mask.size()); !st)
+        return drop("no random bytes for a frame mask: " + st.error().message());
+    out_ += ws::encode_masked_frame(opcode, payload, mask);
     if (out_.size() - out_sent_ > options_.max_queue)
         return drop("the lookupd does not keep up (" + std::to_string(out_.size() - out_sent_) +
                     " bytes waiting): reconnecting");
-    flush();
 }
 
 void LookupdLink::on_frame(ws::Event&& ev) {
@@ -525,8 +545,12 @@ void LookupdLink::on_frame(ws::Event&& ev) {
             on_reply(m->payload);
         return;
     }
-    if (auto* p = std::get_if<ws::Ping>(&ev))
-        return send_frame(ws::Opcode::kPong, p->payload);
+    if (auto* p = std::get_if<ws::Ping>(&ev)) {
+        send_frame(ws::Opcode::kPong, p->payload);
+        if (state_ == State::kOpen)
+            flush();
+        return;
+    }
     if (std::get_if<ws::Pong>(&ev))
         return;
     if (auto* c = std::get_if<ws::Close>(&ev)) {

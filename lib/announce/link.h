@@ -32,6 +32,7 @@
 
 #include <curl/curl.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -164,7 +165,10 @@ private:
     void on_heartbeat();
     void send_all(const std::vector<Op>& ops);
     void send_op(const Op& op);
+    // Appends a masked frame; the caller flushes (once per batch of messages).
     void send_frame(ws::Opcode opcode, std::string_view payload);
+    // Random bytes for msgids and masks from a per-link pool refilled by getrandom(2).
+    Status random(uint8_t* out, size_t n);
     void flush();
     void update_watch();
     // Drops the connection and schedules the next attempt.
@@ -194,6 +198,8 @@ private:
     size_t out_sent_ = 0;
     std::deque<std::pair<std::string, Op>> pending_;  // msgid, message awaiting its reply
     Registration reg_;
+    std::array<uint8_t, 4096> random_{};
+    size_t random_used_ = 4096;
 
     loop::Clock::time_point opened_at_{};
     loop::Clock::time_point last_rx_{};
