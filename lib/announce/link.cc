@@ -2,6 +2,7 @@
 #include "lib/announce/link.h"
 
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -26,6 +27,12 @@ constexpr size_t kMaxReadPerWakeup = size_t{1} << 20;
 
 bool is_ctl_or_space(char c) {
     return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
+}
+
+// Every socket is born close-on-exec (style rule 10); libcurl makes it non-blocking.
+curl_socket_t open_socket(void*, curlsocktype, struct curl_sockaddr* addr) {
+    int fd = ::socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+    return fd < 0 ? CURL_SOCKET_BAD : fd;
 }
 
 template <typename T>
@@ -271,7 +278,7 @@ void LookupdLink::connect() {
     if (!easy_)
         return drop("curl_easy_init failed");
     bool good = set(curl, easy_, CURLOPT_URL, url_.connect.c_str()) && set(curl, easy_, CURLOPT_CONNECT_ONLY, 1L) &&
-                set(curl, easy_, CURLOPT_NOSIGNAL, 1L) &&
+                set(curl, easy_, CURLOPT_NOSIGNAL, 1L) && set(curl, easy_, CURLOPT_OPENSOCKETFUNCTION, &open_socket) &&
 #if LIBCURL_VERSION_NUM >= 0x075500
                 set(curl, easy_, CURLOPT_PROTOCOLS_STR, "http,https") &&
 #else

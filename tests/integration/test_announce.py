@@ -294,6 +294,30 @@ class AnnounceTest(DaemonTestCase):
         jobs = [m["job_name"] for m in msgs if m["type"] == "REGISTER_JOB"]
         self.assertEqual(len(jobs), len(set(jobs)), jobs)
 
+    def test_lookupd_socket_is_close_on_exec(self):
+        p = self.peer()
+        d = self.start(INI, "--lookupd-address", p.url())
+        self.wait_synced(d, p)
+        base = f"/proc/{d.proc.pid}"
+        # The inode of gafferd's TCP connection to the peer, from its /proc/net/tcp.
+        with open(f"{base}/net/tcp") as f:
+            rows = [line.split() for line in f.readlines()[1:]]
+        inodes = {r[9] for r in rows if int(r[2].split(":")[1], 16) == p.port}
+        self.assertTrue(inodes)
+        found = 0
+        for fd in os.listdir(f"{base}/fd"):
+            try:
+                target = os.readlink(f"{base}/fd/{fd}")
+                if target[len("socket:["):-1] not in inodes or not target.startswith("socket:"):
+                    continue
+                with open(f"{base}/fdinfo/{fd}") as f:
+                    flags = int(next(line for line in f if line.startswith("flags:")).split()[1], 8)
+            except OSError:
+                continue
+            found += 1
+            self.assertTrue(flags & 0o2000000, f"the lookupd socket (fd {fd}) is not close-on-exec")
+        self.assertEqual(found, 1)
+
     def test_reconnects_and_registers_everything_again(self):
         p = self.peer()
         d = self.start(INI, "--lookupd-address", p.url("/prefix/"))
