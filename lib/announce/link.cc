@@ -236,9 +236,10 @@ LookupdLink::~LookupdLink() {
     *alive_ = false;
     if (state_ == State::kOpen && out_sent_ == out_.size()) {
         // Say goodbye if the socket takes it at once (one small frame); never wait.
-        if (auto mask = ws::random_mask()) {
+        std::array<uint8_t, 4> mask;
+        if (random(mask.data(), mask.size())) {
             std::string frame =
-                ws::encode_masked_frame(ws::Opcode::kClose, ws::encode_close(ws::kCloseGoingAway).substr(2), *mask);
+                ws::encode_masked_frame(ws::Opcode::kClose, ws::encode_close(ws::kCloseGoingAway).substr(2), mask);
             size_t n = 0;
             (void)connector_.curl().easy_send(easy_, frame.data(), frame.size(), &n);
         }
@@ -331,6 +332,7 @@ void LookupdLink::on_connected(CURLcode rc) {
     ws_key_ = req->key;
     out_ = std::move(req->text);
     out_sent_ = 0;
+    appended_total_ = out_.size();
     reader_ = ws::ResponseReader();
     state_ = State::kHandshake;
     std::weak_ptr<bool> alive = alive_;
@@ -364,6 +366,7 @@ void LookupdLink::flush() {
         if (rc != CURLE_OK)
             return drop(std::string("send: ") + curl.easy_strerror(rc));
         out_sent_ += n;
+        sent_total_ += n;
     }
     if (out_sent_ == out_.size()) {
         out_.clear();
@@ -463,7 +466,9 @@ void LookupdLink::on_open() {
     send_op({OpType::kIdentify, {}, 0});
     if (state_ != State::kOpen)
         return;
+    in_sync_ = true;
     send_all(reg_.sync(snapshot_()));  // flushes
+    in_sync_ = false;
     if (state_ != State::kOpen)
         return;
     heartbeat_timer_ = loop_.add_timer(options_.heartbeat, [this] {
@@ -490,8 +495,11 @@ void LookupdLink::on_heartbeat() {
 }
 
 void LookupdLink::resync() {
-    if (state_ == State::kOpen)
-        send_all(reg_.sync(snapshot_()));
+    if (state_ != State::kOpen)
+        return;
+    in_sync_ = true;
+    send_all(reg_.sync(snapshot_()));
+    in_sync_ = false;
 }
 
 void LookupdLink::send_all(const std::vector<Op>& ops) {
@@ -540,10 +548,17 @@ void LookupdLink::send_frame(ws::Opcode opcode, std::string_view payload) {
     std::array<uint8_t, 4> mask;
     if (auto st = random(mask.data(), mask.size()); !st)
         return drop("no random bytes for a frame mask: " + st.error().message());
-    out_ += ws::encode_masked_frame(opcode, payload, mask);
-    if (out_.size() - out_sent_ > options_.max_queue)
-        return drop("the lookupd does not keep up (" + std::to_string(out_.size() - out_sent_) +
-                    " bytes waiting): reconnecting");
+    std::string frame = ws::encode_masked_frame(opcode, payload, mask);
+    out_ += frame;
+    appended_total_ += frame.size();
+    if (in_sync_)
+        sync_end_total_ = appended_total_;
+    // The full registrations (bounded by the manager's own limits) do not count: what
+    // waits beyond them does.
+    uint64_t base = std::max(sent_total_, sync_end_total_);
+    uint64_t waiting = appended_total_ > base ? appended_total_ - base : 0;
+    if (waiting > options_.max_queue)
+        return drop("the lookupd does not keep up (" + std::to_string(waiting) + " bytes waiting)");
 }
 
 void LookupdLink::on_frame(ws::Event&& ev) {
@@ -562,14 +577,13 @@ void LookupdLink::on_frame(ws::Event&& ev) {
         return;
     if (auto* c = std::get_if<ws::Close>(&ev)) {
         std::string why = "the lookupd closed the websocket (" + std::to_string(c->code) + ")";
-        auto mask = ws::random_mask();
-        if (mask) {
-            std::string reply = ws::close_reply(*c);
-            // close_reply() encodes a server frame; re-encode its payload masked.
-            out_ += ws::encode_masked_frame(ws::Opcode::kClose, reply.substr(2), *mask);
+        // close_reply() encodes a server frame (2-byte header): its payload goes out masked.
+        send_frame(ws::Opcode::kClose, ws::close_reply(*c).substr(2));
+        if (state_ == State::kOpen)
             flush();
-        }
-        return drop(why);
+        if (state_ == State::kOpen)
+            drop(why);
+        return;
     }
     if (auto* e = std::get_if<ws::ProtocolError>(&ev))
         return drop("websocket protocol error: " + e->why);
@@ -619,6 +633,8 @@ void LookupdLink::teardown() {
     out_.clear();
     out_.shrink_to_fit();
     out_sent_ = 0;
+    appended_total_ = sent_total_ = sync_end_total_ = 0;
+    in_sync_ = false;
     pending_.clear();
     decoder_.reset();
     reader_ = ws::ResponseReader();

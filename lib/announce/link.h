@@ -24,8 +24,10 @@
 //
 // Bounds: the connect and handshake together must finish within connect_timeout; an open
 // link whose lookupd sent nothing (no reply to the PINGs) for 2 heartbeats is dropped;
-// bytes waiting to be sent are at most max_queue (a lookupd that cannot keep up is dropped
-// and re-synced from scratch on the next link: nothing is lost silently); replies
+// bytes waiting to be sent beyond the last full registration are at most max_queue (a
+// lookupd that cannot keep up is dropped and re-synced from scratch on the next link:
+// nothing is lost silently; a full registration itself is as large as the manager's state,
+// which the manager's limits bound); replies
 // awaited are at most kMaxPending (older ones are forgotten); a frame from the lookupd is
 // at most 64 KiB; the answer head at most 16 KiB.
 #pragma once
@@ -196,6 +198,10 @@ private:
     std::unique_ptr<ws::Decoder> decoder_;
     std::string out_;
     size_t out_sent_ = 0;
+    // Bytes of this connection appended and sent so far, and where the last full
+    // registration (on_open, resync) ended: the queue bound counts what waits beyond it.
+    uint64_t appended_total_ = 0, sent_total_ = 0, sync_end_total_ = 0;
+    bool in_sync_ = false;
     std::deque<std::pair<std::string, Op>> pending_;  // msgid, message awaiting its reply
     Registration reg_;
     std::array<uint8_t, 4096> random_{};

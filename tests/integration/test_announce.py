@@ -41,6 +41,7 @@ class Conn:
         self.messages = []  # parsed JSON, in arrival order
         self.times = []     # arrival time of each message
         self.closed = False
+        self.close_payload = None  # the payload of the client's Close frame
 
 
 class FakeLookupd:
@@ -137,6 +138,7 @@ class FakeLookupd:
                 payload = bytes(b ^ mask[i % 4] for i, b in enumerate(buf[off + 4:off + 4 + n]))
                 buf = buf[off + 4 + n:]
                 if op == 8:
+                    conn.close_payload = payload
                     raise EOFError
                 if op != 1:
                     continue
@@ -180,6 +182,13 @@ class FakeLookupd:
                 c.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+    def send_close(self, code):
+        """Starts the closing handshake on every open connection."""
+        with self.lock:
+            conns = [c for c in self.conns if not c.closed]
+        for c in conns:
+            c.sock.sendall(bytes([0x88, 2]) + struct.pack(">H", code))
 
     def close(self):
         self.stopping = True
@@ -330,6 +339,16 @@ class AnnounceTest(DaemonTestCase):
         self.assertEqual(second[0]["type"], "IDENTIFY")
         self.assertEqual(registrations(second), self.api_state(d))
         self.assertEqual(self.api_state(d).keys(), {"default.web", "app.worker"})
+
+    def test_close_frame_is_answered_and_the_link_comes_back(self):
+        p = self.peer()
+        d = self.start(INI, "--lookupd-address", p.url())
+        self.wait_synced(d, p)
+        p.send_close(1001)
+        wait_for(lambda: p.connections()[0].close_payload is not None, what="the Close answer")
+        self.assertEqual(p.connections()[0].close_payload, struct.pack(">H", 1001))
+        wait_for(lambda: len(p.connections()) >= 2, what="a new link")
+        self.wait_synced(d, p, conn=1)
 
     def test_unanswered_pings_drop_the_link(self):
         p = self.peer(answer=False)
