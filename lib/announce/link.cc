@@ -464,11 +464,11 @@ void LookupdLink::on_open() {
     log_info("lookupd %s: connected, registering as '%s'", url_.text.c_str(), options_.identity.name.c_str());
     reg_.clear();
     send_op({OpType::kIdentify, {}, 0});
-    if (state_ != State::kOpen)
-        return;
-    in_sync_ = true;
-    send_all(reg_.sync(snapshot_()));  // flushes
-    in_sync_ = false;
+    resync();  // flushes
+    arm_heartbeat();
+}
+
+void LookupdLink::arm_heartbeat() {
     if (state_ != State::kOpen)
         return;
     heartbeat_timer_ = loop_.add_timer(options_.heartbeat, [this] {
@@ -482,16 +482,8 @@ void LookupdLink::on_heartbeat() {
         return;
     if (loop_.now() - last_rx_ >= 2 * options_.heartbeat)
         return drop("no answer for 2 heartbeats");
-    send_op({OpType::kPing, {}, 0});
-    if (state_ != State::kOpen)
-        return;
-    flush();
-    if (state_ != State::kOpen)
-        return;
-    heartbeat_timer_ = loop_.add_timer(options_.heartbeat, [this] {
-        heartbeat_timer_ = 0;
-        on_heartbeat();
-    });
+    send_all({{OpType::kPing, {}, 0}});  // flushes
+    arm_heartbeat();
 }
 
 void LookupdLink::resync() {

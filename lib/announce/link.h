@@ -165,6 +165,7 @@ private:
     void on_frame(ws::Event&& ev);
     void on_reply(std::string_view text);
     void on_heartbeat();
+    void arm_heartbeat();
     void send_all(const std::vector<Op>& ops);
     void send_op(const Op& op);
     // Appends a masked frame; the caller flushes (once per batch of messages).
