@@ -354,7 +354,7 @@ class AnnounceTest(DaemonTestCase):
         p = self.peer(answer=False)
         self.start(INI, "--lookupd-address", p.url())
         # Heartbeat 0.3 s: no answer for 0.6 s drops the link, and it comes back.
-        wait_for(lambda: len(p.connections()) >= 2, timeout=10, what="a reconnection")
+        wait_for(lambda: len(p.connections()) >= 2 and p.messages(1), timeout=10, what="a reconnection")
         self.assertTrue(p.connections()[0].closed)
         self.assertEqual(p.messages(1)[0]["type"], "IDENTIFY")
 
