@@ -363,6 +363,30 @@ TEST(IniFixtures, ThereAreBadFixtures) {
 // ---------------------------------------------------------------------------------------
 // Inline texts
 
+TEST(Ini, LookupdRegistrationOptions) {
+    auto cfg = parse(
+        "[gaffer]\nlookupd_key = k1\nnode_name = node1\nlookupd_heartbeat = 0.5\n"
+        "[lookup_ssl]\nca_certs = /etc/ca.pem\ncertfile = /etc/c.pem\nkeyfile = /etc/k.pem\n");
+    ASSERT_TRUE(cfg) << cfg.error().message();
+    EXPECT_EQ(cfg->lookupd_key, "k1");
+    EXPECT_EQ(cfg->node_name, "node1");
+    EXPECT_EQ(cfg->lookupd_heartbeat, std::optional<double>(0.5));
+    EXPECT_EQ(cfg->lookup_cacert, "/etc/ca.pem");
+    EXPECT_EQ(cfg->lookup_certfile, "/etc/c.pem");
+    EXPECT_EQ(cfg->lookup_keyfile, "/etc/k.pem");
+    // [lookup_ssl] is not the server's [ssl].
+    EXPECT_EQ(cfg->certfile, "");
+    cfg = parse("[lookup_ssl]\ncacert = /a.pem\n");
+    ASSERT_TRUE(cfg);
+    EXPECT_EQ(cfg->lookup_cacert, "/a.pem");
+    for (const char* bad :
+         {"lookupd_heartbeat = 0", "lookupd_heartbeat = soon", "lookupd_heartbeat = 100000", "node_name ="}) {
+        auto r = parse(std::string("[gaffer]\n") + bad + "\n");
+        ASSERT_FALSE(r) << bad;
+        EXPECT_NE(r.error().context.find("test.ini:2: "), std::string::npos) << r.error().context;
+    }
+}
+
 TEST(Ini, LineLengthLimit) {
     std::string ok = "[job:a]\ncmd = " + std::string(193, 'x') + "\n";  // 199 bytes
     auto cfg = parse(ok);
