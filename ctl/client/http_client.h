@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // HttpClient: a small synchronous HTTP/1.1 client for the command-line tools (gafferctl
 // today, the `gaffer` CLI later), over libcurl's easy API; StreamSet: long-lived streamed
-// GETs (watch, tail) over libcurl's multi API.
+// requests (watch, tail, a SockJS xhr_streaming feed) over libcurl's multi API, and
+// get_all(): several GETs at once, to as many endpoints, each with its own time limit.
 //
 // An endpoint is `http://host:port[/prefix]`, `https://host:port[/prefix]` or `unix:/path`;
 // on a unix endpoint requests go to `http://localhost/<path>` through
@@ -140,6 +141,18 @@ struct StreamEnd {
     Response response() const;
 };
 
+// One streamed request. By default a GET on the set's endpoint; `options` sends it to
+// another endpoint (with that endpoint's key and TLS settings), `method` POST sends
+// `body` (`Content-Type: application/json` when it is not empty), and `timeout` > 0 ends
+// the whole transfer after that long (a time-out error).
+struct StreamRequest {
+    std::string path;
+    std::string method = "GET";  // GET or POST
+    std::string body;
+    std::optional<ClientOptions> options;
+    std::chrono::milliseconds timeout{0};
+};
+
 struct StreamHandlers {
     // The status line and the headers are in; the body follows. Optional.
     std::function<void(long status)> on_open;
@@ -173,6 +186,8 @@ public:
     // long (set it above the heartbeat period the request asks for). The options' whole-request
     // timeout does not apply to streams; the connect timeout does.
     Id add(std::string path, StreamHandlers handlers, std::chrono::seconds idle_limit = std::chrono::seconds(0));
+    // The same for any StreamRequest (another endpoint, a POST, a whole-transfer timeout).
+    Id add(StreamRequest request, StreamHandlers handlers, std::chrono::seconds idle_limit = std::chrono::seconds(0));
     // Stops a stream without calling its on_end.
     void cancel(Id id);
     // Streams added and neither ended nor cancelled.
@@ -185,6 +200,34 @@ private:
     struct Impl;
     explicit StreamSet(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
+};
+
+// One request of get_all(): `GET path` on `options.endpoint` with its key and TLS settings;
+// the body is bounded by options.max_body.
+struct GetRequest {
+    ClientOptions options;
+    std::string path;
+};
+// Sends every request at once over one curl multi handle and waits for all of them, each
+// for at most `timeout` (connecting included). The answers come in the order of
+// `requests`: a Response for every HTTP answer (4xx and 5xx included), else the transport
+// Error, whose message names the endpoint. Signals are left alone (an interrupt ends the
+// process, as it does during HttpClient::request()).
+std::vector<Result<Response>> get_all(const std::vector<GetRequest>& requests, std::chrono::milliseconds timeout);
+
+// Splits a byte stream into lines ('\n'-ended, given without it), holding at most
+// `max_line` bytes of an unfinished line: a longer line is dropped whole and reported
+// through `on_overlong` (optional) instead.
+class LineSplitter {
+public:
+    explicit LineSplitter(size_t max_line) : max_line_(max_line) {}
+    void feed(std::string_view bytes, const std::function<void(std::string_view line)>& on_line,
+              const std::function<void()>& on_overlong = {});
+
+private:
+    size_t max_line_;
+    std::string partial_;
+    bool overlong_ = false;
 };
 
 // An incremental text/event-stream parser: `event:` and `data:` fields (several data lines
@@ -200,10 +243,9 @@ public:
 
 private:
     void line(std::string_view l, const std::function<void(const Event&)>& on_event);
-    std::string partial_;
+    LineSplitter lines_{16u << 20};
     Event cur_;
     bool has_data_ = false;
-    bool overlong_ = false;
 };
 
 // Percent-encodes one path segment: RFC 3986 unreserved characters and the sub-delims,
