@@ -671,7 +671,8 @@ std::vector<Result<Response>> get_all(const std::vector<GetRequest>& requests, s
     out.reserve(requests.size());
     if (requests.empty())
         return out;
-    auto set = StreamSet::create(requests.front().options);
+    // Every request carries its own options; the set's are never used.
+    auto set = StreamSet::create(ClientOptions{});
     if (!set) {
         for (size_t i = 0; i < requests.size(); ++i) out.emplace_back(fail(set.error()));
         return out;
@@ -680,59 +681,61 @@ std::vector<Result<Response>> get_all(const std::vector<GetRequest>& requests, s
         Response response;
         bool too_large = false;
         std::optional<Error> error;
-        bool done = false;
     };
     std::vector<Slot> slots(requests.size());
-    for (size_t i = 0; i < requests.size(); ++i) {
-        const GetRequest& g = requests[i];
-        Slot& slot = slots[i];
-        if (has_control_chars(g.options.api_key)) {
-            slot.error = Error::make(EINVAL, "the API key contains control characters");
-            slot.done = true;
-            continue;
+    size_t next = 0;
+    // Starts the next request; each one that ends starts another, so that at most
+    // kGetAllParallel are in flight (and as many sockets open).
+    std::function<void()> start_next = [&] {
+        for (; next < requests.size(); ++next) {
+            const GetRequest& g = requests[next];
+            Slot& slot = slots[next];
+            if (has_control_chars(g.options.api_key)) {
+                slot.error = Error::make(EINVAL, "the API key contains control characters");
+                continue;
+            }
+            StreamRequest rq;
+            rq.path = g.path;
+            rq.options = g.options;
+            rq.options->connect_timeout = std::min(rq.options->connect_timeout, timeout);
+            rq.timeout = timeout;
+            StreamHandlers h;
+            size_t max_body = g.options.max_body;
+            h.on_data = [&slot, max_body](std::string_view data) {
+                if (slot.too_large || slot.response.body.size() + data.size() > max_body) {
+                    slot.too_large = true;
+                    slot.response.body.clear();
+                    return;
+                }
+                slot.response.body.append(data);
+            };
+            std::string endpoint = g.options.endpoint.text;
+            h.on_end = [&slot, &start_next, max_body, endpoint](const StreamEnd& e) {
+                if (e.error) {
+                    slot.error = *e.error;
+                } else if (slot.too_large) {
+                    slot.error = Error{
+                        0, "the answer from " + endpoint + " is larger than " + std::to_string(max_body) + " bytes"};
+                } else {
+                    slot.response.status = e.status;
+                    slot.response.content_type = e.content_type;
+                    if (!e.ok())
+                        slot.response.body = e.body;
+                }
+                start_next();
+            };
+            set->add(std::move(rq), std::move(h));
+            ++next;
+            return;
         }
-        StreamRequest rq;
-        rq.path = g.path;
-        rq.options = g.options;
-        rq.options->connect_timeout = std::min(rq.options->connect_timeout, timeout);
-        rq.timeout = timeout;
-        StreamHandlers h;
-        size_t max_body = g.options.max_body;
-        h.on_data = [&slot, max_body](std::string_view data) {
-            if (slot.too_large || slot.response.body.size() + data.size() > max_body) {
-                slot.too_large = true;
-                slot.response.body.clear();
-                return;
-            }
-            slot.response.body.append(data);
-        };
-        std::string endpoint = g.options.endpoint.text;
-        h.on_end = [&slot, max_body, endpoint](const StreamEnd& e) {
-            slot.done = true;
-            if (e.error) {
-                slot.error = *e.error;
-                return;
-            }
-            if (slot.too_large) {
-                slot.error =
-                    Error{0, "the answer from " + endpoint + " is larger than " + std::to_string(max_body) + " bytes"};
-                return;
-            }
-            slot.response.status = e.status;
-            slot.response.content_type = e.content_type;
-            if (!e.ok())
-                slot.response.body = e.body;
-        };
-        set->add(std::move(rq), std::move(h));
-    }
+    };
+    for (size_t i = 0; i < kGetAllParallel; ++i) start_next();
     while (set->size() > 0) {
         auto r = set->step(std::chrono::milliseconds(1000));
         if (!r) {
             for (Slot& slot : slots)
-                if (!slot.done) {
+                if (!slot.error && slot.response.status == 0)
                     slot.error = r.error();
-                    slot.done = true;
-                }
             break;
         }
     }

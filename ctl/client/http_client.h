@@ -204,12 +204,14 @@ private:
 
 // One request of get_all(): `GET path` on `options.endpoint` with its key and TLS settings;
 // the body is bounded by options.max_body.
+constexpr size_t kGetAllParallel = 64;
 struct GetRequest {
     ClientOptions options;
     std::string path;
 };
-// Sends every request at once over one curl multi handle and waits for all of them, each
-// for at most `timeout` (connecting included). The answers come in the order of
+// Sends the requests at once over one curl multi handle (at most kGetAllParallel in
+// flight: as each one ends the next starts) and waits for all of them, each for at most
+// `timeout` (connecting included) from its start. The answers come in the order of
 // `requests`: a Response for every HTTP answer (4xx and 5xx included), else the transport
 // Error, whose message names the endpoint. Signals are left alone (an interrupt ends the
 // process, as it does during HttpClient::request()).

@@ -132,6 +132,19 @@ class FleetTest(gafferlib.DaemonTestCase):
         finally:
             other.stop()
 
+    def test_more_nodes_than_requests_in_flight(self):
+        # 2 requests a node, at most 64 in flight: 70 more nodes all get their row.
+        for i in range(70):
+            self.register(f"m{i:02d}", f"http://127.0.0.1:{self.dead_port}/m{i}")
+        r = self.fleet()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = self.rows(r.stdout)
+        more = [row for row in rows if row[0].startswith("m")]
+        self.assertEqual(len(more), 70)
+        for row in more:
+            self.assertTrue(row[2].startswith("unreachable (cannot connect"), row)
+        self.assertEqual(len([row for row in rows if len(row) == 6]), 5)
+
     def test_no_lookupd_answers(self):
         r = self.fleet(lookupds=[f"http://127.0.0.1:{gafferlib.free_port()}"])
         self.assertEqual(r.returncode, 1)
