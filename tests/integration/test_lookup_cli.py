@@ -276,7 +276,7 @@ class FeedTest(LookupTestBase):
             self.skipTest("a stand-in hook")
         f = self.feed("-L", lk.url)
         self.wait_feeds(lk, 1)
-        n = lk.connect("n1", "http://10.0.0.1:5000")
+        n = self.node(lk, "n1", "http://10.0.0.1:5000")
         for i in range(5):
             n.register_job(f"s.j{i}")
         lines = [f.line() for _ in range(7)]
@@ -297,7 +297,7 @@ class FeedTest(LookupTestBase):
         f.err_line(r"^gaffer: lookupd " + re.escape(lk.url) + r": feed lost: .*; reconnecting in 1 s$")
         lk2 = self.lookupd(port=lk.port)
         f.err_line(r"^gaffer: lookupd " + re.escape(lk.url) + r": feed reconnected$")
-        lk2.connect("n9", "http://10.0.0.9:5000")
+        self.node(lk2, "n9", "http://10.0.0.9:5000")
         self.assertTrue(f.line().endswith("add_node | add node"))
         self.assertTrue(f.line().endswith("identify | n9: http://10.0.0.9:5000"))
         self.assertEqual(f.stop(), 0)
@@ -309,9 +309,9 @@ class FeedTest(LookupTestBase):
         self.wait_feeds(a, 1)
         self.wait_feeds(b, 1)
         f.err_line(r"^gaffer: lookupd " + re.escape(dead) + r": feed lost: cannot connect")
-        a.connect("na", "http://10.0.0.1:5000")
+        self.node(a, "na", "http://10.0.0.1:5000")
         got = {f.line().split(" | ")[1] for _ in range(2)}
-        b.connect("nb", "http://10.0.0.2:5000")
+        self.node(b, "nb", "http://10.0.0.2:5000")
         got |= {f.line().split(" | ")[1] for _ in range(2)}
         self.assertEqual(got, {"add node", "na: http://10.0.0.1:5000", "nb: http://10.0.0.2:5000"})
 
