@@ -13,7 +13,8 @@
 // through the registry (a lookupd's view can be stale and anyone able to register a
 // node could otherwise redirect it).
 //
-// Keys: the lookupds get --api-key; the nodes get --node-key, else --api-key.
+// Keys: the lookupds get --api-key; the nodes get --node-key, else --api-key. The lookupds
+// have --timeout seconds to answer (default 10).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -104,7 +105,9 @@ int fleet_ps(Context& ctx, const Command& cmd, const Invocation& inv) {
             lookupds.push_back(lookupd_options(base, std::move(*ep)));
     }
 
-    auto answers = client::query_lookupds(lookupds, "/nodes", kLookupdTimeout);
+    // --timeout bounds the lookupds' answers when given.
+    auto answers =
+        client::query_lookupds(lookupds, "/nodes", base.timeout.count() > 0 ? base.timeout : kLookupdTimeout);
     for (const auto& f : answers.failures) fprintf(ctx.err, "gafferctl: fleet ps: lookupd %s\n", f.c_str());
     std::vector<LookupNode> nodes;
     bool any = false;

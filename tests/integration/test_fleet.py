@@ -145,6 +145,28 @@ class FleetTest(gafferlib.DaemonTestCase):
             self.assertTrue(row[2].startswith("unreachable (cannot connect"), row)
         self.assertEqual(len([row for row in rows if len(row) == 6]), 5)
 
+    def test_node_key(self):
+        # A node with --require-key answers 401 without a key (one row saying so) and
+        # lists its processes with --node-key; the lookupd never gets the node key.
+        locked = self.daemon(CONFIGS["n3"], tcp_port=gafferlib.free_port(), extra_args=["--require-key"])
+        locked.start()
+        gafferlib.wait_for(lambda: len(locked.get_json("/pids")["pids"]) == 1, what="the locked node's process")
+        self.register("locked", f"http://127.0.0.1:{locked.tcp_port}")
+        r = subprocess.run([GAFFERCTL, "--endpoint", "unix:" + locked.sock, "key-create", "+a"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        key = r.stdout.strip()
+        r = self.fleet()
+        row = [row for row in self.rows(r.stdout) if row[0] == "locked"]
+        self.assertEqual(row, [["locked", "-", "error (Unauthorized access. You need an API key)"]])
+        r = self.fleet("--node-key", key)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        row = [row[:4] for row in self.rows(r.stdout) if row[0] == "locked"]
+        self.assertEqual(row, [["locked", "default.clock", "1", "running"]])
+        if self.lk.records_requests:
+            for method, path, headers in self.lk.requests:
+                self.assertNotIn("X-Api-Key", headers)
+
     def test_no_lookupd_answers(self):
         r = self.fleet(lookupds=[f"http://127.0.0.1:{gafferlib.free_port()}"])
         self.assertEqual(r.returncode, 1)
