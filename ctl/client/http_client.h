@@ -127,8 +127,9 @@ private:
 };
 
 // ---------------------------------------------------------------------------------------
-// Streaming: long-lived GET requests (the daemon's feed=continuous and eventsource
-// answers), several at once over curl's multi interface, read as the bytes arrive.
+// Streaming: long-lived requests (the daemon's feed=continuous and eventsource answers, a
+// lookupd's SockJS xhr_streaming POST), several at once, to one endpoint or several, over
+// curl's multi interface, read as the bytes arrive.
 
 // How a streamed request ended.
 struct StreamEnd {
@@ -184,7 +185,7 @@ public:
     // Queues `GET path` (a path and query as for HttpClient::request); it starts at the next
     // step(). With `idle_limit` > 0 the transfer fails when no byte at all arrives for that
     // long (set it above the heartbeat period the request asks for). The options' whole-request
-    // timeout does not apply to streams; the connect timeout does.
+    // timeout does not apply to streams (StreamRequest::timeout does); the connect timeout does.
     Id add(std::string path, StreamHandlers handlers, std::chrono::seconds idle_limit = std::chrono::seconds(0));
     // The same for any StreamRequest (another endpoint, a POST, a whole-transfer timeout).
     Id add(StreamRequest request, StreamHandlers handlers, std::chrono::seconds idle_limit = std::chrono::seconds(0));
