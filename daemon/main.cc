@@ -648,6 +648,40 @@ Result<announce::Options> announce_options(const Args& args, const config::Daemo
     return o;
 }
 
+// The host of a broadcast address ("http://node1:5000/x" -> "node1", "[::1]" kept whole).
+std::string url_host(std::string_view url) {
+    size_t sep = url.find("://");
+    std::string_view rest = sep == std::string_view::npos ? url : url.substr(sep + 3);
+    rest = rest.substr(0, rest.find('/'));
+    if (starts_with(rest, "["))
+        return std::string(rest.substr(0, rest.find(']') + 1));
+    return std::string(rest.substr(0, rest.find(':')));
+}
+
+// Clients that follow the broadcast address (gafferctl fleet ps) send its host in the Host
+// header; the TCP endpoints accept only their own address (localhost on loopback) and the
+// allowed_hosts (security-defaults.md, DNS rebinding). Said once at start-up.
+void warn_unreachable_broadcast(const announce::Options& o, const std::vector<std::string>& endpoints,
+                                const std::vector<std::string>& allowed_hosts) {
+    if (o.addresses.empty())
+        return;
+    std::string host = to_lower(url_host(o.link.identity.origin));
+    for (const auto& h : allowed_hosts)
+        if (to_lower(trim(h)) == host)
+            return;
+    for (const auto& ep : endpoints) {
+        if (starts_with(ep, "unix:"))
+            continue;
+        std::string ep_host = url_host(ep);
+        if (ep_host == host || (host == "localhost" && (starts_with(ep_host, "127.") || ep_host == "[::1]")))
+            return;
+    }
+    log_warning(
+        "broadcast address %s: the TCP endpoints refuse requests for host '%s' (421); add it to "
+        "allowed_hosts (--allowed-host) for clients that follow the lookupds to this node",
+        o.link.identity.origin.c_str(), host.c_str());
+}
+
 int run(int argc, char** argv) {
     Args args;
     // A secret: read once and removed, so that no job inherits it (os_env).
@@ -850,6 +884,7 @@ int run(int argc, char** argv) {
         fprintf(stderr, "gafferd: %s\n", aopts.error().context.c_str());
         return kExitFailure;
     }
+    warn_unreachable_broadcast(*aopts, (*server)->endpoints(), hopts.allowed_hosts);
     auto announcer_r = announce::Announcer::create(loop, bus, manager, std::move(aopts).value());
     if (!announcer_r) {
         fprintf(stderr, "gafferd: lookupd: %s\n", announcer_r.error().message().c_str());

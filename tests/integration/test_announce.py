@@ -470,6 +470,19 @@ class AnnounceTest(DaemonTestCase):
         self.assertEqual(dict(x[0] for x in p.peer_certs[0]["subject"])["commonName"], "127.0.0.1")
         self.assertTrue(bad.ping())
 
+    def test_warns_when_the_broadcast_host_would_be_refused(self):
+        p = self.peer()
+        port = free_port()
+        cases = ((["--broadcast-address", "http://node1.example:5000"], True),
+                 (["--broadcast-address", "http://node1.example:5000", "--allowed-host", "node1.example"], False),
+                 (["--broadcast-address", f"http://127.0.0.1:{port}"], False),
+                 (["--broadcast-address", f"http://localhost:{port}"], False))
+        for args, warned in cases:
+            d = self.daemon("", tcp_port=port, extra_args=["--lookupd-address", p.url(), *args]).start()
+            wait_for(lambda: "started" in d.output(), what="the start-up line")
+            self.assertEqual("add it to allowed_hosts" in d.output(), warned, (args, d.output()))
+            d.cleanup()
+
     def test_bad_broadcast_address_is_a_config_error(self):
         for args, ini in ((["--broadcast-address", "node1:5000"], ""),
                           ([], "[gaffer]\nbroadcast_address = ftp://node1\n")):
