@@ -26,13 +26,13 @@
 
 namespace gaffer::http {
 
-class Live;
+class LiveBase;
 
 class WsConn {
 public:
     static constexpr size_t kMaxOutgoing = 4 << 20;
 
-    WsConn(Live& live, MHD_UpgradeResponseHandle* urh, int fd, Request req);
+    WsConn(LiveBase& live, MHD_UpgradeResponseHandle* urh, int fd, Request req);
     ~WsConn();
     WsConn(const WsConn&) = delete;
     WsConn& operator=(const WsConn&) = delete;
@@ -42,6 +42,8 @@ public:
 
     // The protocol handler.
     std::function<void(std::string&& text)> on_message;
+    // A binary message; unset: given to on_message like a text one.
+    std::function<void(std::string&& data)> on_binary;
     // Runs once when the connection goes away (either side); release subscriptions here.
     std::function<void()> on_close;
 
@@ -65,7 +67,7 @@ private:
     void flush();
     void teardown();
 
-    Live& live_;
+    LiveBase& live_;
     MHD_UpgradeResponseHandle* urh_;
     MHD_Daemon* daemon_ = nullptr;
     int fd_;
