@@ -459,6 +459,21 @@ class KeysTest(unittest.TestCase):
         self.assertEqual(upgrade_status(self.lk, "/lookup/websocket", {"X-Api-Key": self.reader}), 101)
         self.assertEqual(self.lk.get("/lookup/info").status, 401)
 
+    def test_gaffer_key_create_register(self):
+        gaffer = os.environ.get("GAFFER")
+        if not gaffer:
+            raise AssertionError("$GAFFER must name the gaffer binary")
+        p = subprocess.run([gaffer, "-g", f"http://127.0.0.1:{self.lk.port}", "--api-key", self.admin, "key:create",
+                            "register=node-c"], capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p)
+        key = p.stdout.decode().split("'")[1]  # "Key '<secret>' created."
+        n = Node(self.lk, {"X-Api-Key": key})
+        try:
+            self.assertEqual(n.identify("node-a")["errno"], 403)
+            self.assertEqual(n.identify("node-c")["ok"], True)
+        finally:
+            n.close()
+
     def test_key_api_on_the_lookupd(self):
         r = self.lk.request("POST", "/keys", {"permissions": {"register": ["*"]}}, {"X-Api-Key": self.node_a})
         self.assertEqual(r.status, 403)  # no create_key right
