@@ -426,7 +426,8 @@ Router::Router(loop::Loop& loop, manager::Manager* manager, auth::Store* store, 
     impl_->policy = ops::Policy{impl_->opts.daemon_uid, impl_->opts.daemon_gid, impl_->opts.log_root};
     if (impl_->opts.version.empty())
         impl_->opts.version = GAFFER_VERSION;
-    gate_ = std::make_unique<RequestGate>(GateOptions{impl_->opts.allowed_hosts, impl_->opts.require_key}, impl_->cors);
+    gate_ = std::make_unique<RequestGate>(
+        GateOptions{impl_->opts.allowed_hosts, impl_->opts.require_key, impl_->opts.sockjs_prefixes}, impl_->cors);
 }
 
 Router::~Router() = default;

@@ -81,6 +81,8 @@ struct RouterOptions {
     std::vector<std::string> allowed_hosts;
     // Routes of the site, matched before the router's own.
     std::vector<SiteRoute> site_routes;
+    // The prefixes of the site's SockJS servers (lib/http/gate.h checks 3 and 4).
+    std::vector<std::string> sockjs_prefixes = {"/channel"};
 };
 
 class Router {

@@ -268,6 +268,7 @@ public:
         http::RouterOptions ropts = http::router_options(env.opts);
         ropts.version = opts.version.empty() ? std::string(GAFFER_VERSION) : opts.version;
         ropts.site_routes = routes(registry, ropts.version);
+        ropts.sockjs_prefixes = {"/lookup"};
         router_ = std::make_unique<http::Router>(env.loop, env.store, std::move(ropts));
         auto live = std::make_unique<LookupLive>(env.loop, *router_, env.store, env.opts.require_key, registry,
                                                  std::move(opts));

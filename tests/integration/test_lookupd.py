@@ -304,6 +304,17 @@ class RegistrationTest(unittest.TestCase):
         finally:
             feed.close()
 
+    def test_sockjs_http_transports_gated_as_channel(self):
+        # The gate treats /lookup as a SockJS prefix: its transports keep their text/plain
+        # bodies (no 415), and a page of another site cannot use them (403).
+        r = self.lk.request("POST", "/lookup/000/gatesess/xhr")
+        self.assertEqual(r.status, 200, r)
+        r = self.lk.request("POST", "/lookup/000/gatesess/xhr_send", body='["ignored"]',
+                            headers={"Content-Type": "text/plain;charset=UTF-8"})
+        self.assertEqual(r.status, 204, r)
+        r = self.lk.get("/lookup/info", headers={"Origin": "http://evil.example"})
+        self.assertEqual(r.status, 403, r)
+
     def sockjs_feed(self, transport):
         if not shutil.which("node") or not os.path.isdir(os.path.join(NODE_MODULES, "sockjs-client")):
             raise AssertionError("node and tests/node_modules are required (make deps)")
