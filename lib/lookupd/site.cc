@@ -44,7 +44,9 @@ class LookupLive;
 // One subscriber of the event feed (a SockJS session or a raw /lookup/websocket).
 class FeedApp : public http::sockjs_app::SockjsApp {
 public:
-    FeedApp(LookupLive& live, ChannelTransport transport);
+    // `req`: the opening request; a session opened with a key ends when the key no
+    // longer resolves (revoked, expired, deleted).
+    FeedApp(LookupLive& live, const Request& req, ChannelTransport transport);
     ~FeedApp() override;
     FeedApp(const FeedApp&) = delete;
     FeedApp& operator=(const FeedApp&) = delete;
@@ -55,8 +57,10 @@ public:
 
 private:
     LookupLive& live_;
+    Request req_;
     ChannelTransport transport_;
     bool cut_ = false;
+    uint64_t store_watch_ = 0;
 };
 
 class LookupLive : public http::LiveBase {
@@ -65,9 +69,9 @@ public:
                SiteOptions opts)
         : LiveBase(loop, router, store, require_key), registry_(registry), opts_(std::move(opts)) {
         sockjs_ = std::make_unique<http::sockjs_app::SockjsServer>(
-            *this, "/lookup", [this](const Request&, ChannelTransport transport) {
+            *this, "/lookup", [this](const Request& req, ChannelTransport transport) {
                 return std::unique_ptr<http::sockjs_app::SockjsApp>(
-                    std::make_unique<FeedApp>(*this, std::move(transport)));
+                    std::make_unique<FeedApp>(*this, req, std::move(transport)));
             });
         registry_.set_event_sink([this](json::JsonPtr event) { publish(event.get()); });
         arm_expiry();
@@ -124,15 +128,33 @@ private:
                                              "the lookupd has " + std::to_string(registry_.limits().max_nodes) +
                                                  " node connections open"));
         }
-        // The names the connection may IDENTIFY as: any for admin or "*".
-        std::optional<std::vector<std::string>> names;
-        const auto& reg = rights.perms.register_names;
-        if (!rights.perms.admin && std::find(reg.begin(), reg.end(), "*") == reg.end())
-            names = reg;
-        return upgrade(conn, req, key_authenticated(req), [this, names](http::WsConn& ws) { open_node(ws, names); });
+        bool keyed = rights.key.has_value();
+        return upgrade(
+            conn, req, key_authenticated(req),
+            [this, names = allowed_names(rights.perms), keyed](http::WsConn& ws) { open_node(ws, names, keyed); });
     }
 
-    void open_node(http::WsConn& ws, const std::optional<std::vector<std::string>>& names) {
+    // The names a connection with `perms` may IDENTIFY as; nullopt: any (admin or "*").
+    static std::optional<std::vector<std::string>> allowed_names(const auth::Permissions& perms) {
+        const auto& reg = perms.register_names;
+        if (perms.admin || std::find(reg.begin(), reg.end(), "*") != reg.end())
+            return std::nullopt;
+        return reg;
+    }
+
+    // A node registered with a key, after a change of the key store: the key must still
+    // resolve and allow the node's name, else the connection ends (1008).
+    void recheck_node(lookup::ConnId cid, http::WsConn* w) {
+        Rights now;
+        if (!reresolve(w->request(), &now) || !now.perms.may_register()) {
+            w->close(ws::kClosePolicyViolation, "API key revoked");
+            return;
+        }
+        if (auto names = allowed_names(now.perms); names && !registry_.set_allowed_names(cid, *names))
+            w->close(ws::kClosePolicyViolation, "API key no longer allows this node");
+    }
+
+    void open_node(http::WsConn& ws, const std::optional<std::vector<std::string>>& names, bool keyed) {
         auto id = registry_.open(lookup::Clock::now());
         if (!id) {
             // Another connection took the last place between the check and the hand-over.
@@ -149,7 +171,9 @@ private:
             (void)w->send_text(reply);
         };
         ws.on_binary = [w](std::string&&) { w->close(ws::kCloseUnsupportedData, "binary frames are not accepted"); };
-        ws.on_close = [this, cid] {
+        uint64_t watch = keyed ? on_store_change([this, cid, w] { recheck_node(cid, w); }) : 0;
+        ws.on_close = [this, cid, watch] {
+            cancel_store_change(watch);
             nodes_.erase(cid);
             registry_.close(cid);  // ignored when expire() already removed it
         };
@@ -193,11 +217,24 @@ private:
     bool stopping_ = false;
 };
 
-FeedApp::FeedApp(LookupLive& live, ChannelTransport transport) : live_(live), transport_(std::move(transport)) {
+FeedApp::FeedApp(LookupLive& live, const Request& req, ChannelTransport transport)
+    : live_(live), req_(req), transport_(std::move(transport)) {
     live_.add_feed(this);
+    Rights rights;
+    if (!live_.router().rights_for(req_, &rights) && rights.key) {
+        store_watch_ = live_.on_store_change([this] {
+            Rights now;
+            if (!cut_ && !live_.reresolve(req_, &now)) {
+                cut_ = true;
+                live_.remove_feed(this);
+                transport_.close();
+            }
+        });
+    }
 }
 
 FeedApp::~FeedApp() {
+    live_.cancel_store_change(store_watch_);
     live_.remove_feed(this);
 }
 

@@ -485,6 +485,26 @@ class KeysTest(unittest.TestCase):
         finally:
             n.close()
 
+    def test_revoked_key_ends_sessions(self):
+        def key(perms):
+            r = self.lk.request("POST", "/keys", {"permissions": perms}, {"X-Api-Key": self.admin})
+            self.assertEqual(r.status, 200, r)
+            return r.json()["api_key"]
+        node_key, feed_key = key({"register": ["node-r"]}), key({"read": ["*"]})
+        n = Node(self.lk, {"X-Api-Key": node_key})
+        feed = WebSocket(self.lk.port, "/lookup/websocket", {"X-Api-Key": feed_key})
+        try:
+            self.assertTrue(n.identify("node-r")["ok"])
+            for k in (node_key, feed_key):
+                self.assertEqual(self.lk.request("DELETE", f"/keys/{k}", headers={"X-Api-Key": self.admin}).status, 200)
+            self.assertEqual(n.close_code(), 1008)
+            self.assertEqual(feed.close_code(), 1000)
+            wait_for(lambda: self.lk.get_json("/nodes", {"X-Api-Key": self.admin}) == {"nodes": []}, timeout=5,
+                     what="node-r gone")
+        finally:
+            n.close()
+            feed.close()
+
     def test_key_api_on_the_lookupd(self):
         r = self.lk.request("POST", "/keys", {"permissions": {"register": ["*"]}}, {"X-Api-Key": self.node_a})
         self.assertEqual(r.status, 403)  # no create_key right
