@@ -40,7 +40,7 @@ ORIGIN = "http://127.0.0.1:5000"
 class Lookupd:
     """One gaffer_lookupd on a free loopback port; stop() ends it (by its pid)."""
 
-    def __init__(self, *args, tls=None):
+    def __init__(self, *args, tls=None, env=None):
         if not LOOKUPD or not os.access(LOOKUPD, os.X_OK):
             raise RuntimeError("GAFFER_LOOKUPD must name the built gaffer_lookupd binary")
         self.port = free_port()
@@ -50,7 +50,7 @@ class Lookupd:
         argv = [LOOKUPD, f"--bind=127.0.0.1:{self.port}", *args]
         if tls:
             argv += [f"--certfile={tls[0]}", f"--keyfile={tls[1]}"]
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         try:
             wait_for(lambda: self.proc.poll() is None and self.get("/ping").status == 200, timeout=10,
                      what="gaffer_lookupd to answer /ping")
@@ -565,6 +565,44 @@ class ProcessTest(unittest.TestCase):
             self.assertEqual(lk.stop(), 0)
         self.assertFalse(os.path.exists(pidfile))
         shutil.rmtree(d, ignore_errors=True)
+
+    def test_sd_notify(self):
+        d = tempfile.mkdtemp(prefix="gaffer-lookupd-notify-")
+        path = os.path.join(d, "notify")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.settimeout(10)
+        try:
+            lk = Lookupd(env=dict(os.environ, NOTIFY_SOCKET=path))
+            try:
+                self.assertIn(b"READY=1", sock.recv(4096))
+            finally:
+                self.assertEqual(lk.stop(), 0)
+            self.assertIn(b"STOPPING=1", sock.recv(4096))
+        finally:
+            sock.close()
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_daemon_mode(self):
+        d = tempfile.mkdtemp(prefix="gaffer-lookupd-daemon-")
+        pidfile = os.path.join(d, "pid")
+        port = free_port()
+        try:
+            p = subprocess.run([LOOKUPD, f"--bind=127.0.0.1:{port}", "--daemon", f"--pidfile={pidfile}",
+                                f"--error-log={os.path.join(d, 'log')}"], capture_output=True, timeout=30)
+            self.assertEqual(p.returncode, 0, p)
+            with open(pidfile) as f:
+                pid = int(f.read())
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                c.request("GET", "/ping")
+                self.assertEqual(c.getresponse().read(), b"OK")
+                c.close()
+            finally:
+                os.kill(pid, signal.SIGTERM)
+                wait_for(lambda: not os.path.exists(pidfile), timeout=10, what="the daemon to stop")
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
 
     def test_tls(self):
         d = tempfile.mkdtemp(prefix="gaffer-lookupd-tls-")
