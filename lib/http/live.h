@@ -3,8 +3,9 @@
 // §4.2 watch, §4.3 /stats feed=, §5.1 V1 channel, §4.1 /wstreams, §5.2 SockJS /channel).
 // Files: streams.cc (streams, watch, feeds), stdio_sockets.cc (the per-process stdio
 // websockets: V1 /<pid>/channel and /wstreams), sockjs_routes.cc (SockJS /channel).
-// Internal to lib/http. The server (server.cc) offers every complete request to
-// Live::handle() before the router; Live answers the live routes and leaves the rest.
+// Internal to lib/http and the sites built on it (LiveBase, lib/lookupd). The server
+// (server.cc) offers every complete request to the site's live handler before the
+// router (site.h); Live answers gafferd's live routes and leaves the rest.
 //
 // Two kinds of long-lived connections, both driven by the loop (no threads, no polling):
 // - StreamBody: a streaming HTTP body (MHD_create_response_from_callback). When it has
