@@ -45,13 +45,13 @@ bool is_scalar(const json_t* v) {
 
 std::string Table::render() const {
     size_t ncols = header_.size();
-    for (const auto& r : rows_) ncols = std::max(ncols, r.size());
+    for (const auto& r : rows_) ncols = std::max(ncols, r.cells.size());
     std::vector<size_t> width(ncols, 0);
-    auto measure = [&](const std::vector<std::string>& row) {
-        for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+    auto measure = [&](const std::vector<std::string>& row, size_t n) {
+        for (size_t i = 0; i < n; ++i) width[i] = std::max(width[i], row[i].size());
     };
-    measure(header_);
-    for (const auto& r : rows_) measure(r);
+    measure(header_, header_.size());
+    for (const auto& r : rows_) measure(r.cells, r.spanning && !r.cells.empty() ? r.cells.size() - 1 : r.cells.size());
     std::string out;
     auto emit = [&](const std::vector<std::string>& row) {
         std::string line;
@@ -66,7 +66,7 @@ std::string Table::render() const {
     };
     if (!header_.empty())
         emit(header_);
-    for (const auto& r : rows_) emit(r);
+    for (const auto& r : rows_) emit(r.cells);
     return out;
 }
 

@@ -17,13 +17,20 @@ namespace gaffer::client {
 class Table {
 public:
     explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
-    void add_row(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+    void add_row(std::vector<std::string> row) { rows_.push_back({std::move(row), false}); }
+    // A row whose last cell may run past the columns (a message: "unreachable (...)"):
+    // it does not widen its column.
+    void add_spanning_row(std::vector<std::string> row) { rows_.push_back({std::move(row), true}); }
     bool empty() const { return rows_.empty(); }
     std::string render() const;
 
 private:
     std::vector<std::string> header_;
-    std::vector<std::vector<std::string>> rows_;
+    struct Row {
+        std::vector<std::string> cells;
+        bool spanning = false;
+    };
+    std::vector<Row> rows_;
 };
 
 // A JSON value as one line of text: strings without quotes, integers in decimal, reals in

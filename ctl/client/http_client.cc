@@ -390,7 +390,7 @@ struct StreamSet::Impl {
     // One transfer; heap-allocated so that curl's callback pointers stay valid.
     struct Stream {
         Id id = 0;
-        std::string path;
+        StreamRequest request;
         StreamHandlers handlers;
         std::chrono::seconds idle_limit{0};
         CURL* easy = nullptr;
@@ -472,14 +472,30 @@ struct StreamSet::Impl {
         return n;
     }
 
+    // The options of one stream: its own, else the set's.
+    const ClientOptions& options_of(const Stream& st) const {
+        return st.request.options ? *st.request.options : options;
+    }
+
     Status start(std::unique_ptr<Stream> st) {
         CURL* c = curl_easy_init();
         if (!c)
             return fail(Error::make(ENOMEM, "cannot create a curl handle"));
         st->easy = c;
-        st->url = request_url(options.endpoint, st->path);
-        configure(c, options, st->url, st->errbuf);
-        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+        const ClientOptions& o = options_of(*st);
+        const StreamRequest& rq = st->request;
+        st->url = request_url(o.endpoint, rq.path);
+        configure(c, o, st->url, st->errbuf);
+        bool post = rq.method == "POST";
+        if (post) {
+            curl_easy_setopt(c, CURLOPT_POST, 1L);
+            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(rq.body.size()));
+            curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq.body.c_str());
+        } else {
+            curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+        }
+        if (rq.timeout.count() > 0)
+            curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(rq.timeout.count()));
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Impl::on_body);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, st.get());
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &Impl::on_header);
@@ -493,8 +509,12 @@ struct StreamSet::Impl {
             curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(st->idle_limit.count()));
         }
         bool okay = slist_append(st->headers, "Expect:");
-        if (!options.api_key.empty())
-            okay = okay && slist_append(st->headers, "X-Api-Key: " + options.api_key);
+        // An empty POST gets no Content-Type (curl's form-urlencoded default is removed).
+        if (post)
+            okay =
+                okay && slist_append(st->headers, rq.body.empty() ? "Content-Type:" : "Content-Type: application/json");
+        if (!o.api_key.empty())
+            okay = okay && slist_append(st->headers, "X-Api-Key: " + o.api_key);
         if (!okay)
             return fail(Error::make(ENOMEM, "cannot build the request headers"));
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, st->headers.get());
@@ -527,13 +547,16 @@ struct StreamSet::Impl {
                 continue;
             st->end.status = st->status;
             if (rc != CURLE_OK) {
-                if (rc == CURLE_OPERATION_TIMEDOUT && st->opened)
-                    st->end.error = Error{0, "no data from " + options.endpoint.text + " for " +
-                                                 std::to_string(st->idle_limit.count()) + " s"};
+                ClientOptions o = options_of(*st);
+                if (st->request.timeout.count() > 0)
+                    o.timeout = st->request.timeout;
+                if (rc == CURLE_OPERATION_TIMEDOUT && st->opened && st->request.timeout.count() == 0)
+                    st->end.error = Error{
+                        0, "no data from " + o.endpoint.text + " for " + std::to_string(st->idle_limit.count()) + " s"};
                 else if (st->opened && (rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR))
-                    st->end.error = Error{0, options.endpoint.text + " closed the stream"};
+                    st->end.error = Error{0, o.endpoint.text + " closed the stream"};
                 else
-                    st->end.error = transfer_error(rc, easy, st->errbuf, options, false);
+                    st->end.error = transfer_error(rc, easy, st->errbuf, o, false);
             }
             if (st->handlers.on_end)
                 st->handlers.on_end(st->end);
@@ -576,9 +599,15 @@ Result<StreamSet> StreamSet::create(const ClientOptions& options, std::initializ
 }
 
 StreamSet::Id StreamSet::add(std::string path, StreamHandlers handlers, std::chrono::seconds idle_limit) {
+    StreamRequest rq;
+    rq.path = std::move(path);
+    return add(std::move(rq), std::move(handlers), idle_limit);
+}
+
+StreamSet::Id StreamSet::add(StreamRequest request, StreamHandlers handlers, std::chrono::seconds idle_limit) {
     auto st = std::make_unique<Impl::Stream>();
     st->id = impl_->next_id++;
-    st->path = std::move(path);
+    st->request = std::move(request);
     st->handlers = std::move(handlers);
     st->idle_limit = idle_limit;
     Id id = st->id;
@@ -637,15 +666,97 @@ Result<int> StreamSet::step(std::chrono::milliseconds max_wait) {
     return 0;
 }
 
-// ---------------------------------------------------------------------------------------
-// SseParser
+std::vector<Result<Response>> get_all(const std::vector<GetRequest>& requests, std::chrono::milliseconds timeout) {
+    std::vector<Result<Response>> out;
+    out.reserve(requests.size());
+    if (requests.empty())
+        return out;
+    // Every request carries its own options; the set's are never used.
+    auto set = StreamSet::create(ClientOptions{});
+    if (!set) {
+        for (size_t i = 0; i < requests.size(); ++i) out.emplace_back(fail(set.error()));
+        return out;
+    }
+    struct Slot {
+        Response response;
+        bool too_large = false;
+        std::optional<Error> error;
+    };
+    std::vector<Slot> slots(requests.size());
+    size_t next = 0;
+    // Starts the next request; each one that ends starts another, so that at most
+    // kGetAllParallel are in flight (and as many sockets open).
+    std::function<void()> start_next = [&] {
+        for (; next < requests.size(); ++next) {
+            const GetRequest& g = requests[next];
+            Slot& slot = slots[next];
+            if (has_control_chars(g.options.api_key)) {
+                slot.error = Error::make(EINVAL, "the API key contains control characters");
+                continue;
+            }
+            StreamRequest rq;
+            rq.path = g.path;
+            rq.options = g.options;
+            rq.options->connect_timeout = std::min(rq.options->connect_timeout, timeout);
+            rq.timeout = timeout;
+            StreamHandlers h;
+            size_t max_body = g.options.max_body;
+            h.on_data = [&slot, max_body](std::string_view data) {
+                if (slot.too_large || slot.response.body.size() + data.size() > max_body) {
+                    slot.too_large = true;
+                    slot.response.body.clear();
+                    return;
+                }
+                slot.response.body.append(data);
+            };
+            std::string endpoint = g.options.endpoint.text;
+            h.on_end = [&slot, &start_next, max_body, endpoint](const StreamEnd& e) {
+                if (e.error) {
+                    slot.error = *e.error;
+                } else if (slot.too_large) {
+                    slot.error = Error{
+                        0, "the answer from " + endpoint + " is larger than " + std::to_string(max_body) + " bytes"};
+                } else {
+                    slot.response.status = e.status;
+                    slot.response.content_type = e.content_type;
+                    if (!e.ok())
+                        slot.response.body = e.body;
+                }
+                start_next();
+            };
+            set->add(std::move(rq), std::move(h));
+            ++next;
+            return;
+        }
+    };
+    for (size_t i = 0; i < kGetAllParallel; ++i) start_next();
+    while (set->size() > 0) {
+        auto r = set->step(std::chrono::milliseconds(1000));
+        if (!r) {
+            for (Slot& slot : slots)
+                if (!slot.error && slot.response.status == 0)
+                    slot.error = r.error();
+            break;
+        }
+    }
+    for (Slot& slot : slots) {
+        if (slot.error)
+            out.emplace_back(fail(std::move(*slot.error)));
+        else
+            out.emplace_back(std::move(slot.response));
+    }
+    return out;
+}
 
-void SseParser::feed(std::string_view bytes, const std::function<void(const Event&)>& on_event) {
-    constexpr size_t kMaxLine = 16u << 20;
+// ---------------------------------------------------------------------------------------
+// LineSplitter, SseParser
+
+void LineSplitter::feed(std::string_view bytes, const std::function<void(std::string_view line)>& on_line,
+                        const std::function<void()>& on_overlong) {
     while (!bytes.empty()) {
         size_t nl = bytes.find('\n');
         if (nl == std::string_view::npos) {
-            if (!overlong_ && partial_.size() + bytes.size() <= kMaxLine) {
+            if (!overlong_ && partial_.size() + bytes.size() <= max_line_) {
                 partial_.append(bytes);
             } else {
                 overlong_ = true;
@@ -655,20 +766,26 @@ void SseParser::feed(std::string_view bytes, const std::function<void(const Even
         }
         std::string_view piece = bytes.substr(0, nl);
         bytes.remove_prefix(nl + 1);
-        if (overlong_) {
+        if (overlong_ || partial_.size() + piece.size() > max_line_) {
             overlong_ = false;
             partial_.clear();
+            if (on_overlong)
+                on_overlong();
             continue;
         }
         if (partial_.empty()) {
-            line(piece, on_event);
+            on_line(piece);
         } else {
             partial_.append(piece);
             std::string l = std::move(partial_);
             partial_.clear();
-            line(l, on_event);
+            on_line(l);
         }
     }
+}
+
+void SseParser::feed(std::string_view bytes, const std::function<void(const Event&)>& on_event) {
+    lines_.feed(bytes, [&](std::string_view l) { line(l, on_event); });
 }
 
 void SseParser::line(std::string_view l, const std::function<void(const Event&)>& on_event) {

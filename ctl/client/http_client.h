@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // HttpClient: a small synchronous HTTP/1.1 client for the command-line tools (gafferctl
 // today, the `gaffer` CLI later), over libcurl's easy API; StreamSet: long-lived streamed
-// GETs (watch, tail) over libcurl's multi API.
+// requests (watch, tail, a SockJS xhr_streaming feed) over libcurl's multi API, and
+// get_all(): several GETs at once, to as many endpoints, each with its own time limit.
 //
 // An endpoint is `http://host:port[/prefix]`, `https://host:port[/prefix]` or `unix:/path`;
 // on a unix endpoint requests go to `http://localhost/<path>` through
@@ -126,8 +127,9 @@ private:
 };
 
 // ---------------------------------------------------------------------------------------
-// Streaming: long-lived GET requests (the daemon's feed=continuous and eventsource
-// answers), several at once over curl's multi interface, read as the bytes arrive.
+// Streaming: long-lived requests (the daemon's feed=continuous and eventsource answers, a
+// lookupd's SockJS xhr_streaming POST), several at once, to one endpoint or several, over
+// curl's multi interface, read as the bytes arrive.
 
 // How a streamed request ended.
 struct StreamEnd {
@@ -138,6 +140,18 @@ struct StreamEnd {
     bool ok() const { return !error && status >= 200 && status < 300; }
     // A Response of status, body and content type, for messages about a non-2xx answer.
     Response response() const;
+};
+
+// One streamed request. By default a GET on the set's endpoint; `options` sends it to
+// another endpoint (with that endpoint's key and TLS settings), `method` POST sends
+// `body` (`Content-Type: application/json` when it is not empty), and `timeout` > 0 ends
+// the whole transfer after that long (a time-out error).
+struct StreamRequest {
+    std::string path;
+    std::string method = "GET";  // GET or POST
+    std::string body;
+    std::optional<ClientOptions> options;
+    std::chrono::milliseconds timeout{0};
 };
 
 struct StreamHandlers {
@@ -171,8 +185,10 @@ public:
     // Queues `GET path` (a path and query as for HttpClient::request); it starts at the next
     // step(). With `idle_limit` > 0 the transfer fails when no byte at all arrives for that
     // long (set it above the heartbeat period the request asks for). The options' whole-request
-    // timeout does not apply to streams; the connect timeout does.
+    // timeout does not apply to streams (StreamRequest::timeout does); the connect timeout does.
     Id add(std::string path, StreamHandlers handlers, std::chrono::seconds idle_limit = std::chrono::seconds(0));
+    // The same for any StreamRequest (another endpoint, a POST, a whole-transfer timeout).
+    Id add(StreamRequest request, StreamHandlers handlers, std::chrono::seconds idle_limit = std::chrono::seconds(0));
     // Stops a stream without calling its on_end.
     void cancel(Id id);
     // Streams added and neither ended nor cancelled.
@@ -185,6 +201,36 @@ private:
     struct Impl;
     explicit StreamSet(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
+};
+
+// One request of get_all(): `GET path` on `options.endpoint` with its key and TLS settings;
+// the body is bounded by options.max_body.
+constexpr size_t kGetAllParallel = 64;
+struct GetRequest {
+    ClientOptions options;
+    std::string path;
+};
+// Sends the requests at once over one curl multi handle (at most kGetAllParallel in
+// flight: as each one ends the next starts) and waits for all of them, each for at most
+// `timeout` (connecting included) from its start. The answers come in the order of
+// `requests`: a Response for every HTTP answer (4xx and 5xx included), else the transport
+// Error, whose message names the endpoint. Signals are left alone (an interrupt ends the
+// process, as it does during HttpClient::request()).
+std::vector<Result<Response>> get_all(const std::vector<GetRequest>& requests, std::chrono::milliseconds timeout);
+
+// Splits a byte stream into lines ('\n'-ended, given without it), holding at most
+// `max_line` bytes of an unfinished line: a longer line is dropped whole and reported
+// through `on_overlong` (optional) instead.
+class LineSplitter {
+public:
+    explicit LineSplitter(size_t max_line) : max_line_(max_line) {}
+    void feed(std::string_view bytes, const std::function<void(std::string_view line)>& on_line,
+              const std::function<void()>& on_overlong = {});
+
+private:
+    size_t max_line_;
+    std::string partial_;
+    bool overlong_ = false;
 };
 
 // An incremental text/event-stream parser: `event:` and `data:` fields (several data lines
@@ -200,10 +246,9 @@ public:
 
 private:
     void line(std::string_view l, const std::function<void(const Event&)>& on_event);
-    std::string partial_;
+    LineSplitter lines_{16u << 20};
     Event cur_;
     bool has_data_ = false;
-    bool overlong_ = false;
 };
 
 // Percent-encodes one path segment: RFC 3986 unreserved characters and the sub-delims,

@@ -308,6 +308,27 @@ Result<config::AppPlan> Session::plan(const Project& p, const Invocation& inv, P
     return config::plan_app(p.procfile, in);
 }
 
+client::TlsOptions Session::tls_for(const std::string& url) const {
+    client::TlsOptions tls{globals.certfile, globals.keyfile, globals.cacert, globals.insecure};
+    if (tls.certfile.empty())
+        tls.certfile = user_node_setting(url, "certfile").value_or("");
+    if (tls.keyfile.empty())
+        tls.keyfile = user_node_setting(url, "keyfile").value_or("");
+    if (tls.cacert.empty())
+        tls.cacert = user_node_setting(url, "cacert").value_or("");
+    return tls;
+}
+
+Status Session::init_curl() {
+    if (curl_)
+        return {};
+    auto g = client::CurlGlobal::init();
+    if (!g)
+        return gaffer::fail(g.error());
+    curl_.emplace(std::move(*g));
+    return {};
+}
+
 Result<client::HttpClient*> Session::http() {
     if (http_)
         return &*http_;
@@ -331,13 +352,7 @@ Result<client::HttpClient*> Session::http() {
         return gaffer::fail(ep.error());
     client::ClientOptions opts;
     opts.endpoint = std::move(*ep);
-    opts.tls = {globals.certfile, globals.keyfile, globals.cacert, globals.insecure};
-    if (opts.tls.certfile.empty())
-        opts.tls.certfile = user_node_setting(text, "certfile").value_or("");
-    if (opts.tls.keyfile.empty())
-        opts.tls.keyfile = user_node_setting(text, "keyfile").value_or("");
-    if (opts.tls.cacert.empty())
-        opts.tls.cacert = user_node_setting(text, "cacert").value_or("");
+    opts.tls = tls_for(text);
     if (globals.api_key)
         opts.api_key = *globals.api_key;
     else if (const char* k = getenv("GAFFER_API_KEY"); k && *k)
@@ -345,12 +360,7 @@ Result<client::HttpClient*> Session::http() {
     else
         opts.api_key = user_node_setting(text, "key").value_or("");
     opts.user_agent = std::string("gaffer/") + GAFFER_VERSION;
-    if (!curl_) {
-        auto g = client::CurlGlobal::init();
-        if (!g)
-            return gaffer::fail(g.error());
-        curl_.emplace(std::move(*g));
-    }
+    GAFFER_RETURN_IF_ERROR(init_curl());
     auto c = client::HttpClient::create(std::move(opts));
     if (!c)
         return gaffer::fail(c.error());

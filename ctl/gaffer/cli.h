@@ -105,6 +105,11 @@ struct Session {
     // answers, else to $GAFFER_ENDPOINT, else http://127.0.0.1:5000. The key: --api-key,
     // else $GAFFER_API_KEY, else the user settings file's [node "<url>"] key.
     Result<client::HttpClient*> http();
+    // The TLS options for a server at `url`: --certfile/--keyfile/--cacert/--insecure, else
+    // the settings file's [node "<url>"] certfile, keyfile, cacert.
+    client::TlsOptions tls_for(const std::string& url) const;
+    // libcurl's process-wide initialisation, once, before any request (http() does it).
+    Status init_curl();
     // The endpoint text the client talks to (after http()).
     const std::string& endpoint_text() const { return endpoint_text_; }
 
@@ -130,9 +135,10 @@ Status set_user_node_setting(const std::string& url, const std::string& key, con
 bool valid_app_name(std::string_view name);
 
 // Command tables of each file, joined by main.cc.
-std::span<const Command> local_commands();  // start, dev:start, run (local), dev:run
-std::span<const Command> tool_commands();   // check, env, export
-std::span<const Command> node_commands();   // load, unload, ps, scale, ... (the node API)
+std::span<const Command> local_commands();   // start, dev:start, run (local), dev:run
+std::span<const Command> tool_commands();    // check, env, export
+std::span<const Command> node_commands();    // load, unload, ps, scale, ... (the node API)
+std::span<const Command> lookup_commands();  // lookup, lookup:* (gaffer_lookupd, lookup.cc)
 
 // `run`: HEAD's `run <job>` (a one-off process of a job on the node, §11.1) when its one
 // argument names a job (`app.job`, `app/job` or a Procfile entry); else 0.4's `run

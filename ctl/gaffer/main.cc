@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // gaffer: the Procfile tool (man/gaffer.1). main() parses the command line (cli.h: global
 // options before or after the command), finds the command in the tables of local.cc,
-// tools.cc and node.cc, and runs it.
+// tools.cc, node.cc and lookup.cc, and runs it.
 #include <signal.h>
 
 #include <cerrno>
@@ -45,7 +45,7 @@ struct Table {
 
 Table command_table() {
     Table t;
-    for (auto span : {local_commands(), tool_commands(), node_commands()})
+    for (auto span : {local_commands(), tool_commands(), node_commands(), lookup_commands()})
         for (const Command& c : span) t.all.push_back(&c);
     return t;
 }

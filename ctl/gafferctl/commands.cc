@@ -1674,6 +1674,10 @@ constexpr OptionSpec kTailOpts[] = {
     {"no-follow", 0, nullptr, "print that earlier output and exit"},
     {"label", 'l', "LABEL", "the output stream (default: the first redirect_output label)"},
 };
+constexpr OptionSpec kFleetOpts[] = {
+    {"node-key", 0, "KEY", "API key for the nodes (default: --api-key)"},
+    {"node-timeout", 0, "SECS", "give up on a node after SECS seconds (default 3)"},
+};
 constexpr OptionSpec kSendOpts[] = {
     {"stream", 's', "STREAM", "the stream to write to (only stdin over the HTTP API)"},
 };
@@ -1844,6 +1848,14 @@ const Command kCommands[] = {
      cmd_user_password},
     {"user-key", "<user> <key>", "set a user's API key", "Sets the key of a user (PUT /users/<user>/key).", kNoOptions,
      2, 2, cmd_user_key},
+    {"fleet", "ps [--node-key KEY] [--node-timeout SECS]", "list the processes of every node the lookupds know",
+     "Asks the lookupds (global --lookupd URL, repeatable; default http://127.0.0.1:5010) for their "
+     "nodes (GET /nodes, merged), then every node at once for its processes (GET /processes?full=1 "
+     "and GET /stats) and prints one table: NODE JOB PID STATE CPU MEM. A node that does not answer "
+     "within --node-timeout is one row \"<node> - unreachable (<reason>)\". With --json, the merged "
+     "JSON {\"nodes\": [{name, origin, version, processes | error}]}. Read only: mutations are "
+     "never sent through the registry. Exit 1 only when no lookupd answered.",
+     kFleetOpts, 1, 1, cmd_fleet},
     {"auth", "[--password P] <user>", "get an API key for a user",
      "Authenticates with HTTP Basic credentials (GET /auth) and prints the API key the daemon returns.", kPasswordOpt,
      1, 1, cmd_auth},

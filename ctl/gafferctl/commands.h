@@ -44,6 +44,8 @@ using Invocation = client::Invocation;
 struct Context {
     client::HttpClient* http = nullptr;
     bool json = false;  // print raw JSON bodies
+    // --lookupd URLs in order (fleet commands; empty: the default lookupd).
+    std::vector<std::string> lookupds;
     FILE* out = stdout;
     FILE* err = stderr;
 };
@@ -60,6 +62,9 @@ struct Command {
     // Positionals may look like negative numbers ("-2" for scale); the parser keeps them.
     bool negative_args = false;
 };
+
+// `fleet ps` (fleet.cc): the processes of every node the lookupds know.
+int cmd_fleet(Context& ctx, const Command& cmd, const Invocation& inv);
 
 std::span<const Command> command_table();
 const Command* find_command(std::string_view name);

@@ -33,6 +33,7 @@ namespace {
 struct GlobalOptions {
     std::optional<std::string> endpoint;
     std::optional<std::string> api_key;
+    std::vector<std::string> lookupds;
     std::string certfile, keyfile, cacert;
     bool insecure = false;
     bool json = false;
@@ -52,6 +53,7 @@ constexpr GlobalSpec kGlobal[] = {
     {"endpoint", "URL", 0, "daemon address: http://HOST:PORT, https://HOST:PORT or unix:/PATH"},
     {"connect", "URL", 0, "same as --endpoint (gafferctl 0.4 name)"},
     {"api-key", "KEY", 0, "API key, sent as X-Api-Key (default: $GAFFER_API_KEY)"},
+    {"lookupd", "URL", 0, "a gaffer_lookupd for the fleet commands (repeatable)"},
     {"certfile", "FILE", 0, "TLS client certificate (PEM)"},
     {"keyfile", "FILE", 0, "TLS client private key (PEM)"},
     {"cacert", "FILE", 0, "CA certificates to verify the daemon with (PEM)"},
@@ -87,7 +89,7 @@ std::string wrap(std::string_view text, size_t width, size_t indent) {
 
 void print_usage(FILE* f) {
     fputs(
-        "usage: gafferctl [--endpoint URL] [--api-key KEY] [--json] [--timeout SECS]\n"
+        "usage: gafferctl [--endpoint URL] [--api-key KEY] [--json] [--timeout SECS] [--lookupd URL]...\n"
         "                 [--certfile FILE] [--keyfile FILE] [--cacert FILE] [--insecure]\n"
         "                 [--version] [--help] <command> [<args>]\n\n",
         f);
@@ -138,6 +140,8 @@ bool apply_global(GlobalOptions& g, std::string_view name, const char* value) {
         g.endpoint = value;
     } else if (name == "api-key") {
         g.api_key = value;
+    } else if (name == "lookupd") {
+        g.lookupds.emplace_back(value);
     } else if (name == "certfile") {
         g.certfile = value;
     } else if (name == "keyfile") {
@@ -415,6 +419,7 @@ int run(int argc, char** argv) {
     Context ctx;
     ctx.http = &*http;
     ctx.json = g.json;
+    ctx.lookupds = std::move(g.lookupds);
     return cmd->run(ctx, *cmd, inv);
 }
 
