@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "daemon/init.h"
+#include "daemon/process.h"
 #include "daemon/service.h"
 #include "gaffer_config.h"
 #include "lib/announce/announcer.h"
@@ -386,14 +387,6 @@ int parse_args(int argc, char** argv, Args& a) {
     return -1;  // go on
 }
 
-std::string home_dir() {
-    const char* h = getenv("HOME");
-    if (h && *h)
-        return h;
-    struct passwd* pw = getpwuid(getuid());
-    return pw ? pw->pw_dir : "/";
-}
-
 bool is_dir(const std::string& p) {
     struct stat st;
     return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -431,116 +424,6 @@ std::pair<std::string, std::string> locate_config(const std::string& given) {
     }
     return {"", ""};
 }
-
-std::string default_state_dir() {
-    // Root: /var/lib/gaffer (the unit's StateDirectory=), whatever the install prefix.
-    if (geteuid() == 0)
-        return "/var/lib/gaffer";
-    if (const char* x = getenv("XDG_STATE_HOME"); x && *x)
-        return std::string(x) + "/gaffer";
-    return home_dir() + "/.local/state/gaffer";
-}
-
-Status mkdir_parents(const std::string& path, mode_t mode) {
-    std::string cur;
-    for (const auto& part : split_any(path, "/")) {
-        cur += "/" + part;
-        if (mkdir(cur.c_str(), mode) < 0 && errno != EEXIST)
-            return fail(Error::from_errno("mkdir '%s'", cur.c_str()));
-    }
-    return ok();
-}
-
-// --pidfile: refuse a live pid, write atomically, remove at exit if still ours.
-class PidFile {
-public:
-    ~PidFile() {
-        if (path_.empty())
-            return;
-        auto text = read_file(path_, 64);
-        if (text && parse_int(*text) == static_cast<int64_t>(getpid()))
-            (void)unlink(path_.c_str());
-    }
-    Status create(const std::string& path) {
-        auto text = read_file(path, 64);
-        if (text) {
-            auto pid = parse_int(*text);
-            if (pid && *pid > 0 && *pid != getpid() && (kill(static_cast<pid_t>(*pid), 0) == 0 || errno == EPERM))
-                return fail(Error::make(EEXIST, "Already running on PID %lld (or pid file '%s' is stale)",
-                                        static_cast<long long>(*pid), path.c_str()));
-        }
-        std::string tmp = path + ".tmp." + std::to_string(getpid());
-        FILE* f = fopen(tmp.c_str(), "we");
-        if (!f)
-            return fail(Error::from_errno("create pid file '%s'", tmp.c_str()));
-        fprintf(f, "%d\n", static_cast<int>(getpid()));
-        fchmod(fileno(f), 0644);
-        if (fclose(f) != 0 || rename(tmp.c_str(), path.c_str()) < 0) {
-            (void)unlink(tmp.c_str());
-            return fail(Error::from_errno("write pid file '%s'", path.c_str()));
-        }
-        path_ = path;
-        return ok();
-    }
-
-private:
-    std::string path_;
-};
-
-// --daemon: double fork and setsid. The original process waits on a pipe until the
-// daemon has started (endpoints listening, jobs spawned) and exits 0, or exits 1 if the
-// daemon failed before that: its error is still printed on the caller's terminal,
-// because stdio moves to /dev/null only once start-up has succeeded.
-class Daemonizer {
-public:
-    Status detach() {
-        int fds[2];
-        if (pipe2(fds, O_CLOEXEC) < 0)
-            return fail(Error::from_errno("pipe2"));
-        pid_t pid = fork();
-        if (pid < 0)
-            return fail(Error::from_errno("fork"));
-        if (pid > 0) {
-            close(fds[1]);
-            char c = 1;
-            ssize_t n;
-            do {
-                n = read(fds[0], &c, 1);
-            } while (n < 0 && errno == EINTR);
-            _exit(n == 1 && c == 0 ? 0 : 1);
-        }
-        close(fds[0]);
-        ready_.reset(fds[1]);
-        if (setsid() < 0)
-            return fail(Error::from_errno("setsid"));
-        pid = fork();
-        if (pid < 0)
-            return fail(Error::from_errno("fork"));
-        if (pid > 0)
-            _exit(0);
-        return ok();
-    }
-    bool active() const { return ready_.valid(); }
-    // Start-up succeeded: release the waiting parent and drop the terminal.
-    void started() {
-        if (!ready_)
-            return;
-        char c = 0;
-        (void)!write(ready_.get(), &c, 1);
-        ready_.reset();
-        int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (fd >= 0) {
-            dup2(fd, 0);
-            dup2(fd, 1);
-            dup2(fd, 2);
-            if (fd > 2)
-                close(fd);
-        }
-    }
-
-private:
-    UniqueFd ready_;
-};
 
 // Where the [webhooks] entry a Dispatcher refused is written ("file:line"), or the file.
 std::string webhook_location(const config::DaemonConfig& cfg, const std::string& ini_path, size_t bad) {
@@ -722,49 +605,10 @@ int run(int argc, char** argv) {
     }
     std::string state_dir = !args.state_dir.empty()  ? args.state_dir
                             : !cfg.state_dir.empty() ? cfg.state_dir
-                                                     : default_state_dir();
+                                                     : default_state_dir("gaffer");
 
-    if (args.create_admin || args.list_admins) {
-        if (auto r = mkdir_parents(state_dir, 0700); !r) {
-            fprintf(stderr, "gafferd: %s\n", r.error().message().c_str());
-            return kExitFailure;
-        }
-        auto store = auth::Store::open(state_dir + "/auth.json");
-        if (!store) {
-            fprintf(stderr, "gafferd: %s\n", store.error().message().c_str());
-            return kExitFailure;
-        }
-        if (args.list_admins) {
-            for (auto& [user, key] : (*store)->admins()) printf("%s - %s\n", user.c_str(), key.c_str());
-            return kExitOk;
-        }
-        std::string user = args.username, pass = args.password;
-        if (user.empty()) {
-            char buf[256];
-            printf("Username: ");
-            fflush(stdout);
-            if (!fgets(buf, sizeof buf, stdin))
-                return kExitFailure;
-            user = std::string(trim(buf));
-        }
-        if (pass.empty()) {
-            char* p1 = getpass("Password: ");
-            std::string first = p1 ? p1 : "";
-            char* p2 = getpass("Confirm password: ");
-            if (!p2 || first != p2) {
-                fprintf(stderr, "gafferd: passwords do not match\n");
-                return kExitFailure;
-            }
-            pass = first;
-        }
-        auto key = (*store)->create_admin(user, pass);
-        if (!key) {
-            fprintf(stderr, "gafferd: %s\n", key.error().message().c_str());
-            return kExitFailure;
-        }
-        printf("User '%s' created.\nAPI Key: %s\n", user.c_str(), key->c_str());
-        return kExitOk;
-    }
+    if (args.create_admin || args.list_admins)
+        return admin_command("gafferd", state_dir, args.list_admins, args.username, args.password);
 
     std::string error_log = !args.error_log.empty() ? args.error_log : cfg.error_log;
     if (!error_log.empty()) {

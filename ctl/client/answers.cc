@@ -144,7 +144,8 @@ std::string event_line(const std::string& type, const std::string& data, bool co
 Result<JsonPtr> permissions_from_words(const std::vector<std::string>& words) {
     JsonPtr perms(json_object());
     bool admin = false, create_key = false, create_user = false;
-    JsonPtr manage(json_array()), write(json_array()), read(json_array()), uids(json_array());
+    JsonPtr manage(json_array()), write(json_array()), read(json_array()), uids(json_array()),
+        register_names(json_array());
     auto add_unique = [](json_t* arr, const std::string& v) {
         size_t i;
         json_t* e;
@@ -162,13 +163,15 @@ Result<JsonPtr> permissions_from_words(const std::vector<std::string>& words) {
             add_unique(manage.get(), "*");
         } else if (starts_with(arg, "uid=") && arg.size() > 4) {
             add_unique(uids.get(), arg.substr(4));
+        } else if (starts_with(arg, "register=") && arg.size() > 9) {
+            add_unique(register_names.get(), arg.substr(9));
         } else {
             size_t plus = arg.rfind('+');
             std::string target = plus == std::string::npos ? "" : arg.substr(0, plus);
             std::string rights = plus == std::string::npos ? "" : arg.substr(plus + 1);
             if (target.empty() || rights.empty() || rights.find_first_not_of("rwm") != std::string::npos)
-                return fail(EINVAL,
-                            "invalid permission '" + arg + "' (expected +a, +u, +k, +m, TARGET+rwm or uid=USER)");
+                return fail(EINVAL, "invalid permission '" + arg +
+                                        "' (expected +a, +u, +k, +m, TARGET+rwm, uid=USER or register=NODE)");
             for (char c : rights) add_unique(c == 'm' ? manage.get() : c == 'w' ? write.get() : read.get(), target);
         }
     }
@@ -179,6 +182,9 @@ Result<JsonPtr> permissions_from_words(const std::vector<std::string>& words) {
     json::set(perms.get(), "write", std::move(write));
     json::set(perms.get(), "read", std::move(read));
     json::set(perms.get(), "uids", std::move(uids));
+    // gaffer_lookupd's right (auth::Permissions), only when given.
+    if (json_array_size(register_names.get()) > 0)
+        json::set(perms.get(), "register", std::move(register_names));
     return perms;
 }
 

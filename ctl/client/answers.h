@@ -44,7 +44,8 @@ std::string event_line(const std::string& type, const std::string& data, bool co
 
 // The permissions object of POST /keys from words: `+a` admin (and create_key,
 // create_user), `+u` create_user, `+k` create_key, `+m` manage "*", `TARGET+rwm` (any
-// subset of r, w, m), `uid=USER`. EINVAL naming the word on anything else.
+// subset of r, w, m), `uid=USER`, `register=NODE` (a node name the key may register as
+// on gaffer_lookupd, "*" any). EINVAL naming the word on anything else.
 Result<json::JsonPtr> permissions_from_words(const std::vector<std::string>& words);
 
 // One write to the stdin of process `pid` (POST /streams/<pid>/stdin); a failure is an

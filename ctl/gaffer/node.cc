@@ -1200,8 +1200,8 @@ const Command kNodeCommands[] = {
      cmd_user_setpassword},
     {"user:setkey", "<username> <key> [--no-input]", "bind an API key to a user", kNoInput, 2, 2, cmd_user_setkey},
     {"key", "<apikey>", "show an API key", {}, 1, 1, cmd_key},
-    {"key:create", "<permission>... [--label LABEL]", "create an API key (+a, +u, +k, +m, TARGET+rwm, uid=USER)",
-     kKeyCreateOpts, 0, -1, cmd_key_create},
+    {"key:create", "<permission>... [--label LABEL]",
+     "create an API key (+a, +u, +k, +m, TARGET+rwm, uid=USER, register=NODE)", kKeyCreateOpts, 0, -1, cmd_key_create},
     {"key:delete", "<apikey> [--no-input]", "delete an API key", kNoInput, 1, 1, cmd_key_delete},
 };
 

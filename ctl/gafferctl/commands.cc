@@ -1831,7 +1831,7 @@ const Command kCommands[] = {
      "Creates a key and prints it (it is shown only once). Permissions: +a admin (implies +k and "
      "+u), +k create keys, +u create users, +m manage everything, TARGET+rwm read/write/manage a "
      "session or sid.job (any subset of r, w, m), uid=USER a user (number or name) the key's jobs "
-     "may run as (repeatable).",
+     "may run as, register=NODE a node name the key may register as on gaffer_lookupd (repeatable).",
      kKeyCreateOpts, 0, -1, cmd_key_create},
     {"key-delete", "<key>", "delete an API key", "Deletes a key and its sub-keys (DELETE /keys/<key>).", kNoOptions, 1,
      1, cmd_key_delete},

@@ -188,7 +188,19 @@ bool Permissions::covers(const Permissions& other) const {
         if (std::find(uids.begin(), uids.end(), u) == uids.end())
             return false;
     }
+    // "*" is a name only "*" (or admin) grants, as for the target lists.
+    for (const auto& n : other.register_names) {
+        if (!can_register(n))
+            return false;
+    }
     return true;
+}
+
+bool Permissions::can_register(std::string_view name) const {
+    if (admin)
+        return true;
+    return std::any_of(register_names.begin(), register_names.end(),
+                       [&](const std::string& e) { return e == "*" || e == name; });
 }
 
 Result<Permissions> Permissions::from_json(const json_t* j) {
@@ -204,6 +216,7 @@ Result<Permissions> Permissions::from_json(const json_t* j) {
     GAFFER_TRY(p.write, parse_list(j, "write"));
     GAFFER_TRY(p.read, parse_list(j, "read"));
     GAFFER_TRY(p.uids, parse_uids(j));
+    GAFFER_TRY(p.register_names, parse_list(j, "register"));
     return p;
 }
 
@@ -222,6 +235,8 @@ json::JsonPtr Permissions::to_json() const {
         json_array_append_new(u.get(), v);
     }
     json::set(o.get(), "uids", std::move(u));
+    if (!register_names.empty())
+        json::set(o.get(), "register", json::strings(register_names));
     return o;
 }
 

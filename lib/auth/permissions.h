@@ -12,6 +12,9 @@
 // `uids` (a gafferd extension, issue 11) lists the users whose uid a job loaded with the
 // key may run as when the caller has no full rights: numbers or user names, kept as
 // given (a name is matched against the name of the job's uid, which the caller looks up).
+// `register` (a gaffer_lookupd extension, issue 15) lists the node names a key may
+// IDENTIFY as on a lookupd's /ws ("*" = any name); admin implies any name. It is written
+// by to_json only when not empty, so gafferd's key objects keep their seven members.
 // Checks are pure functions of the value: no I/O, no allocation.
 #pragma once
 
@@ -33,6 +36,8 @@ struct Permissions {
     std::vector<std::string> manage, write, read;
     // uids a job may name (see above); decimal strings for numbers, else user names.
     std::vector<std::string> uids;
+    // Node names the key may register as on a lookupd (see above).
+    std::vector<std::string> register_names;
 
     // Bounds on what a client may send (a key object can never grow the daemon).
     static constexpr size_t kMaxEntries = 1024;    // per list
@@ -51,10 +56,15 @@ struct Permissions {
     bool may_use_uid(uid_t uid, std::string_view user_name) const;
     // Whether `uids` has an entry that is a user name (then may_use_uid needs the name).
     bool has_uid_names() const;
+    // Whether the key may IDENTIFY as node `name` on a lookupd: admin, "*" or the name
+    // in `register`.
+    bool can_register(std::string_view name) const;
+    // Whether the key may IDENTIFY as some node (admin or a non-empty `register`).
+    bool may_register() const { return admin || !register_names.empty(); }
 
     // True when every right of `other` is also a right of *this (admin covers all; an
     // "admin" `other` is covered only by an admin; a uid entry of `other` only by the same
-    // entry, as written, in `uids`). Routes use it to refuse a key that
+    // entry, as written, in `uids`; a `register` name only by can_register). Routes use it to refuse a key that
     // would give its creator more than the creator has.
     bool covers(const Permissions& other) const;
 
@@ -64,7 +74,7 @@ struct Permissions {
     // EINVAL naming the member ("permissions.manage[2] must be a non-empty string").
     static Result<Permissions> from_json(const json_t* j);
     // All seven members, always, lists in their stored order; uids as integers where
-    // they are numbers.
+    // they are numbers; an eighth, "register", when it is not empty.
     json::JsonPtr to_json() const;
     // Everything: admin, create_key, create_user, and "*" in every list.
     static Permissions full();

@@ -46,8 +46,8 @@ bool state_changing(std::string_view method) {
     return method != "GET" && method != "HEAD" && method != "OPTIONS";
 }
 
-bool is_sockjs_path(std::string_view path) {
-    return path == "/channel" || starts_with(path, "/channel/");
+bool under(std::string_view path, std::string_view prefix) {
+    return path == prefix || (starts_with(path, prefix) && path.size() > prefix.size() && path[prefix.size()] == '/');
 }
 
 bool is_stdin_path(std::string_view path) {
@@ -186,7 +186,9 @@ std::optional<Response> RequestGate::screen(const Request& req) const {
 
     // 3. Cross-site changes. The SockJS transports carry commands on GETs too (jsonp,
     // which a page loads with a <script> element and no Origin).
-    if (state_changing(req.method) || is_sockjs_path(req.path)) {
+    bool sockjs = std::any_of(opts_.sockjs_prefixes.begin(), opts_.sockjs_prefixes.end(),
+                              [&](const std::string& p) { return under(req.path, p); });
+    if (state_changing(req.method) || sockjs) {
         if (auto origin = req.header("origin")) {
             if (!origin_may_act(req, *origin))
                 return refusal(403, "forbidden", "cross-site request refused: the Origin is not allowed");
@@ -199,7 +201,7 @@ std::optional<Response> RequestGate::screen(const Request& req) const {
 
     // 4. Content type of a body.
     bool has_body = te.has_value() || (cl && trim(*cl) != "0");
-    if (has_body && !is_sockjs_path(req.path)) {
+    if (has_body && !sockjs) {
         std::string type = media_type(req.header("content-type").value_or(""));
         bool ok = type == "application/json" || (type == "application/octet-stream" && is_stdin_path(req.path));
         if (!ok) {

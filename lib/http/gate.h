@@ -16,14 +16,15 @@
 //      `allowed_hosts`, with any port or none (a reverse proxy's site). A page that rebinds its own name to 127.0.0.1
 //      (DNS rebinding) sends its own name and is refused.
 //   3. Cross-site (TCP endpoints, state-changing requests: every method but GET, HEAD and
-//      OPTIONS, and every request to the SockJS transports; 403 "forbidden"): an `Origin` must be the daemon's own
+//      OPTIONS, and every request to the SockJS transports (under a sockjs_prefixes
+//      entry: gafferd's `/channel`, gaffer_lookupd's `/lookup`); 403 "forbidden"): an `Origin` must be the daemon's own
 //      (own_origin()) or listed in cors_origins by name; without an `Origin`, `Sec-Fetch-Site: cross-site` or
 //      `same-site` is refused. `*` in cors_origins lists no origin for this check unless keys are required on the
 //      endpoint (then a page needs a key as well).
 //   4. Content type (TCP endpoints, a request with a body; 415 "unsupported_media_type"):
 //      `application/json` (parameters allowed), so that a browser must send a CORS
 //      preflight first; `POST /streams/<pid>/stdin` (raw bytes) also takes
-//      `application/octet-stream`. The SockJS transports under `/channel/` keep the types
+//      `application/octet-stream`. The SockJS transports keep the types
 //      their protocol fixes (text/plain, form bodies) and rely on check 3.
 // Unix-socket endpoints get check 1 only: a browser cannot reach them, and the caller is
 // known by SO_PEERCRED.
@@ -46,6 +47,8 @@ struct GateOptions {
     std::vector<std::string> allowed_hosts;
     // Keys are required on every TCP endpoint (require_key).
     bool require_key = false;
+    // Where the site's SockJS servers are (checks 3 and 4).
+    std::vector<std::string> sockjs_prefixes = {"/channel"};
 };
 
 class RequestGate {

@@ -5,6 +5,7 @@
 // permission first, validates its input next, and only then calls the manager.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,9 +25,31 @@
 
 namespace gaffer::http {
 
+struct Ctx;
+
+// Who may call a route before its own permission check.
+enum class Access {
+    kPublic,  // rows 1–3: never a key
+    kBasic,   // /auth: Basic credentials, checked by the handler
+    kKeyed,   // rows 4–25, E1 and 0.4: rights from the endpoint and X-Api-Key
+    kKeyApi,  // /keys*, /users*: as kKeyed, and 404 when the key API is off (§9.4)
+};
+
+struct MethodHandler {
+    std::string method;
+    std::function<Response(Ctx&)> fn;
+};
+
+struct Route {
+    // Segments: a literal, "*" (any one segment) or "#" (a decimal pid).
+    std::string pattern;
+    Access access;
+    std::vector<MethodHandler> methods;
+};
+
 struct Router::Impl {
     loop::Loop& loop;
-    manager::Manager& manager;
+    manager::Manager* manager;  // null on a router without the job routes
     auth::Store* store;
     RouterOptions opts;
     CorsPolicy cors;
@@ -36,7 +59,10 @@ struct Router::Impl {
     ops::Policy policy;  // from opts
 
     bool key_api() const { return opts.require_key && store != nullptr; }
-    ops::Context ops_context() { return ops::Context{manager, policy}; }
+    // The job routes and the channel: only on a router with a manager.
+    ops::Context ops_context() { return ops::Context{*manager, policy}; }
+    // The route table: the site's routes, then the job routes (with a manager), then the key API.
+    std::vector<Route> routes;
 };
 
 // Who is calling and what they may do (the operations layer's Caller).
@@ -66,11 +92,7 @@ struct Ctx {
     Response answer(ops::Op op, const ops::Input& in, int status = 200) const;
 };
 
-// ---- answers ----
-Response json_response(int status, json::JsonPtr body);
-Response text_response(int status, std::string text);
-// {"error": name, "errno": status[, "reason": reason]}
-Response error_response(int status, std::string_view name, std::string_view reason = {});
+// ---- answers ---- (json_response, text_response, error_response: router.h)
 // Through manager::map_error (the one table); the reason is the error's message, plus
 // set_error_cause's members.
 Response manager_error(const Error& e);

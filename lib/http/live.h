@@ -3,8 +3,9 @@
 // §4.2 watch, §4.3 /stats feed=, §5.1 V1 channel, §4.1 /wstreams, §5.2 SockJS /channel).
 // Files: streams.cc (streams, watch, feeds), stdio_sockets.cc (the per-process stdio
 // websockets: V1 /<pid>/channel and /wstreams), sockjs_routes.cc (SockJS /channel).
-// Internal to lib/http. The server (server.cc) offers every complete request to
-// Live::handle() before the router; Live answers the live routes and leaves the rest.
+// Internal to lib/http and the sites built on it (LiveBase, lib/lookupd). The server
+// (server.cc) offers every complete request to the site's live handler before the
+// router (site.h); Live answers gafferd's live routes and leaves the rest.
 //
 // Two kinds of long-lived connections, both driven by the loop (no threads, no polling):
 // - StreamBody: a streaming HTTP body (MHD_create_response_from_callback). When it has
@@ -63,6 +64,7 @@ namespace gaffer::http {
 
 using Rights = ops::Caller;
 class Router;
+class LiveBase;
 class Live;
 class WsConn;
 namespace sockjs_app {
@@ -73,7 +75,7 @@ class SockjsServer;
 class StreamBody {
 public:
     // `max_bytes`: the subscriber's queue. `marker(n)`: the §16 text for n dropped bytes.
-    StreamBody(Live& live, MHD_Connection* conn, size_t max_bytes, std::function<std::string(uint64_t)> marker);
+    StreamBody(LiveBase& live, MHD_Connection* conn, size_t max_bytes, std::function<std::string(uint64_t)> marker);
     ~StreamBody();
     StreamBody(const StreamBody&) = delete;
     StreamBody& operator=(const StreamBody&) = delete;
@@ -107,7 +109,7 @@ private:
     void unwatch_peer();
     void arm_heartbeat();
 
-    Live& live_;
+    LiveBase& live_;
     MHD_Connection* conn_;
     io::BoundedQueue queue_;
     std::function<std::string(uint64_t)> marker_;
@@ -125,19 +127,24 @@ private:
     std::vector<std::function<void()>> cleanups_;
 };
 
-class Live {
+// LiveBase: what every site's live routes share (server.cc offers each complete request to
+// a site's live handler before its router): sending plain and streaming answers with the
+// router's CORS headers, websocket upgrades and the connections they hand over, the
+// registry of streams, and the key store's change and expiry watch. gafferd's Live (below)
+// and gaffer_lookupd's site (lib/lookupd) derive from it.
+class LiveBase {
 public:
-    Live(loop::Loop& loop, manager::Manager& manager, events::EventBus& bus, Router& router, auth::Store* store,
-         bool require_key);
-    ~Live();
-    Live(const Live&) = delete;
-    Live& operator=(const Live&) = delete;
+    LiveBase(loop::Loop& loop, Router& router, auth::Store* store, bool require_key);
+    virtual ~LiveBase();
+    LiveBase(const LiveBase&) = delete;
+    LiveBase& operator=(const LiveBase&) = delete;
 
     // Answers `req` if it is a live route (the MHD result of queueing the answer);
     // nullopt for every other route.
-    std::optional<MHD_Result> handle(MHD_Connection* conn, const Request& req);
-    // Before the MHD daemons stop.
-    void shutdown();
+    virtual std::optional<MHD_Result> handle(MHD_Connection* conn, const Request& req) = 0;
+    // Before the MHD daemons stop: closes every websocket and ends every stream. A derived
+    // class releases its own connections first, then calls this.
+    virtual void shutdown();
     // How to make the server run an MHD daemon soon (server.cc), and the call itself.
     void set_kick(std::function<void(MHD_Daemon*)> kick) { kick_ = std::move(kick); }
     void kick(MHD_Daemon* d) {
@@ -151,11 +158,10 @@ public:
     }
 
     loop::Loop& loop() { return loop_; }
-    manager::Manager& manager() { return manager_; }
-    events::EventBus& bus() { return bus_; }
     Router& router() { return router_; }
     auth::Store* store() { return store_; }
     bool require_key() const { return require_key_; }
+    bool shut() const { return shut_; }
 
     // Queues a plain answer (CORS applied).
     MHD_Result send(MHD_Connection* conn, const Request& req, Response resp);
@@ -174,6 +180,8 @@ public:
     MHD_Result upgrade(MHD_Connection* conn, const Request& req, bool key_authenticated, WsOpen open);
     // Origin policy of security-defaults.md "Browsers".
     bool origin_allowed(const Request& req, bool key_authenticated) const;
+    // Whether `req` carries an X-Api-Key that resolves (the Origin check then passes).
+    bool key_authenticated(const Request& req) const;
 
     // For a session authenticated by a key: its rights looked up again (live.h banner);
     // false when the key of `req` no longer resolves.
@@ -194,14 +202,46 @@ public:
     void release_ws(WsConn* ws);
     size_t ws_count() const { return ws_.size(); }
 
-    sockjs_app::SockjsServer& sockjs();
-
     struct PendingUpgrade {
-        Live* live;
+        LiveBase* live;
         Request req;
         WsOpen open;
     };
     std::unique_ptr<PendingUpgrade> take_upgrade(void* key);
+
+private:
+    // Prunes expired keys when the store's next expiry passes.
+    void arm_expiry();
+
+    loop::Loop& loop_;
+    Router& router_;
+    auth::Store* store_;
+    bool require_key_;
+    std::set<StreamBody*> streams_;
+    std::map<WsConn*, std::unique_ptr<WsConn>> ws_;
+    // Upgrade contexts between the 101 being queued and MHD handing over the socket
+    // (MHD has no free callback for upgrade responses; left-overs go at shutdown).
+    std::map<void*, std::unique_ptr<PendingUpgrade>> pending_upgrades_;
+    bool shut_ = false;
+    uint64_t store_watch_ = 0;
+    loop::Loop::TimerId expiry_timer_ = 0;
+    std::function<void(MHD_Daemon*)> kick_;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+// gafferd's live routes (see the banner).
+class Live : public LiveBase {
+public:
+    Live(loop::Loop& loop, manager::Manager& manager, events::EventBus& bus, Router& router, auth::Store* store,
+         bool require_key);
+    ~Live() override;
+
+    std::optional<MHD_Result> handle(MHD_Connection* conn, const Request& req) override;
+    void shutdown() override;
+
+    manager::Manager& manager() { return manager_; }
+    events::EventBus& bus() { return bus_; }
+    sockjs_app::SockjsServer& sockjs();
 
 private:
     std::optional<MHD_Result> handle_streams(MHD_Connection* conn, const Request& req,
@@ -215,25 +255,9 @@ private:
                                               const std::vector<std::string>& seg);
     std::optional<MHD_Result> handle_sockjs(MHD_Connection* conn, const Request& req);
 
-    loop::Loop& loop_;
     manager::Manager& manager_;
     events::EventBus& bus_;
-    Router& router_;
-    auth::Store* store_;
-    bool require_key_;
-    std::set<StreamBody*> streams_;
-    std::map<WsConn*, std::unique_ptr<WsConn>> ws_;
     std::unique_ptr<sockjs_app::SockjsServer> sockjs_;
-    // Upgrade contexts between the 101 being queued and MHD handing over the socket
-    // (MHD has no free callback for upgrade responses; left-overs go at shutdown).
-    std::map<void*, std::unique_ptr<PendingUpgrade>> pending_upgrades_;
-    // Prunes expired keys when the store's next expiry passes.
-    void arm_expiry();
-    bool shut_ = false;
-    uint64_t store_watch_ = 0;
-    loop::Loop::TimerId expiry_timer_ = 0;
-    std::function<void(MHD_Daemon*)> kick_;
-    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 // Path segments of a request ("/a/b/" → {"a","b"}).

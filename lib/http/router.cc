@@ -35,29 +35,8 @@ namespace gaffer::http {
 
 namespace {
 
-// Who may call a route before its own permission check.
-enum class Access {
-    kPublic,  // rows 1–3: never a key
-    kBasic,   // /auth: Basic credentials, checked by the handler
-    kKeyed,   // rows 4–25, E1 and 0.4: rights from the endpoint and X-Api-Key
-    kKeyApi,  // /keys*, /users*: as kKeyed, and 404 when the key API is off (§9.4)
-};
-
-using Handler = Response (*)(Ctx&);
-
-struct MethodHandler {
-    const char* method;
-    Handler fn;
-};
-
-struct Route {
-    // Segments: a literal, "*" (any one segment) or "#" (a decimal pid).
-    const char* pattern;
-    Access access;
-    std::vector<MethodHandler> methods;
-};
-
-const std::vector<Route>& route_table() {
+// gafferd's job routes (they need the manager).
+const std::vector<Route>& job_routes() {
     using namespace routes;
     static const std::vector<Route> kRoutes = {
         // HEAD API, rows 1–25 and E1.
@@ -95,6 +74,14 @@ const std::vector<Route>& route_table() {
         {"groups", Access::kKeyed, {{"GET", compat_groups}}},
         {"groups/*", Access::kKeyed, {{"GET", compat_group}, {"DELETE", compat_group_delete}}},
         {"groups/*/*", Access::kKeyed, {{"POST", compat_group_action}}},
+    };
+    return kRoutes;
+}
+
+// The key API: every site with a key store serves it.
+const std::vector<Route>& key_routes() {
+    using namespace routes;
+    static const std::vector<Route> kRoutes = {
         // Keys and users, rows 29–35.
         {"auth", Access::kBasic, {{"HEAD", auth}, {"GET", auth}}},
         {"keys", Access::kKeyApi, {{"GET", keys_list}, {"POST", keys_create}}},
@@ -138,7 +125,7 @@ std::optional<std::vector<std::string>> split_path(std::string_view path) {
     return segs;
 }
 
-bool matches(const char* pattern, const std::vector<std::string>& segs) {
+bool matches(const std::string& pattern, const std::vector<std::string>& segs) {
     std::vector<std::string> pat = split_any(pattern, "/");
     if (pat.size() != segs.size())
         return false;
@@ -398,7 +385,7 @@ Response version(Ctx& c) {
     json::set(o.get(), "name", json::str("gaffer"));
     json::set(o.get(), "version", json::str(c.r.opts.version));
     json::set(o.get(), "loop", json::str(c.r.loop.backend_name()));
-    json::set(o.get(), "cgroup", json::str(c.r.manager.cgroup_mode()));
+    json::set(o.get(), "cgroup", json::str(c.r.manager->cgroup_mode()));
     return json_response(200, std::move(o));
 }
 
@@ -411,12 +398,36 @@ Response ping(Ctx&) {
 // ---- Router ----
 
 Router::Router(loop::Loop& loop, manager::Manager& manager, auth::Store* store, RouterOptions options)
+    : Router(loop, &manager, store, std::move(options)) {}
+
+Router::Router(loop::Loop& loop, auth::Store* store, RouterOptions options)
+    : Router(loop, nullptr, store, std::move(options)) {}
+
+Router::Router(loop::Loop& loop, manager::Manager* manager, auth::Store* store, RouterOptions options)
     : impl_(std::make_unique<Impl>(Impl{loop, manager, store, std::move(options), CorsPolicy()})) {
+    // The site's routes first, a pattern's methods in one row.
+    for (auto& sr : impl_->opts.site_routes) {
+        auto row = std::find_if(impl_->routes.begin(), impl_->routes.end(),
+                                [&](const Route& r) { return r.pattern == sr.pattern; });
+        if (row == impl_->routes.end()) {
+            impl_->routes.push_back(Route{sr.pattern, sr.keyed ? Access::kKeyed : Access::kPublic, {}});
+            row = impl_->routes.end() - 1;
+        }
+        auto fn = sr.fn;
+        row->methods.push_back(MethodHandler{sr.method, [fn](Ctx& c) { return fn(c.req, c.seg, c.rights); }});
+    }
+    if (manager) {
+        const auto& jobs = job_routes();
+        impl_->routes.insert(impl_->routes.end(), jobs.begin(), jobs.end());
+    }
+    const auto& keys = key_routes();
+    impl_->routes.insert(impl_->routes.end(), keys.begin(), keys.end());
     impl_->cors = CorsPolicy(impl_->opts.cors_origins);
     impl_->policy = ops::Policy{impl_->opts.daemon_uid, impl_->opts.daemon_gid, impl_->opts.log_root};
     if (impl_->opts.version.empty())
         impl_->opts.version = GAFFER_VERSION;
-    gate_ = std::make_unique<RequestGate>(GateOptions{impl_->opts.allowed_hosts, impl_->opts.require_key}, impl_->cors);
+    gate_ = std::make_unique<RequestGate>(
+        GateOptions{impl_->opts.allowed_hosts, impl_->opts.require_key, impl_->opts.sockjs_prefixes}, impl_->cors);
 }
 
 Router::~Router() = default;
@@ -437,7 +448,7 @@ Response dispatch(Router::Impl& impl, const Request& req) {
     auto segs = split_path(req.path);
     const Route* route = nullptr;
     if (segs) {
-        for (const auto& r : route_table()) {
+        for (const auto& r : impl.routes) {
             if (matches(r.pattern, *segs)) {
                 route = &r;
                 break;
@@ -445,7 +456,7 @@ Response dispatch(Router::Impl& impl, const Request& req) {
         }
     }
     if (!route) {
-        if (segs && is_bad_pid_path(req.path)) {
+        if (segs && impl.manager && is_bad_pid_path(req.path)) {
             static const std::vector<MethodHandler> kPidMethods = {
                 {"HEAD", nullptr}, {"GET", nullptr}, {"DELETE", nullptr}};
             if (req.method == "OPTIONS") {
@@ -476,10 +487,10 @@ Response dispatch(Router::Impl& impl, const Request& req) {
         resp.set_header("Allow", allow_header(route->methods));
         return resp;
     }
-    Handler fn = nullptr;
+    const std::function<Response(Ctx&)>* fn = nullptr;
     for (const auto& m : route->methods) {
         if (req.method == m.method)
-            fn = m.fn;
+            fn = &m.fn;
     }
     if (!fn) {
         Response resp = error_response(405, "method_not_allowed", "Method Not Allowed");
@@ -497,7 +508,7 @@ Response dispatch(Router::Impl& impl, const Request& req) {
             return *err;
         }
     }
-    return fn(ctx);
+    return (*fn)(ctx);
 }
 
 }  // namespace

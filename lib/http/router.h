@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "lib/http/request.h"
+#include "lib/json/json.h"
 #include "lib/ops/operations.h"
 
 namespace gaffer::auth {
@@ -47,6 +49,21 @@ namespace gaffer::http {
 using Rights = ops::Caller;
 class RequestGate;
 
+// A route of another site served through the router (gaffer_lookupd's queries): matched,
+// answered 405/OPTIONS and given the caller's rights like the router's own routes.
+struct SiteRoute {
+    std::string pattern;  // segments: a literal or "*" (any one segment); "" is the root
+    bool keyed = true;    // false: public, never a key
+    std::string method;   // one route per method; rows with the same pattern share the Allow
+    std::function<Response(const Request& req, const std::vector<std::string>& seg, const Rights& rights)> fn;
+};
+
+// The answers of every site, in the API's shapes.
+Response json_response(int status, json::JsonPtr body);
+Response text_response(int status, std::string text);
+// {"error": name, "errno": status[, "reason": reason]}
+Response error_response(int status, std::string_view name, std::string_view reason = {});
+
 struct RouterOptions {
     std::vector<std::string> cors_origins;
     // Keys on every TCP endpoint, and the key API routes (/auth, /keys*, /users*).
@@ -62,6 +79,10 @@ struct RouterOptions {
     std::string version;  // empty: GAFFER_VERSION
     // [gaffer] allowed_hosts: further names the Host header may give (lib/http/gate.h).
     std::vector<std::string> allowed_hosts;
+    // Routes of the site, matched before the router's own.
+    std::vector<SiteRoute> site_routes;
+    // The prefixes of the site's SockJS servers (lib/http/gate.h checks 3 and 4).
+    std::vector<std::string> sockjs_prefixes = {"/channel"};
 };
 
 class Router {
@@ -69,6 +90,9 @@ public:
     // `store` may be null (no state directory): keys are then unknown and the key API is
     // absent. The referenced objects must outlive the router.
     Router(loop::Loop& loop, manager::Manager& manager, auth::Store* store, RouterOptions options);
+    // A router without gafferd's job routes (another site, gaffer_lookupd): the key API
+    // and options.site_routes only.
+    Router(loop::Loop& loop, auth::Store* store, RouterOptions options);
     ~Router();
     Router(const Router&) = delete;
     Router& operator=(const Router&) = delete;
@@ -101,6 +125,8 @@ public:
     struct Impl;
 
 private:
+    Router(loop::Loop& loop, manager::Manager* manager, auth::Store* store, RouterOptions options);
+
     std::unique_ptr<Impl> impl_;
     std::unique_ptr<RequestGate> gate_;
 };

@@ -163,16 +163,13 @@ private:
 
 struct Server::Impl {
     loop::Loop& loop;
-    manager::Manager& manager;
-    events::EventBus& bus;
     ServerOptions opts;
     std::unique_ptr<auth::Store> store;
-    std::unique_ptr<Router> router;
+    // What is served (site.h); shut down before the endpoints.
+    std::unique_ptr<Site> site;
     // PEM text handed to MHD; kept for the daemons' lifetime.
     std::string cert, key;
     std::vector<std::unique_ptr<Endpoint>> endpoints;
-    // Streams, watch, websockets and SockJS (live.h); shut down before the endpoints.
-    std::unique_ptr<Live> live;
     // The reserve fd (/dev/null), shared by every endpoint: closed for a moment when
     // accept() fails with EMFILE/ENFILE, so that the waiting client can be taken off the
     // backlog and refused instead of waking the loop forever.
@@ -513,14 +510,14 @@ MHD_Result Endpoint::handle(MHD_Connection* conn, const char* url, const char* m
         // after the response, which is what a refused request gets (its body unread).
         pending = std::make_unique<PendingRequest>(PendingRequest{build_request(conn, url, method)}).release();
         *req_cls = pending;
-        if (auto refused = server_.router->screen(pending->req))
+        if (auto refused = server_.site->screen(pending->req))
             return send(conn, *refused);
         if (auto cl = pending->req.header("content-length")) {
             auto n = parse_int(*cl);
             if (n && static_cast<uint64_t>(*n) > max_body) {
                 return send(conn,
-                            server_.router->error(pending->req, 413, "request_too_large",
-                                                  "the body is larger than " + std::to_string(max_body) + " bytes"));
+                            server_.site->error(pending->req, 413, "request_too_large",
+                                                "the body is larger than " + std::to_string(max_body) + " bytes"));
             }
         }
         return MHD_YES;
@@ -543,14 +540,12 @@ MHD_Result Endpoint::handle(MHD_Connection* conn, const char* url, const char* m
     }
     const Request& req = pending->req;
     if (pending->too_large) {
-        return send(conn, server_.router->error(req, 413, "request_too_large",
-                                                "the body is larger than " + std::to_string(max_body) + " bytes"));
+        return send(conn, server_.site->error(req, 413, "request_too_large",
+                                              "the body is larger than " + std::to_string(max_body) + " bytes"));
     }
-    if (server_.live) {
-        if (auto r = server_.live->handle(conn, req))
-            return *r;
-    }
-    return send(conn, server_.router->handle(req));
+    if (auto r = server_.site->live(conn, req))
+        return *r;
+    return send(conn, server_.site->handle(req));
 }
 
 Request Endpoint::build_request(MHD_Connection* conn, const char* url, const char* method) const {
@@ -631,11 +626,53 @@ MHD_Result Endpoint::send(MHD_Connection* conn, const Response& resp) {
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Server::~Server() {
-    // Endpoints first (they reference the router), then the router and the store.
-    if (impl_ && impl_->live)
-        impl_->live->shutdown();
+    // Endpoints first (they reference the site), then the site and the store.
+    if (impl_ && impl_->site)
+        impl_->site->shutdown();
     if (impl_)
         impl_->endpoints.clear();
+}
+
+RouterOptions router_options(const ServerOptions& opts) {
+    RouterOptions ropts;
+    ropts.cors_origins = opts.cors_origins;
+    ropts.allowed_hosts = opts.allowed_hosts;
+    ropts.require_key = opts.require_key;
+    ropts.auth_key_ttl = opts.auth_key_ttl;
+    ropts.log_root = opts.log_root;
+    ropts.daemon_uid = geteuid();
+    ropts.daemon_gid = getegid();
+    return ropts;
+}
+
+RouterSite::RouterSite() = default;
+
+RouterSite::RouterSite(std::unique_ptr<Router> router, std::unique_ptr<LiveBase> live)
+    : router_(std::move(router)), live_(std::move(live)) {}
+
+RouterSite::~RouterSite() {
+    live_.reset();
+}
+
+std::optional<Response> RouterSite::screen(const Request& req) const {
+    return router_->screen(req);
+}
+
+Response RouterSite::error(const Request& req, int status, const char* name, const std::string& reason) const {
+    return router_->error(req, status, name, reason);
+}
+
+std::optional<MHD_Result> RouterSite::live(MHD_Connection* conn, const Request& req) {
+    return live_ ? live_->handle(conn, req) : std::nullopt;
+}
+
+Response RouterSite::handle(const Request& req) {
+    return router_->handle(req);
+}
+
+void RouterSite::shutdown() {
+    if (live_)
+        live_->shutdown();
 }
 
 std::vector<std::string> Server::endpoints() const {
@@ -646,7 +683,18 @@ std::vector<std::string> Server::endpoints() const {
 
 Result<std::unique_ptr<Server>> Server::create(loop::Loop& loop, manager::Manager& manager, events::EventBus& bus,
                                                ServerOptions options) {
-    auto impl = std::make_unique<Impl>(Impl{loop, manager, bus, std::move(options), nullptr, nullptr, {}, {}, {}, {}});
+    manager::Manager* mgr = &manager;
+    events::EventBus* eb = &bus;
+    return create(loop, std::move(options), [mgr, eb](const SiteEnv& env) -> Result<std::unique_ptr<Site>> {
+        auto router = std::make_unique<Router>(env.loop, *mgr, env.store, router_options(env.opts));
+        auto live = std::make_unique<Live>(env.loop, *mgr, *eb, *router, env.store, env.opts.require_key);
+        live->set_kick(env.kick);
+        return std::unique_ptr<Site>(std::make_unique<RouterSite>(std::move(router), std::move(live)));
+    });
+}
+
+Result<std::unique_ptr<Server>> Server::create(loop::Loop& loop, ServerOptions options, SiteFactory make_site) {
+    auto impl = std::make_unique<Impl>(Impl{loop, std::move(options), nullptr, nullptr, {}, {}, {}, {}});
     const ServerOptions& opts = impl->opts;
 
     if (opts.certfile.empty() != opts.keyfile.empty()) {
@@ -676,23 +724,17 @@ Result<std::unique_ptr<Server>> Server::create(loop::Loop& loop, manager::Manage
         return fail(Error::make(EINVAL, "require_key needs a state directory for the key store"));
     }
 
-    RouterOptions ropts;
-    ropts.cors_origins = opts.cors_origins;
-    ropts.allowed_hosts = opts.allowed_hosts;
-    ropts.require_key = opts.require_key;
-    ropts.auth_key_ttl = opts.auth_key_ttl;
-    ropts.log_root = opts.log_root;
-    ropts.daemon_uid = geteuid();
-    ropts.daemon_gid = getegid();
-    impl->router = std::make_unique<Router>(loop, manager, impl->store.get(), std::move(ropts));
-    impl->live = std::make_unique<Live>(loop, manager, bus, *impl->router, impl->store.get(), opts.require_key);
     Impl* ip = impl.get();
-    impl->live->set_kick([ip](MHD_Daemon* d) {
+    auto kick = [ip](MHD_Daemon* d) {
         for (auto& e : ip->endpoints) {
             if (e->daemon() == d)
                 e->kick();
         }
-    });
+    };
+    auto site = make_site(SiteEnv{loop, impl->store.get(), impl->opts, kick});
+    if (!site)
+        return fail(site.error());
+    impl->site = std::move(*site);
 
     impl->reserve.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
     if (!impl->reserve)

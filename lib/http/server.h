@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Server: the gaffer HTTP API on libmicrohttpd, driven by the gafferd loop (no threads).
+// Server: an HTTP site (site.h; gafferd's API by default) on libmicrohttpd, driven by the
+// daemon's loop (no threads).
 // One MHD daemon per endpoint, each started with MHD_USE_EPOLL: its epoll fd is watched
 // by the loop, MHD_run() is called when it is readable, and after every run the daemon's
 // MHD_get_timeout() re-arms the ONE loop timer kept per daemon (none when MHD has no
@@ -35,6 +36,7 @@
 #include <vector>
 
 #include "lib/base/result.h"
+#include "lib/http/site.h"
 
 namespace gaffer::events {
 class EventBus;
@@ -85,8 +87,11 @@ std::string auth_state_file(const std::string& state_dir);
 
 class Server {
 public:
+    // gafferd's API (the Router and Live over the manager).
     static Result<std::unique_ptr<Server>> create(loop::Loop& loop, manager::Manager& manager, events::EventBus& bus,
                                                   ServerOptions options);
+    // Another site (lib/http/site.h) on the same endpoint machinery.
+    static Result<std::unique_ptr<Server>> create(loop::Loop& loop, ServerOptions options, SiteFactory make_site);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The /channel application protocol (reference §5.2 with every "Required fix") and the
-// SockJS server that carries it. Internal to lib/http.
+// SockJS server that carries it. Internal to lib/http and the sites built on it: the
+// server takes its URL prefix and its application (SockjsApp) as parameters, so
+// gaffer_lookupd serves its /lookup event feed with the same machinery.
 //
 // ChannelApp is transport-independent: it receives application messages (one JSON object
 // or `AUTH:<key>` each) and sends JSON messages through a ChannelTransport. The same class
@@ -35,17 +37,28 @@ struct ChannelTransport {
     std::function<size_t()> backlog;  // bytes waiting to be written
 };
 
-class ChannelApp {
+// One application session behind a SockJS session or a raw websocket: receives the
+// client's messages, sends through the ChannelTransport it was made with.
+class SockjsApp {
+public:
+    virtual ~SockjsApp() = default;
+    virtual void on_message(std::string_view text) = 0;
+};
+
+// Makes the application of a new session; `req`: the opening request.
+using SockjsAppFactory = std::function<std::unique_ptr<SockjsApp>(const Request& req, ChannelTransport transport)>;
+
+class ChannelApp : public SockjsApp {
 public:
     static constexpr size_t kStreamBacklog = 512 * 1024;  // below the SockJS session cap (1 MiB)
 
     // `req`: the opening request (peer, X-Api-Key).
     ChannelApp(Live& live, const Request& req, ChannelTransport transport);
-    ~ChannelApp();
+    ~ChannelApp() override;
     ChannelApp(const ChannelApp&) = delete;
     ChannelApp& operator=(const ChannelApp&) = delete;
 
-    void on_message(std::string_view text);
+    void on_message(std::string_view text) override;
 
 private:
     struct Sub {
@@ -78,10 +91,11 @@ private:
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
-// The SockJS server at /channel (HTTP transports, session registry, websockets).
+// A SockJS server at `prefix` ("/channel", "/lookup"): HTTP transports, session registry,
+// websockets, the raw <prefix>/websocket; each session runs an application from `factory`.
 class SockjsServer {
 public:
-    explicit SockjsServer(Live& live);
+    SockjsServer(LiveBase& live, std::string prefix, SockjsAppFactory factory);
     ~SockjsServer();
     SockjsServer(const SockjsServer&) = delete;
     SockjsServer& operator=(const SockjsServer&) = delete;
@@ -94,7 +108,9 @@ private:
     void rearm();
     HttpSession* find(const std::string& id);
 
-    Live& live_;
+    LiveBase& live_;
+    std::string prefix_;
+    SockjsAppFactory factory_;
     ws::sockjs::ServerOptions opts_;
     ws::sockjs::SessionRegistry registry_;
     std::map<std::string, std::unique_ptr<HttpSession>, std::less<>> apps_;

@@ -64,12 +64,6 @@ model::JobName job_arg(std::string_view s) {
     return ops::job_from_string(s, "default");
 }
 
-// A valid X-Api-Key on the request: then any Origin may open the channel.
-bool key_authenticated(Live& live, const Request& req) {
-    Rights probe;
-    return req.header("x-api-key").has_value() && !live.router().rights_for(req, &probe);
-}
-
 }  // namespace
 
 // ---- ChannelApp ----
@@ -547,13 +541,17 @@ void ChannelApp::command(const json_t* data) {
 // ---- SockJS server ----
 
 struct SockjsServer::HttpSession {
-    std::unique_ptr<ChannelApp> app;
+    std::unique_ptr<SockjsApp> app;
     // The current receiving HTTP response, if any.
     StreamBody* body = nullptr;
     uint64_t receiver = 0;
 };
 
-SockjsServer::SockjsServer(Live& live) : live_(live), registry_(opts_.session, opts_.max_sessions) {}
+SockjsServer::SockjsServer(LiveBase& live, std::string prefix, SockjsAppFactory factory)
+    : live_(live),
+      prefix_(std::move(prefix)),
+      factory_(std::move(factory)),
+      registry_(opts_.session, opts_.max_sessions) {}
 
 SockjsServer::~SockjsServer() {
     if (timer_)
@@ -626,7 +624,7 @@ MHD_Result SockjsServer::handle(MHD_Connection* conn, const Request& req) {
         }
         return live_.send(conn, req, std::move(resp));
     };
-    ws::sockjs::Route route = parse_route("/channel", req.path);
+    ws::sockjs::Route route = parse_route(prefix_, req.path);
     if (route.kind == RouteKind::kNotFound)
         return reply(not_found_reply());
     if (req.method == "OPTIONS" && is_cors_route(route))
@@ -650,14 +648,12 @@ MHD_Result SockjsServer::handle(MHD_Connection* conn, const Request& req) {
             return reply(r);
         }
         case RouteKind::kRawWebsocket: {
-            Live* live = &live_;
-            return live_.upgrade(conn, req, key_authenticated(live_, req), [live](WsConn& ws) {
+            SockjsAppFactory* factory = &factory_;
+            return live_.upgrade(conn, req, live_.key_authenticated(req), [factory](WsConn& ws) {
                 WsConn* w = &ws;
-                auto app = std::make_shared<std::unique_ptr<ChannelApp>>();
-                *app =
-                    std::make_unique<ChannelApp>(*live, ws.request(),
-                                                 ChannelTransport{[w](std::string m) { (void)w->send_text(m); },
-                                                                  [w] { w->close(); }, [w] { return w->outgoing(); }});
+                auto app = std::make_shared<std::unique_ptr<SockjsApp>>();
+                *app = (*factory)(ws.request(), ChannelTransport{[w](std::string m) { (void)w->send_text(m); },
+                                                                 [w] { w->close(); }, [w] { return w->outgoing(); }});
                 ws.on_message = [app](std::string&& text) {
                     if (*app)
                         (*app)->on_message(text);
@@ -673,14 +669,15 @@ MHD_Result SockjsServer::handle(MHD_Connection* conn, const Request& req) {
     // Session transports.
     auto now = Clock::now();
     if (route.transport == Transport::kWebsocket) {
-        Live* live = &live_;
+        LiveBase* live = &live_;
+        SockjsAppFactory* factory = &factory_;
         SessionOptions sopts = opts_.session;
         std::string sid = route.session;
-        return live_.upgrade(conn, req, key_authenticated(live_, req), [live, sopts, sid](WsConn& ws) {
+        return live_.upgrade(conn, req, live_.key_authenticated(req), [live, factory, sopts, sid](WsConn& ws) {
             WsConn* w = &ws;
             struct State {
                 std::unique_ptr<Session> session;
-                std::unique_ptr<ChannelApp> app;
+                std::unique_ptr<SockjsApp> app;
                 uint64_t receiver = 0;
                 loop::Loop::TimerId timer = 0;
             };
@@ -723,22 +720,21 @@ MHD_Result SockjsServer::handle(MHD_Connection* conn, const Request& req) {
             auto attached = st->session->attach(Transport::kWebsocket, {}, Clock::now());
             st->receiver = attached.receiver;
             for (const auto& c : attached.output.chunks) (void)w->send_text(c);
-            st->app = std::make_unique<ChannelApp>(*live, ws.request(),
-                                                   ChannelTransport{[weak, pump](std::string m) {
-                                                                        auto s = weak.lock();
-                                                                        if (!s)
-                                                                            return;
-                                                                        (void)s->session->send(std::move(m));
-                                                                        (*pump)();
-                                                                    },
-                                                                    [weak, pump] {
-                                                                        auto s = weak.lock();
-                                                                        if (!s)
-                                                                            return;
-                                                                        s->session->close();
-                                                                        (*pump)();
-                                                                    },
-                                                                    [w] { return w->outgoing(); }});
+            st->app = (*factory)(ws.request(), ChannelTransport{[weak, pump](std::string m) {
+                                                                    auto s = weak.lock();
+                                                                    if (!s)
+                                                                        return;
+                                                                    (void)s->session->send(std::move(m));
+                                                                    (*pump)();
+                                                                },
+                                                                [weak, pump] {
+                                                                    auto s = weak.lock();
+                                                                    if (!s)
+                                                                        return;
+                                                                    s->session->close();
+                                                                    (*pump)();
+                                                                },
+                                                                [w] { return w->outgoing(); }});
             (*pump)();
             ws.on_message = [st, w, pump](std::string&& text) {
                 auto msgs = parse_websocket_message(text);
@@ -765,7 +761,7 @@ MHD_Result SockjsServer::handle(MHD_Connection* conn, const Request& req) {
     // The HTTP transports carry the same channel as the websockets, so they get the same
     // Origin check (security-defaults.md "Browsers"): a page elsewhere could otherwise
     // post commands through jsonp_send or xhr_send with a plain form or fetch.
-    if (!live_.origin_allowed(req, key_authenticated(live_, req)))
+    if (!live_.origin_allowed(req, live_.key_authenticated(req)))
         return live_.send(conn, req, error_response(403, "forbidden", "SockJS Origin not allowed"));
     if (role(route.transport) == TransportRole::kSend) {
         Session* s = registry_.find(route.session);
@@ -804,24 +800,22 @@ MHD_Result SockjsServer::handle(MHD_Connection* conn, const Request& req) {
     if (lookup->created || !find(id)) {
         auto hs = std::make_unique<HttpSession>();
         SockjsServer* self = this;
-        hs->app = std::make_unique<ChannelApp>(
-            live_, req,
-            ChannelTransport{[self, id](std::string m) {
-                                 if (Session* ss = self->registry_.find(id)) {
-                                     (void)ss->send(std::move(m));
-                                     self->live_.loop().post([self, id] { self->pump(id); });
-                                 }
-                             },
-                             [self, id] {
-                                 if (Session* ss = self->registry_.find(id)) {
-                                     ss->close();
-                                     self->live_.loop().post([self, id] { self->pump(id); });
-                                 }
-                             },
-                             [self, id]() -> size_t {
-                                 Session* ss = self->registry_.find(id);
-                                 return ss ? ss->queued_bytes() : 0;
-                             }});
+        hs->app = factory_(req, ChannelTransport{[self, id](std::string m) {
+                                                     if (Session* ss = self->registry_.find(id)) {
+                                                         (void)ss->send(std::move(m));
+                                                         self->live_.loop().post([self, id] { self->pump(id); });
+                                                     }
+                                                 },
+                                                 [self, id] {
+                                                     if (Session* ss = self->registry_.find(id)) {
+                                                         ss->close();
+                                                         self->live_.loop().post([self, id] { self->pump(id); });
+                                                     }
+                                                 },
+                                                 [self, id]() -> size_t {
+                                                     Session* ss = self->registry_.find(id);
+                                                     return ss ? ss->queued_bytes() : 0;
+                                                 }});
         apps_[id] = std::move(hs);
     }
     auto attached = s->attach(route.transport, callback, now);

@@ -228,7 +228,7 @@ std::optional<MHD_Result> Live::handle_channel(MHD_Connection* conn, const Reque
         return send(conn, req, error_response(400, "bad_value", "mode must be 0 to 3"));
     Rights rights;
     bool authed = true;
-    if (auto e = router_.rights_for(req, &rights)) {
+    if (auto e = router().rights_for(req, &rights)) {
         // No key on the upgrade with keys required: AUTH:<key> must come first.
         if (e->status != 401)
             return send(conn, req, std::move(*e));
@@ -343,7 +343,7 @@ struct WstreamState : StdioSession {
 std::optional<MHD_Result> Live::handle_wstreams(MHD_Connection* conn, const Request& req,
                                                 const std::vector<std::string>& seg) {
     Rights rights;
-    if (auto e = router_.rights_for(req, &rights))
+    if (auto e = router().rights_for(req, &rights))
         return send(conn, req, std::move(*e));
     auto st = std::make_shared<WstreamState>();
     st->live = this;

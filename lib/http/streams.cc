@@ -58,7 +58,8 @@ std::optional<std::chrono::seconds> parse_heartbeat(std::optional<std::string_vi
 
 // ---- StreamBody ----
 
-StreamBody::StreamBody(Live& live, MHD_Connection* conn, size_t max_bytes, std::function<std::string(uint64_t)> marker)
+StreamBody::StreamBody(LiveBase& live, MHD_Connection* conn, size_t max_bytes,
+                       std::function<std::string(uint64_t)> marker)
     : live_(live), conn_(conn), queue_(max_bytes), marker_(std::move(marker)) {
     live_.add_stream(this);
 }
@@ -198,19 +199,17 @@ MHD_Response* StreamBody::make_response() {
                                              &StreamBody::free_cb);
 }
 
-// ---- Live ----
+// ---- LiveBase ----
 
-Live::Live(loop::Loop& loop, manager::Manager& manager, events::EventBus& bus, Router& router, auth::Store* store,
-           bool require_key)
-    : loop_(loop), manager_(manager), bus_(bus), router_(router), store_(store), require_key_(require_key) {
-    sockjs_ = std::make_unique<sockjs_app::SockjsServer>(*this);
+LiveBase::LiveBase(loop::Loop& loop, Router& router, auth::Store* store, bool require_key)
+    : loop_(loop), router_(router), store_(store), require_key_(require_key) {
     if (store_) {
         store_watch_ = store_->on_change([this] { arm_expiry(); });
         arm_expiry();
     }
 }
 
-void Live::arm_expiry() {
+void LiveBase::arm_expiry() {
     if (expiry_timer_)
         loop_.cancel_timer(expiry_timer_);
     expiry_timer_ = 0;
@@ -232,21 +231,21 @@ void Live::arm_expiry() {
     });
 }
 
-bool Live::reresolve(const Request& req, Rights* out) const {
+bool LiveBase::reresolve(const Request& req, Rights* out) const {
     return !router_.rights_for(req, out) && out->key;
 }
 
-uint64_t Live::on_store_change(std::function<void()> fn) {
+uint64_t LiveBase::on_store_change(std::function<void()> fn) {
     return store_ ? store_->on_change(std::move(fn)) : 0;
 }
 
-void Live::cancel_store_change(uint64_t id) {
+void LiveBase::cancel_store_change(uint64_t id) {
     if (store_ && id)
         store_->cancel_on_change(id);
 }
 
-void Live::end_on_revocation(StreamBody* body, const Request& req, const Rights& rights,
-                             std::function<bool(const Rights&)> allowed) {
+void LiveBase::end_on_revocation(StreamBody* body, const Request& req, const Rights& rights,
+                                 std::function<bool(const Rights&)> allowed) {
     if (!store_ || !rights.key)
         return;
     // The body may outlive Live (MHD frees it), so the callbacks hold the store and the
@@ -266,12 +265,12 @@ void Live::end_on_revocation(StreamBody* body, const Request& req, const Rights&
     body->on_destroy([store, id] { store->cancel_on_change(id); });
 }
 
-Live::~Live() {
-    shutdown();
+LiveBase::~LiveBase() {
+    LiveBase::shutdown();
     *alive_ = false;
 }
 
-void Live::shutdown() {
+void LiveBase::shutdown() {
     if (shut_)
         return;
     shut_ = true;
@@ -280,7 +279,6 @@ void Live::shutdown() {
     if (expiry_timer_)
         loop_.cancel_timer(expiry_timer_);
     expiry_timer_ = 0;
-    sockjs_.reset();
     // Websockets first: their handlers may hold subscriptions.
     auto ws = std::move(ws_);
     ws_.clear();
@@ -290,16 +288,38 @@ void Live::shutdown() {
     for (StreamBody* s : streams) s->abort();
 }
 
+// ---- Live ----
+
+Live::Live(loop::Loop& loop, manager::Manager& manager, events::EventBus& bus, Router& router, auth::Store* store,
+           bool require_key)
+    : LiveBase(loop, router, store, require_key), manager_(manager), bus_(bus) {
+    sockjs_ = std::make_unique<sockjs_app::SockjsServer>(
+        *this, "/channel", [this](const Request& req, sockjs_app::ChannelTransport transport) {
+            return std::unique_ptr<sockjs_app::SockjsApp>(
+                std::make_unique<sockjs_app::ChannelApp>(*this, req, std::move(transport)));
+        });
+}
+
+Live::~Live() {
+    Live::shutdown();
+}
+
+void Live::shutdown() {
+    // The SockJS sessions first: their applications hold subscriptions.
+    sockjs_.reset();
+    LiveBase::shutdown();
+}
+
 sockjs_app::SockjsServer& Live::sockjs() {
     return *sockjs_;
 }
 
-void Live::adopt_ws(std::unique_ptr<WsConn> ws) {
+void LiveBase::adopt_ws(std::unique_ptr<WsConn> ws) {
     WsConn* p = ws.get();
     ws_.emplace(p, std::move(ws));
 }
 
-void Live::release_ws(WsConn* ws) {
+void LiveBase::release_ws(WsConn* ws) {
     std::weak_ptr<bool> alive = alive_;
     loop_.post([this, alive, ws] {
         if (alive.expired())
@@ -308,7 +328,7 @@ void Live::release_ws(WsConn* ws) {
     });
 }
 
-MHD_Result Live::send(MHD_Connection* conn, const Request& req, Response resp) {
+MHD_Result LiveBase::send(MHD_Connection* conn, const Request& req, Response resp) {
     router_.apply_cors(req, resp);
     if (req.method == "HEAD")
         resp.body.clear();
@@ -322,15 +342,16 @@ MHD_Result Live::send(MHD_Connection* conn, const Request& req, Response resp) {
     return MHD_queue_response(conn, static_cast<unsigned>(resp.status), r.get());
 }
 
-MHD_Result Live::send_stream(MHD_Connection* conn, const Request& req, int status, const std::string& content_type,
-                             std::unique_ptr<StreamBody> body) {
+MHD_Result LiveBase::send_stream(MHD_Connection* conn, const Request& req, int status, const std::string& content_type,
+                                 std::unique_ptr<StreamBody> body) {
     return send_stream_head(conn, req, status, content_type, {{MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache"}},
                             std::move(body));
 }
 
-MHD_Result Live::send_stream_head(MHD_Connection* conn, const Request& req, int status, const std::string& content_type,
-                                  const std::vector<std::pair<std::string, std::string>>& headers,
-                                  std::unique_ptr<StreamBody> body) {
+MHD_Result LiveBase::send_stream_head(MHD_Connection* conn, const Request& req, int status,
+                                      const std::string& content_type,
+                                      const std::vector<std::pair<std::string, std::string>>& headers,
+                                      std::unique_ptr<StreamBody> body) {
     MhdResponsePtr r(body->make_response());
     if (!r)
         return MHD_NO;
@@ -345,7 +366,7 @@ MHD_Result Live::send_stream_head(MHD_Connection* conn, const Request& req, int 
 }
 
 std::optional<MHD_Result> Live::handle(MHD_Connection* conn, const Request& req) {
-    if (shut_)
+    if (shut())
         return std::nullopt;
     std::vector<std::string> seg = live_segments(req.path);
     if (seg.empty())
@@ -385,7 +406,7 @@ std::optional<MHD_Result> Live::handle_streams(MHD_Connection* conn, const Reque
         return send(conn, req, std::move(r));
     }
     Rights rights;
-    if (auto e = router_.rights_for(req, &rights))
+    if (auto e = router().rights_for(req, &rights))
         return send(conn, req, std::move(*e));
     auto pid = pid_from_segment(seg[1]);
     if (!pid)
@@ -398,7 +419,7 @@ std::optional<MHD_Result> Live::handle_streams(MHD_Connection* conn, const Reque
         ops::Input in;
         in.pid = pid_j.get();
         in.data = data.get();
-        ops::Answer a = ops::call(router_.ops_context(), rights, ops::Op::kSend, in);
+        ops::Answer a = ops::call(router().ops_context(), rights, ops::Op::kSend, in);
         if (a.ok())
             return send(conn, req, ok_response(200));
         if (a.failure->ran && a.failure->error.code == EPERM)
@@ -490,7 +511,7 @@ std::optional<MHD_Result> Live::handle_watch(MHD_Connection* conn, const Request
         return send(conn, req, std::move(r));
     }
     Rights rights;
-    if (auto e = router_.rights_for(req, &rights))
+    if (auto e = router().rights_for(req, &rights))
         return send(conn, req, std::move(*e));
     if (!rights.perms.manage_all())
         return send(conn, req, forbidden("manage permission on every job required"));
@@ -526,7 +547,7 @@ std::optional<MHD_Result> Live::handle_watch(MHD_Connection* conn, const Request
 
 std::optional<MHD_Result> Live::handle_stats_feed(MHD_Connection* conn, const Request& req) {
     // The plain answer first: permissions, unknown names and pids answer as without feed=.
-    Response first = router_.handle(req);
+    Response first = router().handle(req);
     if (first.status != 200)
         return send(conn, req, std::move(first));
     auto hb = parse_heartbeat(req.query_value("heartbeat"));
@@ -569,14 +590,14 @@ std::optional<MHD_Result> Live::handle_stats_feed(MHD_Connection* conn, const Re
     };
     auto ticker = std::make_shared<Ticker>(Ticker{this, req, b, frame, 0});
     ticker->arm();
-    loop::Loop* lp = &loop_;
+    loop::Loop* lp = &loop();
     b->on_destroy([ticker, lp] {
         if (ticker->timer)
             lp->cancel_timer(ticker->timer);
     });
     // Every tick asks the router again; a revoked key ends the feed at once as well.
     Rights rights;
-    (void)router_.rights_for(req, &rights);
+    (void)router().rights_for(req, &rights);
     end_on_revocation(b, req, rights, [](const Rights&) { return true; });
     b->set_heartbeat(*hb);
     return send_stream(conn, req, 200, sse ? "text/event-stream" : "application/json", std::move(body));

@@ -45,9 +45,9 @@ Io nonblocking(Op op, size_t* n) {
 void on_upgraded(void* cls, MHD_Connection* conn, void*, const char* extra_in, size_t extra_in_size, MHD_socket sock,
                  MHD_UpgradeResponseHandle* urh) {
     auto* key = cls;
-    auto* pu = static_cast<Live::PendingUpgrade*>(cls);
-    Live* live = pu->live;
-    std::unique_ptr<Live::PendingUpgrade> ctx = live->take_upgrade(key);
+    auto* pu = static_cast<LiveBase::PendingUpgrade*>(cls);
+    LiveBase* live = pu->live;
+    std::unique_ptr<LiveBase::PendingUpgrade> ctx = live->take_upgrade(key);
     if (!ctx) {
         (void)MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
         return;
@@ -63,9 +63,9 @@ void on_upgraded(void* cls, MHD_Connection* conn, void*, const char* extra_in, s
 
 }  // namespace
 
-// ---- Live: upgrade ----
+// ---- LiveBase: upgrade ----
 
-std::unique_ptr<Live::PendingUpgrade> Live::take_upgrade(void* key) {
+std::unique_ptr<LiveBase::PendingUpgrade> LiveBase::take_upgrade(void* key) {
     auto it = pending_upgrades_.find(key);
     if (it == pending_upgrades_.end())
         return nullptr;
@@ -74,7 +74,12 @@ std::unique_ptr<Live::PendingUpgrade> Live::take_upgrade(void* key) {
     return p;
 }
 
-bool Live::origin_allowed(const Request& req, bool key_authenticated) const {
+bool LiveBase::key_authenticated(const Request& req) const {
+    Rights probe;
+    return req.header("x-api-key").has_value() && !router_.rights_for(req, &probe);
+}
+
+bool LiveBase::origin_allowed(const Request& req, bool key_authenticated) const {
     auto origin = req.header("origin");
     if (!origin || key_authenticated)
         return true;
@@ -88,7 +93,7 @@ bool Live::origin_allowed(const Request& req, bool key_authenticated) const {
     return router_.origin_may_act(req, *origin);
 }
 
-MHD_Result Live::upgrade(MHD_Connection* conn, const Request& req, bool key_authenticated, WsOpen open) {
+MHD_Result LiveBase::upgrade(MHD_Connection* conn, const Request& req, bool key_authenticated, WsOpen open) {
     ws::UpgradeHeaders h;
     h.upgrade = req.header("upgrade");
     h.connection = req.header("connection");
@@ -126,7 +131,7 @@ MHD_Result Live::upgrade(MHD_Connection* conn, const Request& req, bool key_auth
 
 // ---- WsConn ----
 
-WsConn::WsConn(Live& live, MHD_UpgradeResponseHandle* urh, int fd, Request req)
+WsConn::WsConn(LiveBase& live, MHD_UpgradeResponseHandle* urh, int fd, Request req)
     : live_(live), urh_(urh), fd_(fd), req_(std::move(req)) {}
 
 WsConn::~WsConn() {
@@ -214,7 +219,11 @@ void WsConn::feed(std::string_view bytes) {
         if (closed_)
             return;
         if (auto* m = std::get_if<ws::Message>(&ev)) {
-            if (on_message && !closing_after_flush_)
+            if (closing_after_flush_)
+                return;
+            if (m->opcode == ws::Opcode::kBinary && on_binary)
+                on_binary(std::move(m->payload));
+            else if (on_message)
                 on_message(std::move(m->payload));
         } else if (auto* p = std::get_if<ws::Ping>(&ev)) {
             out_ += ws::encode_pong(p->payload);

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 // WsConn: one websocket connection on the raw socket libmicrohttpd hands over after a 101
-// (linux-primitives.md §6). Internal to lib/http. The socket is watched by the loop;
+// (linux-primitives.md §6). Internal to lib/http and the sites built on it (lib/lookupd's
+// /ws and /lookup/websocket). The socket is watched by the loop;
 // incoming bytes go through a lib/ws Decoder (frame and message caps: 1009), pings are
 // answered, and each complete message is given to the protocol handler (V1 channel,
-// /wstreams, the /channel protocol). Outgoing frames go to a bounded buffer written as
-// the socket accepts them; a peer that lets it grow past kMaxOutgoing is too far behind
-// and is closed.
+// /wstreams, the /channel protocol; binary messages to on_binary when set). Outgoing frames go to a bounded buffer
+// written as the socket accepts them; a peer that lets it grow past kMaxOutgoing is too far behind and is closed.
 //
 // Invariants: the socket is closed only through MHD_upgrade_action(CLOSE), exactly once,
 // in the destructor; after close() nothing more is read, the close frame (if any) is
@@ -26,13 +26,13 @@
 
 namespace gaffer::http {
 
-class Live;
+class LiveBase;
 
 class WsConn {
 public:
     static constexpr size_t kMaxOutgoing = 4 << 20;
 
-    WsConn(Live& live, MHD_UpgradeResponseHandle* urh, int fd, Request req);
+    WsConn(LiveBase& live, MHD_UpgradeResponseHandle* urh, int fd, Request req);
     ~WsConn();
     WsConn(const WsConn&) = delete;
     WsConn& operator=(const WsConn&) = delete;
@@ -42,6 +42,8 @@ public:
 
     // The protocol handler.
     std::function<void(std::string&& text)> on_message;
+    // A binary message; unset: given to on_message like a text one.
+    std::function<void(std::string&& data)> on_binary;
     // Runs once when the connection goes away (either side); release subscriptions here.
     std::function<void()> on_close;
 
@@ -65,7 +67,7 @@ private:
     void flush();
     void teardown();
 
-    Live& live_;
+    LiveBase& live_;
     MHD_UpgradeResponseHandle* urh_;
     MHD_Daemon* daemon_ = nullptr;
     int fd_;

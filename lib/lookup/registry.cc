@@ -133,13 +133,17 @@ Result<ConnId> Registry::open(Clock::time_point now) {
 }
 
 Status Registry::set_required_name(ConnId id, std::string name) {
+    return set_allowed_names(id, {std::move(name)});
+}
+
+Status Registry::set_allowed_names(ConnId id, std::vector<std::string> names) {
     auto it = nodes_.find(id);
     if (it == nodes_.end())
         return fail(Error::make(ENOENT, "no connection %llu", static_cast<unsigned long long>(id)));
-    if (it->second.identified && it->second.name != name)
+    if (it->second.identified && std::find(names.begin(), names.end(), it->second.name) == names.end())
         return fail(Error::make(EINVAL, "connection %llu is already identified as '%s'",
                                 static_cast<unsigned long long>(id), it->second.name.c_str()));
-    it->second.required_name = std::move(name);
+    it->second.allowed_names = std::move(names);
     return ok();
 }
 
@@ -203,7 +207,8 @@ std::string Registry::identify(Node& node, const Message& m) {
             return reply_error(r->error().code, r->error().context, m.msgid);
     if (node.identified)
         return reply_error(409, "", m.msgid);
-    if (node.required_name && *node.required_name != *name)
+    if (node.allowed_names &&
+        std::find(node.allowed_names->begin(), node.allowed_names->end(), *name) == node.allowed_names->end())
         return reply_error(403, "forbidden", m.msgid);
     for (const auto& [other_id, other] : nodes_)
         if (other.identified && other.name == *name && other.origin == *origin)

@@ -62,6 +62,9 @@ public:
     // IDENTIFY with another name is refused with 403 `forbidden`. ENOENT for an unknown
     // id; EINVAL once the connection is identified under another name.
     Status set_required_name(ConnId id, std::string name);
+    // The same for a key that allows several names: IDENTIFY must name one of `names`
+    // (an empty list allows none). EINVAL once identified under a name not in it.
+    Status set_allowed_names(ConnId id, std::vector<std::string> names);
     // One text frame → the reply text. Any frame, even a refused one, counts as a sign of
     // life for expire(). An unknown id gets a 404 reply and changes nothing.
     std::string handle(ConnId id, std::string_view text, Clock::time_point now);
@@ -93,7 +96,7 @@ private:
     struct Node {
         bool identified = false;
         std::string name, origin, version;
-        std::optional<std::string> required_name;
+        std::optional<std::vector<std::string>> allowed_names;
         Clock::time_point last_seen;
         std::map<std::string, JobReg, std::less<>> jobs;
         std::size_t processes = 0;  // pids over all jobs

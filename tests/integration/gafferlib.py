@@ -63,6 +63,19 @@ class Response:
         return f"<Response {self.status} {self.body[:200]!r}>"
 
 
+def self_signed_cert(directory):
+    """(cert, key) paths of a fresh self-signed certificate for 127.0.0.1 made with `openssl req`."""
+    openssl = shutil.which("openssl")
+    if not openssl:
+        raise AssertionError("openssl is missing: it is needed to make the test's self-signed certificate")
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
+                    cert, "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
 def free_port():
     """A loopback TCP port that was free a moment ago."""
     s = socket.socket()
@@ -311,10 +324,18 @@ class WebSocket:
             raise AssertionError(f"handshake of {path}: {head!r}")
 
     def send(self, text):
-        data = text.encode()
+        self.send_frame(0x1, text.encode())
+
+    def send_frame(self, opcode, data):
+        """One masked frame of any opcode and length."""
         mask = os.urandom(4)
         n = len(data)
-        head = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n))
+        if n < 126:
+            head = bytes([0x80 | opcode, 0x80 | n])
+        elif n < 65536:
+            head = bytes([0x80 | opcode, 0x80 | 126]) + struct.pack(">H", n)
+        else:
+            head = bytes([0x80 | opcode, 0x80 | 127]) + struct.pack(">Q", n)
         self.sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
 
     def _need(self, n):
@@ -324,25 +345,40 @@ class WebSocket:
                 raise EOFError
             self.buf += chunk
 
+    def recv_frame(self):
+        """The next frame as (opcode, payload); raises EOFError at the end of the stream."""
+        self._need(2)
+        op, n = self.buf[0] & 0x0F, self.buf[1] & 0x7F
+        off = 2
+        if n == 126:
+            self._need(4)
+            n, off = struct.unpack(">H", self.buf[2:4])[0], 4
+        elif n == 127:
+            self._need(10)
+            n, off = struct.unpack(">Q", self.buf[2:10])[0], 10
+        self._need(off + n)
+        payload, self.buf = self.buf[off:off + n], self.buf[off + n:]
+        return op, payload
+
     def recv(self):
         """The next text message; None once the server closed."""
         try:
             while True:
-                self._need(2)
-                op, n = self.buf[0] & 0x0F, self.buf[1] & 0x7F
-                off = 2
-                if n == 126:
-                    self._need(4)
-                    n, off = struct.unpack(">H", self.buf[2:4])[0], 4
-                elif n == 127:
-                    self._need(10)
-                    n, off = struct.unpack(">Q", self.buf[2:10])[0], 10
-                self._need(off + n)
-                payload, self.buf = self.buf[off:off + n], self.buf[off + n:]
+                op, payload = self.recv_frame()
                 if op == 8:
                     return None
                 if op == 1:
                     return payload.decode()
+        except (EOFError, ConnectionResetError):
+            return None
+
+    def close_code(self):
+        """The code of the server's close frame (read up to it); None when the stream ends without one."""
+        try:
+            while True:
+                op, payload = self.recv_frame()
+                if op == 8:
+                    return struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else 1005
         except (EOFError, ConnectionResetError):
             return None
 

@@ -29,6 +29,9 @@ import time
 import unittest
 import uuid
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gafferlib  # noqa: E402
+
 GAFFERD = os.environ.get("GAFFERD")
 TAG = str(uuid.uuid4())
 ORIGIN = "https://ui.example"
@@ -771,16 +774,9 @@ class KeysTest(Base):
 
 class TlsTest(unittest.TestCase):
     def test_tls_endpoint(self):
-        openssl = shutil.which("openssl")
-        if not openssl:
-            self.fail("openssl is missing: it is needed to make the test's self-signed certificate")
         d = tempfile.mkdtemp(prefix="gaffer-tls-")
         try:
-            cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-            subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
-                            cert, "-days", "1", "-subj", "/CN=127.0.0.1",
-                            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cert, key = gafferlib.self_signed_cert(d)
             daemon = Daemon(tls=(cert, key)).start()
             try:
                 v = daemon.request("GET", "/version", via="tls")

@@ -218,5 +218,30 @@ TEST(Permissions, CoversUidsOnlyAsListed) {
     EXPECT_TRUE(perms(R"({"admin": true})").covers(perms(R"({"uids": [0, "root"]})")));
 }
 
+TEST(Permissions, RegisterNames) {
+    Permissions p = perms(R"({"register": ["node-a", "node-b"]})");
+    EXPECT_TRUE(p.can_register("node-a"));
+    EXPECT_TRUE(p.can_register("node-b"));
+    EXPECT_FALSE(p.can_register("node-c"));
+    EXPECT_TRUE(p.may_register());
+    EXPECT_FALSE(perms(R"({"read": ["*"]})").may_register());
+    EXPECT_FALSE(perms(R"({"manage": ["*"]})").can_register("node-a"));
+    EXPECT_TRUE(perms(R"({"register": ["*"]})").can_register("anything"));
+    EXPECT_TRUE(perms(R"({"admin": true})").can_register("x"));
+    EXPECT_EQ(json::dump(p.to_json().get()), R"({"admin":false,"create_key":false,"create_user":false,"manage":[],)"
+                                             R"("write":[],"read":[],"uids":[],"register":["node-a","node-b"]})");
+    EXPECT_FALSE(Permissions::from_json(json::parse(R"({"register": "node-a"})")->get()));
+    EXPECT_FALSE(Permissions::from_json(json::parse(R"({"register": [""]})")->get()));
+}
+
+TEST(Permissions, CoversRegisterNames) {
+    Permissions creator = perms(R"({"create_key": true, "register": ["node-a"]})");
+    EXPECT_TRUE(creator.covers(perms(R"({"register": ["node-a"]})")));
+    EXPECT_FALSE(creator.covers(perms(R"({"register": ["node-b"]})")));
+    EXPECT_FALSE(creator.covers(perms(R"({"register": ["*"]})")));
+    EXPECT_TRUE(perms(R"({"register": ["*"]})").covers(perms(R"({"register": ["node-b"]})")));
+    EXPECT_TRUE(perms(R"({"admin": true})").covers(perms(R"({"register": ["*"]})")));
+}
+
 }  // namespace
 }  // namespace gaffer::auth

@@ -48,10 +48,13 @@ TEST(Answers, PermissionsFromWords) {
     EXPECT_EQ(json::dump(p->get()),
               "{\"admin\":false,\"create_key\":true,\"create_user\":false,\"manage\":[\"app.web\"],"
               "\"write\":[\"app\"],\"read\":[\"app\"],\"uids\":[\"www-data\"]}");
+    auto reg = permissions_from_words({"register=node-a", "register=*"});
+    ASSERT_TRUE(reg);
+    EXPECT_EQ(json::dump(json_object_get(reg->get(), "register")), "[\"node-a\",\"*\"]");
     auto a = permissions_from_words({"+a"});
     ASSERT_TRUE(a);
     EXPECT_TRUE(json_is_true(json_object_get(a->get(), "admin")));
-    for (const char* bad : {"app", "app+x", "+z", "+rw"}) {
+    for (const char* bad : {"app", "app+x", "+z", "+rw", "register="}) {
         auto r = permissions_from_words({bad});
         ASSERT_FALSE(r) << bad;
         EXPECT_EQ(r.error().code, EINVAL);

@@ -190,6 +190,21 @@ TEST_F(RegistryTest, RequiredNameRefusesImpersonation) {
     EXPECT_FALSE(reg_.set_required_name(999, "n1"));
 }
 
+TEST_F(RegistryTest, AllowedNamesRefuseOthers) {
+    ConnId a = open();
+    ConnId b = open();
+    ASSERT_TRUE(reg_.set_allowed_names(a, {"n1", "n2"}));
+    ASSERT_TRUE(reg_.set_allowed_names(b, {}));
+    take_events();
+    EXPECT_EQ(identify(a, "n3"), R"({"errno":403,"reason":"forbidden","msgid":"m1"})");
+    EXPECT_EQ(identify(b, "n1"), R"({"errno":403,"reason":"forbidden","msgid":"m1"})");
+    EXPECT_EQ(take_events(), std::vector<std::string>{});
+    EXPECT_EQ(identify(a, "n2"), kOk1);
+    EXPECT_TRUE(reg_.set_allowed_names(a, {"n2"}));
+    EXPECT_FALSE(reg_.set_allowed_names(a, {"n1"}));  // already identified as n2
+    EXPECT_FALSE(reg_.set_allowed_names(999, {"n1"}));
+}
+
 TEST_F(RegistryTest, UnknownUnregistersSucceedSilently) {
     ConnId a = open();
     EXPECT_EQ(identify(a, "n1"), kOk1);
