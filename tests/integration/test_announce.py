@@ -8,7 +8,9 @@ upgrade (path <prefix>/ws, X-Api-Key), IDENTIFY (name, origin = broadcast addres
 version 0.1), REGISTER_JOB/REGISTER_PROCESS for the INI's and the API's jobs with the API's
 pids, UNREGISTER_* on stop and unload, 32-hex msgids, the PING period, reconnection with a
 full re-registration, unanswered PINGs, a blackholed lookupd not slowing the API, growing
-back-off, two lookupds, SIGHUP changing the list, and the broadcast address rule."""
+back-off, two lookupds, SIGHUP changing the list, and the broadcast address rule. Then end
+to end against the real gaffer_lookupd ($GAFFER_LOOKUPD): two nodes, their jobs and pids
+in its queries, PINGs keeping them, a stopped node gone, a restarted lookupd filled again."""
 import base64
 import hashlib
 import json
@@ -25,6 +27,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gafferlib import GAFFERD, DaemonTestCase, free_port, wait_for  # noqa: E402
@@ -494,6 +497,94 @@ class AnnounceTest(DaemonTestCase):
         r = subprocess.run(d.args(), capture_output=True, text=True, timeout=20, env=d.env, cwd=d.dir)
         self.assertEqual(r.returncode, 1, r)
         self.assertIn("lookupd address", r.stderr)
+
+
+class RealLookupd:
+    """The built gaffer_lookupd ($GAFFER_LOOKUPD) on a free loopback port."""
+
+    def __init__(self, port=None):
+        binary = os.environ.get("GAFFER_LOOKUPD")
+        if not binary or not os.access(binary, os.X_OK):
+            raise RuntimeError("GAFFER_LOOKUPD must name the built gaffer_lookupd binary")
+        self.port = port or free_port()
+        self.tmp = tempfile.mkdtemp(prefix="gaffer-announce-lookupd-")
+        self.proc = subprocess.Popen([binary, f"--bind=127.0.0.1:{self.port}", "--heartbeat=1",
+                                      f"--state-dir={self.tmp}/state"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: self.proc.poll() is not None or self._ping(), timeout=10, what="gaffer_lookupd")
+        if self.proc.poll() is not None:
+            raise AssertionError("gaffer_lookupd exited early")
+
+    def _ping(self):
+        try:
+            return self.raw("/ping") == b"OK"
+        except OSError:
+            return False
+
+    def raw(self, path):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
+            return r.read()
+
+    def get(self, path):
+        return json.loads(self.raw(path))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class RealLookupdTest(DaemonTestCase):
+    """End to end: gafferd nodes registering with the real gaffer_lookupd."""
+
+    def lookupd(self, port=None):
+        lk = RealLookupd(port)
+        self.addCleanup(lk.stop)
+        return lk
+
+    def node(self, name, lk):
+        return self.daemon(INI, extra_args=["--node-name", name, "--broadcast-address", f"http://{name}.example:5000",
+                                            "--lookupd-address", f"http://127.0.0.1:{lk.port}",
+                                            "--lookupd-heartbeat", "0.3"]).start()
+
+    def sources(self, lk, job):
+        return {s["name"]: sorted(s["pids"]) for s in lk.get(f"/findJob?name={job}")["sources"]}
+
+    def test_nodes_jobs_and_processes_reach_the_lookupd(self):
+        lk = self.lookupd()
+        n1, n2 = self.node("node1", lk), self.node("node2", lk)
+        wait_for(lambda: len(lk.get("/nodes")["nodes"]) == 2, what="two nodes")
+        self.assertEqual(lk.get("/nodes")["nodes"][0]["version"], "0.1")
+        self.assertEqual({n["origin"] for n in lk.get("/nodes")["nodes"]},
+                         {"http://node1.example:5000", "http://node2.example:5000"})
+        pids = lambda d: sorted(d.get_json("/jobs/default/web/pids")["pids"])  # noqa: E731
+        wait_for(lambda: self.sources(lk, "default.web") == {"node1": pids(n1), "node2": pids(n2)},
+                 what="the pids of default.web")
+        n1.request("POST", "/jobs/api", {"name": "x", "cmd": "sleep", "args": ["1000"]})
+        wait_for(lambda: list(self.sources(lk, "api.x")) == ["node1"], what="api.x on node1")
+        n1.request("DELETE", "/jobs/api/x")
+        wait_for(lambda: self.sources(lk, "api.x") == {}, what="api.x gone")
+        # The lookupd drops nodes silent for 3 of its 1 s heartbeats; PINGs keep them.
+        time.sleep(3.5)
+        self.assertEqual(len(lk.get("/nodes")["nodes"]), 2)
+        n2.stop()
+        wait_for(lambda: [n["name"] for n in lk.get("/nodes")["nodes"]] == ["node1"], what="node2 gone")
+
+    def test_a_restarted_lookupd_gets_everything_again(self):
+        lk = self.lookupd()
+        n1 = self.node("node1", lk)
+        wait_for(lambda: lk.get("/jobs")["nb_jobs"] == 2, what="the jobs")
+        port = lk.port
+        lk.stop()
+        lk2 = self.lookupd(port)
+        wait_for(lambda: lk2.get("/jobs")["nb_jobs"] == 2, timeout=15, what="the jobs again")
+        self.assertEqual(self.sources(lk2, "default.web"),
+                         {"node1": sorted(n1.get_json("/jobs/default/web/pids")["pids"])})
 
 
 if __name__ == "__main__":
