@@ -502,14 +502,19 @@ class AnnounceTest(DaemonTestCase):
 class RealLookupd:
     """The built gaffer_lookupd ($GAFFER_LOOKUPD) on a free loopback port."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, require_key=False):
         binary = os.environ.get("GAFFER_LOOKUPD")
         if not binary or not os.access(binary, os.X_OK):
             raise RuntimeError("GAFFER_LOOKUPD must name the built gaffer_lookupd binary")
         self.port = port or free_port()
         self.tmp = tempfile.mkdtemp(prefix="gaffer-announce-lookupd-")
+        self.key = None
+        if require_key:
+            out = subprocess.run([binary, f"--state-dir={self.tmp}/state", "--create-admin-user", "--username=adm",
+                                  "--password=pw"], capture_output=True, text=True, timeout=20, check=True).stdout
+            self.key = re.search(r"API Key: (\S+)", out).group(1)
         self.proc = subprocess.Popen([binary, f"--bind=127.0.0.1:{self.port}", "--heartbeat=1",
-                                      f"--state-dir={self.tmp}/state"],
+                                      f"--state-dir={self.tmp}/state", *(["--require-key"] if require_key else [])],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(lambda: self.proc.poll() is not None or self._ping(), timeout=10, what="gaffer_lookupd")
         if self.proc.poll() is not None:
@@ -522,7 +527,9 @@ class RealLookupd:
             return False
 
     def raw(self, path):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",
+                                     headers={"X-Api-Key": self.key} if self.key else {})
+        with urllib.request.urlopen(req, timeout=5) as r:
             return r.read()
 
     def get(self, path):
@@ -542,15 +549,15 @@ class RealLookupd:
 class RealLookupdTest(DaemonTestCase):
     """End to end: gafferd nodes registering with the real gaffer_lookupd."""
 
-    def lookupd(self, port=None):
-        lk = RealLookupd(port)
+    def lookupd(self, port=None, require_key=False):
+        lk = RealLookupd(port, require_key)
         self.addCleanup(lk.stop)
         return lk
 
-    def node(self, name, lk):
+    def node(self, name, lk, *args):
         return self.daemon(INI, extra_args=["--node-name", name, "--broadcast-address", f"http://{name}.example:5000",
                                             "--lookupd-address", f"http://127.0.0.1:{lk.port}",
-                                            "--lookupd-heartbeat", "0.3"]).start()
+                                            "--lookupd-heartbeat", "0.3", *args]).start()
 
     def sources(self, lk, job):
         return {s["name"]: sorted(s["pids"]) for s in lk.get(f"/findJob?name={job}")["sources"]}
@@ -574,6 +581,14 @@ class RealLookupdTest(DaemonTestCase):
         self.assertEqual(len(lk.get("/nodes")["nodes"]), 2)
         n2.stop()
         wait_for(lambda: [n["name"] for n in lk.get("/nodes")["nodes"]] == ["node1"], what="node2 gone")
+
+    def test_a_lookupd_that_requires_a_key(self):
+        lk = self.lookupd(require_key=True)
+        without = self.node("nokey", lk)
+        wait_for(lambda: "401" in without.output(), what="the refused upgrade in the log")
+        self.node("node1", lk, "--lookupd-key", lk.key)
+        wait_for(lambda: [n["name"] for n in lk.get("/nodes")["nodes"]] == ["node1"], what="node1 registered")
+        wait_for(lambda: lk.get("/jobs")["nb_jobs"] == 2, what="its jobs")
 
     def test_a_restarted_lookupd_gets_everything_again(self):
         lk = self.lookupd()
