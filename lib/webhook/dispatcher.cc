@@ -3,16 +3,12 @@
 //
 // The flow: an EventBus callback turns one event into one Delivery per matching URL and
 // queues them (pending_, oldest first); pump() starts the oldest ready ones while fewer than
-// max_in_flight are open; libcurl asks for socket watches and one timer, which call
-// curl_multi_socket_action; finished transfers are read with curl_multi_info_read and
-// classified (retry.h): delivered, re-queued with a back-off, or failed. libcurl functions
-// are never called from inside libcurl's own callbacks: those only touch loop watches and
-// the timer. Every libcurl call goes through the CurlApi table (curl_api.h), loaded by the
-// first non-empty set_hooks().
+// max_in_flight are open on the CurlLoop (curl_loop.h); finished transfers are
+// classified (retry.h): delivered, re-queued with a back-off, or failed. Every libcurl call
+// goes through the CurlApi table (curl_api.h), loaded by the first non-empty set_hooks().
 #include "lib/webhook/dispatcher.h"
 
 #include <curl/curl.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <cinttypes>
@@ -21,6 +17,7 @@
 #include "lib/base/log.h"
 #include "lib/json/json.h"
 #include "lib/webhook/curl_api.h"
+#include "lib/webhook/curl_loop.h"
 #include "lib/webhook/retry.h"
 #include "lib/webhook/signature.h"
 
@@ -54,12 +51,6 @@ size_t discard_body(char*, size_t size, size_t nmemb, void*) {
     return size * nmemb;
 }
 
-// Every socket is born close-on-exec (style rule 10); libcurl makes it non-blocking.
-curl_socket_t open_socket(void*, curlsocktype, struct curl_sockaddr* addr) {
-    int fd = ::socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
-    return fd < 0 ? CURL_SOCKET_BAD : fd;
-}
-
 template <typename T>
 bool set(const CurlApi& curl, CURL* easy, CURLoption option, T value) {
     return curl.easy_setopt(easy, option, value) == CURLE_OK;
@@ -82,10 +73,6 @@ struct Dispatcher::Transfer {
     std::unique_ptr<curl_slist, SlistDeleter> headers;
 };
 
-void CurlMultiDeleter::operator()(void* multi) const {
-    (void)curl->multi_cleanup(multi);
-}
-
 Dispatcher::Dispatcher(loop::Loop& loop, events::EventBus& bus, Options options)
     : loop_(loop), bus_(bus), options_(std::move(options)) {}
 
@@ -100,39 +87,18 @@ Result<std::unique_ptr<Dispatcher>> Dispatcher::create(loop::Loop& loop, events:
 }
 
 Status Dispatcher::init_curl() {
-    GAFFER_TRY(const CurlApi* curl, curl_api());
-    const curl_version_info_data* info = curl->version_info(CURLVERSION_NOW);
-    bool async_dns = info && (info->features & CURL_VERSION_ASYNCHDNS);
-    log_debug("webhooks: %s, libcurl %s, %s resolver", curl->soname.c_str(), info ? info->version : "?",
-              !async_dns ? "synchronous (host names refused)" : (info->ares ? "c-ares" : "threaded"));
-    std::unique_ptr<void, CurlMultiDeleter> multi(curl->multi_init(), CurlMultiDeleter{curl});
-    if (!multi)
-        return fail(EIO, "curl_multi_init failed");
-    bool good =
-        curl->multi_setopt(multi.get(), CURLMOPT_SOCKETFUNCTION, &Dispatcher::on_curl_socket) == CURLM_OK &&
-        curl->multi_setopt(multi.get(), CURLMOPT_SOCKETDATA, this) == CURLM_OK &&
-        curl->multi_setopt(multi.get(), CURLMOPT_TIMERFUNCTION, &Dispatcher::on_curl_timer) == CURLM_OK &&
-        curl->multi_setopt(multi.get(), CURLMOPT_TIMERDATA, this) == CURLM_OK &&
-        curl->multi_setopt(multi.get(), CURLMOPT_MAXCONNECTS, static_cast<long>(options_.max_in_flight)) == CURLM_OK;
-    if (!good)
-        return fail(EIO, "curl_multi_setopt failed");
-    curl_ = curl;
-    async_dns_ = async_dns;
-    multi_ = std::move(multi);
+    GAFFER_TRY(auto curl, CurlLoop::create(loop_, static_cast<long>(options_.max_in_flight)));
+    async_dns_ = curl->async_dns();
+    curl_ = std::move(curl);
     return ok();
 }
 
 Dispatcher::~Dispatcher() {
     for (auto& [pattern, id] : subs_) bus_.unsubscribe(id);
-    // Drop the watches first: libcurl closes its sockets below, and a watch must go before
-    // its fd does. The callbacks then find nothing to do.
     closing_ = true;
-    for (auto& [fd, id] : sockets_) loop_.unwatch(id);
-    sockets_.clear();
-    for (auto& [easy, t] : transfers_) (void)curl_->multi_remove_handle(multi_.get(), easy);
+    // The CurlLoop abandons the transfers (no callback) before their handles go.
+    curl_.reset();
     transfers_.clear();
-    multi_.reset();
-    loop_.cancel_timer(curl_timer_);
     loop_.cancel_timer(retry_timer_);
 }
 
@@ -245,7 +211,7 @@ void Dispatcher::arm_retry_timer(loop::Clock::time_point when) {
 
 void Dispatcher::start(Delivery d) {
     ++d.attempts;
-    const CurlApi& curl = *curl_;  // deliveries exist only once hooks (and libcurl) were set
+    const CurlApi& curl = curl_->curl();  // deliveries exist only once hooks (and libcurl) were set
     auto t = std::make_unique<Transfer>(
         Transfer{std::move(d), {nullptr, EasyDeleter{&curl}}, {nullptr, SlistDeleter{&curl}}});
     const Delivery& dv = t->delivery;
@@ -275,7 +241,6 @@ void Dispatcher::start(Delivery d) {
     }
     const std::string& body = dv.payload->body;
     good = good && set(curl, easy, CURLOPT_URL, dv.url.c_str()) && set(curl, easy, CURLOPT_PRIVATE, t.get()) &&
-           set(curl, easy, CURLOPT_NOSIGNAL, 1L) &&
 #if LIBCURL_VERSION_NUM >= 0x075500
            set(curl, easy, CURLOPT_PROTOCOLS_STR, "http,https") &&
 #else
@@ -287,115 +252,37 @@ void Dispatcher::start(Delivery d) {
            set(curl, easy, CURLOPT_USERAGENT, kUserAgent) &&
            set(curl, easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count())) &&
            set(curl, easy, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count())) &&
-           set(curl, easy, CURLOPT_WRITEFUNCTION, &discard_body) &&
-           set(curl, easy, CURLOPT_OPENSOCKETFUNCTION, &open_socket);
+           set(curl, easy, CURLOPT_WRITEFUNCTION, &discard_body);
     if (!good)
         return note_failure(dv, "cannot set up the request");
 
     Transfer* raw = t.get();
     transfers_.emplace(easy, std::move(t));
-    CURLMcode rc = curl.multi_add_handle(multi_.get(), easy);
-    if (rc != CURLM_OK) {
+    Status added = curl_->add(easy, [this, easy](CURLcode result) {
+        finish(easy, result);
+        pump();
+    });
+    if (!added) {
         Delivery failed = std::move(raw->delivery);
         transfers_.erase(easy);
-        return note_failure(failed, curl.multi_strerror(rc));
+        return note_failure(failed, added.error().message());
     }
     log_debug("webhook %s: POST '%s' (attempt %d)", redact_url(raw->delivery.url).c_str(),
               raw->delivery.payload->type.c_str(), raw->delivery.attempts);
 }
 
-int Dispatcher::on_curl_socket(void* /*easy*/, int fd, int what, void* userp, void* /*socketp*/) {
-    auto* self = static_cast<Dispatcher*>(userp);
-    if (self->closing_)
-        return 0;
-    auto it = self->sockets_.find(fd);
-    if (what == CURL_POLL_REMOVE) {
-        if (it != self->sockets_.end()) {
-            self->loop_.unwatch(it->second);
-            self->sockets_.erase(it);
-        }
-        return 0;
-    }
-    uint32_t events = 0;
-    if (what & CURL_POLL_IN)
-        events |= POLLIN;
-    if (what & CURL_POLL_OUT)
-        events |= POLLOUT;
-    if (it != self->sockets_.end()) {
-        if (self->loop_.modify(it->second, events))
-            return 0;
-        // The registration is stale (say the backend lost it); start afresh.
-        self->loop_.unwatch(it->second);
-        self->sockets_.erase(it);
-    }
-    auto w = self->loop_.watch(fd, events, [self, fd](uint32_t revents) {
-        int mask = 0;
-        if (revents & (POLLIN | POLLHUP))
-            mask |= CURL_CSELECT_IN;
-        if (revents & POLLOUT)
-            mask |= CURL_CSELECT_OUT;
-        if (revents & POLLERR)
-            mask |= CURL_CSELECT_ERR;
-        self->socket_action(fd, mask);
-    });
-    if (!w) {
-        log_debug("webhooks: cannot watch fd %d: %s", fd, w.error().message().c_str());
-        return -1;  // libcurl fails the transfers on this socket
-    }
-    self->sockets_.emplace(fd, *w);
-    return 0;
-}
-
-int Dispatcher::on_curl_timer(void* /*multi*/, long timeout_ms, void* userp) {
-    auto* self = static_cast<Dispatcher*>(userp);
-    if (self->closing_)
-        return 0;
-    self->loop_.cancel_timer(self->curl_timer_);
-    self->curl_timer_ = 0;
-    if (timeout_ms < 0)
-        return 0;
-    // Zero means "as soon as possible", but not from inside this callback: a loop timer
-    // due now runs on the next turn.
-    self->curl_timer_ = self->loop_.add_timer(std::chrono::milliseconds(timeout_ms), [self] {
-        self->curl_timer_ = 0;
-        self->socket_action(CURL_SOCKET_TIMEOUT, 0);
-    });
-    return 0;
-}
-
-void Dispatcher::socket_action(int fd, int mask) {
-    int running = 0;
-    CURLMcode rc = curl_->multi_socket_action(multi_.get(), fd, mask, &running);
-    if (rc != CURLM_OK)
-        log_debug("webhooks: curl_multi_socket_action: %s", curl_->multi_strerror(rc));
-    drain_done();
-    pump();
-}
-
-void Dispatcher::drain_done() {
-    int left = 0;
-    while (CURLMsg* m = curl_->multi_info_read(multi_.get(), &left)) {
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        // The message dies with the handle: copy what finish() needs first.
-        CURL* easy = m->easy_handle;
-        CURLcode result = m->data.result;
-        finish(easy, result);
-    }
-}
-
 void Dispatcher::finish(void* easy, int curl_code) {
+    const CurlApi& curl = curl_->curl();
     long status = 0;
-    (void)curl_->easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-    (void)curl_->multi_remove_handle(multi_.get(), easy);
+    (void)curl.easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     auto it = transfers_.find(easy);
     if (it == transfers_.end())
         return;  // not ours: cannot happen, nothing to account
     Delivery d = std::move(it->second->delivery);
     transfers_.erase(it);
 
-    std::string why = curl_code != CURLE_OK ? curl_->easy_strerror(static_cast<CURLcode>(curl_code))
-                                            : "HTTP " + std::to_string(status);
+    std::string why =
+        curl_code != CURLE_OK ? curl.easy_strerror(static_cast<CURLcode>(curl_code)) : "HTTP " + std::to_string(status);
     switch (classify(curl_code, status)) {
         case Outcome::kDelivered:
             ++stats_.delivered;

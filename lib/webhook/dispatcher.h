@@ -8,9 +8,8 @@
 // libcurl is loaded at run time (curl_api.h) by the first set_hooks() with at least one
 // hook; a Dispatcher without hooks never loads it, and gafferd does not link it.
 //
-// I/O: libcurl's multi API driven by the gafferd Loop. CURLMOPT_SOCKETFUNCTION maps to
-// Loop::watch/modify/unwatch, CURLMOPT_TIMERFUNCTION to one loop timer, and both call
-// curl_multi_socket_action; nothing polls, nothing blocks, and gafferd creates no thread.
+// I/O: libcurl's multi API driven by the gafferd Loop (curl_loop.h): nothing polls,
+// nothing blocks, and gafferd creates no thread.
 // Name resolution: libcurl answers IP literals and "localhost" itself. For other names it
 // uses its asynchronous resolver; Debian's libcurl has the threaded one, so getaddrinfo runs
 // on a short-lived thread inside libcurl, never on the loop. A libcurl without an
@@ -52,14 +51,7 @@
 
 namespace gaffer::webhook {
 
-struct CurlApi;
-
-// Frees a libcurl multi handle through the table it was made with (Dispatcher's own; at
-// namespace scope so that it is default-constructible inside the class).
-struct CurlMultiDeleter {
-    const CurlApi* curl = nullptr;
-    void operator()(void* multi) const;
-};
+class CurlLoop;
 
 struct Options {
     std::string secret;  // [gaffer] webhook_secret; empty = unsigned requests
@@ -138,32 +130,23 @@ private:
     void enqueue(Delivery d);
     void pump();
     void start(Delivery d);
-    void socket_action(int fd, int mask);
-    void drain_done();
     void finish(void* easy, int curl_code);
     void arm_retry_timer(loop::Clock::time_point when);
     void note_failure(const Delivery& d, const std::string& why);
 
-    // libcurl callbacks (C linkage-compatible statics; `userp` is the Dispatcher).
-    static int on_curl_socket(void* easy, int fd, int what, void* userp, void* socketp);
-    static int on_curl_timer(void* multi, long timeout_ms, void* userp);
-
     loop::Loop& loop_;
     events::EventBus& bus_;
     Options options_;
-    const CurlApi* curl_ = nullptr;  // set by init_curl(), then for good
+    std::unique_ptr<CurlLoop> curl_;  // set by init_curl(), then for good
     bool async_dns_ = false;
-    std::unique_ptr<void, CurlMultiDeleter> multi_;
     HookSet hooks_;
     std::map<std::string, events::EventBus::SubId> subs_;             // pattern → subscription
     std::map<uint64_t, Delivery> pending_;                            // by event order; oldest first
     std::unordered_map<void*, std::unique_ptr<Transfer>> transfers_;  // easy handle → attempt
-    std::unordered_map<int, loop::Loop::WatchId> sockets_;            // curl's sockets
-    loop::Loop::TimerId curl_timer_ = 0;
     loop::Loop::TimerId retry_timer_ = 0;
     loop::Clock::time_point retry_at_{};
     uint64_t next_seq_ = 1;
-    bool closing_ = false;  // in the destructor: libcurl callbacks do nothing
+    bool closing_ = false;  // in the destructor: nothing more is started
     Stats stats_;
     RateLimit drop_log_, fail_log_;
 };
