@@ -33,11 +33,12 @@ ALLOWED = {
     "http": {"base", "model", "json", "config", "loop", "events", "manager", "auth", "io", "ws", "ops"},
     "dbus": {"base", "model", "json", "loop", "events", "manager", "ops", "auth"},
     "console": {"base", "model", "json", "loop", "events", "manager"},
+    "etcd": {"base", "model", "json", "loop", "events", "manager", "webhook", "lookup"},
 }
 # Top-level directories outside lib/ and the modules they may include.
 FRONT = {
     "ctl": {"base", "model", "json", "config"},
-    "daemon": {"base", "loop", "model", "json", "config", "cgroup", "events", "webhook", "auth", "manager", "ops", "http", "dbus", "console"},
+    "daemon": {"base", "loop", "model", "json", "config", "cgroup", "events", "webhook", "auth", "manager", "ops", "http", "dbus", "console", "etcd"},
     # gaffer's local mode runs the engine in-process (issue 14): wiring like daemon/.
     "ctl/gaffer": {"base", "loop", "model", "json", "config", "events", "manager", "http", "console"},
 }
