@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "lib/base/utf8.h"
 #include "lib/webhook/retry.h"
 
 namespace gaffer::etcd {
@@ -324,7 +325,7 @@ std::optional<std::string> JsonStreamSplitter::next() {
 }
 
 bool valid_node_name(std::string_view name) {
-    return !name.empty() && std::none_of(name.begin(), name.end(), [](char c) {
+    return !name.empty() && utf8::valid(name) && std::none_of(name.begin(), name.end(), [](char c) {
         return c == '/' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
     });
 }
@@ -357,7 +358,9 @@ std::optional<ParsedKey> parse_key(std::string_view key) {
     if (!rest.starts_with("jobs/"))
         return std::nullopt;
     rest.remove_prefix(5);
-    if (rest.empty() || rest.find('/') != std::string_view::npos)
+    // The same rule as a node name: two names that differ only in invalid bytes would
+    // become one job once written as JSON (U+FFFD), and the registry would see one.
+    if (!valid_node_name(rest))
         return std::nullopt;
     out.job = std::string(rest);
     return out;

@@ -12,7 +12,8 @@
 // Key layout (the shared decisions of issue 15), every value JSON:
 //   /gaffer/v1/nodes/<name>/info              {"name","origin","version"}
 //   /gaffer/v1/nodes/<name>/jobs/<sid.job>    {"pids":[...]}
-// A node name never contains '/' and is not empty; a job name is "sid.job".
+// A node or job name is valid UTF-8, not empty, without '/' or control characters; a job
+// name is "sid.job" (the registry checks that part).
 #pragma once
 
 #include <chrono>
@@ -131,7 +132,7 @@ private:
 inline constexpr std::string_view kNodesPrefix = "/gaffer/v1/nodes/";
 inline constexpr const char* kProtocolVersion = "0.1";
 
-// False for an empty name, one with '/', or control bytes.
+// False for an empty name, one with '/', control bytes or invalid UTF-8.
 bool valid_node_name(std::string_view name);
 std::string node_prefix(std::string_view node);  // ".../nodes/<node>/"
 std::string info_key(std::string_view node);

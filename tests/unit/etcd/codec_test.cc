@@ -184,6 +184,9 @@ TEST(EtcdKeys, LayoutAndParsing) {
     EXPECT_FALSE(valid_node_name(""));
     EXPECT_FALSE(valid_node_name("a/b"));
     EXPECT_FALSE(valid_node_name("a\nb"));
+    EXPECT_FALSE(valid_node_name("a\xff"));
+    EXPECT_FALSE(parse_key("/gaffer/v1/nodes/n1/jobs/web.\xff"));
+    EXPECT_FALSE(parse_key("/gaffer/v1/nodes/n1/jobs/web.\x01"));
 }
 
 TEST(EtcdValues, InfoAndJobs) {
