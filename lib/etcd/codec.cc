@@ -199,6 +199,25 @@ std::string range_request(std::string_view key, std::string_view range_end) {
     return dump_object(std::move(o));
 }
 
+std::string txn_request(const std::vector<TxnOp>& ops) {
+    json::JsonPtr success = json::take(json_array());
+    for (const auto& op : ops) {
+        json::JsonPtr req = json::take(json_object());
+        json::set(req.get(), "key", json::str(base64_encode(op.key)));
+        if (op.value) {
+            json::set(req.get(), "value", json::str(base64_encode(*op.value)));
+            if (op.lease != 0)
+                json::set(req.get(), "lease", int64_str(op.lease));
+        }
+        json::JsonPtr item = json::take(json_object());
+        json::set(item.get(), op.value ? "request_put" : "request_delete_range", std::move(req));
+        json_array_append_new(success.get(), item.release());
+    }
+    json::JsonPtr o = json::take(json_object());
+    json::set(o.get(), "success", std::move(success));
+    return dump_object(std::move(o));
+}
+
 std::string watch_request(std::string_view key, std::string_view range_end, int64_t start_revision) {
     json::JsonPtr create = json::take(json_object());
     json::set(create.get(), "key", json::str(base64_encode(key)));

@@ -63,6 +63,18 @@ std::string lease_request(int64_t lease);
 std::string put_request(std::string_view key, std::string_view value, int64_t lease);
 // POST /v3/kv/range and /v3/kv/deleterange; range_end empty = the one key.
 std::string range_request(std::string_view key, std::string_view range_end);
+// One operation of a transaction: a put (with `lease`, 0 = none) or, without a value, a
+// delete of the one key.
+struct TxnOp {
+    std::string key;
+    std::optional<std::string> value;
+    int64_t lease = 0;
+};
+// etcd refuses a transaction of more operations (its --max-txn-ops default), or one that
+// names a key twice.
+inline constexpr std::size_t kMaxTxnOps = 128;
+// POST /v3/kv/txn: no compare, every op in `success` (applied atomically, in one revision).
+std::string txn_request(const std::vector<TxnOp>& ops);
 // POST /v3/watch: a create_request from `start_revision` (0 = from now).
 std::string watch_request(std::string_view key, std::string_view range_end, int64_t start_revision);
 

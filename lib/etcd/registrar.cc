@@ -154,44 +154,55 @@ void Registrar::schedule_flush() {
 }
 
 void Registrar::write_next() {
-    while (state_ == State::kWriting && call_ == 0 && !dirty_.empty()) {
+    if (state_ != State::kWriting || call_ != 0)
+        return;
+    // The dirty jobs whose entry differs from what this session wrote, as one transaction
+    // (at most kMaxTxnOps keys and about kMaxTxnBytes): etcd syncs its log once per
+    // request, so 500 jobs cost 4 requests, not 500.
+    std::vector<TxnOp> ops;
+    std::vector<std::pair<std::string, std::string>> batch;  // job, value ("" = deleted)
+    std::size_t bytes = 0;
+    while (!dirty_.empty() && ops.size() < kMaxTxnOps && bytes < kMaxTxnBytes) {
         std::string job = std::move(dirty_.extract(dirty_.begin()).value());
         auto pids = manager_.pids(model::JobName::parse(job));
-        std::string key = job_key(options_.info.name, job);
-        auto done = [this, job](std::string value) {
-            return [this, job, value = std::move(value)](Result<std::string> body) {
-                call_ = 0;
-                if (auto rev = revision_of(body); !rev) {
-                    dirty_.insert(job);  // rewritten by the next session anyway
-                    return failed(rev.error());
-                }
-                ++stats_.writes;
-                if (value.empty())
-                    written_.erase(job);
-                else
-                    written_[job] = value;
-                write_next();
-            };
-        };
+        auto w = written_.find(job);
+        TxnOp op{job_key(options_.info.name, job), std::nullopt, lease_};
         if (pids) {
-            std::string value = job_value(*pids);
-            if (auto w = written_.find(job); w != written_.end() && w->second == value)
+            op.value = job_value(*pids);
+            if (w != written_.end() && w->second == *op.value)
                 continue;
-            call_ = client_->call("/v3/kv/put", put_request(key, value, lease_), done(value));
-        } else {
-            // Unloaded: only a key this session wrote can exist (begin() cleared the rest).
-            if (!written_.contains(job))
-                continue;
-            call_ = client_->call("/v3/kv/deleterange", range_request(key, ""), done(std::string()));
+        } else if (w == written_.end()) {
+            continue;  // unloaded: only a key this session wrote can exist (clear() removed the rest)
         }
+        bytes += op.key.size() + (op.value ? op.value->size() : 0);
+        batch.emplace_back(job, op.value.value_or(std::string()));
+        ops.push_back(std::move(op));
     }
-    if (!complete_ && in_sync()) {
-        complete_ = true;
-        ++stats_.registrations;
-        if (failures_ > 0)
-            log_info("etcd registry: registered again as '%s'", options_.info.name.c_str());
-        failures_ = 0;
+    if (ops.empty()) {
+        if (!complete_ && in_sync()) {
+            complete_ = true;
+            ++stats_.registrations;
+            if (failures_ > 0)
+                log_info("etcd registry: registered again as '%s'", options_.info.name.c_str());
+            failures_ = 0;
+        }
+        return;
     }
+    call_ = client_->call("/v3/kv/txn", txn_request(ops), [this, batch = std::move(batch)](Result<std::string> body) {
+        call_ = 0;
+        if (auto rev = revision_of(body); !rev) {
+            for (const auto& [job, value] : batch) dirty_.insert(job);  // rewritten by the next session anyway
+            return failed(rev.error());
+        }
+        stats_.writes += batch.size();
+        for (const auto& [job, value] : batch) {
+            if (value.empty())
+                written_.erase(job);
+            else
+                written_[job] = value;
+        }
+        write_next();
+    });
 }
 
 void Registrar::keepalive() {

@@ -13,9 +13,9 @@
 // Then the lease is kept alive every heartbeat, and the events that change a job's pids
 // (load, unload, spawn, reap, exit, stop_process, update) mark the job dirty; dirty jobs are
 // rewritten after a short coalescing delay (a burst of events costs one write per job),
-// from the Manager's state at that time (its pids, or a delete once it is unloaded), one
-// request at a time so that writes to a key land in order. A value equal to the one
-// written last is not sent again.
+// from the Manager's state at that time (its pids, or a delete once it is unloaded), in
+// transactions of up to kMaxTxnOps jobs, one request at a time so that writes to a key
+// land in order. A value equal to the one written last is not sent again.
 //
 // Any failure (etcd unreachable, an error answer, a keepalive finding the lease gone, as
 // after a SIGSTOP longer than the TTL) abandons the session and starts again from 1 after a
@@ -52,6 +52,10 @@ namespace gaffer::etcd {
 
 class Client;
 
+// A transaction of job writes stops growing past this many bytes of keys and values (etcd
+// refuses requests over --max-request-bytes, 1.5 MiB by default).
+inline constexpr std::size_t kMaxTxnBytes = 512 * 1024;
+
 struct RegistrarOptions {
     std::vector<std::string> endpoints;  // parse_endpoints()
     NodeInfo info;                       // name (the key), origin (broadcast URL), version
@@ -67,7 +71,7 @@ public:
     struct Stats {
         std::uint64_t registrations = 0;  // sessions completed (every job written)
         std::uint64_t failures = 0;       // sessions abandoned
-        std::uint64_t writes = 0;         // puts and deletes of job keys
+        std::uint64_t writes = 0;         // puts and deletes of job keys (not requests)
     };
 
     // EINVAL for an invalid node name (codec.h valid_node_name) or heartbeat below 100 ms,

@@ -59,6 +59,13 @@ TEST(EtcdRequests, AreTheGatewayJson) {
               R"({"create_request":{"key":"Zm9v","range_end":"Zm9w","start_revision":"12"}})");
 }
 
+TEST(EtcdRequests, TransactionsOfPutsAndDeletes) {
+    EXPECT_EQ(txn_request({{"foo", "bar", 7}, {"fop", std::nullopt, 7}, {"x", "", 0}}),
+              R"({"success":[{"request_put":{"key":"Zm9v","value":"YmFy","lease":"7"}},)"
+              R"({"request_delete_range":{"key":"Zm9w"}},{"request_put":{"key":"eA==","value":""}}]})");
+    EXPECT_EQ(txn_request({}), R"({"success":[]})");
+}
+
 constexpr const char* kHeader =
     R"("header":{"cluster_id":"15118495548433857066","member_id":"13668033151171901709","revision":"2","raft_term":"2"})";
 
