@@ -14,7 +14,9 @@
 #
 # Environment: BENCH_QUICK=1, BENCH_RUNS=N, BENCH_PEERS=raw,gafferd,supervisord,pm2,s6,
 # BENCH_README=0|1, BENCH_NICE=-10 (the niceness of the whole run, when allowed; 0 = as is),
-# BENCH_PROCFILE=1|0|only (run the Procfile bench too (default), not, or only it).
+# BENCH_PROCFILE=1|0|only (run the Procfile bench too (default), not, or only it),
+# BENCH_LOOKUPD=1|0|only (the same for the lookupd bench, bench/lookupd_bench.py: 1000 jobs
+# x 5 processes registered by 10 nodes; results in bench/results/<date>-lookupd.*).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -85,8 +87,18 @@ fi
 # start against foreman and node-foreman; results in bench/results/<date>-procfile.*).
 # BENCH_PROCFILE=0 skips the latter, BENCH_PROCFILE=only runs only it.
 status=0
+if [ "${BENCH_LOOKUPD:-1}" = only ]; then
+  largs=(--build "$build" --out "$here/results")
+  [ "${BENCH_QUICK:-0}" = 1 ] && largs+=(--quick)
+  exec "${nice_cmd[@]}" python3 "$here/lookupd_bench.py" "${largs[@]}"
+fi
 if [ "${BENCH_PROCFILE:-1}" != only ]; then
   "${nice_cmd[@]}" python3 "$here/harness.py" "${args[@]}" || status=$?
+fi
+if [ "${BENCH_LOOKUPD:-1}" != 0 ] && [ "${BENCH_PROCFILE:-1}" != only ]; then
+  largs=(--build "$build" --out "$here/results")
+  [ "${BENCH_QUICK:-0}" = 1 ] && largs+=(--quick)
+  "${nice_cmd[@]}" python3 "$here/lookupd_bench.py" "${largs[@]}" || status=$?
 fi
 if [ "${BENCH_PROCFILE:-1}" != 0 ]; then
   pargs=(--build "$build" --out "$here/results")
