@@ -130,9 +130,13 @@ Status Client::send(Call& call) {
     if (!call.easy)
         return fail(ENOMEM, "etcd: curl_easy_init failed");
     if (!call.headers) {
-        call.headers = curl.slist_append(nullptr, "Content-Type: application/json");
-        if (!call.headers)
-            return fail(ENOMEM, "etcd: curl_slist_append failed");
+        // No "Expect: 100-continue" round trip before a large transaction.
+        for (const char* h : {"Content-Type: application/json", "Expect:"}) {
+            curl_slist* next = curl.slist_append(call.headers, h);
+            if (!next)
+                return fail(ENOMEM, "etcd: curl_slist_append failed");
+            call.headers = next;
+        }
     }
     call.answer.clear();
     call.answered = false;
