@@ -305,11 +305,13 @@ class TestMirror(EtcdTestCase):
     def tearDown(self):
         self.tool.stdin.close()
         try:
-            self.tool.wait(5)
+            rc = self.tool.wait(5)
         except subprocess.TimeoutExpired:
             end_by_pid(self.tool)
+            rc = None
         self.tool.stdout.close()
         super().tearDown()
+        self.assertEqual(rc, 0, "etcd-mirror-tool did not end cleanly at the end of its input")
 
     def _read(self):
         for line in self.tool.stdout:
