@@ -12,7 +12,8 @@
 //   * a reconcile with the keys the core already follows emits no event, except the
 //     add_node/remove_node pair of a node the registry refuses again (null fields);
 //   * a fresh registry and core reconciled once with the final keys give the same
-//     nodes(), jobs() and sessions() (arrays compared as sets) as the one fed step by step.
+//     nodes(), jobs() and sessions() (arrays as sets, objects in name order) as the one fed
+//     step by step.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -58,10 +59,14 @@ std::string canon(const json_t* j) {
         return out + "]";
     }
     if (json_is_object(j)) {
-        std::string out = "{";
+        // Members in name order: an object keyed by job name (sessions()) lists them in
+        // registration order.
+        std::map<std::string, std::string> members;
         const char* k;
         const json_t* v;
-        json_object_foreach(const_cast<json_t*>(j), k, v) out += std::string(k) + ":" + canon(v) + ",";
+        json_object_foreach(const_cast<json_t*>(j), k, v) members[k] = canon(v);
+        std::string out = "{";
+        for (const auto& [name, value] : members) out += name + ":" + value + ",";
         return out + "}";
     }
     return json::dump(j);
