@@ -191,11 +191,13 @@ std::string put_request(std::string_view key, std::string_view value, int64_t le
     return dump_object(std::move(o));
 }
 
-std::string range_request(std::string_view key, std::string_view range_end) {
+std::string range_request(std::string_view key, std::string_view range_end, bool keys_only) {
     json::JsonPtr o = json::take(json_object());
     json::set(o.get(), "key", json::str(base64_encode(key)));
     if (!range_end.empty())
         json::set(o.get(), "range_end", json::str(base64_encode(range_end)));
+    if (keys_only)
+        json::set(o.get(), "keys_only", json::take(json_true()));
     return dump_object(std::move(o));
 }
 

@@ -61,8 +61,9 @@ std::string grant_request(std::chrono::seconds ttl);
 std::string lease_request(int64_t lease);
 // POST /v3/kv/put; lease 0 = none.
 std::string put_request(std::string_view key, std::string_view value, int64_t lease);
-// POST /v3/kv/range and /v3/kv/deleterange; range_end empty = the one key.
-std::string range_request(std::string_view key, std::string_view range_end);
+// POST /v3/kv/range and /v3/kv/deleterange; range_end empty = the one key; `keys_only`:
+// a range without the values.
+std::string range_request(std::string_view key, std::string_view range_end, bool keys_only = false);
 // One operation of a transaction: a put (with `lease`, 0 = none) or, without a value, a
 // delete of the one key.
 struct TxnOp {

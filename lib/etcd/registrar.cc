@@ -86,6 +86,7 @@ void Registrar::failed(const Error& why) {
         log_debug("etcd registry: %s", why.message().c_str());
     lease_ = 0;
     written_.clear();
+    present_.clear();
     state_ = State::kBackoff;
     auto delay = jittered_backoff(failures_, options_.first_backoff, options_.max_backoff, rng_);
     timer_ = loop_.add_timer(delay, [this] {
@@ -104,18 +105,23 @@ void Registrar::begin() {
             return failed(grant.error());
         lease_ = grant->id;
         keepalive_timer_ = loop_.add_timer(options_.heartbeat, [this] { keepalive(); });
-        clear();
+        survey();
     });
 }
 
-void Registrar::clear() {
-    state_ = State::kClearing;
-    std::string prefix = node_prefix(options_.info.name);
-    call_ = client_->call("/v3/kv/deleterange", range_request(prefix, prefix_end(prefix)),
+void Registrar::survey() {
+    state_ = State::kSurveying;
+    std::string prefix = node_prefix(options_.info.name) + "jobs/";
+    call_ = client_->call("/v3/kv/range", range_request(prefix, prefix_end(prefix), /*keys_only=*/true),
                           [this](Result<std::string> body) {
                               call_ = 0;
-                              if (auto rev = revision_of(body); !rev)
-                                  return failed(rev.error());
+                              auto range = body ? parse_range(*body) : Result<RangeResult>(fail(body.error()));
+                              if (!range)
+                                  return failed(range.error());
+                              present_.clear();
+                              for (const auto& kv : range->kvs)
+                                  if (auto key = parse_key(kv.key); key && key->job && key->node == options_.info.name)
+                                      present_.insert(*key->job);
                               put_info();
                           });
 }
@@ -134,6 +140,7 @@ void Registrar::put_info() {
 
 void Registrar::mark_all_dirty() {
     for (auto& name : manager_.jobs()) dirty_.insert(name);
+    dirty_.insert(present_.begin(), present_.end());
 }
 
 void Registrar::on_event(const json_t* msg) {
@@ -171,8 +178,8 @@ void Registrar::write_next() {
             op.value = job_value(*pids);
             if (w != written_.end() && w->second == *op.value)
                 continue;
-        } else if (w == written_.end()) {
-            continue;  // unloaded: only a key this session wrote can exist (clear() removed the rest)
+        } else if (w == written_.end() && !present_.contains(job)) {
+            continue;  // unloaded, and etcd has no key for it
         }
         bytes += op.key.size() + (op.value ? op.value->size() : 0);
         batch.emplace_back(job, op.value.value_or(std::string()));
@@ -196,6 +203,7 @@ void Registrar::write_next() {
         }
         stats_.writes += batch.size();
         for (const auto& [job, value] : batch) {
+            present_.erase(job);
             if (value.empty())
                 written_.erase(job);
             else

@@ -6,10 +6,13 @@
 // Registration, from the start and after any failure:
 //   1. grant a lease of TTL = 3 heartbeats (rounded up to whole seconds, at least 2: etcd
 //      raises shorter ones to its minimum anyway);
-//   2. delete every key under /gaffer/v1/nodes/<name>/ (what a previous lease left: jobs
-//      unloaded since, a crashed predecessor);
+//   2. read which job keys the node already has under /gaffer/v1/nodes/<name>/ (what an
+//      older lease left: etcd was away for a while, a crashed predecessor);
 //   3. put `info`, then `jobs/<sid.job>` = {"pids": [...]} for every job (pids as the HTTP
-//      API shows them, Manager::pids), all with the lease.
+//      API shows them, Manager::pids), all with the new lease, and delete the keys of 2.
+//      that name no loaded job. Nothing is deleted and put again: a mirror (mirror.h)
+//      sees only what really changed, so a node re-registering after etcd came back
+//      makes no churn of remove/add events in the lookupds.
 // Then the lease is kept alive every heartbeat, and the events that change a job's pids
 // (load, unload, spawn, reap, exit, stop_process, update) mark the job dirty; dirty jobs are
 // rewritten after a short coalescing delay (a burst of events costs one write per job),
@@ -94,17 +97,17 @@ public:
 
 private:
     enum class State {
-        kBackoff,   // waiting to start a session (timer_)
-        kGranting,  // lease grant in flight
-        kClearing,  // deleterange of the node's prefix in flight
-        kWriting,   // info written; dirty jobs being written
-        kStopped,   // shutdown()
+        kBackoff,    // waiting to start a session (timer_)
+        kGranting,   // lease grant in flight
+        kSurveying,  // the range of the node's job keys in flight
+        kWriting,    // info written; dirty jobs being written
+        kStopped,    // shutdown()
     };
 
     Registrar(loop::Loop& loop, events::EventBus& bus, const manager::Manager& manager, RegistrarOptions options,
               std::unique_ptr<Client> client);
     void begin();     // 1. grant
-    void clear();     // 2. delete what the node had
+    void survey();    // 2. read what the node has
     void put_info();  // 3. info, then every job
     void on_event(const json_t* msg);
     void mark_all_dirty();
@@ -129,6 +132,7 @@ private:
     loop::Loop::TimerId flush_timer_ = 0;      // coalescing
     std::set<std::string> dirty_;
     std::map<std::string, std::string> written_;  // job -> value written in this session
+    std::set<std::string> present_;               // job keys survey() found, not rewritten yet
     int failures_ = 0;                            // in a row
     bool complete_ = false;                       // this session wrote everything once
     Stats stats_;

@@ -364,6 +364,33 @@ class TestMirror(EtcdTestCase):
         wait_for(lambda: self.ask("jobs")["nb_jobs"] == 1 and len(self.ask("jobs")["jobs"][0]["sources"]) == 2,
                  timeout=10, what="both sources again")
 
+    def test_reregistration_after_etcd_returns_makes_no_churn(self):
+        # TTL 6 s: the old lease outlives the outage, so the node never really left etcd.
+        d = self.node("n1", heartbeat="2")
+        node = {"name": "n1", "origin": f"http://n1:{d.tcp_port}", "version": "0.1"}
+
+        def job_is(pids):
+            return lambda: self.ask("jobs") == {"nb_jobs": 1, "jobs": [{"name": "default.sleeper", "sources": [
+                {"name": "n1", "pids": pids, "node_info": node}]}]}
+        wait_for(job_is([1, 2]), what="n1 in the mirror")
+        old_lease = {lease for _, lease in self.node_keys("n1").values()}
+        self.events.clear()
+        self.etcd.stop()
+        # A change while etcd is away: its write fails and the node registers again.
+        self.assertEqual(d.request("POST", "/jobs/default/sleeper/numprocesses", {"scale": "=3"}).status, 200)
+        time.sleep(0.5)
+        self.etcd.start()
+        self.wait_keys("n1", {"info": node, "jobs/default.sleeper": {"pids": [1, 2, 3]}})
+        wait_for(lambda: {lease for _, lease in self.node_keys("n1").values()}.isdisjoint(old_lease),
+                 what="the keys under a new lease")
+        wait_for(job_is([1, 2, 3]), what="the mirror to show the new pid")
+        wait_for(lambda: self.ask("status")["watching"], what="the mirror to watch again")
+        time.sleep(0.5)
+        self.ask("status")  # collect the events so far
+        kinds = [e["event"] for e in self.events]
+        self.assertEqual(kinds, ["add_process"], self.events)
+        self.assertIn("registering again", d.output())
+
     def test_mirror_reads_what_was_there_before_it(self):
         # Keys written by hand (as another gafferd version would): the mirror's first range.
         self.etcd.post("/v3/kv/put", {"key": b64(PREFIX + "x/info"),

@@ -55,6 +55,7 @@ TEST(EtcdRequests, AreTheGatewayJson) {
     EXPECT_EQ(put_request("foo", "bar", 0), R"({"key":"Zm9v","value":"YmFy"})");
     EXPECT_EQ(range_request("foo", "fop"), R"({"key":"Zm9v","range_end":"Zm9w"})");
     EXPECT_EQ(range_request("foo", ""), R"({"key":"Zm9v"})");
+    EXPECT_EQ(range_request("foo", "fop", true), R"({"key":"Zm9v","range_end":"Zm9w","keys_only":true})");
     EXPECT_EQ(watch_request("foo", "fop", 12),
               R"({"create_request":{"key":"Zm9v","range_end":"Zm9w","start_revision":"12"}})");
 }
