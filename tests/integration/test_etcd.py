@@ -13,7 +13,9 @@ dir and ended by pid):
 - the second endpoint is used when the first is down; a bad --registry is a usage error;
 - the lookupd side: etcd-mirror-tool (a lookup::Registry fed by EtcdMirror) shows the
   nodes, jobs and pids, drops a node whose lease expired, and re-reads after etcd comes
-  back.
+  back; a node re-registering after etcd came back makes no churn;
+- gaffer_lookupd --etcd (when $GAFFER_LOOKUPD names it): two lookupds on one etcd answer
+  every §13.3 route the same, and a stopped node leaves both, with remove_node on the feed.
 """
 import base64
 import json
@@ -31,10 +33,11 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gafferlib import Daemon, end_by_pid, free_port, wait_for  # noqa: E402
+from gafferlib import Daemon, WebSocket, end_by_pid, free_port, wait_for  # noqa: E402
 
 ETCD = "/usr/bin/etcd"
 MIRROR_TOOL = os.environ.get("ETCD_MIRROR_TOOL", "")
+LOOKUPD = os.environ.get("GAFFER_LOOKUPD", "")
 PREFIX = "/gaffer/v1/nodes/"
 HEARTBEAT = "0.5"
 
@@ -402,6 +405,78 @@ class TestMirror(EtcdTestCase):
             what="the hand-written node")
         self.etcd.post("/v3/kv/deleterange", {"key": b64(PREFIX + "x/info")})
         wait_for(lambda: self.ask("nodes") == {"nodes": []}, what="the node to go with its info")
+
+
+def canon(value):
+    """A JSON value with its arrays sorted: two lookupds may list in different orders."""
+    if isinstance(value, list):
+        return sorted((canon(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
+    if isinstance(value, dict):
+        return {k: canon(v) for k, v in value.items()}
+    return value
+
+
+@unittest.skipUnless(LOOKUPD and os.access(LOOKUPD, os.X_OK), "GAFFER_LOOKUPD does not name a gaffer_lookupd binary")
+class TestLookupdFromEtcd(EtcdTestCase):
+    def lookupd(self):
+        port = free_port()
+        log = tempfile.TemporaryFile()
+        proc = subprocess.Popen([LOOKUPD, f"--bind=127.0.0.1:{port}", f"--etcd={self.etcd.url}", "--heartbeat=0.5"],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.addCleanup(log.close)
+        self.addCleanup(end_by_pid, proc)
+
+        def up():
+            if proc.poll() is not None:
+                log.seek(0)
+                raise AssertionError(f"gaffer_lookupd --etcd exited: {log.read().decode(errors='replace')}")
+            return self.get(port, "/ping") is not None
+        wait_for(up, what="gaffer_lookupd to answer")
+        return port
+
+    @staticmethod
+    def get(port, path):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            body = r.read()
+            return json.loads(body) if body.startswith(b"{") else body
+
+    def test_two_lookupds_answer_from_etcd_as_from_direct_nodes(self):
+        a = self.node("n1")
+        b = self.node("n2")
+        l1, l2 = self.lookupd(), self.lookupd()
+        feed = WebSocket(l1, "/lookup/websocket")
+        self.addCleanup(feed.close)
+        events = queue.Queue()
+
+        def read():
+            while (msg := feed.recv()) is not None:
+                events.put(json.loads(msg))
+        threading.Thread(target=read, daemon=True).start()
+
+        info = {n: {"name": n, "origin": f"http://{n}:{d.tcp_port}", "version": "0.1"} for n, d in (("n1", a), ("n2", b))}
+        source = {n: {"name": n, "pids": [1, 2], "node_info": info[n]} for n in info}
+        for port in (l1, l2):
+            wait_for(lambda: canon(self.get(port, "/nodes")) == canon({"nodes": [info["n1"], info["n2"]]}),
+                     what="both nodes on every lookupd")
+            wait_for(lambda: canon(self.get(port, "/findJob?name=default.sleeper")) ==
+                     canon({"sources": [source["n1"], source["n2"]]}), what="both sources")
+        for path in ("/nodes", "/jobs", "/sessions", "/sessions/n1", "/findJob?name=default.sleeper",
+                     "/findSession?sessionid=default"):
+            self.assertEqual(canon(self.get(l1, path)), canon(self.get(l2, path)), path)
+        self.assertEqual(canon(self.get(l1, "/jobs")), canon({"nb_jobs": 1, "jobs": [
+            {"name": "default.sleeper", "sources": [source["n1"], source["n2"]]}]}))
+
+        b.signal(signal.SIGSTOP)
+        try:
+            for port in (l1, l2):
+                wait_for(lambda: self.get(port, "/nodes") == {"nodes": [info["n1"]]}, timeout=5,
+                         what="n2 to leave every lookupd")
+        finally:
+            b.signal(signal.SIGCONT)
+        seen = []
+        while not any(e == {"event": "remove_node", **info["n2"]} for e in seen):
+            seen.append(events.get(timeout=5))
+        self.assertIn({"event": "remove_job", "node": info["n2"], "job_name": "default.sleeper"}, seen)
 
 
 if __name__ == "__main__":
