@@ -187,7 +187,10 @@ std::string fqdn() {
 }
 
 // The etcd registration (--registry / [gaffer] registry): nullptr when not asked for.
-// The origin is the broadcast address, else http(s)://<node name>:<first TCP port>.
+// The node's identity is the one the lookupd links announce (i15-announce computes the
+// same; the merge keeps one): the name is --node-name / node_name, else the FQDN; the
+// origin is broadcast_address (http:// or https:// only), else
+// <scheme>://<FQDN>:<first TCP port>.
 Result<std::unique_ptr<etcd::Registrar>> start_registry(const Args& args, const config::DaemonConfig& cfg,
                                                         loop::Loop& loop, events::EventBus& bus,
                                                         const manager::Manager& manager, const http::Server& server,
@@ -197,17 +200,21 @@ Result<std::unique_ptr<etcd::Registrar>> start_registry(const Args& args, const 
         return std::unique_ptr<etcd::Registrar>();
     etcd::RegistrarOptions ropts;
     GAFFER_TRY(ropts.endpoints, etcd::parse_endpoints(spec));
-    ropts.info.name = !args.node_name.empty() ? args.node_name : !cfg.node_name.empty() ? cfg.node_name : fqdn();
-    ropts.info.version = etcd::kProtocolVersion;
-    ropts.info.origin = cfg.broadcast_address;
-    if (ropts.info.origin.empty()) {
+    std::string name = !args.node_name.empty() ? args.node_name : cfg.node_name;
+    std::string origin = cfg.broadcast_address;
+    if (!origin.empty() && !origin.starts_with("http://") && !origin.starts_with("https://"))
+        return fail(EINVAL, "broadcast_address '" + origin + "' must start with http:// or https://");
+    std::string host = name.empty() || origin.empty() ? fqdn() : name;
+    if (origin.empty()) {
+        origin = std::string(tls ? "https://" : "http://") + host;
         for (const auto& ep : server.endpoints()) {
             if (ep.starts_with("unix:"))
                 continue;
-            ropts.info.origin = std::string(tls ? "https://" : "http://") + ropts.info.name + ep.substr(ep.rfind(':'));
+            origin += ep.substr(ep.rfind(':'));
             break;
         }
     }
+    ropts.info = {name.empty() ? host : name, origin, etcd::kProtocolVersion};
     double heartbeat = args.lookupd_heartbeat.value_or(cfg.lookupd_heartbeat.value_or(15.0));
     ropts.heartbeat = std::chrono::milliseconds(static_cast<long long>(heartbeat * 1000));
     return etcd::Registrar::create(loop, bus, manager, std::move(ropts));

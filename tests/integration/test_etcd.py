@@ -23,6 +23,7 @@ import os
 import queue
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +41,18 @@ MIRROR_TOOL = os.environ.get("ETCD_MIRROR_TOOL", "")
 LOOKUPD = os.environ.get("GAFFER_LOOKUPD", "")
 PREFIX = "/gaffer/v1/nodes/"
 HEARTBEAT = "0.5"
+
+
+def fqdn():
+    """The host's FQDN as gafferd finds it: getaddrinfo's canonical name of gethostname()."""
+    host = socket.gethostname()
+    try:
+        return socket.getaddrinfo(host, None, flags=socket.AI_CANONNAME)[0][3] or host
+    except OSError:
+        return host
+
+
+FQDN = fqdn()
 
 SLEEPER = """
 [job:default.sleeper]
@@ -170,7 +183,7 @@ class EtcdTestCase(unittest.TestCase):
 class TestRegistration(EtcdTestCase):
     def test_keys_follow_load_scale_unload_under_one_lease(self):
         d = self.node("n1")
-        origin = f"http://n1:{d.tcp_port}"
+        origin = f"http://{FQDN}:{d.tcp_port}"
         info = {"name": "n1", "origin": origin, "version": "0.1"}
         got = self.wait_keys("n1", {"info": info, "jobs/default.sleeper": {"pids": [1, 2]}})
         leases = {lease for _, lease in got.values()}
@@ -200,7 +213,7 @@ class TestRegistration(EtcdTestCase):
 
     def test_stopped_node_expires_with_its_lease_and_comes_back(self):
         d = self.node("n1")
-        got = self.wait_keys("n1", {"info": {"name": "n1", "origin": f"http://n1:{d.tcp_port}", "version": "0.1"},
+        got = self.wait_keys("n1", {"info": {"name": "n1", "origin": f"http://{FQDN}:{d.tcp_port}", "version": "0.1"},
                                     "jobs/default.sleeper": {"pids": [1, 2]}})
         ttl, _ = self.etcd.lease_ttl(next(iter(got.values()))[1])
         d.signal(signal.SIGSTOP)
@@ -214,12 +227,12 @@ class TestRegistration(EtcdTestCase):
         finally:
             d.signal(signal.SIGCONT)
         print(f"\n  lease TTL {ttl} s: keys gone {gone:.2f} s after SIGSTOP", file=sys.stderr)
-        self.wait_keys("n1", {"info": {"name": "n1", "origin": f"http://n1:{d.tcp_port}", "version": "0.1"},
+        self.wait_keys("n1", {"info": {"name": "n1", "origin": f"http://{FQDN}:{d.tcp_port}", "version": "0.1"},
                               "jobs/default.sleeper": {"pids": [1, 2]}})
 
     def test_etcd_that_lost_everything_gets_the_node_again(self):
         d = self.node("n1")
-        want = {"info": {"name": "n1", "origin": f"http://n1:{d.tcp_port}", "version": "0.1"},
+        want = {"info": {"name": "n1", "origin": f"http://{FQDN}:{d.tcp_port}", "version": "0.1"},
                 "jobs/default.sleeper": {"pids": [1, 2]}}
         self.wait_keys("n1", want)
         self.etcd.stop()
@@ -233,7 +246,7 @@ class TestRegistration(EtcdTestCase):
 
     def test_unresponsive_etcd_does_not_slow_the_api(self):
         d = self.node("n1")
-        self.wait_keys("n1", {"info": {"name": "n1", "origin": f"http://n1:{d.tcp_port}", "version": "0.1"},
+        self.wait_keys("n1", {"info": {"name": "n1", "origin": f"http://{FQDN}:{d.tcp_port}", "version": "0.1"},
                               "jobs/default.sleeper": {"pids": [1, 2]}})
         # A stopped etcd accepts connections (the kernel does) and never answers: a client
         # that waited for it on the loop would hold every request for its timeout.
@@ -256,13 +269,13 @@ class TestRegistration(EtcdTestCase):
             os.kill(self.etcd.proc.pid, signal.SIGCONT)
         # And it registers again once etcd answers.
         d.request("POST", "/jobs/default/sleeper/numprocesses", {"scale": "=2"})
-        self.wait_keys("n1", {"info": {"name": "n1", "origin": f"http://n1:{d.tcp_port}", "version": "0.1"},
+        self.wait_keys("n1", {"info": {"name": "n1", "origin": f"http://{FQDN}:{d.tcp_port}", "version": "0.1"},
                               "jobs/default.sleeper": {"pids": d.get_json("/jobs/default/sleeper/pids")["pids"]}},
                        timeout=20)
 
     def test_clean_stop_revokes_the_lease_at_once(self):
         d = self.node("n1", heartbeat="5")  # TTL 15 s: only a revoke removes the keys sooner
-        self.wait_keys("n1", {"info": {"name": "n1", "origin": f"http://n1:{d.tcp_port}", "version": "0.1"},
+        self.wait_keys("n1", {"info": {"name": "n1", "origin": f"http://{FQDN}:{d.tcp_port}", "version": "0.1"},
                               "jobs/default.sleeper": {"pids": [1, 2]}})
         self.assertEqual(d.stop(), 0)
         self.assertEqual(self.node_keys("n1"), {})
@@ -270,7 +283,7 @@ class TestRegistration(EtcdTestCase):
     def test_next_endpoint_when_the_first_is_down(self):
         dead = free_port()
         d = self.node("n1", registry=f"etcd://127.0.0.1:{dead},127.0.0.1:{self.etcd.client_port}")
-        self.wait_keys("n1", {"info": {"name": "n1", "origin": f"http://n1:{d.tcp_port}", "version": "0.1"},
+        self.wait_keys("n1", {"info": {"name": "n1", "origin": f"http://{FQDN}:{d.tcp_port}", "version": "0.1"},
                               "jobs/default.sleeper": {"pids": [1, 2]}})
 
     def test_broadcast_address_is_the_origin(self):
@@ -289,6 +302,12 @@ class TestRegistration(EtcdTestCase):
             d.start(wait=False)
             self.assertEqual(d.proc.wait(10), 2, bad)
             self.assertIn("registry", d.output(), bad)
+        d = Daemon(f"[gaffer]\nbroadcast_address = ftp://n1:1\nregistry = etcd://127.0.0.1:{self.etcd.client_port}\n",
+                   extra_args=["--no-dbus"])
+        self.daemons.append(d)
+        d.start(wait=False)
+        self.assertEqual(d.proc.wait(10), 2)
+        self.assertIn("broadcast_address", d.output())
         d = self.node("bad/name", start=False)
         d.start(wait=False)
         self.assertEqual(d.proc.wait(10), 2)
@@ -333,8 +352,8 @@ class TestMirror(EtcdTestCase):
     def test_mirror_shows_nodes_and_follows_leases(self):
         a = self.node("n1")
         b = self.node("n2")
-        nodes = [{"name": "n1", "origin": f"http://n1:{a.tcp_port}", "version": "0.1"},
-                 {"name": "n2", "origin": f"http://n2:{b.tcp_port}", "version": "0.1"}]
+        nodes = [{"name": "n1", "origin": f"http://{FQDN}:{a.tcp_port}", "version": "0.1"},
+                 {"name": "n2", "origin": f"http://{FQDN}:{b.tcp_port}", "version": "0.1"}]
 
         def jobs_are(want):
             return lambda: (lambda j: j if j == want else None)(self.ask("jobs"))
@@ -370,7 +389,7 @@ class TestMirror(EtcdTestCase):
     def test_reregistration_after_etcd_returns_makes_no_churn(self):
         # TTL 6 s: the old lease outlives the outage, so the node never really left etcd.
         d = self.node("n1", heartbeat="2")
-        node = {"name": "n1", "origin": f"http://n1:{d.tcp_port}", "version": "0.1"}
+        node = {"name": "n1", "origin": f"http://{FQDN}:{d.tcp_port}", "version": "0.1"}
 
         def job_is(pids):
             return lambda: self.ask("jobs") == {"nb_jobs": 1, "jobs": [{"name": "default.sleeper", "sources": [
@@ -453,7 +472,7 @@ class TestLookupdFromEtcd(EtcdTestCase):
                 events.put(json.loads(msg))
         threading.Thread(target=read, daemon=True).start()
 
-        info = {n: {"name": n, "origin": f"http://{n}:{d.tcp_port}", "version": "0.1"} for n, d in (("n1", a), ("n2", b))}
+        info = {n: {"name": n, "origin": f"http://{FQDN}:{d.tcp_port}", "version": "0.1"} for n, d in (("n1", a), ("n2", b))}
         source = {n: {"name": n, "pids": [1, 2], "node_info": info[n]} for n in info}
         for port in (l1, l2):
             wait_for(lambda: canon(self.get(port, "/nodes")) == canon({"nodes": [info["n1"], info["n2"]]}),
