@@ -5,6 +5,7 @@
 // difference) and runs the loop until the last process is gone.
 #include <fcntl.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -34,6 +35,8 @@
 #include "lib/console/event_console.h"
 #include "lib/dbus/connection.h"
 #include "lib/dbus/service.h"
+#include "lib/etcd/codec.h"
+#include "lib/etcd/registrar.h"
 #include "lib/events/event_bus.h"
 #include "lib/http/server.h"
 #include "lib/loop/loop.h"
@@ -78,6 +81,9 @@ struct Args {
     bool create_admin = false;
     bool list_admins = false;
     std::string username, password;
+    // The etcd registry (lib/etcd): --registry, --node-name, --lookupd-heartbeat.
+    std::string registry, node_name;
+    std::optional<double> lookupd_heartbeat;
 };
 
 void usage(FILE* out) {
@@ -106,6 +112,12 @@ void usage(FILE* out) {
             "                           (default: the system bus as root when it exists, else the\n"
             "                           user bus when DBUS_SESSION_BUS_ADDRESS is set, else none)\n"
             "      --no-dbus            no D-Bus interface\n"
+            "      --registry=etcd://HOST:PORT[,HOST:PORT...]\n"
+            "                           register this node, its jobs and pids in etcd (one\n"
+            "                           lease of 3 heartbeats, kept alive every heartbeat)\n"
+            "      --node-name=NAME     the name this node registers under (default: FQDN)\n"
+            "      --lookupd-heartbeat=SECONDS\n"
+            "                           registration heartbeat (default 15; decimals allowed)\n"
             "  -p, --plugin-dir=DIR     plugin directory\n"
             "      --daemon             detach and run in the background\n"
             "      --pidfile=FILE       write the daemon's pid to FILE\n"
@@ -157,6 +169,58 @@ Result<std::optional<std::string>> dbus_address_of(const Args& args, const confi
     return std::optional<std::string>(*address);
 }
 
+// This host's fully qualified name (getaddrinfo's canonical name of gethostname()), else
+// the plain host name. Called once at start-up, before the loop runs: it may wait on NSS.
+std::string fqdn() {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0)
+        return "localhost";
+    struct addrinfo hints = {};
+    hints.ai_flags = AI_CANONNAME;
+    struct addrinfo* res = nullptr;
+    std::string name = host;
+    if (getaddrinfo(host, nullptr, &hints, &res) == 0) {
+        if (res && res->ai_canonname && *res->ai_canonname)
+            name = res->ai_canonname;
+        freeaddrinfo(res);
+    }
+    return name;
+}
+
+// The etcd registration (--registry / [gaffer] registry): nullptr when not asked for.
+// The node's identity is the one the lookupd links announce (i15-announce computes the
+// same; the merge keeps one): the name is --node-name / node_name, else the FQDN; the
+// origin is broadcast_address (http:// or https:// only), else
+// <scheme>://<FQDN>:<first TCP port>.
+Result<std::unique_ptr<etcd::Registrar>> start_registry(const Args& args, const config::DaemonConfig& cfg,
+                                                        loop::Loop& loop, events::EventBus& bus,
+                                                        const manager::Manager& manager, const http::Server& server,
+                                                        bool tls) {
+    std::string spec = !args.registry.empty() ? args.registry : cfg.registry;
+    if (spec.empty())
+        return std::unique_ptr<etcd::Registrar>();
+    etcd::RegistrarOptions ropts;
+    GAFFER_TRY(ropts.endpoints, etcd::parse_endpoints(spec));
+    std::string name = !args.node_name.empty() ? args.node_name : cfg.node_name;
+    std::string origin = cfg.broadcast_address;
+    if (!origin.empty() && !origin.starts_with("http://") && !origin.starts_with("https://"))
+        return fail(EINVAL, "broadcast_address '" + origin + "' must start with http:// or https://");
+    std::string host = name.empty() || origin.empty() ? fqdn() : name;
+    if (origin.empty()) {
+        origin = std::string(tls ? "https://" : "http://") + host;
+        for (const auto& ep : server.endpoints()) {
+            if (ep.starts_with("unix:"))
+                continue;
+            origin += ep.substr(ep.rfind(':'));
+            break;
+        }
+    }
+    ropts.info = {name.empty() ? host : name, origin, etcd::kProtocolVersion};
+    double heartbeat = args.lookupd_heartbeat.value_or(cfg.lookupd_heartbeat.value_or(15.0));
+    ropts.heartbeat = std::chrono::milliseconds(static_cast<long long>(heartbeat * 1000));
+    return etcd::Registrar::create(loop, bus, manager, std::move(ropts));
+}
+
 int parse_args(int argc, char** argv, Args& a) {
     enum {
         kBind = 256,
@@ -180,6 +244,9 @@ int parse_args(int argc, char** argv, Args& a) {
         kAllowedHost,
         kDbusAddress,
         kNoDbus,
+        kRegistry,
+        kNodeName,
+        kLookupdHeartbeat,
     };
     static const struct option opts[] = {
         {"config", required_argument, nullptr, 'c'},
@@ -193,6 +260,9 @@ int parse_args(int argc, char** argv, Args& a) {
         {"allowed-host", required_argument, nullptr, kAllowedHost},
         {"dbus-address", required_argument, nullptr, kDbusAddress},
         {"no-dbus", no_argument, nullptr, kNoDbus},
+        {"registry", required_argument, nullptr, kRegistry},
+        {"node-name", required_argument, nullptr, kNodeName},
+        {"lookupd-heartbeat", required_argument, nullptr, kLookupdHeartbeat},
         {"state-dir", required_argument, nullptr, kStateDir},
         {"daemon", no_argument, nullptr, kDaemon},
         {"pidfile", required_argument, nullptr, kPidfile},
@@ -256,6 +326,27 @@ int parse_args(int argc, char** argv, Args& a) {
             case kNoDbus:
                 a.no_dbus = true;
                 break;
+            case kRegistry:
+                a.registry = optarg;
+                break;
+            case kNodeName:
+                if (!etcd::valid_node_name(optarg)) {
+                    fprintf(stderr, "gafferd: --node-name: '%s' is empty or holds a '/'\n", optarg);
+                    return kExitUsage;
+                }
+                a.node_name = optarg;
+                break;
+            case kLookupdHeartbeat: {
+                auto d = parse_double(optarg);
+                if (!d || *d < 0.1 || *d > 3600) {
+                    fprintf(stderr,
+                            "gafferd: --lookupd-heartbeat: '%s' is not a number of seconds between 0.1 and 3600\n",
+                            optarg);
+                    return kExitUsage;
+                }
+                a.lookupd_heartbeat = *d;
+                break;
+            }
             case kStateDir:
                 a.state_dir = optarg;
                 break;
@@ -555,6 +646,13 @@ int run(int argc, char** argv) {
         return kExitFailure;
     }
 
+    auto registry = start_registry(args, cfg, loop, bus, manager, **server, !hopts.certfile.empty());
+    if (!registry) {
+        fprintf(stderr, "gafferd: registry: %s\n", registry.error().message().c_str());
+        return kExitUsage;
+    }
+    std::unique_ptr<etcd::Registrar> registrar = std::move(registry).value();
+
     manager::ConfigSync sync(manager);
     auto report = sync.apply(cfg.jobs);
     if (!report) {
@@ -597,7 +695,13 @@ int run(int argc, char** argv) {
         stopping = true;
         log_info("%s: stopping every job", strsignal(sig));
         notifier.stopping("stopping " + std::to_string(manager.process_count()) + " processes");
-        manager.shutdown([&loop] { loop.stop(); });
+        manager.shutdown([&] {
+            // Leave the registry first (revoking the lease removes the node at once).
+            if (registrar)
+                registrar->shutdown([&loop] { loop.stop(); });
+            else
+                loop.stop();
+        });
     };
     auto reload = [&] {
         if (ini_path.empty()) {

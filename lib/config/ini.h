@@ -71,7 +71,13 @@ struct DaemonConfig {
     // [gaffer] dbus_address: system, user or a D-Bus address. Empty: not set.
     std::string dbus_address;
     std::vector<std::string> lookupd_addresses;  // every [gaffer] option starting with lookupd_address
-    std::string certfile, keyfile;               // [ssl] certfile/keyfile (else [gaffer] certfile/keyfile)
+    // The etcd registry (issue 15, lib/etcd): [gaffer] registry = etcd://host:port[,...]
+    // (checked by gafferd: lib/etcd/codec.h parse_endpoints), node_name (the name this node
+    // registers under; empty: the FQDN) and lookupd_heartbeat (seconds, > 0; the lease TTL
+    // is 3 of them).
+    std::string registry, node_name;
+    std::optional<double> lookupd_heartbeat;
+    std::string certfile, keyfile;  // [ssl] certfile/keyfile (else [gaffer] certfile/keyfile)
     std::vector<std::pair<std::string, std::string>> webhooks;  // [webhooks] event = url, file order
     std::vector<std::string> webhook_locations;                 // "file:line" of each entry of webhooks
     std::vector<model::JobSpec> jobs;                           // stable-sorted by priority ascending

@@ -10,7 +10,8 @@
 //   * everything a client can grow is bounded (RegistryLimits): connections, jobs per
 //     node, processes per job and per node, message bytes, name bytes;
 //   * a node, and all it registered, disappears with its connection (close()) or after
-//     3 heartbeat periods without any message (expire()), with the events of close().
+//     3 heartbeat periods without any message (expire(); not a connection opened with
+//     expires = false), with the events of close().
 // The event sink is called synchronously from open/close/handle/expire; it must not call
 // back into the registry's mutators.
 #pragma once
@@ -56,8 +57,10 @@ public:
     const RegistryLimits& limits() const { return limits_; }
 
     // A new connection; emits add_node with null fields. EAGAIN when max_nodes
-    // connections are open (the front end refuses the upgrade with 429).
-    Result<ConnId> open(Clock::time_point now);
+    // connections are open (the front end refuses the upgrade with 429). `expires` = false
+    // exempts it from expire(): for connections whose liveness is kept elsewhere (the etcd
+    // mirror's nodes live as long as their etcd lease, lib/etcd/mirror.h).
+    Result<ConnId> open(Clock::time_point now, bool expires = true);
     // Binds the connection to a node name (from the API key's `register` right): an
     // IDENTIFY with another name is refused with 403 `forbidden`. ENOENT for an unknown
     // id; EINVAL once the connection is identified under another name.
@@ -95,6 +98,7 @@ private:
     };
     struct Node {
         bool identified = false;
+        bool expires = true;  // open(now, expires)
         std::string name, origin, version;
         std::optional<std::vector<std::string>> allowed_names;
         Clock::time_point last_seen;

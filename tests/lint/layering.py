@@ -34,11 +34,12 @@ ALLOWED = {
     "dbus": {"base", "model", "json", "loop", "events", "manager", "ops", "auth"},
     "console": {"base", "model", "json", "loop", "events", "manager"},
     "lookupd": {"base", "json", "loop", "auth", "ws", "http", "lookup", "io"},
+    "etcd": {"base", "model", "json", "loop", "events", "manager", "webhook", "lookup"},
 }
 # Top-level directories outside lib/ and the modules they may include.
 FRONT = {
     "ctl": {"base", "model", "json", "config"},
-    "daemon": {"base", "loop", "model", "json", "config", "cgroup", "events", "webhook", "auth", "manager", "ops", "http", "dbus", "console", "lookupd", "lookup"},
+    "daemon": {"base", "loop", "model", "json", "config", "cgroup", "events", "webhook", "auth", "manager", "ops", "http", "dbus", "console", "lookupd", "lookup", "etcd"},
     # gaffer's local mode runs the engine in-process (issue 14): wiring like daemon/.
     "ctl/gaffer": {"base", "loop", "model", "json", "config", "events", "manager", "http", "console"},
 }

@@ -307,6 +307,18 @@ TEST(RegistryOptions, HeartbeatIsAnOption) {
     EXPECT_EQ(reg.expire(kT0 + std::chrono::milliseconds(300)), std::vector<ConnId>{*a});
 }
 
+TEST_F(RegistryTest, ConnectionsOpenedWithoutExpiryNeverExpire) {
+    auto kept = reg_.open(kT0, /*expires=*/false);
+    ASSERT_TRUE(kept);
+    ConnId silent = open();
+    EXPECT_EQ(identify(*kept, "etcd-node"), kOk1);
+    EXPECT_EQ(reg_.expire(kT0 + seconds(45)), std::vector<ConnId>{silent});
+    EXPECT_EQ(reg_.expire(kT0 + std::chrono::hours(24)), std::vector<ConnId>{});
+    EXPECT_EQ(reg_.connections(), 1u);
+    reg_.close(*kept);  // close() still ends it
+    EXPECT_EQ(reg_.connections(), 0u);
+}
+
 TEST_F(RegistryTest, QueryBodiesAndOrderings) {
     ConnId a = open();
     ConnId b = open();
