@@ -96,6 +96,7 @@ Result<int> pid_member(const json_t* root) {
 Registry::Registry(RegistryLimits limits) : limits_(limits) {}
 
 void Registry::emit(json::JsonPtr event) const {
+    ++generation_;
     if (sink_)
         sink_(std::move(event));
 }

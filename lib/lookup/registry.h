@@ -90,6 +90,9 @@ public:
     json::JsonPtr find_session(std::string_view sessionid) const;        // GET /findSession
 
     std::size_t connections() const { return nodes_.size(); }
+    // Changes with every change the §13.3 bodies can show (every change emits an event):
+    // a front end may keep an answer for as long as the generation stays the same.
+    std::uint64_t generation() const { return generation_; }
 
 private:
     struct JobReg {
@@ -138,6 +141,7 @@ private:
 
     RegistryLimits limits_;
     EventSink sink_;
+    mutable std::uint64_t generation_ = 0;  // counted by emit()
     ConnId next_id_ = 1;
     std::uint64_t next_seq_ = 1;
     std::map<ConnId, Node> nodes_;                         // connection order
