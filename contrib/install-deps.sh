@@ -12,6 +12,7 @@ PKGS=(
   libcurl4-gnutls-dev nettle-dev libgnutls28-dev
   googletest libgtest-dev libgmock-dev
   clang clang-format python3 curl openssl groff-base man-db dbus procps util-linux
+  etcd-server
 )
 
 missing=()

@@ -23,6 +23,8 @@
 #include "gaffer_config.h"
 #include "lib/base/log.h"
 #include "lib/base/strutil.h"
+#include "lib/etcd/codec.h"
+#include "lib/etcd/mirror.h"
 #include "lib/http/server.h"
 #include "lib/lookup/registry.h"
 #include "lib/lookupd/site.h"
@@ -325,10 +327,11 @@ int run(int argc, char** argv) {
         fprintf(stderr, "%s: %s\n", kProg, e->c_str());
         return kExitUsage;
     }
-    if (!args.etcd.empty()) {
-        // The etcd mirror (lib/etcd, issue 15) is not part of this build.
-        fprintf(stderr, "%s: --etcd: this build has no etcd support\n", kProg);
-        return kExitUsage;
+    for (const std::string& url : args.etcd) {
+        if (auto e = etcd::parse_endpoints(url); !e) {
+            fprintf(stderr, "%s: --etcd: %s\n", kProg, e.error().message().c_str());
+            return kExitUsage;
+        }
     }
     std::string state_dir = !args.state_dir.empty() ? args.state_dir : default_state_dir("gaffer-lookupd");
     if (args.create_admin || args.list_admins)
@@ -404,6 +407,16 @@ int run(int argc, char** argv) {
     if (!server) {
         log_error(server.error(), "cannot start the HTTP server");
         return kExitFailure;
+    }
+    // After the server, so that it goes first: its last events still reach the feed.
+    std::unique_ptr<etcd::EtcdMirror> mirror;
+    if (!args.etcd.empty()) {
+        auto m = etcd::EtcdMirror::create(loop, registry, args.etcd, args.heartbeat);
+        if (!m) {
+            log_error(m.error(), "--etcd");
+            return kExitFailure;
+        }
+        mirror = std::move(m).value();
     }
     std::string where;
     for (const auto& e : (*server)->endpoints()) where += (where.empty() ? "" : ", ") + e;

@@ -37,6 +37,8 @@
 #include "lib/console/event_console.h"
 #include "lib/dbus/connection.h"
 #include "lib/dbus/service.h"
+#include "lib/etcd/codec.h"
+#include "lib/etcd/registrar.h"
 #include "lib/events/event_bus.h"
 #include "lib/http/server.h"
 #include "lib/loop/loop.h"
@@ -81,9 +83,9 @@ struct Args {
     bool create_admin = false;
     bool list_admins = false;
     std::string username, password;
-    // Registration with gaffer_lookupd (lib/announce).
+    // Registration with gaffer_lookupd (lib/announce) and in etcd (lib/etcd).
     std::vector<std::string> lookupd_addresses;
-    std::string broadcast_address, lookupd_key, node_name;
+    std::string broadcast_address, lookupd_key, node_name, registry;
     std::optional<double> lookupd_heartbeat;
     std::string cacert, client_certfile, client_keyfile;
     std::string env_lookupd_key;  // $GAFFER_LOOKUPD_KEY, taken out of the environment
@@ -118,11 +120,16 @@ void usage(FILE* out) {
             "      --lookupd-address=URL  register with the gaffer_lookupd at URL (http:// or\n"
             "                           https://host:port[/prefix]; repeatable; replaces the\n"
             "                           config's lookupd_address* options)\n"
+            "      --registry=etcd://HOST:PORT[,HOST:PORT...]\n"
+            "                           register this node, its jobs and pids in etcd (one\n"
+            "                           lease of 3 heartbeats, kept alive every heartbeat)\n"
             "      --broadcast-address=URL  the URL this node is reached at, announced to the\n"
-            "                           lookupds (default http[s]://<fqdn>:<first TCP port>)\n"
-            "      --node-name=NAME     the name announced to the lookupds (default: the FQDN)\n"
+            "                           lookupds and etcd (default http[s]://<fqdn>:<first TCP port>)\n"
+            "      --node-name=NAME     the name this node registers under (default: FQDN)\n"
             "      --lookupd-key=KEY    API key sent to the lookupds (else $GAFFER_LOOKUPD_KEY)\n"
-            "      --lookupd-heartbeat=SECONDS  PING period on lookupd links (default 15)\n"
+            "      --lookupd-heartbeat=SECONDS\n"
+            "                           registration heartbeat: PING period on lookupd links,\n"
+            "                           etcd lease period / 3 (default 15; decimals allowed)\n"
             "      --cacert=FILE        CA certificates for https lookupds\n"
             "      --client-certfile=FILE, --client-keyfile=FILE\n"
             "                           client certificate and key for https lookupds\n"
@@ -178,6 +185,43 @@ Result<std::optional<std::string>> dbus_address_of(const Args& args, const confi
     return std::optional<std::string>(*address);
 }
 
+// This host's fully qualified name (getaddrinfo's canonical name of gethostname()), else
+// the plain host name. Called once at start-up, before the loop runs: it may wait on NSS.
+std::string fqdn() {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0)
+        return "localhost";
+    struct addrinfo hints = {};
+    hints.ai_flags = AI_CANONNAME;
+    struct addrinfo* res = nullptr;
+    std::string name = host;
+    if (getaddrinfo(host, nullptr, &hints, &res) == 0) {
+        if (res && res->ai_canonname && *res->ai_canonname)
+            name = res->ai_canonname;
+        freeaddrinfo(res);
+    }
+    return name;
+}
+
+// The etcd registration (--registry / [gaffer] registry): nullptr when not asked for.
+// It announces the identity the lookupd links announce (announce_options(): the name is
+// --node-name / node_name, else the FQDN; the origin the broadcast address, else
+// <scheme>://<FQDN>:<first TCP port>).
+Result<std::unique_ptr<etcd::Registrar>> start_registry(const Args& args, const config::DaemonConfig& cfg,
+                                                        loop::Loop& loop, events::EventBus& bus,
+                                                        const manager::Manager& manager,
+                                                        const announce::Identity& identity) {
+    std::string spec = !args.registry.empty() ? args.registry : cfg.registry;
+    if (spec.empty())
+        return std::unique_ptr<etcd::Registrar>();
+    etcd::RegistrarOptions ropts;
+    GAFFER_TRY(ropts.endpoints, etcd::parse_endpoints(spec));
+    ropts.info = {identity.name, identity.origin, etcd::kProtocolVersion};
+    double heartbeat = args.lookupd_heartbeat.value_or(cfg.lookupd_heartbeat.value_or(15.0));
+    ropts.heartbeat = std::chrono::milliseconds(static_cast<long long>(heartbeat * 1000));
+    return etcd::Registrar::create(loop, bus, manager, std::move(ropts));
+}
+
 int parse_args(int argc, char** argv, Args& a) {
     enum {
         kBind = 256,
@@ -203,12 +247,13 @@ int parse_args(int argc, char** argv, Args& a) {
         kNoDbus,
         kLookupdAddress,
         kBroadcastAddress,
-        kNodeName,
         kLookupdKey,
-        kLookupdHeartbeat,
         kCacert,
         kClientCert,
         kClientKey,
+        kRegistry,
+        kNodeName,
+        kLookupdHeartbeat,
     };
     static const struct option opts[] = {
         {"config", required_argument, nullptr, 'c'},
@@ -222,6 +267,9 @@ int parse_args(int argc, char** argv, Args& a) {
         {"allowed-host", required_argument, nullptr, kAllowedHost},
         {"dbus-address", required_argument, nullptr, kDbusAddress},
         {"no-dbus", no_argument, nullptr, kNoDbus},
+        {"registry", required_argument, nullptr, kRegistry},
+        {"node-name", required_argument, nullptr, kNodeName},
+        {"lookupd-heartbeat", required_argument, nullptr, kLookupdHeartbeat},
         {"state-dir", required_argument, nullptr, kStateDir},
         {"daemon", no_argument, nullptr, kDaemon},
         {"pidfile", required_argument, nullptr, kPidfile},
@@ -236,9 +284,7 @@ int parse_args(int argc, char** argv, Args& a) {
         {"subreaper", no_argument, nullptr, kSubreaper},
         {"lookupd-address", required_argument, nullptr, kLookupdAddress},
         {"broadcast-address", required_argument, nullptr, kBroadcastAddress},
-        {"node-name", required_argument, nullptr, kNodeName},
         {"lookupd-key", required_argument, nullptr, kLookupdKey},
-        {"lookupd-heartbeat", required_argument, nullptr, kLookupdHeartbeat},
         {"cacert", required_argument, nullptr, kCacert},
         {"client-certfile", required_argument, nullptr, kClientCert},
         {"client-keyfile", required_argument, nullptr, kClientKey},
@@ -293,6 +339,27 @@ int parse_args(int argc, char** argv, Args& a) {
             case kNoDbus:
                 a.no_dbus = true;
                 break;
+            case kRegistry:
+                a.registry = optarg;
+                break;
+            case kNodeName:
+                if (!etcd::valid_node_name(optarg)) {
+                    fprintf(stderr, "gafferd: --node-name: '%s' is empty or holds a '/'\n", optarg);
+                    return kExitUsage;
+                }
+                a.node_name = optarg;
+                break;
+            case kLookupdHeartbeat: {
+                auto d = parse_double(optarg);
+                if (!d || *d < 0.1 || *d > 3600) {
+                    fprintf(stderr,
+                            "gafferd: --lookupd-heartbeat: '%s' is not a number of seconds between 0.1 and 3600\n",
+                            optarg);
+                    return kExitUsage;
+                }
+                a.lookupd_heartbeat = *d;
+                break;
+            }
             case kStateDir:
                 a.state_dir = optarg;
                 break;
@@ -332,27 +399,9 @@ int parse_args(int argc, char** argv, Args& a) {
             case kBroadcastAddress:
                 a.broadcast_address = optarg;
                 break;
-            case kNodeName:
-                if (!*optarg) {
-                    fprintf(stderr, "gafferd: --node-name: empty\n");
-                    return kExitUsage;
-                }
-                a.node_name = optarg;
-                break;
             case kLookupdKey:
                 a.lookupd_key = optarg;
                 break;
-            case kLookupdHeartbeat: {
-                auto d = parse_double(optarg);
-                if (!d || *d < 0.01 || *d > 86400) {
-                    fprintf(stderr,
-                            "gafferd: --lookupd-heartbeat: '%s' is not a number of seconds between 0.01 and 86400\n",
-                            optarg);
-                    return kExitUsage;
-                }
-                a.lookupd_heartbeat = *d;
-                break;
-            }
             case kCacert:
                 a.cacert = optarg;
                 break;
@@ -474,25 +523,6 @@ std::optional<uint64_t> raise_nofile_limit() {
                   static_cast<unsigned long long>(original));
     }
     return original;
-}
-
-// The host's fully qualified name: the canonical name of gethostname() (AI_CANONNAME), else
-// the bare hostname. Called once at start-up, before the loop runs (it may ask DNS).
-std::string fqdn() {
-    char host[256] = {};
-    if (gethostname(host, sizeof host - 1) != 0 || !host[0])
-        return "localhost";
-    struct addrinfo hints {};
-    hints.ai_flags = AI_CANONNAME;
-    hints.ai_family = AF_UNSPEC;
-    struct addrinfo* res = nullptr;
-    std::string name = host;
-    if (getaddrinfo(host, nullptr, &hints, &res) == 0 && res) {
-        if (res->ai_canonname && *res->ai_canonname)
-            name = res->ai_canonname;
-        freeaddrinfo(res);
-    }
-    return name;
 }
 
 // The lookupd options (reference §10.1, §13.2): the command line over the config, the key
@@ -726,9 +756,16 @@ int run(int argc, char** argv) {
     auto aopts = announce_options(args, cfg, (*server)->endpoints(), !hopts.certfile.empty());
     if (!aopts) {
         fprintf(stderr, "gafferd: %s\n", aopts.error().context.c_str());
-        return kExitFailure;
+        return kExitUsage;
     }
     warn_unreachable_broadcast(*aopts, (*server)->endpoints(), hopts.allowed_hosts);
+    // The etcd registration announces the same identity.
+    auto registry = start_registry(args, cfg, loop, bus, manager, aopts->link.identity);
+    if (!registry) {
+        fprintf(stderr, "gafferd: registry: %s\n", registry.error().message().c_str());
+        return kExitUsage;
+    }
+    std::unique_ptr<etcd::Registrar> registrar = std::move(registry).value();
     auto announcer_r = announce::Announcer::create(loop, bus, manager, std::move(aopts).value());
     if (!announcer_r) {
         fprintf(stderr, "gafferd: lookupd: %s\n", announcer_r.error().message().c_str());
@@ -778,7 +815,13 @@ int run(int argc, char** argv) {
         stopping = true;
         log_info("%s: stopping every job", strsignal(sig));
         notifier.stopping("stopping " + std::to_string(manager.process_count()) + " processes");
-        manager.shutdown([&loop] { loop.stop(); });
+        manager.shutdown([&] {
+            // Leave the registry first (revoking the lease removes the node at once).
+            if (registrar)
+                registrar->shutdown([&loop] { loop.stop(); });
+            else
+                loop.stop();
+        });
     };
     auto reload = [&] {
         if (ini_path.empty()) {

@@ -23,10 +23,10 @@ Status check_broadcast_address(std::string_view origin) {
     else if (istarts_with(origin, "https://"))
         rest = origin.substr(8);
     else
-        return fail(EINVAL, "broadcast address '" + std::string(origin) + "' must start with http:// or https://");
+        return fail(EINVAL, "broadcast_address '" + std::string(origin) + "' must start with http:// or https://");
     if (rest.empty() || std::any_of(rest.begin(), rest.end(),
                                     [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; }))
-        return fail(EINVAL, "broadcast address '" + std::string(origin) +
+        return fail(EINVAL, "broadcast_address '" + std::string(origin) +
                                 "' needs a host and may hold no space or control character");
     return ok();
 }

@@ -587,15 +587,17 @@ Status build_gaffer(const Section& sec, const RawConfig& raw, DaemonConfig* cfg)
                                          " is not a size (bytes, or with a K, M, G or T suffix)");
         } else if (n == "lookupd_key") {
             cfg->lookupd_key = o.value;
+        } else if (n == "registry") {
+            cfg->registry = o.value;
         } else if (n == "node_name") {
-            if (o.value.empty())
-                return bad_at(o.loc, "node_name: empty");
+            if (o.value.empty() || o.value.find('/') != std::string::npos)
+                return bad_at(o.loc, "node_name: " + quote_value(o.value) + " is empty or holds a '/'");
             cfg->node_name = o.value;
         } else if (n == "lookupd_heartbeat") {
             auto d = parse_double(o.value);
-            if (!d || *d < 0.01 || *d > 86400)
+            if (!d || *d < 0.1 || *d > 3600)
                 return bad_at(o.loc, "lookupd_heartbeat: " + quote_value(o.value) +
-                                         " is not a number of seconds between 0.01 and 86400");
+                                         " is not a number of seconds between 0.1 and 3600");
             cfg->lookupd_heartbeat = *d;
         } else if (starts_with(n, "lookupd_address")) {
             if (!o.value.empty())

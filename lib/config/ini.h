@@ -71,11 +71,16 @@ struct DaemonConfig {
     // [gaffer] dbus_address: system, user or a D-Bus address. Empty: not set.
     std::string dbus_address;
     std::vector<std::string> lookupd_addresses;  // every [gaffer] option starting with lookupd_address
-    // Registration with gaffer_lookupd (lib/announce): [gaffer] lookupd_key (sent as
-    // X-Api-Key), lookupd_heartbeat (seconds, >= 0.01), node_name (the IDENTIFY name), and
-    // the client TLS options of [lookup_ssl] (cacert or ca_certs, certfile, keyfile).
-    std::string lookupd_key, node_name;
+    // The etcd registry (issue 15, lib/etcd): [gaffer] registry = etcd://host:port[,...]
+    // (checked by gafferd: lib/etcd/codec.h parse_endpoints), node_name (the name this node
+    // registers under; empty: the FQDN) and lookupd_heartbeat (seconds, > 0; the lease TTL
+    // is 3 of them).
+    std::string registry, node_name;
     std::optional<double> lookupd_heartbeat;
+    // Registration with gaffer_lookupd (lib/announce): [gaffer] lookupd_key (sent as
+    // X-Api-Key) and the client TLS options of [lookup_ssl] (cacert or ca_certs, certfile,
+    // keyfile). node_name and lookupd_heartbeat above serve both registrations.
+    std::string lookupd_key;
     std::string lookup_cacert, lookup_certfile, lookup_keyfile;
     std::string certfile, keyfile;  // [ssl] certfile/keyfile (else [gaffer] certfile/keyfile)
     std::vector<std::pair<std::string, std::string>> webhooks;  // [webhooks] event = url, file order

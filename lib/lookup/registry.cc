@@ -96,6 +96,7 @@ Result<int> pid_member(const json_t* root) {
 Registry::Registry(RegistryLimits limits) : limits_(limits) {}
 
 void Registry::emit(json::JsonPtr event) const {
+    ++generation_;
     if (sink_)
         sink_(std::move(event));
 }
@@ -122,12 +123,13 @@ json::JsonPtr Registry::process_event(const char* event, const Node& node, std::
     return o;
 }
 
-Result<ConnId> Registry::open(Clock::time_point now) {
+Result<ConnId> Registry::open(Clock::time_point now, bool expires) {
     if (nodes_.size() >= limits_.max_nodes)
         return fail(Error::make(EAGAIN, "too many nodes (limit %zu)", limits_.max_nodes));
     ConnId id = next_id_++;
     Node& node = nodes_[id];
     node.last_seen = now;
+    node.expires = expires;
     emit(node_event("add_node", node));
     return id;
 }
@@ -334,7 +336,7 @@ void Registry::close(ConnId id) {
 std::vector<ConnId> Registry::expire(Clock::time_point now) {
     std::vector<ConnId> dead;
     for (const auto& [id, node] : nodes_)
-        if (now - node.last_seen >= 3 * limits_.heartbeat)
+        if (node.expires && now - node.last_seen >= 3 * limits_.heartbeat)
             dead.push_back(id);
     for (ConnId id : dead) close(id);
     return dead;

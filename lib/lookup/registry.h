@@ -10,7 +10,8 @@
 //   * everything a client can grow is bounded (RegistryLimits): connections, jobs per
 //     node, processes per job and per node, message bytes, name bytes;
 //   * a node, and all it registered, disappears with its connection (close()) or after
-//     3 heartbeat periods without any message (expire()), with the events of close().
+//     3 heartbeat periods without any message (expire(); not a connection opened with
+//     expires = false), with the events of close().
 // The event sink is called synchronously from open/close/handle/expire; it must not call
 // back into the registry's mutators.
 #pragma once
@@ -56,8 +57,10 @@ public:
     const RegistryLimits& limits() const { return limits_; }
 
     // A new connection; emits add_node with null fields. EAGAIN when max_nodes
-    // connections are open (the front end refuses the upgrade with 429).
-    Result<ConnId> open(Clock::time_point now);
+    // connections are open (the front end refuses the upgrade with 429). `expires` = false
+    // exempts it from expire(): for connections whose liveness is kept elsewhere (the etcd
+    // mirror's nodes live as long as their etcd lease, lib/etcd/mirror.h).
+    Result<ConnId> open(Clock::time_point now, bool expires = true);
     // Binds the connection to a node name (from the API key's `register` right): an
     // IDENTIFY with another name is refused with 403 `forbidden`. ENOENT for an unknown
     // id; EINVAL once the connection is identified under another name.
@@ -87,6 +90,9 @@ public:
     json::JsonPtr find_session(std::string_view sessionid) const;        // GET /findSession
 
     std::size_t connections() const { return nodes_.size(); }
+    // Changes with every change the §13.3 bodies can show (every change emits an event):
+    // a front end may keep an answer for as long as the generation stays the same.
+    std::uint64_t generation() const { return generation_; }
 
 private:
     struct JobReg {
@@ -95,6 +101,7 @@ private:
     };
     struct Node {
         bool identified = false;
+        bool expires = true;  // open(now, expires)
         std::string name, origin, version;
         std::optional<std::vector<std::string>> allowed_names;
         Clock::time_point last_seen;
@@ -134,6 +141,7 @@ private:
 
     RegistryLimits limits_;
     EventSink sink_;
+    mutable std::uint64_t generation_ = 0;  // counted by emit()
     ConnId next_id_ = 1;
     std::uint64_t next_seq_ = 1;
     std::map<ConnId, Node> nodes_;                         // connection order

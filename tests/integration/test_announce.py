@@ -491,7 +491,8 @@ class AnnounceTest(DaemonTestCase):
                           ([], "[gaffer]\nbroadcast_address = ftp://node1\n")):
             d = self.daemon(ini, extra_args=args)
             r = subprocess.run(d.args(), capture_output=True, text=True, timeout=20, env=d.env, cwd=d.dir)
-            self.assertEqual(r.returncode, 1, r)
+            self.assertEqual(r.returncode, 2, r)  # a usage error, as for the etcd registry
+            self.assertIn("broadcast_address", r.stderr)
             self.assertIn("must start with http:// or https://", r.stderr)
         d = self.daemon("", extra_args=["--lookupd-address", "tcp://127.0.0.1:5010"])
         r = subprocess.run(d.args(), capture_output=True, text=True, timeout=20, env=d.env, cwd=d.dir)

@@ -35,11 +35,12 @@ ALLOWED = {
     "console": {"base", "model", "json", "loop", "events", "manager"},
     "announce": {"base", "model", "json", "loop", "events", "manager", "ws", "webhook"},
     "lookupd": {"base", "json", "loop", "auth", "ws", "http", "lookup", "io"},
+    "etcd": {"base", "model", "json", "loop", "events", "manager", "webhook", "lookup"},
 }
 # Top-level directories outside lib/ and the modules they may include.
 FRONT = {
     "ctl": {"base", "model", "json", "config"},
-    "daemon": {"base", "loop", "model", "json", "config", "cgroup", "events", "webhook", "auth", "manager", "ops", "http", "dbus", "console", "lookupd", "lookup", "announce"},
+    "daemon": {"base", "loop", "model", "json", "config", "cgroup", "events", "webhook", "auth", "manager", "ops", "http", "dbus", "console", "lookupd", "lookup", "etcd", "announce"},
     # gaffer's local mode runs the engine in-process (issue 14): wiring like daemon/.
     "ctl/gaffer": {"base", "loop", "model", "json", "config", "events", "manager", "http", "console"},
 }

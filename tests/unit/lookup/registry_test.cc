@@ -307,6 +307,18 @@ TEST(RegistryOptions, HeartbeatIsAnOption) {
     EXPECT_EQ(reg.expire(kT0 + std::chrono::milliseconds(300)), std::vector<ConnId>{*a});
 }
 
+TEST_F(RegistryTest, ConnectionsOpenedWithoutExpiryNeverExpire) {
+    auto kept = reg_.open(kT0, /*expires=*/false);
+    ASSERT_TRUE(kept);
+    ConnId silent = open();
+    EXPECT_EQ(identify(*kept, "etcd-node"), kOk1);
+    EXPECT_EQ(reg_.expire(kT0 + seconds(45)), std::vector<ConnId>{silent});
+    EXPECT_EQ(reg_.expire(kT0 + std::chrono::hours(24)), std::vector<ConnId>{});
+    EXPECT_EQ(reg_.connections(), 1u);
+    reg_.close(*kept);  // close() still ends it
+    EXPECT_EQ(reg_.connections(), 0u);
+}
+
 TEST_F(RegistryTest, QueryBodiesAndOrderings) {
     ConnId a = open();
     ConnId b = open();
@@ -430,6 +442,34 @@ TEST_F(RegistryTest, EmptyOrNulNamesAreRefused) {
     EXPECT_EQ(identify(a, ""), R"({"errno":400,"reason":"name must not be empty","msgid":"m1"})");
     EXPECT_EQ(identify(a, "a\\u0000b"), R"({"errno":400,"reason":"name must not contain a NUL byte","msgid":"m1"})");
     EXPECT_EQ(dump(reg_.nodes()), R"({"nodes":[]})");
+}
+
+// The front end keeps listings while the generation stays: it must move with every change
+// a body can show, and only then.
+TEST_F(RegistryTest, GenerationMovesWithEveryVisibleChangeOnly) {
+    ConnId a = open();
+    auto g = reg_.generation();
+    EXPECT_EQ(identify(a, "n1"), kOk1);
+    EXPECT_GT(reg_.generation(), g);
+    g = reg_.generation();
+    std::string jobs = dump(reg_.jobs());
+    EXPECT_EQ(job(a, "REGISTER_JOB", "s.j"), kOkJ);
+    EXPECT_GT(reg_.generation(), g);
+    EXPECT_NE(dump(reg_.jobs()), jobs);
+    g = reg_.generation();
+    jobs = dump(reg_.jobs());
+    // Refused and silent messages change nothing, the generation neither.
+    EXPECT_EQ(job(a, "UNREGISTER_JOB", "s.unknown"), kOkJ);
+    EXPECT_NE(job(a, "REGISTER_JOB", "s.j"), kOkJ);
+    send(a, R"({"type":"PING","msgid":"m2"})");
+    EXPECT_EQ(reg_.generation(), g);
+    EXPECT_EQ(dump(reg_.jobs()), jobs);
+    EXPECT_EQ(proc(a, "REGISTER_PROCESS", "s.j", 7), kOkP);
+    EXPECT_GT(reg_.generation(), g);
+    g = reg_.generation();
+    reg_.close(a);
+    EXPECT_GT(reg_.generation(), g);
+    EXPECT_EQ(dump(reg_.jobs()), R"({"nb_jobs":0,"jobs":[]})");
 }
 
 }  // namespace
