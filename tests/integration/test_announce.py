@@ -517,9 +517,13 @@ class RealLookupd:
         self.proc = subprocess.Popen([binary, f"--bind=127.0.0.1:{self.port}", "--heartbeat=1",
                                       f"--state-dir={self.tmp}/state", *(["--require-key"] if require_key else [])],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: self.proc.poll() is not None or self._ping(), timeout=10, what="gaffer_lookupd")
-        if self.proc.poll() is not None:
-            raise AssertionError("gaffer_lookupd exited early")
+        try:
+            wait_for(lambda: self.proc.poll() is not None or self._ping(), timeout=10, what="gaffer_lookupd")
+            if self.proc.poll() is not None:
+                raise AssertionError("gaffer_lookupd exited early")
+        except BaseException:
+            self.stop()  # never leave it running
+            raise
 
     def _ping(self):
         try:
