@@ -81,8 +81,7 @@ Announcer::~Announcer() {
 Status Announcer::ensure_connector() {
     if (connector_)
         return ok();
-    GAFFER_TRY(const webhook::CurlApi* curl, webhook::curl_api());
-    GAFFER_TRY(connector_, CurlConnector::create(loop_, *curl));
+    GAFFER_TRY(connector_, webhook::CurlLoop::create(loop_));
     return ok();
 }
 

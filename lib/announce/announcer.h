@@ -74,7 +74,7 @@ private:
     events::EventBus& bus_;
     const manager::Manager& manager_;
     Options options_;
-    std::unique_ptr<CurlConnector> connector_;         // declared before links_: outlives them
+    std::unique_ptr<webhook::CurlLoop> connector_;     // declared before links_: outlives them
     std::vector<std::unique_ptr<LookupdLink>> links_;  // in address order
     std::vector<events::EventBus::SubId> subs_;
     uint64_t seen_dropped_ = 0;

@@ -94,141 +94,9 @@ Result<LookupdUrl> parse_lookupd_url(std::string_view text) {
 }
 
 // ---------------------------------------------------------------------------------------
-// CurlConnector
-
-Result<std::unique_ptr<CurlConnector>> CurlConnector::create(loop::Loop& loop, const webhook::CurlApi& curl) {
-    std::unique_ptr<CurlConnector> c(new CurlConnector(loop, curl));
-    c->multi_ = curl.multi_init();
-    if (!c->multi_)
-        return fail(EIO, "curl_multi_init failed");
-    bool good = curl.multi_setopt(c->multi_, CURLMOPT_SOCKETFUNCTION, &CurlConnector::on_socket) == CURLM_OK &&
-                curl.multi_setopt(c->multi_, CURLMOPT_SOCKETDATA, c.get()) == CURLM_OK &&
-                curl.multi_setopt(c->multi_, CURLMOPT_TIMERFUNCTION, &CurlConnector::on_timer) == CURLM_OK &&
-                curl.multi_setopt(c->multi_, CURLMOPT_TIMERDATA, c.get()) == CURLM_OK;
-    if (!good)
-        return fail(EIO, "curl_multi_setopt failed");
-    return c;
-}
-
-CurlConnector::~CurlConnector() {
-    // Watches go before libcurl closes the sockets; its callbacks then find nothing to do.
-    closing_ = true;
-    for (auto& [fd, id] : watches_) loop_.unwatch(id);
-    watches_.clear();
-    loop_.cancel_timer(timer_);
-    for (auto& [easy, done] : pending_) (void)curl_.multi_remove_handle(multi_, easy);
-    if (multi_)
-        (void)curl_.multi_cleanup(multi_);
-}
-
-Status CurlConnector::add(CURL* easy, Done done) {
-    pending_[easy] = std::move(done);
-    CURLMcode rc = curl_.multi_add_handle(multi_, easy);
-    if (rc != CURLM_OK) {
-        pending_.erase(easy);
-        return fail(EIO, std::string("curl_multi_add_handle: ") + curl_.multi_strerror(rc));
-    }
-    return ok();
-}
-
-void CurlConnector::remove(CURL* easy) {
-    if (pending_.erase(easy) == 0)
-        return;
-    // The socket of this handle is the caller's to unwatch; after this call libcurl has
-    // closed it, and a new connection may get the same number.
-    curl_socket_t fd = CURL_SOCKET_BAD;
-    if (curl_.easy_getinfo(easy, CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK && fd != CURL_SOCKET_BAD)
-        released_.erase(fd);
-    (void)curl_.multi_remove_handle(multi_, easy);
-}
-
-void CurlConnector::release_fd(int fd) {
-    if (auto it = watches_.find(fd); it != watches_.end()) {
-        loop_.unwatch(it->second);
-        watches_.erase(it);
-    }
-    released_.insert(fd);
-}
-
-int CurlConnector::on_socket(CURL* /*easy*/, curl_socket_t fd, int what, void* userp, void* /*socketp*/) {
-    auto* self = static_cast<CurlConnector*>(userp);
-    if (self->closing_ || self->released_.count(fd))
-        return 0;
-    auto it = self->watches_.find(fd);
-    if (what == CURL_POLL_REMOVE) {
-        if (it != self->watches_.end()) {
-            self->loop_.unwatch(it->second);
-            self->watches_.erase(it);
-        }
-        return 0;
-    }
-    uint32_t events = 0;
-    if (what & CURL_POLL_IN)
-        events |= POLLIN;
-    if (what & CURL_POLL_OUT)
-        events |= POLLOUT;
-    if (it != self->watches_.end()) {
-        if (self->loop_.modify(it->second, events))
-            return 0;
-        self->loop_.unwatch(it->second);
-        self->watches_.erase(it);
-    }
-    auto w = self->loop_.watch(fd, events, [self, fd](uint32_t revents) {
-        int mask = 0;
-        if (revents & (POLLIN | POLLHUP))
-            mask |= CURL_CSELECT_IN;
-        if (revents & POLLOUT)
-            mask |= CURL_CSELECT_OUT;
-        if (revents & POLLERR)
-            mask |= CURL_CSELECT_ERR;
-        self->action(fd, mask);
-    });
-    if (!w)
-        return -1;  // libcurl fails the transfer on this socket
-    self->watches_.emplace(fd, *w);
-    return 0;
-}
-
-int CurlConnector::on_timer(CURLM* /*multi*/, long timeout_ms, void* userp) {
-    auto* self = static_cast<CurlConnector*>(userp);
-    if (self->closing_)
-        return 0;
-    self->loop_.cancel_timer(self->timer_);
-    self->timer_ = 0;
-    if (timeout_ms < 0)
-        return 0;
-    self->timer_ = self->loop_.add_timer(std::chrono::milliseconds(timeout_ms), [self] {
-        self->timer_ = 0;
-        self->action(CURL_SOCKET_TIMEOUT, 0);
-    });
-    return 0;
-}
-
-void CurlConnector::action(curl_socket_t fd, int mask) {
-    int running = 0;
-    CURLMcode rc = curl_.multi_socket_action(multi_, fd, mask, &running);
-    if (rc != CURLM_OK)
-        log_debug("lookupd: curl_multi_socket_action: %s", curl_.multi_strerror(rc));
-    int left = 0;
-    while (CURLMsg* m = curl_.multi_info_read(multi_, &left)) {
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        CURL* easy = m->easy_handle;
-        CURLcode result = m->data.result;
-        auto it = pending_.find(easy);
-        if (it == pending_.end() || !it->second)
-            continue;
-        // Called once: the handle stays (its connection lives in the multi) with no callback.
-        Done done = std::move(it->second);
-        it->second = nullptr;
-        done(result);
-    }
-}
-
-// ---------------------------------------------------------------------------------------
 // LookupdLink
 
-LookupdLink::LookupdLink(loop::Loop& loop, CurlConnector& connector, const LinkOptions& options, LookupdUrl url,
+LookupdLink::LookupdLink(loop::Loop& loop, webhook::CurlLoop& connector, const LinkOptions& options, LookupdUrl url,
                          std::function<Snapshot()> snapshot)
     : loop_(loop), connector_(connector), options_(options), url_(std::move(url)), snapshot_(std::move(snapshot)) {}
 
@@ -298,11 +166,13 @@ void LookupdLink::connect() {
     if (!good)
         return drop("cannot set up the connection (curl_easy_setopt)");
     std::weak_ptr<bool> alive = alive_;
-    if (auto st = connector_.add(easy_,
-                                 [this, alive](CURLcode rc) {
-                                     if (auto a = alive.lock(); a && *a)
-                                         on_connected(rc);
-                                 });
+    if (auto st = connector_.add(
+            easy_,
+            [this, alive](CURLcode rc) {
+                if (auto a = alive.lock(); a && *a)
+                    on_connected(rc);
+            },
+            webhook::CurlLoop::Keep::kConnection);
         !st)
         return drop(st.error().context);
     state_ = State::kConnecting;
@@ -321,8 +191,7 @@ void LookupdLink::on_connected(CURLcode rc) {
     curl_socket_t fd = CURL_SOCKET_BAD;
     if (curl.easy_getinfo(easy_, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK || fd == CURL_SOCKET_BAD)
         return drop("connected, but libcurl has no socket");
-    connector_.release_fd(fd);
-    fd_ = fd;
+    fd_ = fd;  // ours to watch from now on (CurlLoop no longer does)
     ws::HeaderList extra;
     if (!options_.key.empty())
         extra.emplace_back("X-Api-Key", options_.key);

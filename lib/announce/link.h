@@ -1,19 +1,15 @@
 // SPDX-License-Identifier: MIT
 // LookupdLink: one gafferd -> gaffer_lookupd registration websocket (reference §13.2) on
-// the gafferd loop, and CurlConnector, the libcurl multi handle that opens its TCP (and
-// TLS) connection.
+// the gafferd loop.
 //
 // Transport. libcurl (loaded at run time, lib/webhook/curl_api.h) opens the connection
-// with CURLOPT_CONNECT_ONLY: name resolution (libcurl's threaded resolver, never on the
-// loop), TCP connect, TLS handshake with the client options, all driven by the loop through
-// CURLMOPT_SOCKETFUNCTION/TIMERFUNCTION, bounded by CURLOPT_CONNECTTIMEOUT_MS. The link
+// with CURLOPT_CONNECT_ONLY on the shared webhook::CurlLoop, as a kept connection
+// (CurlLoop::Keep::kConnection: libcurl 7.88 closes a connect-only connection when its
+// handle leaves the multi, so the handle stays in until the link closes): name resolution
+// (libcurl's threaded resolver, never on the loop), TCP connect, TLS handshake with the
+// client options, all driven by the loop, bounded by CURLOPT_CONNECTTIMEOUT_MS. The link
 // then takes the socket (CURLINFO_ACTIVESOCKET), watches it on the loop and speaks
 // the websocket through curl_easy_send/curl_easy_recv (non-blocking: CURLE_AGAIN).
-// Why not the shared CurlLoop (lib/webhook/curl_loop.h): it removes a finished transfer
-// from its multi handle before calling back, and libcurl (7.88, Debian 12) closes a
-// CONNECT_ONLY connection when its handle leaves the multi ("Better close the connection
-// here, at once", multi.c). The connector keeps the handle in its multi until the link
-// closes.
 //
 // Life of a link: kWaiting (back-off timer) -> kConnecting (libcurl) -> kHandshake (the
 // upgrade request out, the 101 in) -> kOpen (IDENTIFY, the full registration, then the
@@ -48,6 +44,7 @@
 #include "lib/announce/registration.h"
 #include "lib/base/result.h"
 #include "lib/loop/loop.h"
+#include "lib/webhook/curl_loop.h"
 #include "lib/ws/client.h"
 #include "lib/ws/websocket.h"
 
@@ -85,42 +82,6 @@ struct LinkOptions {
     size_t max_queue = size_t{4} << 20;
 };
 
-// A libcurl multi handle on the loop that only opens connections (CONNECT_ONLY) and keeps
-// each easy handle in the multi until remove(): see the banner. Must outlive its handles'
-// removal, and be destroyed before the loop.
-class CurlConnector {
-public:
-    using Done = std::function<void(CURLcode result)>;
-    static Result<std::unique_ptr<CurlConnector>> create(loop::Loop& loop, const webhook::CurlApi& curl);
-    ~CurlConnector();
-    CurlConnector(const CurlConnector&) = delete;
-    CurlConnector& operator=(const CurlConnector&) = delete;
-
-    const webhook::CurlApi& curl() const { return curl_; }
-    // Starts connecting `easy`; `done` runs on the loop when the connection is made or
-    // failed (once). The handle stays in the multi.
-    Status add(CURL* easy, Done done);
-    // Takes `easy` out of the multi (closing its connection); `done` is not called after.
-    void remove(CURL* easy);
-    // The caller watches `fd` itself from now on: the connector stops watching it.
-    void release_fd(int fd);
-
-private:
-    CurlConnector(loop::Loop& loop, const webhook::CurlApi& curl) : loop_(loop), curl_(curl) {}
-    static int on_socket(CURL* easy, curl_socket_t fd, int what, void* userp, void* socketp);
-    static int on_timer(CURLM* multi, long timeout_ms, void* userp);
-    void action(curl_socket_t fd, int mask);
-
-    loop::Loop& loop_;
-    const webhook::CurlApi& curl_;
-    CURLM* multi_ = nullptr;
-    std::map<int, loop::Loop::WatchId> watches_;
-    std::set<int> released_;
-    std::map<CURL*, Done> pending_;
-    loop::Loop::TimerId timer_ = 0;
-    bool closing_ = false;
-};
-
 class LookupdLink {
 public:
     enum class State { kWaiting, kConnecting, kHandshake, kOpen };
@@ -135,7 +96,7 @@ public:
     };
 
     // `snapshot` gives what the manager holds now (called when the link opens).
-    LookupdLink(loop::Loop& loop, CurlConnector& connector, const LinkOptions& options, LookupdUrl url,
+    LookupdLink(loop::Loop& loop, webhook::CurlLoop& connector, const LinkOptions& options, LookupdUrl url,
                 std::function<Snapshot()> snapshot);
     ~LookupdLink();
     LookupdLink(const LookupdLink&) = delete;
@@ -180,7 +141,7 @@ private:
     void warn(const std::string& what);
 
     loop::Loop& loop_;
-    CurlConnector& connector_;
+    webhook::CurlLoop& connector_;
     const LinkOptions& options_;
     LookupdUrl url_;
     std::function<Snapshot()> snapshot_;

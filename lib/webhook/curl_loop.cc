@@ -54,21 +54,21 @@ CurlLoop::~CurlLoop() {
     for (auto& [fd, id] : sockets_) loop_.unwatch(id);
     sockets_.clear();
     if (multi_) {
-        for (auto& [easy, done] : transfers_) (void)curl_->multi_remove_handle(multi_, easy);
+        for (auto& [easy, t] : transfers_) (void)curl_->multi_remove_handle(multi_, easy);
         (void)curl_->multi_cleanup(multi_);
     }
     transfers_.clear();
     loop_.cancel_timer(timer_);
 }
 
-Status CurlLoop::add(CURL* easy, Done done) {
+Status CurlLoop::add(CURL* easy, Done done, Keep keep) {
     if (curl_->easy_setopt(easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
         curl_->easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, &open_socket) != CURLE_OK)
         return fail(EIO, "cannot set up the transfer");
     CURLMcode rc = curl_->multi_add_handle(multi_, easy);
     if (rc != CURLM_OK)
         return fail(Error::make(EIO, "curl_multi_add_handle: %s", curl_->multi_strerror(rc)));
-    transfers_[easy] = std::move(done);
+    transfers_[easy] = Transfer{std::move(done), keep};
     return ok();
 }
 
@@ -77,12 +77,16 @@ void CurlLoop::remove(CURL* easy) {
     if (it == transfers_.end())
         return;
     transfers_.erase(it);
+    // libcurl closes a kept connection below; its number may come back for another one.
+    curl_socket_t fd = CURL_SOCKET_BAD;
+    if (curl_->easy_getinfo(easy, CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK && fd != CURL_SOCKET_BAD)
+        released_.erase(fd);
     (void)curl_->multi_remove_handle(multi_, easy);
 }
 
 int CurlLoop::on_socket(CURL* /*easy*/, curl_socket_t fd, int what, void* userp, void* /*socketp*/) {
     auto* self = static_cast<CurlLoop*>(userp);
-    if (self->closing_)
+    if (self->closing_ || self->released_.count(fd))
         return 0;
     auto it = self->sockets_.find(fd);
     if (what == CURL_POLL_REMOVE) {
@@ -164,19 +168,22 @@ void CurlLoop::drain_done() {
         if (!*alive)
             return;
         auto it = transfers_.find(easy);
-        if (it == transfers_.end())
-            continue;  // removed by an earlier `done`
-        Done done = std::move(it->second);
-        transfers_.erase(it);
+        if (it == transfers_.end() || !it->second.done)
+            continue;  // removed by an earlier `done`, or a kept connection already reported
+        Done done = std::move(it->second.done);
+        it->second.done = nullptr;
         curl_socket_t fd = CURL_SOCKET_BAD;
         if (curl_->easy_getinfo(easy, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK)
             fd = CURL_SOCKET_BAD;
-        (void)curl_->multi_remove_handle(multi_, easy);
-        // A connect-only transfer keeps its socket: its owner watches it from now on.
+        if (it->second.keep == Keep::kNo) {
+            transfers_.erase(it);
+            (void)curl_->multi_remove_handle(multi_, easy);
+        } else if (fd != CURL_SOCKET_BAD && result == CURLE_OK) {
+            released_.insert(fd);  // the owner watches it from now on
+        }
         if (fd != CURL_SOCKET_BAD)
             forget_socket(fd);
-        if (done)
-            done(result);
+        done(result);
     }
 }
 

@@ -8,14 +8,24 @@
 // (libcurl's threaded resolver runs getaddrinfo on a short-lived thread of its own).
 // libcurl is called through the dlopen'ed table of curl_api.h, never directly.
 //
+// Two kinds of transfers:
+// - Keep::kNo (requests): `done` runs once the transfer finished, after the handle left
+//   the multi.
+// - Keep::kConnection (CURLOPT_CONNECT_ONLY: the lookupd links' websockets): `done` runs
+//   once the connection is made or failed, and the handle STAYS in the multi until
+//   remove(). libcurl 7.88 closes a connect-only connection when its handle leaves the
+//   multi, so curl_easy_send/recv work only while it is in (tests/system/announce checks
+//   both). From `done` on the socket (CURLINFO_ACTIVESOCKET) is the caller's to watch:
+//   this CurlLoop no longer watches it nor follows libcurl's requests for it.
+//
 // Invariants:
-// - A transfer's `done` runs on the loop (never inside a libcurl callback), once, after
-//   the handle was removed from the multi; the caller owns the easy handle throughout and
-//   may clean it up in `done`.
-// - After `done` no loop watch of this CurlLoop remains on the transfer's socket, so a
-//   CURLOPT_CONNECT_ONLY transfer's caller may watch CURLINFO_ACTIVESOCKET itself.
-// - remove() and the destructor abandon transfers without calling `done`; the destructor
-//   leaves no watch or timer behind. Must be destroyed before the Loop.
+// - `done` runs on the loop (never inside a libcurl callback), at most once; the caller
+//   owns the easy handle throughout (a kNo handle may be cleaned up in `done`, a
+//   kConnection handle only after remove()).
+// - After `done` no loop watch of this CurlLoop remains on the transfer's socket.
+// - remove() and the destructor abandon transfers without calling `done` (and close a
+//   kept connection); the destructor leaves no watch or timer behind. Must be destroyed
+//   before the Loop.
 #pragma once
 
 #include <curl/curl.h>
@@ -23,6 +33,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "lib/base/result.h"
 #include "lib/loop/loop.h"
@@ -34,6 +45,7 @@ struct CurlApi;
 class CurlLoop {
 public:
     using Done = std::function<void(CURLcode result)>;
+    enum class Keep { kNo, kConnection };
 
     // Loads libcurl (curl_api(): ELIBACC, EIO) and creates the multi handle (EIO).
     // `max_connects`: CURLMOPT_MAXCONNECTS, the connection cache.
@@ -48,8 +60,9 @@ public:
 
     // Starts a configured easy handle. Also sets CURLOPT_NOSIGNAL and an open-socket
     // function that makes every socket close-on-exec. EIO if the multi refuses it.
-    Status add(CURL* easy, Done done);
-    // Abandons a transfer added here: `done` is never called. Unknown handles are ignored.
+    Status add(CURL* easy, Done done, Keep keep = Keep::kNo);
+    // Abandons a transfer added here, or ends a kept connection (closing it): `done` is
+    // not called after. Unknown handles are ignored.
     void remove(CURL* easy);
     size_t transfers() const { return transfers_.size(); }
 
@@ -67,7 +80,13 @@ private:
     bool async_dns_ = false;
     bool closing_ = false;
     std::map<curl_socket_t, loop::Loop::WatchId> sockets_;
-    std::map<CURL*, Done> transfers_;
+    struct Transfer {
+        Done done;  // empty once called (a kept connection stays until remove())
+        Keep keep = Keep::kNo;
+    };
+    std::map<CURL*, Transfer> transfers_;
+    // Sockets of kept connections: their owners watch them.
+    std::set<curl_socket_t> released_;
     loop::Loop::TimerId timer_ = 0;
     // Cleared by the destructor: a `done` that destroys this CurlLoop stops drain_done().
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
-// System tests of lib/announce's CurlConnector on a real Loop (both backends) against a
-// listening socket on 127.0.0.1: a CONNECT_ONLY connection opened on the loop stays usable
-// with curl_easy_send/recv after its callback (the handle stays in the multi), remove()
-// closes it, a refused connection reports its CURLcode. And why the connector exists: the
-// shared webhook::CurlLoop removes a finished transfer from its multi before calling back,
-// and libcurl then closes a CONNECT_ONLY connection (if a libcurl ever keeps it, that test
-// fails and the connector can give way to CurlLoop). Nothing sleeps: the loop is turned
-// until what is expected has happened.
+// System tests of webhook::CurlLoop's kept connections (Keep::kConnection, what the
+// lookupd links of lib/announce use) on a real Loop (both backends) against a listening
+// socket on 127.0.0.1: a CONNECT_ONLY connection opened on the loop stays usable with
+// curl_easy_send/recv after its callback (the handle stays in the multi), remove() closes
+// it, a refused connection reports its CURLcode. And why the mode exists: a request-style
+// transfer (Keep::kNo) leaves the multi before its callback, and libcurl 7.88 then closes
+// a CONNECT_ONLY connection. Nothing sleeps: the loop is turned until what is expected has
+// happened.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -18,7 +18,6 @@
 #include <optional>
 #include <string>
 
-#include "lib/announce/link.h"
 #include "lib/base/unique_fd.h"
 #include "lib/loop/loop.h"
 #include "lib/webhook/curl_api.h"
@@ -96,18 +95,18 @@ protected:
 };
 
 TEST_P(ConnectorTest, ConnectionStaysUsableAfterTheCallbackUntilRemoved) {
-    auto c = CurlConnector::create(*loop_, *curl_);
+    auto c = webhook::CurlLoop::create(*loop_);
     ASSERT_TRUE(c) << c.error().message();
     Listener l;
     CURL* easy = connect_only_handle(*curl_, l.url());
     std::optional<CURLcode> result;
-    ASSERT_TRUE((*c)->add(easy, [&](CURLcode rc) { result = rc; }));
+    ASSERT_TRUE((*c)->add(
+        easy, [&](CURLcode rc) { result = rc; }, webhook::CurlLoop::Keep::kConnection));
     ASSERT_TRUE(loop_->run_until([&] { return result.has_value(); }, kWait));
     ASSERT_EQ(*result, CURLE_OK);
     curl_socket_t fd = CURL_SOCKET_BAD;
     ASSERT_EQ(curl_->easy_getinfo(easy, CURLINFO_ACTIVESOCKET, &fd), CURLE_OK);
     ASSERT_NE(fd, CURL_SOCKET_BAD);
-    (*c)->release_fd(fd);
     UniqueFd server(::accept4(l.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
     ASSERT_TRUE(server);
 
@@ -144,20 +143,21 @@ TEST_P(ConnectorTest, ConnectionStaysUsableAfterTheCallbackUntilRemoved) {
 }
 
 TEST_P(ConnectorTest, RefusedConnectionReportsItsCode) {
-    auto c = CurlConnector::create(*loop_, *curl_);
+    auto c = webhook::CurlLoop::create(*loop_);
     ASSERT_TRUE(c) << c.error().message();
     UniqueFd keep;
     int port = refused_port(&keep);
     CURL* easy = connect_only_handle(*curl_, "http://127.0.0.1:" + std::to_string(port) + "/");
     std::optional<CURLcode> result;
-    ASSERT_TRUE((*c)->add(easy, [&](CURLcode rc) { result = rc; }));
+    ASSERT_TRUE((*c)->add(
+        easy, [&](CURLcode rc) { result = rc; }, webhook::CurlLoop::Keep::kConnection));
     ASSERT_TRUE(loop_->run_until([&] { return result.has_value(); }, kWait));
     EXPECT_EQ(*result, CURLE_COULDNT_CONNECT);
     (*c)->remove(easy);
     curl_->easy_cleanup(easy);
 }
 
-TEST_P(ConnectorTest, CurlLoopLosesAConnectOnlyConnection) {
+TEST_P(ConnectorTest, WithoutKeepAConnectOnlyConnectionIsLost) {
     auto cl = webhook::CurlLoop::create(*loop_);
     ASSERT_TRUE(cl) << cl.error().message();
     Listener l;
@@ -169,7 +169,7 @@ TEST_P(ConnectorTest, CurlLoopLosesAConnectOnlyConnection) {
     size_t n = 0;
     EXPECT_NE(curl_->easy_send(easy, "hello", 5, &n), CURLE_OK)
         << "this libcurl keeps a CONNECT_ONLY connection after its handle left the multi: "
-           "lib/announce could use webhook::CurlLoop instead of its CurlConnector";
+           "CurlLoop::Keep::kConnection is no longer needed";
     curl_->easy_cleanup(easy);
 }
 
