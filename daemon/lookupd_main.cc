@@ -43,24 +43,16 @@ constexpr const char* kDefaultBind = "127.0.0.1:5010";
 constexpr double kMinHeartbeat = 0.01;
 constexpr double kMaxHeartbeat = 86400;
 
-struct Args {
+struct Args : ProcessOptions {
     std::vector<std::string> binds;
     std::vector<std::string> cors_origins;
     std::vector<std::string> etcd;
     std::chrono::milliseconds heartbeat{15000};
     bool require_key = false;
-    std::string state_dir;
     std::string certfile, keyfile, cacert;
     std::optional<int> backlog;
-    bool daemonize = false;
-    std::string pidfile;
-    std::string error_log;
-    std::string log_level;
     int verbosity = 0;
     lookup::RegistryLimits limits;
-    bool create_admin = false;
-    bool list_admins = false;
-    std::string username, password;
 };
 
 void usage(FILE* out) {
@@ -140,7 +132,6 @@ int parse_args(int argc, char** argv, Args& a) {
         kBacklog,
         kHeartbeat,
         kRequireKey,
-        kStateDir,
         kCors,
         kCert,
         kKey,
@@ -148,22 +139,13 @@ int parse_args(int argc, char** argv, Args& a) {
         kMaxNodes,
         kMaxJobs,
         kEtcd,
-        kDaemon,
-        kPidfile,
-        kErrorLog,
-        kLogLevel,
-        kCreateAdmin,
-        kUsername,
-        kPassword,
-        kListAdmins,
         kVersion,
     };
-    static const struct option opts[] = {
+    static const std::vector<struct option> opts = option_table({
         {"bind", required_argument, nullptr, kBind},
         {"backlog", required_argument, nullptr, kBacklog},
         {"heartbeat", required_argument, nullptr, kHeartbeat},
         {"require-key", no_argument, nullptr, kRequireKey},
-        {"state-dir", required_argument, nullptr, kStateDir},
         {"cors-origins", required_argument, nullptr, kCors},
         {"certfile", required_argument, nullptr, kCert},
         {"keyfile", required_argument, nullptr, kKey},
@@ -171,20 +153,11 @@ int parse_args(int argc, char** argv, Args& a) {
         {"max-nodes", required_argument, nullptr, kMaxNodes},
         {"max-jobs-per-node", required_argument, nullptr, kMaxJobs},
         {"etcd", required_argument, nullptr, kEtcd},
-        {"daemon", no_argument, nullptr, kDaemon},
-        {"pidfile", required_argument, nullptr, kPidfile},
-        {"error-log", required_argument, nullptr, kErrorLog},
-        {"log-level", required_argument, nullptr, kLogLevel},
-        {"create-admin-user", no_argument, nullptr, kCreateAdmin},
-        {"username", required_argument, nullptr, kUsername},
-        {"password", required_argument, nullptr, kPassword},
-        {"list-admins", no_argument, nullptr, kListAdmins},
         {"version", no_argument, nullptr, kVersion},
         {"help", no_argument, nullptr, 'h'},
-        {nullptr, 0, nullptr, 0},
-    };
+    });
     int c;
-    while ((c = getopt_long(argc, argv, "vh", opts, nullptr)) != -1) {
+    while ((c = getopt_long(argc, argv, "vh", opts.data(), nullptr)) != -1) {
         switch (c) {
             case 'v':
                 ++a.verbosity;
@@ -217,9 +190,6 @@ int parse_args(int argc, char** argv, Args& a) {
             case kRequireKey:
                 a.require_key = true;
                 break;
-            case kStateDir:
-                a.state_dir = optarg;
-                break;
             case kCors:
                 split_list(optarg, a.cors_origins);
                 break;
@@ -250,34 +220,12 @@ int parse_args(int argc, char** argv, Args& a) {
                     return kExitUsage;
                 }
                 break;
-            case kDaemon:
-                a.daemonize = true;
-                break;
-            case kPidfile:
-                a.pidfile = optarg;
-                break;
-            case kErrorLog:
-                a.error_log = optarg;
-                break;
-            case kLogLevel:
-                a.log_level = optarg;
-                break;
-            case kCreateAdmin:
-                a.create_admin = true;
-                break;
-            case kUsername:
-                a.username = optarg;
-                break;
-            case kPassword:
-                a.password = optarg;
-                break;
-            case kListAdmins:
-                a.list_admins = true;
-                break;
             case kVersion:
                 printf("gaffer_lookupd %s\n", GAFFER_VERSION);
                 return kExitOk;
             default:
+                if (apply_process_option(c, optarg, a))
+                    break;
                 usage(stderr);
                 return kExitUsage;
         }

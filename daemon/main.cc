@@ -61,28 +61,20 @@ constexpr int kExitUsage = 2;
 // status, else this.
 constexpr int kExitCriticalJob = 3;
 
-struct Args {
+struct Args : ProcessOptions {
     std::string config;  // file or directory; empty = discover
     std::vector<std::string> binds;
     std::vector<std::string> cors_origins;
     std::vector<std::string> allowed_hosts;
-    bool daemonize = false;
-    std::string pidfile;
     int verbosity = 0;
     std::optional<int> backlog;
     std::string certfile, keyfile;
-    std::string error_log;
-    std::string log_level;
     bool require_key = false;
-    std::string state_dir;
     std::string plugin_dir;
     bool init = false;
     bool subreaper = false;
     std::string dbus_address;  // --dbus-address; empty: [gaffer] dbus_address, else the default
     bool no_dbus = false;
-    bool create_admin = false;
-    bool list_admins = false;
-    std::string username, password;
     // Registration with gaffer_lookupd (lib/announce) and in etcd (lib/etcd).
     std::vector<std::string> lookupd_addresses;
     std::string broadcast_address, lookupd_key, node_name, registry;
@@ -230,15 +222,6 @@ int parse_args(int argc, char** argv, Args& a) {
         kKey,
         kRequireKey,
         kCors,
-        kStateDir,
-        kDaemon,
-        kPidfile,
-        kErrorLog,
-        kLogLevel,
-        kCreateAdmin,
-        kUsername,
-        kPassword,
-        kListAdmins,
         kVersion,
         kInit,
         kSubreaper,
@@ -255,7 +238,7 @@ int parse_args(int argc, char** argv, Args& a) {
         kNodeName,
         kLookupdHeartbeat,
     };
-    static const struct option opts[] = {
+    static const std::vector<struct option> opts = option_table({
         {"config", required_argument, nullptr, 'c'},
         {"plugin-dir", required_argument, nullptr, 'p'},
         {"bind", required_argument, nullptr, kBind},
@@ -270,15 +253,6 @@ int parse_args(int argc, char** argv, Args& a) {
         {"registry", required_argument, nullptr, kRegistry},
         {"node-name", required_argument, nullptr, kNodeName},
         {"lookupd-heartbeat", required_argument, nullptr, kLookupdHeartbeat},
-        {"state-dir", required_argument, nullptr, kStateDir},
-        {"daemon", no_argument, nullptr, kDaemon},
-        {"pidfile", required_argument, nullptr, kPidfile},
-        {"error-log", required_argument, nullptr, kErrorLog},
-        {"log-level", required_argument, nullptr, kLogLevel},
-        {"create-admin-user", no_argument, nullptr, kCreateAdmin},
-        {"username", required_argument, nullptr, kUsername},
-        {"password", required_argument, nullptr, kPassword},
-        {"list-admins", no_argument, nullptr, kListAdmins},
         {"version", no_argument, nullptr, kVersion},
         {"init", no_argument, nullptr, kInit},
         {"subreaper", no_argument, nullptr, kSubreaper},
@@ -289,10 +263,9 @@ int parse_args(int argc, char** argv, Args& a) {
         {"client-certfile", required_argument, nullptr, kClientCert},
         {"client-keyfile", required_argument, nullptr, kClientKey},
         {"help", no_argument, nullptr, 'h'},
-        {nullptr, 0, nullptr, 0},
-    };
+    });
     int c;
-    while ((c = getopt_long(argc, argv, "c:p:vh", opts, nullptr)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:p:vh", opts.data(), nullptr)) != -1) {
         switch (c) {
             case 'c':
                 a.config = optarg;
@@ -360,33 +333,6 @@ int parse_args(int argc, char** argv, Args& a) {
                 a.lookupd_heartbeat = *d;
                 break;
             }
-            case kStateDir:
-                a.state_dir = optarg;
-                break;
-            case kDaemon:
-                a.daemonize = true;
-                break;
-            case kPidfile:
-                a.pidfile = optarg;
-                break;
-            case kErrorLog:
-                a.error_log = optarg;
-                break;
-            case kLogLevel:
-                a.log_level = optarg;
-                break;
-            case kCreateAdmin:
-                a.create_admin = true;
-                break;
-            case kUsername:
-                a.username = optarg;
-                break;
-            case kPassword:
-                a.password = optarg;
-                break;
-            case kListAdmins:
-                a.list_admins = true;
-                break;
             case kInit:
                 a.init = true;
                 break;
@@ -422,6 +368,8 @@ int parse_args(int argc, char** argv, Args& a) {
                 return kExitOk;
             }
             default:
+                if (apply_process_option(c, optarg, a))
+                    break;
                 usage(stderr);
                 return kExitUsage;
         }

@@ -17,6 +17,75 @@
 
 namespace gaffer::daemon {
 
+namespace {
+
+enum ProcessOption {
+    kStateDir = kProcessOptionBase,
+    kDaemon,
+    kPidfile,
+    kErrorLog,
+    kLogLevel,
+    kCreateAdmin,
+    kUsername,
+    kPassword,
+    kListAdmins,
+};
+
+}  // namespace
+
+const std::vector<struct option>& process_options() {
+    static const std::vector<struct option> rows = {
+        {"state-dir", required_argument, nullptr, kStateDir}, {"daemon", no_argument, nullptr, kDaemon},
+        {"pidfile", required_argument, nullptr, kPidfile},    {"error-log", required_argument, nullptr, kErrorLog},
+        {"log-level", required_argument, nullptr, kLogLevel}, {"create-admin-user", no_argument, nullptr, kCreateAdmin},
+        {"username", required_argument, nullptr, kUsername},  {"password", required_argument, nullptr, kPassword},
+        {"list-admins", no_argument, nullptr, kListAdmins},
+    };
+    return rows;
+}
+
+std::vector<struct option> option_table(std::initializer_list<struct option> own) {
+    std::vector<struct option> table(own);
+    const auto& shared = process_options();
+    table.insert(table.end(), shared.begin(), shared.end());
+    table.push_back({nullptr, 0, nullptr, 0});
+    return table;
+}
+
+bool apply_process_option(int code, const char* arg, ProcessOptions& out) {
+    switch (code) {
+        case kStateDir:
+            out.state_dir = arg;
+            return true;
+        case kDaemon:
+            out.daemonize = true;
+            return true;
+        case kPidfile:
+            out.pidfile = arg;
+            return true;
+        case kErrorLog:
+            out.error_log = arg;
+            return true;
+        case kLogLevel:
+            out.log_level = arg;
+            return true;
+        case kCreateAdmin:
+            out.create_admin = true;
+            return true;
+        case kUsername:
+            out.username = arg;
+            return true;
+        case kPassword:
+            out.password = arg;
+            return true;
+        case kListAdmins:
+            out.list_admins = true;
+            return true;
+        default:
+            return false;
+    }
+}
+
 std::string home_dir() {
     const char* h = getenv("HOME");
     if (h && *h)

@@ -3,14 +3,40 @@
 // --create-admin-user, --pidfile and --daemon.
 #pragma once
 
+#include <getopt.h>
 #include <sys/types.h>
 
+#include <initializer_list>
 #include <string>
+#include <vector>
 
 #include "lib/base/result.h"
 #include "lib/base/unique_fd.h"
 
 namespace gaffer::daemon {
+
+// The command-line options gafferd and gaffer_lookupd share, parsed in one place: each
+// daemon's Args derives from it and adds process_options() to its getopt_long table.
+struct ProcessOptions {
+    std::string state_dir;   // --state-dir
+    bool daemonize = false;  // --daemon
+    std::string pidfile;
+    std::string error_log;
+    std::string log_level;
+    bool create_admin = false;  // --create-admin-user
+    bool list_admins = false;
+    std::string username, password;
+};
+
+// getopt_long codes of the shared options: a daemon's own codes stay below this.
+constexpr int kProcessOptionBase = 0x1000;
+// The table rows of the shared options (no terminating row).
+const std::vector<struct option>& process_options();
+// A getopt_long table: `own` rows, then process_options(), then the terminating row.
+std::vector<struct option> option_table(std::initializer_list<struct option> own);
+// Applies the shared option `code` (with its argument) and returns true; false when `code`
+// is not one of them.
+bool apply_process_option(int code, const char* arg, ProcessOptions& out);
 
 // $HOME, else the password database's home, else "/".
 std::string home_dir();
