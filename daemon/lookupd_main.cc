@@ -147,6 +147,7 @@ int parse_args(int argc, char** argv, Args& a) {
         {"heartbeat", required_argument, nullptr, kHeartbeat},
         {"require-key", no_argument, nullptr, kRequireKey},
         {"cors-origins", required_argument, nullptr, kCors},
+        {"cors-origin", required_argument, nullptr, kCors},  // gafferd's spelling
         {"certfile", required_argument, nullptr, kCert},
         {"keyfile", required_argument, nullptr, kKey},
         {"cacert", required_argument, nullptr, kCacert},

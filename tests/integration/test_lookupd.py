@@ -515,6 +515,33 @@ class KeysTest(unittest.TestCase):
         self.assertEqual(r.json()["permissions"]["register"], ["node-a"])
 
 
+class CorsTest(unittest.TestCase):
+    """CORS as gafferd's: listed origins (either spelling of the option) get the headers,
+    others do not, and a page of another origin cannot open /ws (it would register a
+    fake node through a browser on the lookupd's machine)."""
+
+    def test_listed_origins_only(self):
+        lk = Lookupd("--cors-origin=http://app.example", "--cors-origins=http://two.example")
+        try:
+            def acao(r):
+                return {k.lower(): v for k, v in r.headers.items()}.get("access-control-allow-origin")
+            for origin in ("http://app.example", "http://two.example"):
+                r = lk.get("/jobs", {"Origin": origin})
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(acao(r), origin)
+            r = lk.get("/jobs", {"Origin": "http://evil.example"})
+            self.assertIsNone(acao(r))
+            r = lk.request("OPTIONS", "/jobs", headers={"Origin": "http://app.example",
+                                                        "Access-Control-Request-Method": "GET"})
+            self.assertEqual(r.status, 204, r)
+            self.assertEqual(acao(r), "http://app.example")
+            self.assertEqual(upgrade_status(lk, "/ws", {"Origin": "http://evil.example"}), 403)
+            self.assertEqual(upgrade_status(lk, "/lookup/websocket", {"Origin": "http://evil.example"}), 403)
+            self.assertEqual(upgrade_status(lk, "/ws", {"Origin": "http://app.example"}), 101)
+        finally:
+            self.assertEqual(lk.stop(), 0)
+
+
 class LimitsTest(unittest.TestCase):
     def test_max_nodes(self):
         lk = Lookupd("--max-nodes=2")
