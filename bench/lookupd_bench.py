@@ -209,6 +209,19 @@ def pump(conns, scripts, window, deadline):
     return sum(got), errors
 
 
+def wait_removed(feed, name, timeout):
+    """The monotonic time the feed announced remove_node for `name`, None after timeout s."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        r, _, _ = select.select([feed.sock], [], [], 0.5)
+        if r:
+            for m in feed.read_messages(block=False):
+                ev = json.loads(m)
+                if ev.get("event") == "remove_node" and ev.get("name") == name:
+                    return time.monotonic()
+    return None
+
+
 def start_lookupd(build, heartbeat, tmp, tag):
     port = free_port()
     binary = os.path.join(build, "daemon", "gaffer_lookupd")
@@ -330,14 +343,7 @@ def repetition(build, tmp, quick, rep):
         name, script = node_script(0)
         got, errors = pump([node], [script], WINDOW, time.monotonic() + 60)
         last = time.monotonic()  # the node's last message: from now on it is silent
-        removed = None
-        while time.monotonic() < last + 10 and removed is None:
-            r, _, _ = select.select([feed.sock], [], [], 0.5)
-            if r:
-                for m in feed.read_messages(block=False):
-                    ev = json.loads(m)
-                    if ev.get("event") == "remove_node" and ev.get("name") == name:
-                        removed = time.monotonic()
+        removed = wait_removed(feed, name, 10)
         res["silent_to_removed_s"] = (removed - last) if removed else None
         node.close()
         # A closed socket: the removal is immediate.
@@ -345,14 +351,7 @@ def repetition(build, tmp, quick, rep):
         pump([node], [script], WINDOW, time.monotonic() + 60)
         t = time.monotonic()
         node.close()
-        removed = None
-        while time.monotonic() < t + 5 and removed is None:
-            r, _, _ = select.select([feed.sock], [], [], 0.5)
-            if r:
-                for m in feed.read_messages(block=False):
-                    ev = json.loads(m)
-                    if ev.get("event") == "remove_node" and ev.get("name") == name:
-                        removed = time.monotonic()
+        removed = wait_removed(feed, name, 5)
         res["closed_to_removed_ms"] = (removed - t) * 1000 if removed else None
         feed.close()
     finally:
